@@ -1,0 +1,107 @@
+// Package awsconf loads the AWS SDK configuration the same way in every service and
+// tool: region from AWS_REGION, endpoints from the SDK's own AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_<SERVICE> variables (that is how the local stack points at moto;
+// nothing here rewrites endpoints), credentials from the default chain (IRSA or Pod
+// Identity in a cluster), and bounded retries and timeouts so that a dependency that is
+// down turns into a prompt 503 instead of a hung request.
+package awsconf
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Options tune Load. The zero value is the service default.
+type Options struct {
+	// Region overrides AWS_REGION when set.
+	Region string
+	// MaxAttempts is the SDK's retry budget per call (default 3).
+	MaxAttempts int
+	// DialTimeout bounds TCP connects (default 2s).
+	DialTimeout time.Duration
+	// Anonymous makes requests unsigned (Cognito's public APIs, as a mobile app calls them).
+	Anonymous bool
+}
+
+// Load returns the SDK configuration. It reads the CA bundle named by AWS_CA_BUNDLE and
+// may take tens of milliseconds: services call it off the path to readiness (see Pending).
+func Load(ctx context.Context, o Options) (aws.Config, error) {
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 3
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 2 * time.Second
+	}
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.DialContext = (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+		t.MaxIdleConnsPerHost = 64
+		t.ResponseHeaderTimeout = 10 * time.Second
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(httpClient),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = o.MaxAttempts
+				so.MaxBackoff = 2 * time.Second
+			})
+		}),
+	}
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.Anonymous {
+		opts = append(opts, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("load AWS config: no region: set AWS_REGION")
+	}
+	return cfg, nil
+}
+
+// Pending is a value built in the background at start-up (AWS clients, typically), so
+// the server can listen and report ready at once. Get waits for it.
+type Pending[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+// Start begins building a value with build in a new goroutine.
+func Start[T any](ctx context.Context, build func(context.Context) (T, error)) *Pending[T] {
+	p := &Pending[T]{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.v, p.err = build(ctx)
+	}()
+	return p
+}
+
+// Ready returns a Pending that already holds v.
+func Ready[T any](v T) *Pending[T] {
+	p := &Pending[T]{done: make(chan struct{}), v: v}
+	close(p.done)
+	return p
+}
+
+// Get waits for the value or for ctx to end.
+func (p *Pending[T]) Get(ctx context.Context) (T, error) {
+	select {
+	case <-p.done:
+		return p.v, p.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}

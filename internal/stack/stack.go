@@ -1,0 +1,81 @@
+// Package stack describes a running deployment of the project — the local stack that
+// `make dev` starts, or a cluster — as the JSON file .dev/stack.json, so that every tool
+// (the client CLI, tests, scripts) finds URLs, ids and names in one place.
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// DefaultPath is where `make dev` writes the file, relative to the repository root.
+const DefaultPath = ".dev/stack.json"
+
+// Stack is the content of stack.json.
+type Stack struct {
+	// Region is the AWS region every service uses.
+	Region string `json:"region"`
+	// AWSEndpoint is the endpoint override (moto), empty against real AWS.
+	AWSEndpoint string `json:"awsEndpoint,omitempty"`
+	// CAFile is the PEM file of the CA that signed the local TLS certificates.
+	CAFile string `json:"caFile,omitempty"`
+	// APIURL is the public HTTPS base URL of the to-do API.
+	APIURL string `json:"apiUrl"`
+	// Services maps a service name to where it runs.
+	Services map[string]Service `json:"services"`
+	// Resources are the AWS resources provisioned for the stack.
+	Resources Resources `json:"resources"`
+}
+
+// Service is one running service.
+type Service struct {
+	URL  string `json:"url"`
+	Port int    `json:"port"`
+	PID  int    `json:"pid,omitempty"`
+}
+
+// Resources names the provisioned AWS resources. Later features add fields here.
+type Resources struct {
+	TodosTable       string `json:"todosTable"`
+	UserPoolID       string `json:"userPoolId"`
+	UserPoolClientID string `json:"userPoolClientId"`
+	AdminsGroup      string `json:"adminsGroup"`
+	// Issuer is the `iss` of the pool's tokens (AWS-shaped, also under moto).
+	Issuer string `json:"issuer"`
+	// JWKSURL is where the pool's signing keys are served (moto serves them locally).
+	JWKSURL string `json:"jwksUrl"`
+}
+
+// Read loads a stack file.
+func Read(path string) (*Stack, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read stack file: %w (is `make dev` running? it writes %s)", err, DefaultPath)
+	}
+	var s Stack
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("parse stack file %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// Write stores s at path atomically (write to a temporary file, then rename).
+func Write(path string, s *Stack) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode stack file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write stack file: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write stack file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write stack file: %w", err)
+	}
+	return nil
+}
