@@ -1,0 +1,166 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/logging"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, cfg Config, h http.Handler) (string, *Server, context.CancelFunc, chan error, *syncBuffer) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	s := New(cfg, logging.New(logs, "debug", "test"), h, WithListener(l))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(cancel)
+	return "http://" + l.Addr().String(), s, cancel, done, logs
+}
+
+func get(t *testing.T, url string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestHealthAndDrain(t *testing.T) {
+	release := make(chan struct{})
+	inflight := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(inflight)
+			<-release
+		}
+		_, _ = w.Write([]byte("done"))
+	})
+	url, s, cancel, done, _ := start(t, Config{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 10}, h)
+
+	if resp, _ := get(t, url+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz = %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, url+"/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("readyz = %d", resp.StatusCode)
+	}
+
+	slow := make(chan string, 1)
+	go func() { _, b := get(t, url+"/slow"); slow <- b }()
+	<-inflight
+	cancel()
+	deadline := time.Now().Add(2 * time.Second)
+	for !s.Draining() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if resp, _ := get(t, url+"/readyz"); resp.StatusCode != 503 {
+		t.Errorf("readyz while draining = %d, want 503", resp.StatusCode)
+	}
+	if resp, _ := get(t, url+"/healthz"); resp.StatusCode != 200 {
+		t.Errorf("healthz while draining = %d, want 200", resp.StatusCode)
+	}
+	close(release)
+	if b := <-slow; b != "done" {
+		t.Errorf("in-flight request got %q, want it to complete", b)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+func TestRequestIDAndLog(t *testing.T) {
+	var seen string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = logging.RequestID(r.Context())
+	})
+	url, _, _, _, logs := start(t, Config{DrainDelay: 0, ShutdownTimeout: time.Second}, h)
+
+	resp, _ := get(t, url+"/x", "X-Request-Id", "abc-123")
+	if resp.Header.Get("X-Request-Id") != "abc-123" || seen != "abc-123" {
+		t.Errorf("valid id not kept: header %q, ctx %q", resp.Header.Get("X-Request-Id"), seen)
+	}
+	resp, _ = get(t, url+"/x", "X-Request-Id", "evil\"id with spaces")
+	if got := resp.Header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") || got != seen {
+		t.Errorf("hostile id not replaced: header %q, ctx %q", got, seen)
+	}
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["msg"] == "request" && rec["requestId"] == "abc-123" && rec["path"] == "/x" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no access log line with the request id:\n%s", logs.String())
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	url, _, _, _, _ := start(t, Config{MaxBodyBytes: 10, ShutdownTimeout: time.Second}, h)
+	resp, err := http.Post(url+"/x", "application/json", strings.NewReader(strings.Repeat("a", 11)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || !strings.Contains(string(b), "payload_too_large") {
+		t.Errorf("declared oversize: %d %s", resp.StatusCode, b)
+	}
+	// Chunked: no Content-Length, the cap still applies.
+	req, _ := http.NewRequest("POST", url+"/x", io.MultiReader(strings.NewReader(strings.Repeat("a", 20))))
+	req.ContentLength = -1
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Errorf("chunked oversize: %d", resp.StatusCode)
+	}
+}

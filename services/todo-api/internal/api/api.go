@@ -1,0 +1,414 @@
+// Package api is todo-api's HTTP layer (gin): it authenticates the caller, decodes and
+// checks requests, calls the to-do service for the caller's own list, and maps errors
+// to the contract's envelope in one place.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+)
+
+// Deps are what the handlers need. Service is built in the background at start-up
+// (AWS clients), so the server is ready at once; requests wait for it.
+type Deps struct {
+	Log      *slog.Logger
+	Auth     *auth.Verifier
+	Service  *awsconf.Pending[*todo.Service]
+	Pages    *pagetoken.Sealer
+	PageSize int
+	MaxPage  int
+}
+
+const identityKey = "identity"
+
+// Handler returns the gin engine serving the to-do routes.
+func Handler(d Deps) http.Handler {
+	// gin's mode is process-wide; release mode only silences its route dump.
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	h := &handlers{d}
+	r.Use(h.recover)
+	r.NoRoute(func(c *gin.Context) {
+		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		h.fail(c, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	v1 := r.Group("/v1", h.authenticate)
+	v1.GET("/todos", h.list)
+	v1.POST("/todos", h.create)
+	v1.GET("/todos/:id", h.get)
+	v1.PATCH("/todos/:id", h.patch)
+	v1.DELETE("/todos/:id", h.delete)
+	return r
+}
+
+type handlers struct{ Deps }
+
+func (h *handlers) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.fail(c, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	c.Next()
+}
+
+// fail writes err as the error envelope and logs what the client does not see.
+func (h *handlers) fail(c *gin.Context, err error) {
+	ctx := c.Request.Context()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
+	}
+	switch code := apperr.CodeOf(err); {
+	case code == apperr.Internal:
+		h.Log.ErrorContext(ctx, "request failed", "err", err)
+	case code == apperr.Unavailable:
+		h.Log.WarnContext(ctx, "dependency unavailable", "err", err)
+		if e := apperr.As(err); e != nil && e.RetryAfter == 0 {
+			e.RetryAfter = time.Second
+		}
+	}
+	apperr.Write(c.Writer, err, logging.RequestID(ctx))
+	c.Abort()
+}
+
+func (h *handlers) authenticate(c *gin.Context) {
+	token, err := auth.BearerToken(c.Request)
+	if err == nil {
+		var id auth.Identity
+		id, err = h.Auth.Verify(c.Request.Context(), token)
+		if err == nil {
+			c.Set(identityKey, id)
+			c.Next()
+			return
+		}
+	}
+	if apperr.CodeOf(err) == apperr.Unauthenticated {
+		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	h.fail(c, err)
+}
+
+func owner(c *gin.Context) string {
+	return c.MustGet(identityKey).(auth.Identity).Subject
+}
+
+func (h *handlers) service(c *gin.Context) (*todo.Service, bool) {
+	s, err := h.Service.Get(c.Request.Context())
+	if err != nil {
+		h.fail(c, apperr.Wrap(err, apperr.Unavailable, "the service is starting or cannot reach AWS; retry shortly"))
+		return nil, false
+	}
+	return s, true
+}
+
+func (h *handlers) list(c *gin.Context) {
+	limit := h.PageSize
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > h.MaxPage {
+			h.fail(c, apperr.Field("limit", "must be a whole number from 1 to %d", h.MaxPage))
+			return
+		}
+		limit = n
+	}
+	sub := owner(c)
+	cursor := ""
+	if tok := c.Query("nextToken"); tok != "" {
+		var err error
+		if cursor, err = h.Pages.Open(sub, tok); err != nil {
+			h.fail(c, apperr.Field("nextToken", "is invalid or expired; list again from the start"))
+			return
+		}
+	}
+	svc, ok := h.service(c)
+	if !ok {
+		return
+	}
+	page, err := svc.List(c.Request.Context(), sub, limit, cursor)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var next *string
+	if page.Cursor != "" {
+		t := h.Pages.Seal(sub, page.Cursor)
+		next = &t
+	}
+	if page.Items == nil {
+		page.Items = []todo.Todo{}
+	}
+	private(c)
+	c.JSON(http.StatusOK, gin.H{"items": page.Items, "nextToken": next})
+}
+
+type createRequest struct {
+	Title *string `json:"title"`
+	Notes *string `json:"notes"`
+	Done  *bool   `json:"done"`
+	DueAt *string `json:"dueAt"`
+}
+
+func (h *handlers) create(c *gin.Context) {
+	var req createRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if req.Title == nil {
+		h.fail(c, apperr.Field("title", "is required"))
+		return
+	}
+	d := todo.Draft{Title: *req.Title}
+	if req.Notes != nil {
+		d.Notes = *req.Notes
+	}
+	if req.Done != nil {
+		d.Done = *req.Done
+	}
+	if req.DueAt != nil {
+		due, err := parseDue(*req.DueAt)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		d.DueAt = &due
+	}
+	svc, ok := h.service(c)
+	if !ok {
+		return
+	}
+	t, err := svc.Create(c.Request.Context(), owner(c), d)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Location", "/v1/todos/"+t.ID)
+	h.writeTodo(c, http.StatusCreated, t)
+}
+
+func (h *handlers) get(c *gin.Context) {
+	svc, ok := h.service(c)
+	if !ok {
+		return
+	}
+	t, err := svc.Get(c.Request.Context(), owner(c), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, t.Version) {
+		c.Header("ETag", etag(t.Version))
+		private(c)
+		c.Status(http.StatusNotModified)
+		return
+	}
+	h.writeTodo(c, http.StatusOK, t)
+}
+
+type patchRequest struct {
+	Title *string         `json:"title"`
+	Notes *string         `json:"notes"`
+	Done  *bool           `json:"done"`
+	DueAt json.RawMessage `json:"dueAt"`
+}
+
+func (h *handlers) patch(c *gin.Context) {
+	ifMatch, err := parseIfMatch(c.GetHeader("If-Match"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var req patchRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	p := todo.Patch{Title: req.Title, Notes: req.Notes, Done: req.Done}
+	switch raw := bytes.TrimSpace(req.DueAt); {
+	case len(raw) == 0:
+	case string(raw) == "null":
+		p.ClearDue = true
+	default:
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			h.fail(c, apperr.Field("dueAt", "must be an RFC 3339 date-time string or null"))
+			return
+		}
+		due, err := parseDue(s)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		p.DueAt = &due
+	}
+	if p.Empty() {
+		h.fail(c, apperr.New(apperr.Invalid, "the patch changes nothing: send at least one of title, notes, done, dueAt"))
+		return
+	}
+	svc, ok := h.service(c)
+	if !ok {
+		return
+	}
+	t, err := svc.Update(c.Request.Context(), owner(c), c.Param("id"), p, ifMatch)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.writeTodo(c, http.StatusOK, t)
+}
+
+func (h *handlers) delete(c *gin.Context) {
+	ifMatch, err := parseIfMatch(c.GetHeader("If-Match"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	svc, ok := h.service(c)
+	if !ok {
+		return
+	}
+	if err := svc.Delete(c.Request.Context(), owner(c), c.Param("id"), ifMatch); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *handlers) writeTodo(c *gin.Context, status int, t todo.Todo) {
+	c.Header("ETag", etag(t.Version))
+	private(c)
+	c.JSON(status, t)
+}
+
+// private marks a response as the caller's own: no shared cache may store it unless it
+// keys it by the caller (the gateway does), and browsers revalidate.
+func private(c *gin.Context) {
+	c.Header("Cache-Control", "private, no-cache")
+	c.Header("Vary", "Authorization")
+}
+
+func etag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
+
+func etagMatches(header string, v int64) bool {
+	for _, part := range strings.Split(header, ",") {
+		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
+		if part == "*" || part == etag(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIfMatch returns the version an If-Match header asks for: 0 when absent or "*".
+// An ETag that is not one of ours can never match, so it gets 412.
+func parseIfMatch(h string) (int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if err != nil || v < 1 {
+		return 0, apperr.New(apperr.PreconditionFailed, "If-Match %q does not match the to-do's ETag", h)
+	}
+	return v, nil
+}
+
+func parseDue(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, apperr.Field("dueAt", "must be an RFC 3339 date-time such as 2026-12-31T17:00:00Z")
+	}
+	return t, nil
+}
+
+// decode reads a JSON request body into v: application/json only, valid UTF-8, one
+// object, no unknown fields, with a message that names the field at fault.
+func decode(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return apperr.New(apperr.UnsupportedMedia, "send the body as application/json")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
+		}
+		return apperr.Wrap(err, apperr.Invalid, "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apperr.New(apperr.Invalid, "the request body is empty; send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return apperr.New(apperr.Invalid, "the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return apperr.New(apperr.Invalid, "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return apperr.New(apperr.Invalid, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return apperr.New(apperr.Invalid, "the body must be a JSON object")
+		}
+		return apperr.Field(typ.Field, "must be a %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.Invalid, "malformed JSON: the body ends too early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.Field(name, "is not a known field")
+	default:
+		return apperr.New(apperr.Invalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "ptr", "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "float64":
+		return "number"
+	}
+	return k
+}

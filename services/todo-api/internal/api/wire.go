@@ -1,0 +1,79 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/dynamo"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+)
+
+// pageTokenMaxAge bounds how long a client may hold a nextToken.
+const pageTokenMaxAge = 24 * time.Hour
+
+// Build checks cfg and returns todo-api's handler. Nothing slow happens here: AWS
+// configuration and clients (and the DAX cluster discovery) are built in the
+// background, so the server is ready within milliseconds of exec.
+func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, error) {
+	if cfg.DefaultPageSize < 1 || cfg.MaxPageSize < cfg.DefaultPageSize {
+		return nil, fmt.Errorf("DEFAULT_PAGE_SIZE (%d) must be at least 1 and at most MAX_PAGE_SIZE (%d)", cfg.DefaultPageSize, cfg.MaxPageSize)
+	}
+	verifier, err := auth.NewVerifier(cfg.Auth, nil, auth.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	var key []byte
+	if cfg.PageTokenKey == "" {
+		key = pagetoken.RandomKey()
+		log.Warn("PAGE_TOKEN_KEY is not set: using a random key, so nextTokens break across restarts and replicas; set it from a Secret in production")
+	} else if key, err = pagetoken.ParseKey(cfg.PageTokenKey); err != nil {
+		return nil, fmt.Errorf("PAGE_TOKEN_KEY: %w", err)
+	}
+	pages, err := pagetoken.New(key, "todos.list", pageTokenMaxAge)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DAXEndpoint != "" {
+		if _, err := dynamo.ParseDAXEndpoint(cfg.DAXEndpoint); err != nil {
+			return nil, err
+		}
+	}
+	svc := awsconf.Start(ctx, func(ctx context.Context) (*todo.Service, error) {
+		store, err := newStore(ctx, cfg, log)
+		if err != nil {
+			log.Error("cannot build the to-do store; every request will get 503 until the process is restarted with a fixed configuration", "err", err)
+			return nil, err
+		}
+		return todo.NewService(store), nil
+	})
+	go func() { _ = verifier.Prefetch(ctx) }()
+	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize}), nil
+}
+
+// newStore returns the DynamoDB store, through DAX when DAX_ENDPOINT is set.
+func newStore(ctx context.Context, cfg Config, log *slog.Logger) (*dynamo.Store, error) {
+	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
+	if err != nil {
+		return nil, err
+	}
+	opts := dynamo.Options{Table: cfg.TodosTable, RecentWrite: cfg.DAXQueryCacheTTL}
+	if cfg.DAXEndpoint == "" {
+		log.Info("store ready", "backend", "dynamodb", "table", cfg.TodosTable, "region", awsCfg.Region)
+		return dynamo.New(dynamodb.NewFromConfig(awsCfg), opts), nil
+	}
+	client, err := dynamo.NewDAX(awsCfg, cfg.DAXEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	opts.ThroughDAX = true
+	log.Info("store ready", "backend", "dax", "endpoint", cfg.DAXEndpoint, "table", cfg.TodosTable, "region", awsCfg.Region)
+	return dynamo.New(client, opts), nil
+}

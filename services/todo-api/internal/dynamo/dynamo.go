@@ -1,0 +1,313 @@
+// Package dynamo keeps to-dos in DynamoDB, directly or through a DAX cluster.
+//
+// Table design (one table, no indexes, no scans): partition key `pk` is the owner's
+// Cognito sub, sort key `sk` is `TODO#<ULID>`; ULIDs sort by creation time, so a
+// descending Query on one partition lists a user's to-dos newest first, one page at a
+// time. Each user also has one `META` item holding `lastWriteAt`, the write watermark
+// that gives read-your-writes (below).
+//
+// The store talks to an API interface that both *dynamodb.Client and *dax.Dax satisfy,
+// so the code path is the same with or without DAX; only the client differs.
+//
+// Read-your-writes. DAX's query cache is not invalidated by writes, and DynamoDB's
+// default reads are eventually consistent, so a list right after a create could miss
+// the new item. Every write therefore first stamps the owner's META item with the
+// time; a list first reads that stamp and, if the owner wrote within the query-cache
+// TTL, runs its Query with ConsistentRead (DAX passes those to DynamoDB); otherwise
+// the Query is eventually consistent and DAX serves it from its query cache. Through
+// DAX the stamp is read from the item cache, which DAX updates on every write that goes
+// through it (write-through), so it is fresh; directly against DynamoDB the stamp is
+// read with ConsistentRead. The cost is one small extra write per change and one
+// small read per list; lists by users who are only reading stay fully cached.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+)
+
+// API is the part of the DynamoDB API the store uses; *dynamodb.Client and *dax.Dax
+// both implement it.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+const (
+	todoPrefix = "TODO#"
+	metaKey    = "META"
+)
+
+// Store is a todo.Store over DynamoDB or DAX.
+type Store struct {
+	db    API
+	table string
+	// recentWrite is how long after a write lists are strongly consistent: the DAX
+	// query-cache TTL.
+	recentWrite time.Duration
+	// consistentMeta reads the write watermark with ConsistentRead: true against
+	// DynamoDB, false through DAX (the item cache is write-through).
+	consistentMeta bool
+	now            func() time.Time
+}
+
+var _ todo.Store = (*Store)(nil)
+
+// Options configure a Store.
+type Options struct {
+	Table string
+	// RecentWrite is the window after a write in which lists use strong consistency.
+	RecentWrite time.Duration
+	// ThroughDAX tells the store that db is a DAX client.
+	ThroughDAX bool
+}
+
+// New returns a store over db.
+func New(db API, o Options) *Store {
+	return &Store{db: db, table: o.Table, recentWrite: o.RecentWrite, consistentMeta: !o.ThroughDAX, now: time.Now}
+}
+
+type item struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	ID        string `dynamodbav:"id"`
+	Title     string `dynamodbav:"title"`
+	Notes     string `dynamodbav:"notes,omitempty"`
+	Done      bool   `dynamodbav:"done"`
+	DueAt     string `dynamodbav:"dueAt,omitempty"`
+	CreatedAt string `dynamodbav:"createdAt"`
+	UpdatedAt string `dynamodbav:"updatedAt"`
+	Version   int64  `dynamodbav:"version"`
+}
+
+func toItem(owner string, t todo.Todo) item {
+	it := item{
+		PK: owner, SK: todoPrefix + t.ID, ID: t.ID, Title: t.Title, Notes: t.Notes, Done: t.Done,
+		CreatedAt: t.CreatedAt.UTC().Format(time.RFC3339Nano), UpdatedAt: t.UpdatedAt.UTC().Format(time.RFC3339Nano),
+		Version: t.Version,
+	}
+	if t.DueAt != nil {
+		it.DueAt = t.DueAt.UTC().Format(time.RFC3339Nano)
+	}
+	return it
+}
+
+func fromItem(av map[string]types.AttributeValue) (todo.Todo, error) {
+	var it item
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return todo.Todo{}, fmt.Errorf("decode item: %w", err)
+	}
+	t := todo.Todo{ID: it.ID, Title: it.Title, Notes: it.Notes, Done: it.Done, Version: it.Version}
+	var err error
+	if t.CreatedAt, err = time.Parse(time.RFC3339Nano, it.CreatedAt); err != nil {
+		return todo.Todo{}, fmt.Errorf("decode item %s: createdAt: %w", it.ID, err)
+	}
+	if t.UpdatedAt, err = time.Parse(time.RFC3339Nano, it.UpdatedAt); err != nil {
+		return todo.Todo{}, fmt.Errorf("decode item %s: updatedAt: %w", it.ID, err)
+	}
+	if it.DueAt != "" {
+		due, err := time.Parse(time.RFC3339Nano, it.DueAt)
+		if err != nil {
+			return todo.Todo{}, fmt.Errorf("decode item %s: dueAt: %w", it.ID, err)
+		}
+		t.DueAt = &due
+	}
+	return t, nil
+}
+
+func key(owner, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: owner},
+		"sk": &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// stamp records that owner is writing now (the read-your-writes watermark).
+func (s *Store) stamp(ctx context.Context, owner string) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       key(owner, metaKey),
+		UpdateExpression:          aws.String("SET lastWriteAt = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().UnixMilli(), 10)}},
+	})
+	return awsconf.DependencyError("stamp write watermark", err)
+}
+
+// wroteRecently reports whether owner wrote within the recent-write window.
+func (s *Store) wroteRecently(ctx context.Context, owner string) (bool, error) {
+	if s.recentWrite <= 0 {
+		return true, nil
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            &s.table,
+		Key:                  key(owner, metaKey),
+		ConsistentRead:       aws.Bool(s.consistentMeta),
+		ProjectionExpression: aws.String("lastWriteAt"),
+	})
+	if err != nil {
+		return false, awsconf.DependencyError("read write watermark", err)
+	}
+	n, ok := out.Item["lastWriteAt"].(*types.AttributeValueMemberN)
+	if !ok {
+		return false, nil
+	}
+	ms, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return true, nil
+	}
+	return s.now().Sub(time.UnixMilli(ms)) < s.recentWrite, nil
+}
+
+// Create implements todo.Store.
+func (s *Store) Create(ctx context.Context, owner string, t todo.Todo) error {
+	av, err := attributevalue.MarshalMap(toItem(owner, t))
+	if err != nil {
+		return fmt.Errorf("encode todo: %w", err)
+	}
+	if err := s.stamp(ctx, owner); err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           &s.table,
+		Item:                av,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if isConditionFailed(err) {
+		return apperr.New(apperr.Conflict, "a to-do with this id exists")
+	}
+	return awsconf.DependencyError("put todo", err)
+}
+
+// Get implements todo.Store. Single-item reads are eventually consistent: through DAX
+// they come from the write-through item cache, so a user sees their own writes.
+func (s *Store) Get(ctx context.Context, owner, id string) (todo.Todo, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(owner, todoPrefix+id), ConsistentRead: aws.Bool(s.consistentMeta)})
+	if err != nil {
+		return todo.Todo{}, awsconf.DependencyError("get todo", err)
+	}
+	if out.Item == nil {
+		return todo.Todo{}, apperr.New(apperr.NotFound, "no such to-do")
+	}
+	return fromItem(out.Item)
+}
+
+// List implements todo.Store. The cursor is the sort key of the last item returned.
+func (s *Store) List(ctx context.Context, owner string, limit int, cursor string) (todo.Page, error) {
+	if cursor != "" && (!strings.HasPrefix(cursor, todoPrefix) || !todo.ValidID(strings.TrimPrefix(cursor, todoPrefix))) {
+		return todo.Page{}, apperr.Field("nextToken", "is not a valid page token")
+	}
+	consistent, err := s.wroteRecently(ctx, owner)
+	if err != nil {
+		return todo.Page{}, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: owner},
+			":p":  &types.AttributeValueMemberS{Value: todoPrefix},
+		},
+		ScanIndexForward: aws.Bool(false),
+		ConsistentRead:   aws.Bool(consistent),
+		// One more than asked: its presence says whether another page exists.
+		Limit: aws.Int32(int32(limit + 1)),
+	}
+	if cursor != "" {
+		in.ExclusiveStartKey = key(owner, cursor)
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return todo.Page{}, awsconf.DependencyError("query todos", err)
+	}
+	page := todo.Page{Items: make([]todo.Todo, 0, min(len(out.Items), limit))}
+	for i, av := range out.Items {
+		if i == limit {
+			page.Cursor = todoPrefix + page.Items[limit-1].ID
+			break
+		}
+		t, err := fromItem(av)
+		if err != nil {
+			return todo.Page{}, err
+		}
+		page.Items = append(page.Items, t)
+	}
+	return page, nil
+}
+
+// Replace implements todo.Store.
+func (s *Store) Replace(ctx context.Context, owner string, t todo.Todo, prev int64) error {
+	av, err := attributevalue.MarshalMap(toItem(owner, t))
+	if err != nil {
+		return fmt.Errorf("encode todo: %w", err)
+	}
+	if err := s.stamp(ctx, owner); err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           &s.table,
+		Item:                                av,
+		ConditionExpression:                 aws.String("attribute_exists(pk) AND version = :v"),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(prev, 10)}},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	return conditionError(err, "replace todo")
+}
+
+// Delete implements todo.Store.
+func (s *Store) Delete(ctx context.Context, owner, id string, version int64) error {
+	if err := s.stamp(ctx, owner); err != nil {
+		return err
+	}
+	in := &dynamodb.DeleteItemInput{
+		TableName:                           &s.table,
+		Key:                                 key(owner, todoPrefix+id),
+		ConditionExpression:                 aws.String("attribute_exists(pk)"),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if version > 0 {
+		in.ConditionExpression = aws.String("attribute_exists(pk) AND version = :v")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}}
+	}
+	_, err := s.db.DeleteItem(ctx, in)
+	return conditionError(err, "delete todo")
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// conditionError tells "not there" from "changed since" using the old item DynamoDB
+// returns with a failed condition.
+func conditionError(err error, what string) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if len(ccf.Item) == 0 {
+			return apperr.New(apperr.NotFound, "no such to-do")
+		}
+		v := ""
+		if n, ok := ccf.Item["version"].(*types.AttributeValueMemberN); ok {
+			v = n.Value
+		}
+		return apperr.New(apperr.PreconditionFailed, "the to-do changed meanwhile (now at version %s): fetch it again and reapply your change", v)
+	}
+	return awsconf.DependencyError(what, err)
+}

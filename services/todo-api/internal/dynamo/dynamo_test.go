@@ -1,0 +1,176 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo/todotest"
+)
+
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
+
+// newTable creates a to-dos table in moto with the production key schema.
+func newTable(t *testing.T, db *dynamodb.Client) string {
+	t.Helper()
+	name := mototest.Name("todos")
+	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:   &name,
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
+		},
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	return name
+}
+
+func TestStoreContractOnMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep))
+	table := newTable(t, db)
+	todotest.StoreContract(t, func(*testing.T) todo.Store {
+		return New(db, Options{Table: table, RecentWrite: 5 * time.Minute})
+	})
+}
+
+// consistency records the ConsistentRead flag of every Query the store sends.
+type consistency struct{ queries []bool }
+
+func (c *consistency) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("recordConsistentRead",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if q, ok := in.Parameters.(*dynamodb.QueryInput); ok {
+					c.queries = append(c.queries, aws.ToBool(q.ConsistentRead))
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	})
+}
+
+// TestReadYourWrites checks the watermark: lists are strongly consistent for the
+// query-cache TTL after the owner's write, eventually consistent (cacheable) otherwise,
+// and another owner's writes do not make my lists consistent.
+func TestReadYourWrites(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	rec := &consistency{}
+	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep), rec.option)
+	table := newTable(t, db)
+	for _, throughDAX := range []bool{false, true} {
+		s := New(db, Options{Table: table, RecentWrite: time.Minute, ThroughDAX: throughDAX})
+		now := time.Now()
+		s.now = func() time.Time { return now }
+		ctx := context.Background()
+		alice, bob := mototest.Name("alice"), mototest.Name("bob")
+
+		rec.queries = nil
+		if _, err := s.List(ctx, alice, 10, ""); err != nil {
+			t.Fatal(err)
+		}
+		td, _ := todo.New(todo.Todo{}.ID, todo.Draft{Title: "x"}, now)
+		td.ID = "01JDX0000000000000000000AA"
+		if err := s.Create(ctx, alice, td); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.List(ctx, alice, 10, "")
+		if err != nil || len(p.Items) != 1 {
+			t.Fatalf("list right after create = %v, %v", p.Items, err)
+		}
+		if _, err := s.List(ctx, bob, 10, ""); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Minute)
+		if _, err := s.List(ctx, alice, 10, ""); err != nil {
+			t.Fatal(err)
+		}
+		want := []bool{false, true, false, false}
+		if len(rec.queries) != len(want) {
+			t.Fatalf("dax=%v: queries = %v, want %v", throughDAX, rec.queries, want)
+		}
+		for i := range want {
+			if rec.queries[i] != want[i] {
+				t.Errorf("dax=%v: query %d ConsistentRead = %v, want %v (all: %v)", throughDAX, i, rec.queries[i], want[i], rec.queries)
+			}
+		}
+	}
+}
+
+func TestMissingTableIsUnavailable(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep))
+	s := New(db, Options{Table: "no-such-table", RecentWrite: time.Minute})
+	_, err := s.List(context.Background(), "alice", 10, "")
+	if apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("err = %v, want code %s", err, apperr.Unavailable)
+	}
+}
+
+// TestDatabaseDown needs no moto: a closed port stands for a dead endpoint.
+func TestDatabaseDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1}
+	s := New(dynamodb.NewFromConfig(cfg), Options{Table: "todos", RecentWrite: time.Minute})
+	_, err = s.Get(context.Background(), "alice", "01JDX0000000000000000000AA")
+	if apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("err = %v, want code %s", err, apperr.Unavailable)
+	}
+}
+
+// TestDAXWiring checks the DAX client is built from the endpoint and region, refuses
+// malformed endpoints, and that a cluster that cannot be reached gives Unavailable
+// through the very same store code. moto has no DAX data plane, so this is as far as
+// DAX can be exercised here.
+func TestDAXWiring(t *testing.T) {
+	for _, bad := range []string{"", "http://dax.example.com", "dax://", "my-cluster:8111", "dax://host:8111/path"} {
+		if _, err := NewDAX(aws.Config{Region: "us-east-1"}, bad); err == nil {
+			t.Errorf("NewDAX(%q) succeeded, want an error", bad)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	client, err := NewDAX(aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}}, "dax://"+addr)
+	if err != nil {
+		t.Fatalf("NewDAX: %v", err)
+	}
+	s := New(client, Options{Table: "todos", RecentWrite: time.Minute, ThroughDAX: true})
+	if s.consistentMeta {
+		t.Error("through DAX the watermark must be read from the item cache (ConsistentRead false)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = s.List(ctx, "alice", 10, "")
+	if apperr.CodeOf(err) != apperr.Unavailable {
+		t.Fatalf("List through an unreachable DAX: err = %v, want code %s", err, apperr.Unavailable)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the call hung until the test deadline: %v", err)
+	}
+}

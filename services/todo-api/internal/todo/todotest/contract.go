@@ -1,0 +1,141 @@
+package todotest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+)
+
+// StoreContract checks the behaviour every todo.Store must have. newStore returns an
+// empty store; owners are made unique per call so stores may be shared.
+func StoreContract(t *testing.T, newStore func(t *testing.T) todo.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	mk := func(i int, title string) todo.Todo {
+		at := base.Add(time.Duration(i) * time.Second)
+		due := at.Add(48 * time.Hour)
+		return todo.Todo{ID: ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String(), Title: title, Notes: "n", DueAt: &due, CreatedAt: at, UpdatedAt: at, Version: 1}
+	}
+	owner := func(name string) string { return fmt.Sprintf("%s-%d", name, time.Now().UnixNano()) }
+	wantCode := func(t *testing.T, err error, code apperr.Code) {
+		t.Helper()
+		if apperr.CodeOf(err) != code {
+			t.Fatalf("err = %v, want code %s", err, code)
+		}
+	}
+
+	t.Run("create get round trip", func(t *testing.T) {
+		s, alice := newStore(t), owner("alice")
+		want := mk(1, "Buy milk ünïcødé 🥛")
+		if err := s.Create(ctx, alice, want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, alice, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get (-want +got):\n%s", diff)
+		}
+		wantCode(t, s.Create(ctx, alice, want), apperr.Conflict)
+	})
+
+	t.Run("owners are isolated", func(t *testing.T) {
+		s, alice, bob := newStore(t), owner("alice"), owner("bob")
+		a := mk(1, "alice's")
+		if err := s.Create(ctx, alice, a); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Get(ctx, bob, a.ID)
+		wantCode(t, err, apperr.NotFound)
+		changed := a
+		changed.Title, changed.Version = "bob was here", 2
+		wantCode(t, s.Replace(ctx, bob, changed, 1), apperr.NotFound)
+		wantCode(t, s.Delete(ctx, bob, a.ID, 0), apperr.NotFound)
+		p, err := s.List(ctx, bob, 10, "")
+		if err != nil || len(p.Items) != 0 {
+			t.Fatalf("bob's list = %v, %v; want empty", p.Items, err)
+		}
+		if got, err := s.Get(ctx, alice, a.ID); err != nil || got.Title != "alice's" {
+			t.Fatalf("alice's to-do after bob's attempts = %+v, %v", got, err)
+		}
+	})
+
+	t.Run("list pages newest first", func(t *testing.T) {
+		s, alice := newStore(t), owner("alice")
+		var ids []string
+		for i := range 5 {
+			td := mk(i, fmt.Sprint("t", i))
+			ids = append([]string{td.ID}, ids...)
+			if err := s.Create(ctx, alice, td); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		cursor, pages := "", 0
+		for {
+			p, err := s.List(ctx, alice, 2, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, it := range p.Items {
+				got = append(got, it.ID)
+			}
+			if p.Cursor == "" {
+				break
+			}
+			cursor = p.Cursor
+		}
+		if diff := cmp.Diff(ids, got); diff != "" {
+			t.Errorf("ids (-want +got):\n%s", diff)
+		}
+		if pages != 3 {
+			t.Errorf("pages = %d, want 3 (2+2+1, no empty last page)", pages)
+		}
+	})
+
+	t.Run("replace is conditional on the version", func(t *testing.T) {
+		s, alice := newStore(t), owner("alice")
+		a := mk(1, "v1")
+		if err := s.Create(ctx, alice, a); err != nil {
+			t.Fatal(err)
+		}
+		v2 := a
+		v2.Title, v2.Version = "v2", 2
+		if err := s.Replace(ctx, alice, v2, 1); err != nil {
+			t.Fatal(err)
+		}
+		stale := a
+		stale.Title, stale.Version = "stale", 2
+		wantCode(t, s.Replace(ctx, alice, stale, 1), apperr.PreconditionFailed)
+		missing := mk(9, "missing")
+		wantCode(t, s.Replace(ctx, alice, missing, 1), apperr.NotFound)
+		got, _ := s.Get(ctx, alice, a.ID)
+		if got.Title != "v2" || got.Version != 2 {
+			t.Errorf("after replace: %+v", got)
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		s, alice := newStore(t), owner("alice")
+		a := mk(1, "x")
+		if err := s.Create(ctx, alice, a); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.Delete(ctx, alice, a.ID, 7), apperr.PreconditionFailed)
+		if err := s.Delete(ctx, alice, a.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Get(ctx, alice, a.ID)
+		wantCode(t, err, apperr.NotFound)
+		wantCode(t, s.Delete(ctx, alice, a.ID, 0), apperr.NotFound)
+	})
+}

@@ -1,0 +1,101 @@
+// Package todotest has an in-memory todo.Store for handler tests and a contract test
+// that every Store implementation (the in-memory one and the DynamoDB one against moto)
+// must pass, so the fake cannot drift from the real thing.
+package todotest
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+)
+
+// Memory is an in-memory todo.Store.
+type Memory struct {
+	mu    sync.Mutex
+	items map[string]map[string]todo.Todo // owner -> id -> to-do
+}
+
+var _ todo.Store = (*Memory)(nil)
+
+// NewMemory returns an empty store.
+func NewMemory() *Memory { return &Memory{items: map[string]map[string]todo.Todo{}} }
+
+// Create implements todo.Store.
+func (m *Memory) Create(_ context.Context, owner string, t todo.Todo) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.items[owner] == nil {
+		m.items[owner] = map[string]todo.Todo{}
+	}
+	if _, ok := m.items[owner][t.ID]; ok {
+		return apperr.New(apperr.Conflict, "a to-do with this id exists")
+	}
+	m.items[owner][t.ID] = t
+	return nil
+}
+
+// Get implements todo.Store.
+func (m *Memory) Get(_ context.Context, owner, id string) (todo.Todo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.items[owner][id]
+	if !ok {
+		return todo.Todo{}, apperr.New(apperr.NotFound, "no such to-do")
+	}
+	return t, nil
+}
+
+// List implements todo.Store; the cursor is the last id returned.
+func (m *Memory) List(_ context.Context, owner string, limit int, cursor string) (todo.Page, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.items[owner]))
+	for id := range m.items[owner] {
+		if cursor == "" || id < cursor {
+			ids = append(ids, id)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids)))
+	var p todo.Page
+	for i, id := range ids {
+		if i == limit {
+			p.Cursor = ids[i-1]
+			break
+		}
+		p.Items = append(p.Items, m.items[owner][id])
+	}
+	return p, nil
+}
+
+// Replace implements todo.Store.
+func (m *Memory) Replace(_ context.Context, owner string, t todo.Todo, prev int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.items[owner][t.ID]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no such to-do")
+	}
+	if cur.Version != prev {
+		return apperr.New(apperr.PreconditionFailed, "the to-do changed meanwhile")
+	}
+	m.items[owner][t.ID] = t
+	return nil
+}
+
+// Delete implements todo.Store.
+func (m *Memory) Delete(_ context.Context, owner, id string, version int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.items[owner][id]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no such to-do")
+	}
+	if version > 0 && cur.Version != version {
+		return apperr.New(apperr.PreconditionFailed, "the to-do changed meanwhile")
+	}
+	delete(m.items[owner], id)
+	return nil
+}
