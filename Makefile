@@ -1,0 +1,20 @@
+# A thin wrapper over hack/: each target is one script. See hack/README.md.
+SHELL := /usr/bin/env bash
+export KO_CONFIG_PATH := $(CURDIR)/ko.yaml
+
+.PHONY: dev test bench lint provision
+
+dev: ## Run the whole system locally (moto + every service)
+	@hack/dev.sh
+
+test: ## Run every test (lint, unit, integration against moto, end to end)
+	@hack/test.sh
+
+bench: ## Run the benchmarks with their references
+	@hack/bench.sh
+
+lint: ## gofmt, go vet, shellcheck
+	@hack/lint.sh
+
+provision: ## Create the AWS resources (real AWS, or moto via AWS_ENDPOINT_URL)
+	@hack/provision.sh

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Shared helpers for the hack/ scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+# ko reads .ko.yaml by default; ours is ko.yaml.
+export KO_CONFIG_PATH="${ROOT}/ko.yaml"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# apt_install PKG...: installs Debian packages that are missing (needs root or sudo).
+apt_install() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ensure_moto: makes moto_server available, installing moto with pip where missing.
+ensure_moto() {
+  command -v moto_server >/dev/null 2>&1 && return 0
+  log "moto_server not found: installing moto[server] with pip"
+  if command -v pip3 >/dev/null 2>&1; then
+    pip3 install --quiet 'moto[server]>=5.1,<6' || die "pip could not install moto; install it by hand: pip install 'moto[server]'"
+  elif command -v pip >/dev/null 2>&1; then
+    pip install --quiet 'moto[server]>=5.1,<6' || die "pip could not install moto; install it by hand: pip install 'moto[server]'"
+  else
+    apt_install python3-pip
+    pip3 install --quiet --break-system-packages 'moto[server]>=5.1,<6' || die "pip could not install moto"
+  fi
+  hash -r
+  command -v moto_server >/dev/null 2>&1 || die "moto was installed but moto_server is not on PATH (add pip's bin directory to PATH)"
+}
+
+# ensure_shellcheck: installs shellcheck from Debian where missing.
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck
+}
+
+# free_port: prints a free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_http URL SECONDS: waits until URL answers.
+wait_http() {
+  local url=$1 secs=$2 i
+  for ((i = 0; i < secs * 10; i++)); do
+    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}

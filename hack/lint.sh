@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Static checks: gofmt, go vet, shellcheck. Usage: hack/lint.sh   (make lint)
+set -o errexit -o nounset -o pipefail
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+log "gofmt"
+unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l)
+[ -z "$unformatted" ] || die "these files need gofmt -w: ${unformatted}"
+log "go vet"
+go vet ./...
+log "shellcheck"
+ensure_shellcheck
+mapfile -t scripts < <(find hack .ci -type f \( -name '*.sh' -o -name run \) | sort)
+shellcheck -x "${scripts[@]}"
+log "lint clean"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: static checks, unit tests, integration tests against a real
+# moto_server, and the end-to-end tests of the local stack. Usage: hack/test.sh [go test flags]   (make test)
+set -o errexit -o nounset -o pipefail
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+ensure_moto
+log "downloading Go modules"
+go mod download
+"$ROOT/hack/lint.sh"
+
+# One moto_server for the whole run; tests isolate themselves with unique resource names.
+if [ -z "${MOTO_ENDPOINT:-}" ]; then
+  port=$(free_port)
+  moto_log=$(mktemp)
+  moto_server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
+  moto_pid=$!
+  trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -f "$moto_log"' EXIT
+  export MOTO_ENDPOINT="http://127.0.0.1:${port}"
+  wait_http "${MOTO_ENDPOINT}/moto-api/" 60 || { cat "$moto_log" >&2; die "moto_server did not start on port ${port}"; }
+  log "moto_server for tests on ${MOTO_ENDPOINT}"
+fi
+export SA_INTEGRATION=1
+
+log "go test"
+go test -count=1 -timeout 20m "$@" ./...
