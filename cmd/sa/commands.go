@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/spf13/cobra"
+
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/devstack"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
+)
+
+// modulePath identifies the repository's go.mod when `sa dev` looks for the root.
+const modulePath = "github.com/serverless-architect/serverless-architect"
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sa",
+		Short: "Operator CLI of serverless-architect: provision AWS resources, run the local stack",
+		Long: `sa is the operator CLI of serverless-architect.
+
+  sa provision   create the AWS resources (DynamoDB table, Cognito user pool, app client,
+                 admins group) in the account and region of your AWS configuration, or in
+                 moto when AWS_ENDPOINT_URL points at it. Safe to run again.
+  sa dev         run the whole local stack: moto_server, provisioning, a dev CA, every
+                 service over HTTPS on localhost. This is what make dev runs.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout))
+	return root
+}
+
+func newProvisionCmd(stdout, stderr io.Writer) *cobra.Command {
+	var region, prefix, output string
+	cmd := &cobra.Command{
+		Use:   "provision [--region REGION] [--prefix PREFIX] [--output text|json]",
+		Short: "Create the project's AWS resources, or find them if they exist",
+		Long: `Create the project's AWS resources, or find them if they already exist: the
+to-dos DynamoDB table, the Cognito user pool with its app client and admins group.
+Running it again changes nothing and prints "exists" for each resource.
+
+It uses your normal AWS configuration (AWS_PROFILE, AWS_REGION, SSO, instance roles),
+so it talks to REAL AWS unless AWS_ENDPOINT_URL points somewhere else, e.g. moto:
+
+  AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+    sa provision --region us-east-1
+
+Resource lines go to stdout; with --output json they go to stderr and stdout holds the
+resource ids as JSON (the "resources" object of .dev/stack.json).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return fmt.Errorf("--output must be text or json, not %q", output)
+			}
+			cfg, err := awsconf.Load(cmd.Context(), awsconf.Options{Region: region})
+			if err != nil {
+				return fmt.Errorf("%w (or pass --region)", err)
+			}
+			log := stdout
+			if output == "json" {
+				log = stderr
+			}
+			target := "real AWS"
+			if ep := cognitoidentityprovider.NewFromConfig(cfg).Options().BaseEndpoint; ep != nil {
+				target = "endpoint override " + *ep
+			}
+			fmt.Fprintf(stderr, "provisioning in %s (%s), name prefix %q\n", cfg.Region, target, prefix)
+			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log})
+			if err != nil {
+				if strings.Contains(err.Error(), "credential") {
+					return fmt.Errorf("%w\nhint: no usable AWS credentials; log in (aws sso login, AWS_PROFILE) or point AWS_ENDPOINT_URL at moto", err)
+				}
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&region, "region", "", "AWS region (default: AWS_REGION or your profile's region)")
+	f.StringVar(&prefix, "prefix", "", "put this before every resource name, to keep several stacks apart in one account")
+	f.StringVar(&output, "output", "text", "text, or json to print the resource ids as JSON on stdout")
+	return cmd
+}
+
+func newDevCmd(stdout io.Writer) *cobra.Command {
+	var o devstack.Options
+	cmd := &cobra.Command{
+		Use:   "dev [flags]",
+		Short: "Run the local stack (moto, provisioning, TLS, every service) until Ctrl-C",
+		Long: `Run the whole local stack until Ctrl-C (this is what make dev runs):
+
+  1. moto_server: the one at --moto-endpoint, or one already answering on
+     127.0.0.1:--moto-port, or a new one started there (stopped again on exit).
+  2. AWS resources provisioned in moto (idempotent; dummy credentials, your own AWS
+     environment is neither used nor changed).
+  3. A dev CA and a certificate for localhost under <dir>/tls (clients trust ca.pem).
+  4. Every service built with go build into <dir>/bin and run over HTTPS; todo-api on
+     https://localhost:--api-port. Output lines are prefixed with the service's name.
+  5. <dir>/stack.json with every URL, port, pid and resource id; the client CLI reads it.
+
+Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. If a
+service dies, sa reports it with its last lines and stops the stack (exit status 1).
+Run it again to reuse what exists. It must run inside the repository.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			root, err := repoRoot()
+			if err != nil {
+				return err
+			}
+			o.SourceDir = root
+			if !filepath.IsAbs(o.Dir) {
+				o.Dir = filepath.Join(root, o.Dir)
+			}
+			o.Stdout = stdout
+			return devstack.Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Dir, "dir", ".dev", "directory for the stack's files, relative to the repository root")
+	f.StringVar(&o.Region, "region", "us-east-1", "AWS region the stack uses")
+	f.StringVar(&o.MotoEndpoint, "moto-endpoint", "", "URL of a running moto_server to use instead of finding or starting one")
+	f.IntVar(&o.MotoPort, "moto-port", 4566, "port on 127.0.0.1 where moto_server is found or started")
+	f.IntVar(&o.APIPort, "api-port", 8443, "HTTPS port of the to-do API on localhost")
+	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")
+	return cmd
+}
+
+// repoRoot finds the repository root: the nearest directory at or above the working
+// directory whose go.mod declares this module.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find the repository: %w", err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && declaresModule(string(b)) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("sa dev builds the services from source: run it inside the serverless-architect repository (make dev does)")
+		}
+		dir = parent
+	}
+}
+
+func declaresModule(gomod string) bool {
+	for line := range strings.Lines(gomod) {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && f[1] == modulePath {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
+
+func TestHelpDocumentsFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"provision", "dev"}},
+		{[]string{"provision", "--help"}, []string{"--region", "--prefix", "--output", "REAL AWS"}},
+		{[]string{"dev", "--help"}, []string{"--dir", "--region", "--moto-endpoint", "--moto-port", "--api-port", "--prefix", "stack.json"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), tt.args, &stdout, &stderr); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("help lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"provision", "--output", "yaml"}, "--output must be text or json"},
+		{[]string{"dev", "extra"}, "unknown command"},
+		{[]string{"dev", "--api-port", "many"}, "invalid argument"},
+		{[]string{"nope"}, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := run(context.Background(), tt.args, &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRepoRoot(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tests run in cmd/sa; the module root is two levels up.
+	want, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, root); diff != "" {
+		t.Errorf("repoRoot (-want +got):\n%s", diff)
+	}
+	t.Chdir(t.TempDir())
+	if _, err := repoRoot(); err == nil || !strings.Contains(err.Error(), "inside the serverless-architect repository") {
+		t.Errorf("outside the repository: err = %v", err)
+	}
+}
+
+func TestProvisionAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	t.Setenv("AWS_REGION", mototest.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	prefix := mototest.Name("sa") + "-"
+
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"provision", "--prefix", prefix, "--output", "json"}, &stdout, &stderr); err != nil {
+		t.Fatalf("provision: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var res stack.Resources
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("stdout is not the resources as JSON: %v\n%s", err, stdout.String())
+	}
+	if res.TodosTable != prefix+"todos" || res.UserPoolID == "" || res.UserPoolClientID == "" || res.AdminsGroup != "admins" ||
+		res.JWKSURL != ep+"/"+res.UserPoolID+"/.well-known/jwks.json" {
+		t.Errorf("resources = %+v", res)
+	}
+	for _, want := range []string{"endpoint override " + ep, "created  dynamodb table " + prefix + "todos"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(context.Background(), []string{"provision", "--prefix", prefix}, &stdout, &stderr); err != nil {
+		t.Fatalf("second provision: %v", err)
+	}
+	want := "exists   cognito app client " + prefix + "mobile (" + res.UserPoolClientID + ")"
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("second run's stdout lacks %q:\n%s", want, stdout.String())
+	}
+}

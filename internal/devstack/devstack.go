@@ -1,0 +1,455 @@
+// Package devstack runs the project's local stack, what `make dev` (`sa dev`) starts:
+// moto_server emulating AWS, the AWS resources provisioned in it, a development CA and
+// certificate, and every HTTP service built from source and run as a child process
+// speaking HTTPS on localhost. It writes .dev/stack.json so tools find everything, and
+// on cancellation stops every process it started, in order.
+//
+// A second run reuses what exists: the CA and certificates, the page-token key, a
+// moto_server that is already running, and the provisioned resources.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/serverless-architect/serverless-architect/internal/devtls"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+// Options configure Run. Zero fields take the defaults listed.
+type Options struct {
+	// Dir holds the stack's files: tls/, bin/, page-token.key, stack.json (".dev").
+	Dir string
+	// SourceDir is the module root the services are built from (".").
+	SourceDir string
+	// Region is the AWS region ("us-east-1").
+	Region string
+	// MotoEndpoint, when set, is a running moto_server to use.
+	MotoEndpoint string
+	// MotoPort is where a moto_server is looked for, or started, on 127.0.0.1 (4566).
+	MotoPort int
+	// MotoCommand is the moto_server executable, looked up on PATH ("moto_server").
+	MotoCommand string
+	// APIPort is the HTTPS port of the to-do API (8443).
+	APIPort int
+	// Prefix is put before every AWS resource name ("").
+	Prefix string
+	// Services are the services to run (Services()).
+	Services []Service
+	// Stdout receives the stack's own messages and every child's prefixed output
+	// (os.Stdout).
+	Stdout io.Writer
+	// StopTimeout is how long a child may take to stop after SIGTERM before it is
+	// killed (10s).
+	StopTimeout time.Duration
+	// ReadyTimeout bounds the wait for a service's /readyz (60s).
+	ReadyTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&o.Dir, ".dev")
+	def(&o.SourceDir, ".")
+	def(&o.Region, "us-east-1")
+	def(&o.MotoCommand, "moto_server")
+	if o.MotoPort == 0 {
+		o.MotoPort = 4566
+	}
+	if o.APIPort == 0 {
+		o.APIPort = 8443
+	}
+	if o.Services == nil {
+		o.Services = Services()
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.StopTimeout == 0 {
+		o.StopTimeout = 10 * time.Second
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 60 * time.Second
+	}
+	return o
+}
+
+// Run starts the local stack and keeps it running until ctx ends (nil error) or a
+// child dies unexpectedly (an error naming it, with its exit status and last lines).
+// Either way every process it started is stopped and stack.json removed before it
+// returns.
+func Run(ctx context.Context, o Options) (err error) {
+	o = o.withDefaults()
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return fmt.Errorf("stack directory: %w", err)
+	}
+	o.Dir = dir
+	s := &stackRun{o: o, con: &console{w: o.Stdout}, died: make(chan struct{})}
+	defer func() {
+		s.shutdown()
+		// Stopped by the operator, possibly mid-start (a build killed, a wait cut
+		// short): that is a clean stop, not a failure.
+		if ctx.Err() != nil && !errors.Is(err, errDied) {
+			err = nil
+		}
+	}()
+	st, err := s.up(ctx)
+	if err != nil {
+		return err
+	}
+	s.summary(st)
+	select {
+	case <-ctx.Done():
+		s.con.Printf("stopping the local stack (Ctrl-C again to force)")
+		return nil
+	case <-s.died:
+		return s.deathError()
+	}
+}
+
+// stackRun is one run of the stack.
+type stackRun struct {
+	o   Options
+	con *console
+
+	mu          sync.Mutex
+	children    []*child // in start order
+	startedMoto *child   // nil when moto was already running
+	stackFile   string   // set once this run wrote stack.json
+	dead        *child   // the first child that died unexpectedly
+	died        chan struct{}
+}
+
+// onExit is called when a child has ended. An end nobody asked for stops the stack.
+func (s *stackRun) onExit(c *child) {
+	if c.expected() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead == nil {
+		s.dead = c
+		s.con.Printf("\n!!! %s\n!!! stopping the local stack", strings.ReplaceAll(c.obituary().Error(), "\n", "\n!!! "))
+		close(s.died)
+	}
+}
+
+// deathError is the error of a run stopped by a child's death.
+func (s *stackRun) deathError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Errorf("%w: %w", errDied, s.dead.obituary())
+}
+
+// up brings the stack up and writes stack.json.
+func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
+	o := s.o
+	for _, svc := range o.Services {
+		if err := portFree(svc.Port(o)); err != nil {
+			return nil, fmt.Errorf("%s cannot listen: %w (is another `sa dev` running? see %s); stop it or choose another port",
+				svc.Name, err, filepath.Join(o.Dir, "stack.json"))
+		}
+	}
+	ep, err := s.moto(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.con.Printf("provisioning AWS resources in moto (%s)", o.Region)
+	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  ")})
+	if err != nil {
+		return nil, err
+	}
+	certs, err := devtls.Ensure(filepath.Join(o.Dir, "tls"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := PageTokenKey(filepath.Join(o.Dir, "page-token.key"))
+	if err != nil {
+		return nil, err
+	}
+	bins := make(map[string]string, len(o.Services))
+	for _, svc := range o.Services {
+		if bins[svc.Name], err = s.build(ctx, svc); err != nil {
+			return nil, err
+		}
+	}
+	client, err := httpsClient(certs.CACert)
+	if err != nil {
+		return nil, err
+	}
+	st := &stack.Stack{
+		Region:      o.Region,
+		AWSEndpoint: ep,
+		CAFile:      certs.CACert,
+		Services:    map[string]stack.Service{},
+		Resources:   res,
+	}
+	if port, err := strconv.Atoi(ep[strings.LastIndex(ep, ":")+1:]); err == nil {
+		moto := stack.Service{URL: ep, Port: port}
+		if s.startedMoto != nil {
+			moto.PID = s.startedMoto.PID()
+		}
+		st.Services["moto"] = moto
+	}
+	for _, svc := range o.Services {
+		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), TLS: certs, PageTokenKey: key, Resources: res}
+		env := append(s.inheritedEnv(), CommonEnv(in)...)
+		if svc.Env != nil {
+			env = append(env, svc.Env(in)...)
+		}
+		c, err := s.start(svc.Name, bins[svc.Name], nil, env, o.SourceDir)
+		if err != nil {
+			return nil, err
+		}
+		u := "https://localhost:" + strconv.Itoa(in.Port)
+		st.Services[svc.Name] = stack.Service{URL: u, Port: in.Port, PID: c.PID()}
+		if svc.API {
+			st.APIURL = u
+		}
+	}
+	for _, svc := range o.Services {
+		if err := s.waitReady(ctx, client, svc.Name, st.Services[svc.Name].URL); err != nil {
+			return nil, err
+		}
+	}
+	path := filepath.Join(o.Dir, "stack.json")
+	if err := stack.Write(path, st); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.stackFile = path
+	s.mu.Unlock()
+	return st, nil
+}
+
+// motoConfig is the SDK configuration of the provisioning clients: moto's endpoint and
+// dummy credentials, built without reading the operator's environment, which is left
+// alone (and whose AWS_PROFILE or AWS_ENDPOINT_URL_* must not leak in).
+func motoConfig(region, ep string) aws.Config {
+	return aws.Config{
+		Region:           region,
+		BaseEndpoint:     aws.String(ep),
+		Credentials:      aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("test", "test", "")),
+		RetryMaxAttempts: 3,
+	}
+}
+
+// inheritedEnv is the operator's environment without any AWS_ variable: children get
+// their AWS settings from the stack only, never from the operator's real account.
+func (s *stackRun) inheritedEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
+}
+
+// start starts a child and tracks it for shutdown.
+func (s *stackRun) start(name, bin string, args, env []string, dir string) (*child, error) {
+	c, err := startChild(s.con, name, bin, args, env, dir, s.onExit)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.children = append(s.children, c)
+	s.mu.Unlock()
+	return c, nil
+}
+
+// build compiles svc into <Dir>/bin/<name>.
+func (s *stackRun) build(ctx context.Context, svc Service) (string, error) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("build %s: the go command is not on PATH", svc.Name)
+	}
+	out := filepath.Join(s.o.Dir, "bin", svc.Name)
+	s.con.Printf("building %s (%s)", svc.Name, svc.Package)
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, svc.Package)
+	cmd.Dir = s.o.SourceDir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: go build %s: %w\n%s", svc.Name, svc.Package, err, indent(strings.TrimSpace(string(b))))
+	}
+	return out, nil
+}
+
+// waitReady waits for GET <url>/readyz to answer 200.
+func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url string) error {
+	ready := func() bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	if err := s.waitFor(ctx, s.o.ReadyTimeout, ready); err != nil {
+		if errors.Is(err, errDied) {
+			return err
+		}
+		return fmt.Errorf("%s is not ready at %s/readyz: %w", name, url, err)
+	}
+	s.con.Printf("%s is ready at %s", name, url)
+	return nil
+}
+
+// shutdown stops the services (all at once), then moto if this run started it, and
+// removes stack.json if this run wrote it.
+func (s *stackRun) shutdown() {
+	s.mu.Lock()
+	children := slices.Clone(s.children)
+	stackFile := s.stackFile
+	s.mu.Unlock()
+	if stackFile != "" {
+		if err := os.Remove(stackFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.con.Printf("could not remove %s: %v", stackFile, err)
+		}
+	}
+	var services []*child
+	for _, c := range children {
+		if c != s.startedMoto {
+			services = append(services, c)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range services {
+		wg.Go(func() { s.stop(c) })
+	}
+	wg.Wait()
+	if s.startedMoto != nil {
+		s.stop(s.startedMoto)
+	}
+}
+
+func (s *stackRun) stop(c *child) {
+	if c.exited() {
+		return
+	}
+	c.stop(s.o.StopTimeout)
+	s.con.Printf("stopped %s", c.name)
+}
+
+// summary tells the operator what runs where and how to use it.
+func (s *stackRun) summary(st *stack.Stack) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nThe local stack is up.\n")
+	names := make([]string, 0, len(st.Services))
+	for n := range st.Services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		svc := st.Services[n]
+		note := fmt.Sprintf("pid %d", svc.PID)
+		if svc.PID == 0 {
+			note = "already running, left alone on exit"
+		}
+		fmt.Fprintf(&b, "  %-10s %-28s %s\n", n, svc.URL, note)
+	}
+	rel := func(p string) string {
+		if r, err := filepath.Rel(".", p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+		return p
+	}
+	fmt.Fprintf(&b, "  to-do API  %s\n", st.APIURL)
+	fmt.Fprintf(&b, "  user pool  %s, app client %s, table %s\n", st.Resources.UserPoolID, st.Resources.UserPoolClientID, st.Resources.TodosTable)
+	fmt.Fprintf(&b, "  CA         %s (trust it: curl --cacert %s %s/readyz)\n", rel(st.CAFile), rel(st.CAFile), st.APIURL)
+	fmt.Fprintf(&b, "  stack file %s (every URL and id; the client CLI reads it)\n", rel(filepath.Join(s.o.Dir, "stack.json")))
+	fmt.Fprintf(&b, "Try it (the client CLI finds the stack through the stack file):\n")
+	fmt.Fprintf(&b, "  go run ./cmd/todo signup --email you@example.com   (password: 8+ characters with upper, lower, digit, symbol)\n")
+	fmt.Fprintf(&b, "  go run ./cmd/todo login --email you@example.com\n")
+	fmt.Fprintf(&b, "  go run ./cmd/todo add 'buy milk' && go run ./cmd/todo ls\n")
+	fmt.Fprintf(&b, "  go run ./cmd/todo --help\n")
+	fmt.Fprintf(&b, "Ctrl-C stops everything.")
+	s.con.Printf("%s", b.String())
+}
+
+// PageTokenKey returns the base64 key of 32 random bytes stored at path, creating the
+// file (mode 0600) the first time.
+func PageTokenKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k := strings.TrimSpace(string(b))
+		raw, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(raw) != 32 {
+			return "", fmt.Errorf("page-token key %s is not 32 bytes of base64; delete it to make a new one", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read page-token key: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("make page-token key: %w", err)
+	}
+	k := base64.StdEncoding.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("write page-token key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write page-token key: %w", err)
+	}
+	_, werr := f.WriteString(k + "\n")
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return "", fmt.Errorf("write page-token key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// httpsClient trusts only the CA in caFile.
+func httpsClient(caFile string) (*http.Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("read CA: %s holds no certificate", caFile)
+	}
+	return &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}},
+	}, nil
+}
+
+// portFree reports an error when something already listens on 127.0.0.1:port.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("port %d on 127.0.0.1 is in use", port)
+	}
+	return l.Close()
+}
+
+// prefixed returns a writer that writes each line to con with a prefix.
+func prefixed(con *console, prefix string) io.Writer {
+	return &prefixer{con: con, prefix: prefix, tail: &tail{}}
+}

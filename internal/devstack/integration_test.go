@@ -1,0 +1,353 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
+
+// running is a stack started by a test.
+type running struct {
+	t      *testing.T
+	o      Options
+	out    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	stack  *stack.Stack
+}
+
+// startStack runs the stack in the background and waits until stack.json appears.
+func startStack(t *testing.T, o Options) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{t: t, o: o, out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r.o.Stdout = r.out
+	go func() { r.done <- Run(ctx, r.o) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	path := filepath.Join(o.Dir, "stack.json")
+	deadline := time.After(60 * time.Second)
+	for {
+		if st, err := stack.Read(path); err == nil {
+			r.stack = st
+			return r
+		}
+		select {
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("Run returned before the stack was up: %v\noutput:\n%s", err, r.out)
+		case <-deadline:
+			t.Fatalf("stack.json did not appear within 60s\noutput:\n%s", r.out)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stop cancels the stack and returns Run's error.
+func (r *running) stop() error {
+	r.t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- err
+		return err
+	case <-time.After(30 * time.Second):
+		r.t.Fatalf("Run did not return within 30s of cancel\noutput:\n%s", r.out)
+		return nil
+	}
+}
+
+func (r *running) get(path string, into any) {
+	r.t.Helper()
+	client, err := httpsClient(r.stack.CAFile)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	resp, err := client.Get(r.stack.APIURL + path)
+	if err != nil {
+		r.t.Fatalf("GET %s (trusting only the dev CA): %v", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		r.t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	if into != nil {
+		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
+			r.t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+}
+
+func TestRunStartsMotoServesAndStops(t *testing.T) {
+	if !mototest.Enabled() {
+		t.Skip("integration test: needs moto_server; run `make test` or set SA_INTEGRATION=1")
+	}
+	t.Setenv("AWS_PROFILE", "an-operator-profile-that-must-not-leak")
+	dir := t.TempDir()
+	motoPort, apiPort := freePort(t), freePort(t)
+	prefix := mototest.Name("dev") + "-"
+	r := startStack(t, Options{
+		Dir: dir, MotoPort: motoPort, APIPort: apiPort, Prefix: prefix,
+		Services: []Service{testService(apiPort)}, StopTimeout: 5 * time.Second,
+	})
+	st := r.stack
+	motoURL := fmt.Sprintf("http://127.0.0.1:%d", motoPort)
+	apiURL := fmt.Sprintf("https://localhost:%d", apiPort)
+
+	t.Run("stack.json", func(t *testing.T) {
+		want := &stack.Stack{
+			Region:      "us-east-1",
+			AWSEndpoint: motoURL,
+			CAFile:      filepath.Join(dir, "tls", "ca.pem"),
+			APIURL:      apiURL,
+			Services: map[string]stack.Service{
+				"moto":    {URL: motoURL, Port: motoPort, PID: st.Services["moto"].PID},
+				"testsvc": {URL: apiURL, Port: apiPort, PID: st.Services["testsvc"].PID},
+			},
+			Resources: stack.Resources{
+				TodosTable: prefix + "todos", UserPoolID: st.Resources.UserPoolID, UserPoolClientID: st.Resources.UserPoolClientID,
+				AdminsGroup: "admins",
+				Issuer:      "https://cognito-idp.us-east-1.amazonaws.com/" + st.Resources.UserPoolID,
+				JWKSURL:     motoURL + "/" + st.Resources.UserPoolID + "/.well-known/jwks.json",
+			},
+		}
+		if diff := cmp.Diff(want, st); diff != "" {
+			t.Errorf("stack.json (-want +got):\n%s", diff)
+		}
+		for name, svc := range st.Services {
+			if svc.PID <= 0 || !alive(svc.PID) {
+				t.Errorf("%s: pid %d is not a running process", name, svc.PID)
+			}
+		}
+		if st.Resources.UserPoolID == "" || st.Resources.UserPoolClientID == "" {
+			t.Errorf("resources lack ids: %+v", st.Resources)
+		}
+	})
+
+	t.Run("service environment", func(t *testing.T) {
+		r.get("/readyz", nil)
+		var env map[string]string
+		r.get("/env", &env)
+		key, err := os.ReadFile(filepath.Join(dir, "page-token.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{
+			"PORT": strconv.Itoa(apiPort), "HOST": "127.0.0.1",
+			"TLS_CERT_FILE": filepath.Join(dir, "tls", "localhost.pem"), "TLS_KEY_FILE": filepath.Join(dir, "tls", "localhost-key.pem"),
+			"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": motoURL, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+			"TODOS_TABLE": prefix + "todos", "COGNITO_ISSUER": st.Resources.Issuer, "COGNITO_JWKS_URL": st.Resources.JWKSURL,
+			"COGNITO_CLIENT_IDS": st.Resources.UserPoolClientID, "PAGE_TOKEN_KEY": strings.TrimSpace(string(key)), "DRAIN_DELAY": "0s",
+		}
+		got := map[string]string{}
+		for k, v := range env {
+			if _, ok := want[k]; ok || strings.HasPrefix(k, "AWS_") {
+				got[k] = v
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("service environment (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("output is prefixed", func(t *testing.T) {
+		out := r.out.String()
+		for _, want := range []string{
+			"testsvc | testsvc: listening on 127.0.0.1:" + strconv.Itoa(apiPort),
+			"testsvc | testsvc: a line on stderr",
+			"moto | ",
+			"created  dynamodb table " + prefix + "todos",
+			"The local stack is up.",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run after cancel: %v\noutput:\n%s", err, r.out)
+	}
+	for name, svc := range st.Services {
+		if alive(svc.PID) {
+			t.Errorf("%s (pid %d) still runs after the stack stopped", name, svc.PID)
+		}
+		if listening(svc.Port) {
+			t.Errorf("something still listens on %s's port %d", name, svc.Port)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stack.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stack.json still exists after the stack stopped (stat: %v)", err)
+	}
+	if !strings.Contains(r.out.String(), "testsvc | testsvc: stopping") {
+		t.Errorf("testsvc was not stopped with SIGTERM:\n%s", r.out)
+	}
+}
+
+func TestRunReusesWhatExists(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	o := Options{Dir: t.TempDir(), Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second}
+	u, err := url.Parse(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Hostname() == "127.0.0.1" {
+		// Found by its port, as `sa dev` finds a moto_server on 4566.
+		o.MotoPort, _ = strconv.Atoi(u.Port())
+	} else {
+		o.MotoEndpoint = ep
+	}
+
+	apiPort := freePort(t)
+	o.Services = []Service{testService(apiPort)}
+	first := startStack(t, o)
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	files := func() map[string]string {
+		m := map[string]string{}
+		for _, f := range []string{"tls/ca.pem", "tls/ca-key.pem", "tls/localhost.pem", "tls/localhost-key.pem", "page-token.key"} {
+			b, err := os.ReadFile(filepath.Join(o.Dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[f] = string(b)
+		}
+		return m
+	}
+	before := files()
+
+	second := startStack(t, o)
+	if diff := cmp.Diff(first.stack.Resources, second.stack.Resources); diff != "" {
+		t.Errorf("second run's resources differ (-first +second):\n%s", diff)
+	}
+	if pid := second.stack.Services["moto"].PID; pid != 0 {
+		t.Errorf("stack.json gives moto pid %d, but this stack did not start it", pid)
+	}
+	out := second.out.String()
+	for _, want := range []string{"exists   dynamodb table " + o.Prefix + "todos", "exists   cognito user pool " + o.Prefix + "mytodolist"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second run's output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, files()); diff != "" {
+		t.Errorf("second run changed files it should reuse (-before +after):\n%s", diff)
+	}
+	if !motoAnswers(context.Background(), ep) {
+		t.Errorf("the stack stopped a moto_server it did not start")
+	}
+}
+
+func TestRunStopsWhenAChildDies(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	dir := t.TempDir()
+	o := Options{
+		Dir: dir, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
+		Services: []Service{testService(freePort(t), "CRASH_AFTER=2s")},
+	}
+	out := &syncBuffer{}
+	o.Stdout = out
+	errc := make(chan error, 1)
+	go func() { errc <- Run(context.Background(), o) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("Run did not return after its service died\noutput:\n%s", out)
+	}
+	if err == nil {
+		t.Fatal("Run returned nil after its service died")
+	}
+	for _, want := range []string{"testsvc", "exit status 3", "testsvc: crashing on purpose"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if !strings.Contains(out.String(), "!!! testsvc") {
+		t.Errorf("the death was not reported loudly on the output:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "stack.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stack.json still exists after the stack stopped (stat: %v)", err)
+	}
+}
+
+func TestRunKillsAChildThatIgnoresSIGTERM(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	port := freePort(t)
+	r := startStack(t, Options{
+		Dir: t.TempDir(), MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: time.Second,
+		Services: []Service{testService(port, "IGNORE_TERM=1")},
+	})
+	pid := r.stack.Services["testsvc"].PID
+	start := time.Now()
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("stopped in %v: it should have waited StopTimeout (1s) for SIGTERM first", took)
+	}
+	if alive(pid) || listening(port) {
+		t.Errorf("testsvc (pid %d) survived the stop", pid)
+	}
+}
+
+// alive reports whether a process with that pid exists.
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// listening reports whether something accepts connections on 127.0.0.1:port.
+func listening(port int) bool {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
