@@ -9,6 +9,7 @@ package awsconf
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Options tune Load. The zero value is the service default.
@@ -29,6 +31,20 @@ type Options struct {
 	DialTimeout time.Duration
 	// Anonymous makes requests unsigned (Cognito's public APIs, as a mobile app calls them).
 	Anonymous bool
+	// Log receives the SDK's own warnings as JSON lines; nil leaves the SDK's default
+	// (plain text on stderr).
+	Log *slog.Logger
+}
+
+// sdkLogger routes the SDK's log lines into slog.
+type sdkLogger struct{ log *slog.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelInfo
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, v...), "source", "aws-sdk")
 }
 
 // Load returns the SDK configuration. It reads the CA bundle named by AWS_CA_BUNDLE and
@@ -56,6 +72,9 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.Log != nil {
+		opts = append(opts, config.WithLogger(sdkLogger{o.Log}))
 	}
 	if o.Anonymous {
 		opts = append(opts, config.WithCredentialsProvider(aws.AnonymousCredentials{}))

@@ -136,3 +136,57 @@ func Name(prefix string) string {
 	_, _ = rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
+
+// Server is a moto_server of one test's own: for tests that change global moto state
+// (IAM enforcement through /moto-api/reset-auth) or that stop and restart moto.
+type Server struct {
+	Endpoint string
+	port     int
+	cmd      *exec.Cmd
+}
+
+// Private starts a moto_server for t alone on a free port; it is stopped when t ends.
+// It skips like Endpoint when integration tests are not enabled.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	if !Enabled() {
+		t.Skip("integration test: needs moto_server; run `make test` or set SA_INTEGRATION=1 (or MOTO_ENDPOINT)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{port: l.Addr().(*net.TCPAddr).Port}
+	_ = l.Close()
+	s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	if err := s.Start(); err != nil {
+		t.Fatalf("start private moto_server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start starts (or restarts) the server on its port; state starts empty.
+func (s *Server) Start() error {
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		return fmt.Errorf("moto_server is not on PATH: %w", err)
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(s.port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
+	return Wait(s.Endpoint, 30*time.Second)
+}
+
+// Stop kills the server and waits until its port is closed.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}

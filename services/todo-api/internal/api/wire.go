@@ -60,7 +60,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 
 // newStore returns the DynamoDB store, through DAX when DAX_ENDPOINT is set.
 func newStore(ctx context.Context, cfg Config, log *slog.Logger) (*dynamo.Store, error) {
-	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
+	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, Log: log})
 	if err != nil {
 		return nil, err
 	}
