@@ -383,6 +383,7 @@ func (s *stackRun) summary(st *stack.Stack) {
 	fmt.Fprintf(&b, "  stack file %s (every URL and id; the client CLI reads it)\n", rel(filepath.Join(s.o.Dir, "stack.json")))
 	fmt.Fprintf(&b, "Try it (the client CLI finds the stack through the stack file):\n")
 	fmt.Fprintf(&b, "  go run ./cmd/todo signup --email you@example.com   (password: 8+ characters with upper, lower, digit, symbol)\n")
+	fmt.Fprintf(&b, "  go run ./cmd/todo confirm --email you@example.com --code 123456   (moto accepts any code)\n")
 	fmt.Fprintf(&b, "  go run ./cmd/todo login --email you@example.com\n")
 	fmt.Fprintf(&b, "  go run ./cmd/todo add 'buy milk' && go run ./cmd/todo ls\n")
 	fmt.Fprintf(&b, "  go run ./cmd/todo --help\n")
