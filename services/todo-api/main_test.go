@@ -14,12 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
@@ -43,20 +40,8 @@ func (s *syncBuffer) String() string {
 
 func createTable(t *testing.T, ep, name string) {
 	t.Helper()
-	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep))
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:   &name,
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
+	c := provision.NewClients(mototest.AWSConfig(t, ep))
+	if _, err := provision.Ensure(context.Background(), c, []provision.Resource{provision.TodosTable{TableName: name}}, nil); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
 }

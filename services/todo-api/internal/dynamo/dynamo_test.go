@@ -10,34 +10,24 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo/todotest"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 
-// newTable creates a to-dos table in moto with the production key schema.
+// newTable creates a to-dos table in moto through the provisioner, so the tests use
+// exactly the production key schema.
 func newTable(t *testing.T, db *dynamodb.Client) string {
 	t.Helper()
 	name := mototest.Name("todos")
-	_, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:   &name,
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
+	c := &provision.Clients{Region: mototest.Region, DynamoDB: db}
+	if _, err := provision.Ensure(context.Background(), c, []provision.Resource{provision.TodosTable{TableName: name}}, nil); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
 	return name
