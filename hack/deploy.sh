@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds every service with ko and deploys the project to the current kubectl
+# context, in one of two ways:
+#
+#   hack/deploy.sh                      # ko apply -f config/ (the raw manifests)
+#   hack/deploy.sh --helm [-f my.yaml] [--set k=v ...]
+#                                       # ko build each service, then helm upgrade
+#                                       # --install with the built image references
+#
+# Options:
+#   --helm              use the Helm chart instead of config/
+#   --release NAME      Helm release name (default serverless-architect)
+#   --namespace NS      Helm namespace (default serverless-architect; config/ always
+#                       uses serverless-architect)
+#   anything else       passed to helm (with --helm) or to ko apply
+#
+# KO_DOCKER_REPO says where images go; it defaults to kind.local (loads them into the
+# kind cluster KIND_CLUSTER_NAME) when the current context is a kind cluster. ko and
+# helm come from PATH, or are run with `go run` at pinned versions.
+set -o errexit -o nounset -o pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export KO_CONFIG_PATH="${ROOT}/ko.yaml"
+
+KO_VERSION="${KO_VERSION:-v0.19.1}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+CHART="${ROOT}/charts/serverless-architect"
+
+ko() {
+  if command -v ko >/dev/null 2>&1; then
+    command ko "$@"
+  else
+    go run "github.com/google/ko@${KO_VERSION}" "$@"
+  fi
+}
+
+helm() {
+  if command -v helm >/dev/null 2>&1; then
+    command helm "$@"
+  else
+    go run "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "$@"
+  fi
+}
+
+# camel turns a service directory name into its values key: todo-api -> todoApi.
+camel() {
+  local out="" part first=1
+  local IFS=-
+  for part in $1; do
+    if ((first)); then
+      out="${part}"
+      first=0
+    else
+      out="${out}${part^}"
+    fi
+  done
+  printf '%s' "${out}"
+}
+
+mode=ko
+release=serverless-architect
+namespace=serverless-architect
+extra=()
+while (($#)); do
+  case "$1" in
+    --helm) mode=helm ;;
+    --release) release="$2"; shift ;;
+    --namespace) namespace="$2"; shift ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) extra+=("$1") ;;
+  esac
+  shift
+done
+
+if [[ -z "${KO_DOCKER_REPO:-}" ]]; then
+  context="$(kubectl config current-context 2>/dev/null || true)"
+  if [[ "${context}" == kind-* ]]; then
+    export KO_DOCKER_REPO=kind.local
+    export KIND_CLUSTER_NAME="${KIND_CLUSTER_NAME:-${context#kind-}}"
+  else
+    echo "deploy: set KO_DOCKER_REPO (e.g. <account>.dkr.ecr.<region>.amazonaws.com/serverless-architect)" >&2
+    exit 1
+  fi
+fi
+
+# kind runs the host's architecture: build only that one.
+ko_args=(--base-import-paths)
+if [[ "${KO_DOCKER_REPO}" == kind.local* ]]; then
+  ko_args+=(--platform "linux/$(go env GOARCH)")
+fi
+
+cd "${ROOT}"
+case "${mode}" in
+  ko)
+    echo "==> ko apply -f config/ (images to ${KO_DOCKER_REPO})" >&2
+    ko apply "${ko_args[@]}" -f config/ "${extra[@]}"
+    ;;
+  helm)
+    sets=()
+    for dir in services/*/; do
+      svc="$(basename "${dir}")"
+      echo "==> ko build ./services/${svc} (to ${KO_DOCKER_REPO})" >&2
+      ref="$(ko build "${ko_args[@]}" "./services/${svc}")"
+      sets+=(--set "$(camel "${svc}").image=${ref}")
+    done
+    echo "==> helm upgrade --install ${release} (namespace ${namespace})" >&2
+    helm upgrade --install "${release}" "${CHART}" \
+      --namespace "${namespace}" --create-namespace \
+      "${sets[@]}" "${extra[@]}"
+    ;;
+esac

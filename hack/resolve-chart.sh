@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Renders the Helm chart and resolves its ko:// images: ko builds every service,
+# pushes it to KO_DOCKER_REPO and writes the manifests with digest references to
+# stdout. Use it for GitOps or to `kubectl apply -f -` without Helm:
+#
+#   KO_DOCKER_REPO=kind.local hack/resolve-chart.sh | kubectl apply -f -
+#   KO_DOCKER_REPO=<registry>/serverless-architect \
+#     hack/resolve-chart.sh -f values-eu-west-2.yaml > release.yaml
+#
+# Arguments go to `helm template` (values files, --set, --namespace; the namespace
+# defaults to serverless-architect). The rendered objects carry no namespace-creating
+# object: create the namespace first. The test hook (templates/tests/) is skipped;
+# `helm test` needs a Helm release (hack/deploy.sh --helm).
+#
+# ko and helm come from PATH, or are run with `go run` at pinned versions.
+set -o errexit -o nounset -o pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export KO_CONFIG_PATH="${ROOT}/ko.yaml"
+
+KO_VERSION="${KO_VERSION:-v0.19.1}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+RELEASE="${RELEASE:-serverless-architect}"
+
+ko() {
+  if command -v ko >/dev/null 2>&1; then
+    command ko "$@"
+  else
+    go run "github.com/google/ko@${KO_VERSION}" "$@"
+  fi
+}
+
+helm() {
+  if command -v helm >/dev/null 2>&1; then
+    command helm "$@"
+  else
+    go run "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "$@"
+  fi
+}
+
+if [[ -z "${KO_DOCKER_REPO:-}" ]]; then
+  echo "resolve-chart: set KO_DOCKER_REPO (kind.local for kind, or a registry repository)" >&2
+  exit 1
+fi
+
+namespace_args=(--namespace serverless-architect)
+for arg in "$@"; do
+  if [[ "${arg}" == "--namespace" || "${arg}" == "-n" || "${arg}" == --namespace=* ]]; then
+    namespace_args=()
+  fi
+done
+
+# kind runs the host's architecture: build only that one.
+ko_args=(--base-import-paths)
+if [[ "${KO_DOCKER_REPO}" == kind.local* ]]; then
+  ko_args+=(--platform "linux/$(go env GOARCH)")
+fi
+
+cd "${ROOT}"
+helm template "${RELEASE}" charts/serverless-architect "${namespace_args[@]}" --skip-tests "$@" |
+  ko resolve "${ko_args[@]}" -f -

@@ -1,0 +1,145 @@
+package packaging
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// workloadKinds are the kinds that run a service: a Knative Service for HTTP services
+// and consumers, a Deployment or ContainerSource for the event sources.
+var workloadKinds = []string{"Service", "Deployment", "ContainerSource"}
+
+// serviceDirs lists the directories under services/.
+func serviceDirs(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(repoRoot(t), "services"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no services under services/")
+	}
+	return names
+}
+
+// deployedServices maps each services/<name> that a workload in ms runs (through a
+// ko:// image) to that workload's name and ServiceAccount.
+func deployedServices(t *testing.T, ms []manifest) map[string][2]string {
+	t.Helper()
+	out := map[string][2]string{}
+	prefix := "ko://" + modulePath + "/services/"
+	for _, m := range ms {
+		if m.gvk.Group == "" || !slices.Contains(workloadKinds, m.gvk.Kind) {
+			continue // core v1 Service is not a workload
+		}
+		spec := podSpecOf(m)
+		if spec == nil {
+			continue
+		}
+		for _, c := range spec.Containers {
+			svc, ok := strings.CutPrefix(c.Image, prefix)
+			if !ok {
+				continue
+			}
+			if _, dup := out[svc]; dup {
+				t.Errorf("%s is deployed twice (again by %s)", svc, m.id())
+			}
+			out[svc] = [2]string{m.obj.GetName(), spec.ServiceAccountName}
+		}
+	}
+	return out
+}
+
+// TestServicesInSync checks services/ against config/ and the chart, both ways: every
+// service directory has a workload in config/ and in the chart (with default values),
+// named after the directory and running as its own ServiceAccount, and every workload
+// runs a service that exists. Adding a service without its manifests fails here.
+func TestServicesInSync(t *testing.T) {
+	dirs := serviceDirs(t)
+	r, err := renderChart(t, defaultValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for source, ms := range map[string][]manifest{"config": configManifests(t), "chart": r.manifests} {
+		t.Run(source, func(t *testing.T) {
+			deployed := deployedServices(t, ms)
+			var got []string
+			for svc, w := range deployed {
+				got = append(got, svc)
+				if w[0] != svc {
+					t.Errorf("services/%s runs as workload %q; name it %q", svc, w[0], svc)
+				}
+				if w[1] != svc {
+					t.Errorf("services/%s runs as ServiceAccount %q; give it its own, %q", svc, w[1], svc)
+				}
+				if len(find[*corev1.ServiceAccount](ms, "ServiceAccount", svc)) != 1 {
+					t.Errorf("no ServiceAccount %q for services/%s", svc, svc)
+				}
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(dirs, got); diff != "" {
+				t.Errorf("services/ and %s's workloads differ (-services/ +%s):\n%s", source, source, diff)
+			}
+		})
+	}
+
+	// The chart's values need a block per service, keyed by its camelCase name.
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), chartPath, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		block, ok := values[camel(dir)].(map[string]any)
+		if !ok {
+			t.Errorf("values.yaml has no %s block for services/%s", camel(dir), dir)
+			continue
+		}
+		if block["enabled"] != true {
+			t.Errorf("values.yaml %s.enabled is %v, want true by default", camel(dir), block["enabled"])
+		}
+	}
+}
+
+// camel turns a service directory name into its values key: todo-api -> todoApi.
+func camel(s string) string {
+	parts := strings.Split(s, "-")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+func TestCamel(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"todo-api", "todoApi"},
+		{"dynamodb-source", "dynamodbSource"},
+		{"gateway", "gateway"},
+		{"welcome-mailer", "welcomeMailer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := camel(tc.in); got != tc.want {
+				t.Errorf("camel(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
