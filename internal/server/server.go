@@ -18,6 +18,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/version"
 )
 
 // Config holds the settings every HTTP service shares. Services embed it in their own
@@ -151,7 +152,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
-	s.log.Info("listening", "addr", scheme+"://"+l.Addr().String())
+	s.log.Info("listening", "addr", scheme+"://"+l.Addr().String(), "version", version.Version, "commit", version.Commit)
 
 	select {
 	case err := <-errc:
