@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 export KO_CONFIG_PATH := $(CURDIR)/ko.yaml
 
-.PHONY: dev test bench lint provision
+.PHONY: dev test bench lint provision verify-manifests kind-up kind-down deploy
 
 dev: ## Run the whole system locally (moto + every service)
 	@hack/dev.sh
@@ -18,3 +18,15 @@ lint: ## gofmt, go vet, shellcheck
 
 provision: ## Create the AWS resources (real AWS, or moto via AWS_ENDPOINT_URL)
 	@hack/provision.sh
+
+verify-manifests: ## Validate config/, the chart and ko.yaml without a cluster (image builds included)
+	@hack/verify-manifests.sh
+
+kind-up: ## Create a kind cluster with Knative Serving (Kourier) and Eventing
+	@hack/kind-up.sh
+
+kind-down: ## Delete the kind cluster
+	@hack/kind-down.sh
+
+deploy: ## ko apply -f config/ (hack/deploy.sh --helm for the chart)
+	@hack/deploy.sh
