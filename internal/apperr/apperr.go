@@ -31,7 +31,11 @@ const (
 	UnsupportedMedia   Code = "unsupported_media_type"
 	Throttled          Code = "throttled"
 	Unavailable        Code = "dependency_unavailable"
-	Internal           Code = "internal"
+	// BadGateway and GatewayTimeout are a gateway's answers for an upstream that failed
+	// or did not answer in time.
+	BadGateway     Code = "bad_gateway"
+	GatewayTimeout Code = "gateway_timeout"
+	Internal       Code = "internal"
 )
 
 // Error is an error the client may see. Message is safe to show; Err, when set, is
@@ -116,6 +120,10 @@ func Status(c Code) int {
 		return http.StatusTooManyRequests
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case BadGateway:
+		return http.StatusBadGateway
+	case GatewayTimeout:
+		return http.StatusGatewayTimeout
 	default:
 		return http.StatusInternalServerError
 	}

@@ -1,0 +1,382 @@
+// Package gateway is the gateway's request pipeline, the job API Gateway does for the
+// to-do API: route by the route table, throttle per route and per caller, authorize
+// with Cognito, answer from the response cache, and otherwise stream the request to the
+// route's upstream and its response back.
+//
+// In edge mode (MyBlog's local CloudFront, services/gateway/edge.yaml) routes read S3
+// buckets (package s3origin), cache as a shared cache driven by the origin's
+// Cache-Control with ETag revalidation (shared.go), and compress text answers with
+// brotli or gzip (compress.go).
+//
+// Trust model: upstreams are cluster-local and keep verifying the bearer token
+// themselves. The gateway forwards Authorization unchanged and adds the verified
+// identity in X-Auth-* headers, after removing every X-Auth-* header (in any spelling)
+// the client sent, so an upstream that reads them only ever sees the gateway's.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/throttle"
+)
+
+// The identity headers the gateway sends upstream on routes with an authorizer.
+const (
+	HeaderSub      = "X-Auth-Sub"
+	HeaderUsername = "X-Auth-Username"
+	HeaderEmail    = "X-Auth-Email"
+	HeaderGroups   = "X-Auth-Groups"
+	HeaderClientID = "X-Auth-Client-Id"
+	HeaderTokenUse = "X-Auth-Token-Use"
+)
+
+// HeaderCache says how the cache answered: Hit, Miss or Bypass.
+const HeaderCache = "X-Cache"
+
+// Verifier checks a bearer token; *auth.Verifier is one.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (auth.Identity, error)
+}
+
+// Deps are what New needs besides the configuration.
+type Deps struct {
+	Table    *route.Table
+	Verifier Verifier
+	Log      *slog.Logger
+	// Transport sends requests to http upstreams; a tuned *http.Transport when nil.
+	Transport http.RoundTripper
+	// S3 returns the client s3 upstreams read their buckets with; required when the
+	// table has such a route.
+	S3 func(ctx context.Context) (s3origin.API, error)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Gateway is the pipeline, an http.Handler.
+type Gateway struct {
+	table     *route.Table
+	verifier  Verifier
+	log       *slog.Logger
+	transport http.RoundTripper
+	// transports holds each route's transport, by Route.Index.
+	transports []http.RoundTripper
+	now        func() time.Time
+	ids        *otter.Cache[[sha256.Size]byte, auth.Identity]
+	cache      *cache.Store
+	limits     *throttle.Limiter
+	metrics    *metrics
+	hops       int
+	buffers    sync.Pool
+}
+
+// New builds a Gateway. Nothing here touches the network.
+func New(cfg Config, d Deps) (*Gateway, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Transport == nil {
+		d.Transport = NewTransport(cfg.UpstreamMaxIdleConns)
+	}
+	if cfg.ForwardedHops < 0 {
+		return nil, fmt.Errorf("FORWARDED_HOPS must not be negative, got %d", cfg.ForwardedHops)
+	}
+	if cfg.AuthCacheSize < 1 || cfg.AuthCacheTTL <= 0 {
+		return nil, fmt.Errorf("AUTH_CACHE_SIZE (%d) and AUTH_CACHE_TTL (%s) must be positive", cfg.AuthCacheSize, cfg.AuthCacheTTL)
+	}
+	g := &Gateway{table: d.Table, verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
+	g.buffers.New = func() any { b := make([]byte, 32<<10); return &b }
+	for _, rt := range d.Table.Routes {
+		var t http.RoundTripper = d.Transport
+		if rt.Upstream.Kind == route.UpstreamS3 {
+			if d.S3 == nil {
+				return nil, fmt.Errorf("route %s reads S3 bucket %s, but no S3 client was configured", rt.Name, rt.Upstream.Bucket)
+			}
+			t = &s3origin.Transport{S3: d.S3, Bucket: rt.Upstream.Bucket, IndexDocument: rt.Upstream.IndexDocument}
+		}
+		g.transports = append(g.transports, t)
+	}
+
+	store, err := cache.New(cache.Options{
+		MaxEntries: cfg.CacheMaxEntries,
+		MaxBytes:   cfg.CacheMaxBytes,
+		Now:        d.Now,
+		OnEvict:    func(cause string) { g.metrics.evictions.WithLabelValues(cause).Inc() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CACHE_MAX_ENTRIES/CACHE_MAX_BYTES: %w", err)
+	}
+	g.cache = store
+	g.metrics.cacheGauges(func() float64 { return float64(store.Len()) }, func() float64 { return float64(store.Bytes()) })
+
+	if g.limits, err = throttle.New(throttle.Options{MaxKeys: cfg.ThrottleMaxCallers, Now: d.Now}); err != nil {
+		return nil, fmt.Errorf("THROTTLE_MAX_CALLERS: %w", err)
+	}
+	ttl := cfg.AuthCacheTTL
+	if g.ids, err = otter.New(&otter.Options[[sha256.Size]byte, auth.Identity]{
+		MaximumSize: cfg.AuthCacheSize,
+		ExpiryCalculator: otter.ExpiryCreatingFunc(func(e otter.Entry[[sha256.Size]byte, auth.Identity]) time.Duration {
+			return min(ttl, e.Value.Expiry.Sub(d.Now()))
+		}),
+	}); err != nil {
+		return nil, fmt.Errorf("AUTH_CACHE_SIZE: %w", err)
+	}
+	return g, nil
+}
+
+// NewTransport returns the transport the gateway uses upstream: keep-alive connections
+// kept for every concurrent request (net/http keeps 2 per host by default, which makes
+// a busy proxy dial constantly), no transparent gzip (bodies pass through as the
+// upstream encoded them), no proxy from the environment.
+func NewTransport(maxIdle int) *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          maxIdle * 4,
+		MaxIdleConnsPerHost:   maxIdle,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+}
+
+// transportFor is the transport of rt's upstream.
+func (g *Gateway) transportFor(rt *route.Route) http.RoundTripper {
+	if rt.Index < len(g.transports) {
+		return g.transports[rt.Index]
+	}
+	return g.transport
+}
+
+// Metrics returns the handler of /metrics.
+func (g *Gateway) Metrics() http.Handler { return metricsHandler(g.metrics.reg) }
+
+// Close stops the gateway's background goroutines.
+func (g *Gateway) Close() {
+	g.cache.Close()
+	g.limits.Close()
+	g.ids.StopAllGoroutines()
+}
+
+// exchange is one request going through the pipeline.
+type exchange struct {
+	w      *statusWriter
+	r      *http.Request
+	rt     *route.Route
+	id     auth.Identity
+	authed bool
+	cache  string // hit, miss, bypass; "" for the gateway's own answers
+}
+
+// ServeHTTP runs the pipeline.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	x := &exchange{w: sw, r: r}
+	g.serve(x)
+	name := "unmatched"
+	if x.rt != nil {
+		name = x.rt.Name
+	}
+	g.metrics.requests.WithLabelValues(name, methodLabel(r.Method), strconv.Itoa(sw.code), x.cache).Inc()
+}
+
+func (g *Gateway) serve(x *exchange) {
+	r := x.r
+	if !route.CleanPath(r.URL.Path) {
+		g.fail(x, apperr.New(apperr.Invalid, "the path %q is not in canonical form (no empty, . or .. segments)", r.URL.Path))
+		return
+	}
+	rt, allowed, err := g.table.Match(r.Method, r.URL.Path)
+	switch {
+	case errors.Is(err, route.ErrNoRoute):
+		g.fail(x, apperr.New(apperr.NotFound, "no route for %s", r.URL.Path))
+		return
+	case errors.Is(err, route.ErrMethod):
+		x.w.Header().Set("Allow", strings.Join(allowed, ", "))
+		g.fail(x, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path))
+		return
+	}
+	x.rt = rt
+	stripIdentity(r.Header)
+
+	var routeToken throttle.Reservation
+	if rt.Throttle.Route.Enabled() {
+		res, wait, ok := g.limits.Take("r\x00"+rt.Name, throttle.Limit(rt.Throttle.Route))
+		if !ok {
+			g.throttled(x, "route", wait)
+			return
+		}
+		routeToken = res
+	}
+
+	if rt.Auth == route.AuthCognito {
+		id, err := g.identify(r)
+		if err != nil {
+			g.unauthorized(x, err)
+			return
+		}
+		x.id, x.authed = id, true
+	}
+
+	if rt.Throttle.Caller.Enabled() {
+		caller := x.id.Subject
+		if !x.authed {
+			caller = g.clientIP(r)
+		}
+		if _, wait, ok := g.limits.Take("c\x00"+rt.Name+"\x00"+caller, throttle.Limit(rt.Throttle.Caller)); !ok {
+			routeToken.Cancel()
+			g.throttled(x, "caller", wait)
+			return
+		}
+	}
+
+	if rt.CachesMethod(r.Method) {
+		if rt.Cache.Origin {
+			g.serveShared(x)
+		} else {
+			g.serveCached(x)
+		}
+		return
+	}
+	x.cache = "bypass"
+	g.forward(x, "Bypass", false)
+	if isWrite(r.Method) {
+		g.invalidate(x)
+	}
+}
+
+// identify verifies the request's bearer token, remembering tokens already verified
+// until they expire (at most AUTH_CACHE_TTL), so that a hit costs a hash, not an RSA
+// verification.
+func (g *Gateway) identify(r *http.Request) (auth.Identity, error) {
+	token, err := auth.BearerToken(r)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	k := sha256.Sum256([]byte(token))
+	if id, ok := g.ids.GetIfPresent(k); ok && g.now().Before(id.Expiry) {
+		return id, nil
+	}
+	id, err := g.verifier.Verify(r.Context(), token)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	g.ids.Set(k, id)
+	return id, nil
+}
+
+// invalidate makes the caller's cached entries under the resource prefixes that a
+// write through the route touches stale (and the shared entries of public routes).
+func (g *Gateway) invalidate(x *exchange) {
+	for _, s := range x.rt.Invalidates {
+		who := x.id.Subject
+		if s.Public {
+			who = ""
+		}
+		g.cache.Invalidate(g.cache.Scope(who, s.Prefix))
+	}
+}
+
+func (g *Gateway) fail(x *exchange, err error) {
+	apperr.Write(x.w, err, logging.RequestID(x.r.Context()))
+}
+
+func (g *Gateway) throttled(x *exchange, limit string, wait time.Duration) {
+	g.metrics.throttled.WithLabelValues(x.rt.Name, limit).Inc()
+	g.fail(x, &apperr.Error{Code: apperr.Throttled, Message: "too many requests; retry after the time Retry-After gives", RetryAfter: max(wait, time.Second)})
+}
+
+// unauthorized answers as auth.Middleware does: 401 with a Bearer challenge, or 503
+// when the signing keys cannot be fetched.
+func (g *Gateway) unauthorized(x *exchange, err error) {
+	ctx := x.r.Context()
+	e := apperr.As(err)
+	switch {
+	case e == nil || e.Code != apperr.Unauthenticated:
+		g.log.WarnContext(ctx, "cannot authenticate request", "err", err)
+	case len(x.r.Header.Values("Authorization")) == 0:
+		x.w.Header().Set("WWW-Authenticate", `Bearer`)
+	default:
+		x.w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		g.log.InfoContext(ctx, "request not authenticated", "reason", e.Message)
+	}
+	g.fail(x, err)
+}
+
+// clientIP is the caller's address: the TCP peer, or with FORWARDED_HOPS = n the n-th
+// address from the right of X-Forwarded-For.
+func (g *Gateway) clientIP(r *http.Request) string {
+	if g.hops > 0 {
+		var addrs []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			for a := range strings.SplitSeq(v, ",") {
+				addrs = append(addrs, strings.TrimSpace(a))
+			}
+		}
+		if len(addrs) >= g.hops {
+			return addrs[len(addrs)-g.hops]
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusWriter remembers the status for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.code, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,111 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
+)
+
+// Build loads the route table and builds the gateway for cfg; lookupEnv expands the
+// table's ${VAR}s. Signing keys are prefetched in the background, so Build is quick.
+func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool), log *slog.Logger) (*Gateway, error) {
+	table, err := route.Load(cfg.RoutesFile, lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := auth.NewVerifier(cfg.Auth, nil, auth.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	d := Deps{Table: table, Verifier: verifier, Log: log}
+	for _, r := range table.Routes {
+		if r.Upstream.Kind != route.UpstreamS3 {
+			continue
+		}
+		// The SDK's configuration takes tens of milliseconds to load: off the path to
+		// readiness, as every service does (awsconf.Start).
+		client := awsconf.Start(ctx, func(ctx context.Context) (s3origin.API, error) {
+			awsCfg, err := awsconf.Load(ctx, awsconf.Options{Log: log})
+			if err != nil {
+				log.Error("cannot load the AWS configuration; requests to s3 upstreams will get 502", "err", err)
+				return nil, err
+			}
+			return s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle }), nil
+		})
+		d.S3 = client.Get
+		break
+	}
+	g, err := New(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := verifier.Prefetch(ctx); err != nil {
+			log.Warn("cannot prefetch the signing keys yet; they are fetched on the first request", "err", err)
+		}
+	}()
+	for _, r := range table.Routes {
+		log.Info("route", "name", r.Name, "prefix", r.PathPrefix, "methods", r.Methods, "upstream", r.Upstream.URL.String(), "auth", r.Auth, "cached", r.Cache != nil, "compress", r.Compress)
+	}
+	return g, nil
+}
+
+// Run serves g on cfg's address (HTTPS when cfg names a certificate) and /metrics on
+// METRICS_PORT, until ctx ends; then it drains the gateway and stops both.
+func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
+	grp, ctx := errgroup.WithContext(ctx)
+	srvDone := make(chan struct{})
+	grp.Go(func() error {
+		defer close(srvDone)
+		return server.New(cfg.Config, log, g).Run(ctx)
+	})
+	if cfg.MetricsPort > 0 {
+		l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.MetricsPort)))
+		if err != nil {
+			return fmt.Errorf("metrics: listen on port %d: %w", cfg.MetricsPort, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", g.Metrics())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		grp.Go(func() error {
+			if err := ms.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			return nil
+		})
+		grp.Go(func() error {
+			// Keep /metrics up while the gateway drains.
+			select {
+			case <-srvDone:
+			case <-ctx.Done():
+				<-srvDone
+			}
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return ms.Shutdown(sctx)
+		})
+		log.Info("metrics listening", "addr", "http://"+l.Addr().String()+"/metrics")
+	}
+	return grp.Wait()
+}
+
+// LookupEnv returns a lookup function over an environment given as a map.
+func LookupEnv(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}

@@ -1,0 +1,605 @@
+// Package route holds the gateway's route table: which upstream serves a request, and
+// with which authorizer, cache, throttle and timeout settings. The table is YAML, read
+// once at start (Load); every problem in it is reported with the field that holds it,
+// e.g. `routes[1].cache.ttl: 2h is above the maximum 1h0m0s`.
+package route
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Auth kinds a route can ask for.
+const (
+	// AuthCognito verifies a Cognito bearer token before the request goes upstream.
+	AuthCognito = "cognito"
+	// AuthNone lets every request through.
+	AuthNone = "none"
+)
+
+// Upstream kinds.
+const (
+	// UpstreamHTTP is an HTTP(S) service the gateway proxies to.
+	UpstreamHTTP = "http"
+	// UpstreamS3 is an S3 bucket read with GetObject (the edge mode's site and media
+	// origins, as CloudFront's S3 origins).
+	UpstreamS3 = "s3"
+)
+
+// DefaultIndexDocument is the object an S3 upstream serves for "/" and for paths that
+// end in "/".
+const DefaultIndexDocument = "index.html"
+
+// Limits and defaults of the table.
+const (
+	// DefaultTimeout is a route's timeout when it sets none: API Gateway's integration
+	// limit.
+	DefaultTimeout = 29 * time.Second
+	// MaxTimeout bounds a route's timeout.
+	MaxTimeout = 5 * time.Minute
+	// DefaultTTL is a cached route's TTL when it sets none.
+	DefaultTTL = 300 * time.Second
+	// MaxTTL bounds a cached route's TTL.
+	MaxTTL = 3600 * time.Second
+)
+
+// Table is a validated route table.
+type Table struct {
+	// Routes in the order the file lists them.
+	Routes []*Route
+	// byLen is Routes ordered by prefix length, longest first (stable).
+	byLen []*Route
+}
+
+// Route is one validated entry of the table.
+type Route struct {
+	// Name labels the route in metrics and logs; defaults to the path prefix.
+	Name string
+	// Index is the route's position in the file.
+	Index int
+	// PathPrefix matches the request path on segment boundaries: "/v1/todos" matches
+	// "/v1/todos" and "/v1/todos/x" but not "/v1/todosx". "/" matches everything.
+	PathPrefix string
+	// Methods the route serves; empty means every method.
+	Methods []string
+	// Upstream is where matching requests go.
+	Upstream Upstream
+	// Auth is AuthCognito or AuthNone.
+	Auth string
+	// Timeout bounds the whole upstream exchange.
+	Timeout time.Duration
+	// Cache is nil when the route does not cache.
+	Cache *Cache
+	// Throttle limits the route's request rate; zero limits mean unlimited.
+	Throttle Throttle
+	// Compress asks for text responses the gateway answers whole to be compressed
+	// (brotli or gzip, by Accept-Encoding).
+	Compress bool
+	// Invalidates are the path prefixes of cached routes whose entries a write through
+	// this route makes stale: every cached route whose prefix contains this route's
+	// prefix or is contained by it.
+	Invalidates []Scope
+}
+
+// Scope is a cached route's invalidation scope.
+type Scope struct {
+	// Prefix is the cached route's path prefix.
+	Prefix string
+	// Public is true when the cached route has no authorizer, so its entries are shared
+	// by all callers and any caller's write makes them stale.
+	Public bool
+}
+
+// Upstream says where a route's requests go.
+type Upstream struct {
+	// Kind is UpstreamHTTP or UpstreamS3.
+	Kind string
+	// URL is the upstream's base URL, after ${VAR} expansion. The request path (less
+	// StripPrefix) is appended to its path. For UpstreamS3 it is s3://<bucket>.
+	URL *url.URL
+	// Bucket is the S3 bucket of an UpstreamS3.
+	Bucket string
+	// StripPrefix is removed from the request path before it goes upstream ("/media"
+	// makes /media/a.jpg the key a.jpg); empty keeps the path.
+	StripPrefix string
+	// IndexDocument is the key suffix an UpstreamS3 serves for paths ending in "/".
+	IndexDocument string
+}
+
+// Path is the upstream path of a request path: p without StripPrefix, "/" when
+// nothing is left.
+func (u Upstream) Path(p string) string {
+	if u.StripPrefix == "" {
+		return p
+	}
+	p = strings.TrimPrefix(p, u.StripPrefix)
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	return p
+}
+
+// Cache is a route's response-cache settings.
+type Cache struct {
+	// TTL is how long an entry is served; never zero for a route that caches. With
+	// Origin it is the most an entry is served without revalidation.
+	TTL time.Duration
+	// Origin makes the cache a shared cache driven by the upstream, as CloudFront's
+	// UseOriginCacheControlHeaders policy: freshness from s-maxage, then max-age
+	// (at most TTL); no-store, private and responses without either directive are not
+	// stored; stale entries with a validator are revalidated with If-None-Match.
+	Origin bool
+	// DefaultTTL is, with Origin, the freshness of a response that has neither
+	// s-maxage nor max-age nor no-cache (CloudFront's default TTL); 0 revalidates it
+	// on every request.
+	DefaultTTL time.Duration
+	// Methods are the cached methods (default GET).
+	Methods []string
+	// Statuses are the cached response statuses (default 200).
+	Statuses []int
+	// QueryKeys are the query parameters that are part of the cache key, sorted. A
+	// request carrying any other parameter bypasses the cache, so that it is never
+	// answered with a response for different parameters.
+	QueryKeys []string
+}
+
+// Limit is a token bucket: Rate tokens a second, at most Burst at once.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
+
+// Enabled reports whether the limit applies.
+func (l Limit) Enabled() bool { return l.Rate > 0 }
+
+// Throttle is a route's rate limits.
+type Throttle struct {
+	// Route is shared by every caller of the route.
+	Route Limit
+	// Caller applies to each caller separately: the token's sub on AuthCognito routes,
+	// the client address on AuthNone routes.
+	Caller Limit
+}
+
+// CachesMethod reports whether the route caches responses to method.
+func (r *Route) CachesMethod(method string) bool {
+	return r.Cache != nil && slices.Contains(r.Cache.Methods, method)
+}
+
+// CachesStatus reports whether the route caches responses with status code.
+func (r *Route) CachesStatus(code int) bool {
+	return r.Cache != nil && slices.Contains(r.Cache.Statuses, code)
+}
+
+// Load reads, expands and validates the route table at file. lookupEnv resolves the
+// ${VAR} references of upstream URLs.
+func Load(file string, lookupEnv func(string) (string, bool)) (*Table, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("route table: %w", err)
+	}
+	t, err := Parse(data, lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("route table %s: %w", file, err)
+	}
+	return t, nil
+}
+
+// The YAML shapes. Unknown fields are errors.
+type fileDoc struct {
+	Routes []rawRoute `yaml:"routes"`
+}
+
+type rawRoute struct {
+	Name       string       `yaml:"name"`
+	PathPrefix string       `yaml:"pathPrefix"`
+	Methods    []string     `yaml:"methods"`
+	Upstream   *rawUpstream `yaml:"upstream"`
+	Auth       string       `yaml:"auth"`
+	Timeout    *Duration    `yaml:"timeout"`
+	Cache      *rawCache    `yaml:"cache"`
+	Throttle   *rawThrottle `yaml:"throttle"`
+	Compress   bool         `yaml:"compress"`
+}
+
+type rawUpstream struct {
+	Kind          string `yaml:"kind"`
+	URL           string `yaml:"url"`
+	Bucket        string `yaml:"bucket"`
+	StripPrefix   string `yaml:"stripPrefix"`
+	IndexDocument string `yaml:"indexDocument"`
+}
+
+type rawCache struct {
+	TTL        *Duration `yaml:"ttl"`
+	Origin     bool      `yaml:"origin"`
+	DefaultTTL *Duration `yaml:"defaultTtl"`
+	Methods    []string  `yaml:"methods"`
+	Statuses   []int     `yaml:"statuses"`
+	QueryKeys  []string  `yaml:"queryKeys"`
+}
+
+type rawThrottle struct {
+	Route  *rawLimit `yaml:"route"`
+	Caller *rawLimit `yaml:"caller"`
+}
+
+type rawLimit struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+// Duration is a YAML duration: a Go duration string ("10s", "1m30s") or a whole number
+// of seconds.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("must be a duration such as 10s or a number of seconds")
+	}
+	if secs, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+		d.Duration = time.Duration(secs) * time.Second
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 10s or a number of seconds", n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Parse validates a route table held in memory; see Load.
+func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var doc fileDoc
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if len(doc.Routes) == 0 {
+		return nil, errors.New("routes: the table has no routes")
+	}
+	t := &Table{}
+	names := map[string]int{}
+	for i, raw := range doc.Routes {
+		r, err := validate(i, raw, lookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range t.Routes {
+			if o.PathPrefix == r.PathPrefix && methodsOverlap(o.Methods, r.Methods) {
+				return nil, fmt.Errorf("routes[%d].methods: routes[%d] already serves some of these methods on %s", i, o.Index, r.PathPrefix)
+			}
+		}
+		if j, ok := names[r.Name]; ok {
+			return nil, fmt.Errorf("routes[%d].name: %q is also the name of routes[%d]", i, r.Name, j)
+		}
+		names[r.Name] = i
+		t.Routes = append(t.Routes, r)
+	}
+	for _, r := range t.Routes {
+		for _, c := range t.Routes {
+			if c.Cache != nil && (underPrefix(c.PathPrefix, r.PathPrefix) || underPrefix(r.PathPrefix, c.PathPrefix)) {
+				s := Scope{Prefix: c.PathPrefix, Public: c.Auth == AuthNone}
+				if !slices.Contains(r.Invalidates, s) {
+					r.Invalidates = append(r.Invalidates, s)
+				}
+			}
+		}
+	}
+	t.byLen = slices.Clone(t.Routes)
+	slices.SortStableFunc(t.byLen, func(a, b *Route) int { return len(b.PathPrefix) - len(a.PathPrefix) })
+	return t, nil
+}
+
+// methodsOverlap reports whether two method lists (empty meaning all) share a method.
+func methodsOverlap(a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return true
+	}
+	for _, m := range a {
+		if slices.Contains(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+var knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+
+func validate(i int, raw rawRoute, lookupEnv func(string) (string, bool)) (*Route, error) {
+	field := func(name string) string { return fmt.Sprintf("routes[%d].%s", i, name) }
+	r := &Route{Index: i, Name: raw.Name}
+
+	switch p := raw.PathPrefix; {
+	case p == "":
+		return nil, fmt.Errorf("%s: is required (for example /v1/todos)", field("pathPrefix"))
+	case !strings.HasPrefix(p, "/"):
+		return nil, fmt.Errorf("%s: %q must start with /", field("pathPrefix"), p)
+	case p != "/" && (strings.HasSuffix(p, "/") || path.Clean(p) != p):
+		return nil, fmt.Errorf("%s: %q must be a clean path without a trailing slash (%q)", field("pathPrefix"), p, path.Clean(p))
+	case strings.ContainsAny(p, "?#%*{} \t"):
+		return nil, fmt.Errorf("%s: %q must be a literal path, without query, escapes or patterns", field("pathPrefix"), p)
+	}
+	r.PathPrefix = raw.PathPrefix
+	if r.Name == "" {
+		r.Name = r.PathPrefix
+	}
+
+	for j, m := range raw.Methods {
+		if !slices.Contains(knownMethods, m) {
+			return nil, fmt.Errorf("%s: %q is not one of %s", field(fmt.Sprintf("methods[%d]", j)), m, strings.Join(knownMethods, ", "))
+		}
+		if slices.Contains(raw.Methods[:j], m) {
+			return nil, fmt.Errorf("%s: %s is listed twice", field(fmt.Sprintf("methods[%d]", j)), m)
+		}
+	}
+	r.Methods = raw.Methods
+
+	if raw.Upstream == nil {
+		return nil, fmt.Errorf("%s: is required", field("upstream"))
+	}
+	up, err := upstream(raw.Upstream, lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field("upstream"), err)
+	}
+	r.Upstream = up
+	if up.StripPrefix != "" && !underPrefix(r.PathPrefix, up.StripPrefix) {
+		return nil, fmt.Errorf("%s: %q must be the route's pathPrefix %q or a prefix of it", field("upstream.stripPrefix"), up.StripPrefix, r.PathPrefix)
+	}
+	r.Compress = raw.Compress
+
+	switch raw.Auth {
+	case AuthCognito, AuthNone:
+		r.Auth = raw.Auth
+	case "":
+		return nil, fmt.Errorf("%s: is required: %q or %q", field("auth"), AuthCognito, AuthNone)
+	default:
+		return nil, fmt.Errorf("%s: %q is not %q or %q", field("auth"), raw.Auth, AuthCognito, AuthNone)
+	}
+
+	r.Timeout = DefaultTimeout
+	if raw.Timeout != nil {
+		if raw.Timeout.Duration <= 0 || raw.Timeout.Duration > MaxTimeout {
+			return nil, fmt.Errorf("%s: %s must be above 0 and at most %s", field("timeout"), raw.Timeout.Duration, MaxTimeout)
+		}
+		r.Timeout = raw.Timeout.Duration
+	}
+
+	if raw.Cache != nil {
+		c, err := cacheSettings(raw.Cache)
+		if err != nil {
+			return nil, fmt.Errorf("%s%w", field("cache"), err)
+		}
+		r.Cache = c
+		if c != nil {
+			for _, m := range c.Methods {
+				if len(r.Methods) > 0 && !slices.Contains(r.Methods, m) {
+					return nil, fmt.Errorf("%s: %s is not among the route's methods", field("cache.methods"), m)
+				}
+			}
+		}
+	}
+
+	if raw.Throttle != nil {
+		for _, l := range []struct {
+			name string
+			raw  *rawLimit
+			dst  *Limit
+		}{{"route", raw.Throttle.Route, &r.Throttle.Route}, {"caller", raw.Throttle.Caller, &r.Throttle.Caller}} {
+			if l.raw == nil {
+				continue
+			}
+			f := field("throttle." + l.name)
+			if l.raw.Rate <= 0 {
+				return nil, fmt.Errorf("%s.rate: %v must be above 0 requests a second", f, l.raw.Rate)
+			}
+			if l.raw.Burst < 1 {
+				return nil, fmt.Errorf("%s.burst: %d must be at least 1", f, l.raw.Burst)
+			}
+			*l.dst = Limit{Rate: l.raw.Rate, Burst: l.raw.Burst}
+		}
+	}
+	return r, nil
+}
+
+func upstream(raw *rawUpstream, lookupEnv func(string) (string, bool)) (Upstream, error) {
+	kind := raw.Kind
+	if kind == "" {
+		kind = UpstreamHTTP
+	}
+	strip := raw.StripPrefix
+	if strip != "" && (strip == "/" || !strings.HasPrefix(strip, "/") || strings.HasSuffix(strip, "/") || path.Clean(strip) != strip) {
+		return Upstream{}, fmt.Errorf("stripPrefix: %q must be a clean path such as /media, without a trailing slash", strip)
+	}
+	switch kind {
+	case UpstreamHTTP:
+		if raw.Bucket != "" || raw.IndexDocument != "" {
+			return Upstream{}, fmt.Errorf("kind: bucket and indexDocument belong to kind %q", UpstreamS3)
+		}
+	case UpstreamS3:
+		if raw.URL != "" {
+			return Upstream{}, fmt.Errorf("url: an upstream of kind %q has a bucket, not a url", UpstreamS3)
+		}
+		bucket, err := expand("bucket", raw.Bucket, lookupEnv)
+		if err != nil {
+			return Upstream{}, err
+		}
+		if bucket == "" || strings.ContainsAny(bucket, "/ \t") {
+			return Upstream{}, fmt.Errorf("bucket: %q must be a bucket name (for example ${SITE_BUCKET})", bucket)
+		}
+		index := raw.IndexDocument
+		if index == "" {
+			index = DefaultIndexDocument
+		}
+		if strings.Contains(index, "/") {
+			return Upstream{}, fmt.Errorf("indexDocument: %q must be a file name such as index.html", index)
+		}
+		return Upstream{Kind: kind, URL: &url.URL{Scheme: "s3", Host: bucket}, Bucket: bucket, StripPrefix: strip, IndexDocument: index}, nil
+	default:
+		return Upstream{}, fmt.Errorf("kind: %q is not a known upstream kind (%q or %q)", raw.Kind, UpstreamHTTP, UpstreamS3)
+	}
+	expanded, err := expand("url", raw.URL, lookupEnv)
+	if err != nil {
+		return Upstream{}, err
+	}
+	if expanded == "" {
+		return Upstream{}, errors.New("url: is required (for example http://todo-api.default.svc.cluster.local or ${TODO_API_URL})")
+	}
+	u, err := url.Parse(expanded)
+	if err != nil {
+		return Upstream{}, fmt.Errorf("url: %q: %w", expanded, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return Upstream{}, fmt.Errorf("url: %q must be an http or https URL", expanded)
+	}
+	if u.Host == "" {
+		return Upstream{}, fmt.Errorf("url: %q has no host", expanded)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return Upstream{}, fmt.Errorf("url: %q must not carry a query, a fragment or credentials", expanded)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return Upstream{Kind: kind, URL: u, StripPrefix: strip}, nil
+}
+
+// expand replaces the ${VAR}s of the field's value from the environment; a variable
+// that is unset or empty is an error.
+func expand(field, v string, lookupEnv func(string) (string, bool)) (string, error) {
+	var missing []string
+	expanded := os.Expand(v, func(name string) string {
+		v, ok := lookupEnv(name)
+		if !ok || v == "" {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%s: %q uses $%s, which is not set in the environment", field, v, missing[0])
+	}
+	return expanded, nil
+}
+
+func cacheSettings(raw *rawCache) (*Cache, error) {
+	ttl := DefaultTTL
+	if raw.TTL != nil {
+		ttl = raw.TTL.Duration
+	}
+	switch {
+	case ttl == 0:
+		return nil, nil // explicitly off
+	case ttl < time.Second:
+		return nil, fmt.Errorf(".ttl: %s must be 0 (off) or at least 1s", ttl)
+	case ttl > MaxTTL:
+		return nil, fmt.Errorf(".ttl: %s is above the maximum %s", ttl, MaxTTL)
+	}
+	c := &Cache{TTL: ttl, Origin: raw.Origin, Methods: raw.Methods, Statuses: raw.Statuses}
+	if raw.DefaultTTL != nil {
+		switch d := raw.DefaultTTL.Duration; {
+		case !raw.Origin:
+			return nil, errors.New(".defaultTtl: applies only with origin: true (the route's ttl rules otherwise)")
+		case d < 0 || d > ttl:
+			return nil, fmt.Errorf(".defaultTtl: %s must be between 0 and the ttl %s", d, ttl)
+		default:
+			c.DefaultTTL = d
+		}
+	}
+	if len(c.Methods) == 0 {
+		c.Methods = []string{http.MethodGet}
+	}
+	for j, m := range c.Methods {
+		if m != http.MethodGet && m != http.MethodHead {
+			return nil, fmt.Errorf(".methods[%d]: %q cannot be cached; only GET and HEAD can", j, m)
+		}
+	}
+	if len(c.Statuses) == 0 {
+		c.Statuses = []int{http.StatusOK}
+	}
+	for j, s := range c.Statuses {
+		if s < 200 || s > 599 || s == http.StatusPartialContent || s == http.StatusNotModified {
+			return nil, fmt.Errorf(".statuses[%d]: %d cannot be cached", j, s)
+		}
+	}
+	for j, k := range raw.QueryKeys {
+		if k == "" {
+			return nil, fmt.Errorf(".queryKeys[%d]: must not be empty", j)
+		}
+		if slices.Contains(raw.QueryKeys[:j], k) {
+			return nil, fmt.Errorf(".queryKeys[%d]: %q is listed twice", j, k)
+		}
+	}
+	if len(raw.QueryKeys) > 0 {
+		c.QueryKeys = slices.Sorted(slices.Values(raw.QueryKeys))
+	}
+	return c, nil
+}
+
+// underPrefix reports whether p is prefix itself or lies under it on a segment
+// boundary.
+func underPrefix(p, prefix string) bool {
+	if prefix == "/" {
+		return strings.HasPrefix(p, "/")
+	}
+	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
+}
+
+// Match outcomes besides a route.
+var (
+	// ErrNoRoute means no route's prefix covers the path.
+	ErrNoRoute = errors.New("no route")
+	// ErrMethod means routes cover the path, but none serves the method.
+	ErrMethod = errors.New("method not allowed")
+)
+
+// Match returns the route for a request: of the routes whose prefix covers path, those
+// with the longest prefix; of those, the one serving method. It returns ErrNoRoute or
+// ErrMethod (with the methods allowed on the path) otherwise.
+func (t *Table) Match(method, p string) (*Route, []string, error) {
+	var allowed []string
+	longest := -1
+	for _, r := range t.byLen {
+		if longest >= 0 && len(r.PathPrefix) < longest {
+			break
+		}
+		if !underPrefix(p, r.PathPrefix) {
+			continue
+		}
+		longest = len(r.PathPrefix)
+		if len(r.Methods) == 0 || slices.Contains(r.Methods, method) {
+			return r, nil, nil
+		}
+		allowed = append(allowed, r.Methods...)
+	}
+	if longest < 0 {
+		return nil, nil, ErrNoRoute
+	}
+	return nil, allowed, ErrMethod
+}
+
+// CleanPath reports whether p is a path the gateway routes: absolute, with no empty,
+// "." or ".." segments (a trailing slash is allowed). Anything else is refused, so that
+// the route that authorizes a request is the route an upstream serves.
+func CleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	trimmed := p
+	if len(p) > 1 {
+		trimmed = strings.TrimSuffix(p, "/")
+	}
+	return path.Clean(trimmed) == trimmed
+}
