@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/files"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/output"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/session"
 )
@@ -159,6 +162,10 @@ func (a *app) logoutCmd() *cobra.Command {
 			}
 			if err := k.Store.Delete(); err != nil {
 				return err
+			}
+			// The identity pool's AWS credentials belong to the session: they go too.
+			if err := os.Remove(files.CachePath(k.Store.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("delete the cached AWS credentials: %w", err)
 			}
 			if sess != nil {
 				a.printf("logged out %s\n", sess.Email)

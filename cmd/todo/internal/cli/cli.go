@@ -83,6 +83,7 @@ single values. The session is kept in $XDG_CONFIG_HOME/serverless-architect/todo
 	root.AddCommand(
 		a.signupCmd(), a.confirmCmd(), a.loginCmd(), a.logoutCmd(), a.whoamiCmd(),
 		a.addCmd(), a.lsCmd(), a.showCmd(), a.doneCmd(), a.editCmd(), a.rmCmd(),
+		a.filesCmd(),
 	)
 	return root
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
 )
 
@@ -36,6 +37,8 @@ type Deps struct {
 	Pages    *pagetoken.Sealer
 	PageSize int
 	MaxPage  int
+	// Files serves the /v1/files routes; nil when FILES_BUCKET is not set (503).
+	Files *awsconf.Pending[*files.Service]
 }
 
 const identityKey = "identity"
@@ -61,6 +64,10 @@ func Handler(d Deps) http.Handler {
 	v1.GET("/todos/:id", h.get)
 	v1.PATCH("/todos/:id", h.patch)
 	v1.DELETE("/todos/:id", h.delete)
+	v1.POST("/files/credentials", h.fileCredentials)
+	v1.POST("/files/upload-url", h.uploadURL)
+	v1.GET("/files/download-url", h.downloadURL)
+	v1.GET("/files", h.listFiles)
 	return r
 }
 

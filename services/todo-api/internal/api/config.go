@@ -31,4 +31,30 @@ type Config struct {
 	// DefaultPageSize and MaxPageSize bound `limit`.
 	DefaultPageSize int `env:"DEFAULT_PAGE_SIZE" envDefault:"50"`
 	MaxPageSize     int `env:"MAX_PAGE_SIZE" envDefault:"100"`
+	// Files configures the users' folders (the /v1/files routes).
+	Files FilesConfig
+}
+
+// FilesConfig configures token vending and presigned URLs for the users' own folders
+// of the files bucket. With Bucket empty the /v1/files routes answer 503.
+type FilesConfig struct {
+	// Bucket is the files bucket.
+	Bucket string `env:"FILES_BUCKET"`
+	// VendingRoleARN is the role assumed for POST /v1/files/credentials; empty
+	// disables that route (503) but not the presigned URLs.
+	VendingRoleARN string `env:"FILES_VENDING_ROLE_ARN"`
+	// CredentialsTTL is the lifetime of vended credentials (15m to 12h).
+	CredentialsTTL time.Duration `env:"FILES_CREDENTIALS_TTL" envDefault:"15m"`
+	// URLTTL is the lifetime of presigned URLs.
+	URLTTL time.Duration `env:"FILES_URL_TTL" envDefault:"5m"`
+	// UploadMaxBytes bounds one upload through a presigned URL.
+	UploadMaxBytes int64 `env:"FILES_UPLOAD_MAX_BYTES" envDefault:"10485760"`
+	// UploadContentTypes are the media types that may be uploaded; "type/*" admits a
+	// whole type.
+	UploadContentTypes []string `env:"FILES_UPLOAD_CONTENT_TYPES" envDefault:"text/plain,application/pdf,application/octet-stream,image/*" envSeparator:","`
+	// ListLimit bounds one listing.
+	ListLimit int `env:"FILES_LIST_LIMIT" envDefault:"1000"`
+	// ForcePathStyle puts the bucket in the URL path instead of the host name (moto
+	// needs it).
+	ForcePathStyle bool `env:"S3_FORCE_PATH_STYLE" envDefault:"false"`
 }

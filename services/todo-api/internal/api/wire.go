@@ -8,11 +8,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/dynamo"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/s3files"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
 )
 
@@ -54,8 +57,55 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		}
 		return todo.NewService(store), nil
 	})
+	filesSvc, err := startFiles(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	go func() { _ = verifier.Prefetch(ctx) }()
-	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize}), nil
+	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize, Files: filesSvc}), nil
+}
+
+// filesOptions turns the configuration into the files service's options.
+func filesOptions(cfg Config) files.Options {
+	f := cfg.Files
+	return files.Options{
+		Bucket: f.Bucket, Region: cfg.Region, CredentialsTTL: f.CredentialsTTL, URLTTL: f.URLTTL,
+		MaxUploadBytes: f.UploadMaxBytes, ContentTypes: f.UploadContentTypes, ListLimit: f.ListLimit,
+	}
+}
+
+// startFiles checks the files configuration now (a bad value stops the start) and
+// builds the S3 and STS clients in the background. It returns nil when FILES_BUCKET
+// is not set: the files routes then answer 503.
+func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pending[*files.Service], error) {
+	if cfg.Files.Bucket == "" {
+		log.Info("FILES_BUCKET is not set: the /v1/files routes answer 503")
+		return nil, nil
+	}
+	opts := filesOptions(cfg)
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Files.ListLimit < 1 {
+		return nil, fmt.Errorf("FILES_LIST_LIMIT %d: want at least 1", cfg.Files.ListLimit)
+	}
+	return awsconf.Start(ctx, func(ctx context.Context) (*files.Service, error) {
+		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
+		if err != nil {
+			log.Error("cannot build the files clients; the /v1/files routes answer 503 until the process is restarted with a fixed configuration", "err", err)
+			return nil, err
+		}
+		opts.Region = awsCfg.Region
+		bucket := s3files.NewBucket(s3files.NewS3(awsCfg, cfg.Files.ForcePathStyle), cfg.Files.Bucket)
+		var vendor files.Vendor
+		if cfg.Files.VendingRoleARN != "" {
+			vendor = s3files.NewVendor(sts.NewFromConfig(awsCfg), cfg.Files.VendingRoleARN)
+		} else {
+			log.Warn("FILES_VENDING_ROLE_ARN is not set: POST /v1/files/credentials answers 503")
+		}
+		log.Info("files ready", "bucket", cfg.Files.Bucket, "vending", cfg.Files.VendingRoleARN != "", "pathStyle", cfg.Files.ForcePathStyle)
+		return files.NewService(opts, vendor, bucket)
+	}), nil
 }
 
 // newStore returns the DynamoDB store, through DAX when DAX_ENDPOINT is set.

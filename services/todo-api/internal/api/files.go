@@ -1,0 +1,112 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
+)
+
+// filesService returns the files service, or fails the request with 503 when files are
+// not configured or their AWS clients cannot be built.
+func (h *handlers) filesService(c *gin.Context) (*files.Service, bool) {
+	if h.Files == nil {
+		h.fail(c, apperr.New(apperr.Unavailable, "file storage is not configured on this server (FILES_BUCKET)"))
+		return nil, false
+	}
+	s, err := h.Files.Get(c.Request.Context())
+	if err != nil {
+		h.fail(c, apperr.Wrap(err, apperr.Unavailable, "the service is starting or cannot reach AWS; retry shortly"))
+		return nil, false
+	}
+	return s, true
+}
+
+// fileCredentials is POST /v1/files/credentials.
+func (h *handlers) fileCredentials(c *gin.Context) {
+	s, ok := h.filesService(c)
+	if !ok {
+		return
+	}
+	g, err := s.Credentials(c.Request.Context(), owner(c))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, g)
+}
+
+type uploadRequest struct {
+	Key         *string `json:"key"`
+	ContentType *string `json:"contentType"`
+	Size        *int64  `json:"size"`
+}
+
+// uploadURL is POST /v1/files/upload-url.
+func (h *handlers) uploadURL(c *gin.Context) {
+	var req uploadRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	r := files.UploadRequest{}
+	if req.Key != nil {
+		r.Key = *req.Key
+	}
+	if req.ContentType != nil {
+		r.ContentType = *req.ContentType
+	}
+	if req.Size != nil {
+		r.Size = *req.Size
+	}
+	s, ok := h.filesService(c)
+	if !ok {
+		return
+	}
+	u, err := s.UploadURL(c.Request.Context(), owner(c), r)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, u)
+}
+
+// downloadURL is GET /v1/files/download-url?key=.
+func (h *handlers) downloadURL(c *gin.Context) {
+	s, ok := h.filesService(c)
+	if !ok {
+		return
+	}
+	d, err := s.DownloadURL(c.Request.Context(), owner(c), c.Query("key"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, d)
+}
+
+// listFiles is GET /v1/files?prefix=.
+func (h *handlers) listFiles(c *gin.Context) {
+	s, ok := h.filesService(c)
+	if !ok {
+		return
+	}
+	l, err := s.List(c.Request.Context(), owner(c), c.Query("prefix"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	private(c)
+	c.JSON(http.StatusOK, l)
+}
+
+// noStore marks an answer holding credentials or signed URLs: no cache may keep it.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Vary", "Authorization")
+}

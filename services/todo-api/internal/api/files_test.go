@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
+	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo/todotest"
+)
+
+// memBucket is an in-memory bucket: "presigned" URLs name the key, uploads are
+// recorded by the test itself.
+type memBucket struct {
+	objects map[string]int64
+	signed  []string
+}
+
+func (b *memBucket) PresignUpload(_ context.Context, u files.Upload) (files.SignedUpload, error) {
+	b.signed = append(b.signed, u.Key)
+	return files.SignedUpload{Method: "PUT", URL: "https://s3.test/files/" + u.Key, Headers: map[string]string{"Content-Type": u.ContentType}}, nil
+}
+
+func (b *memBucket) PresignDownload(_ context.Context, key string, _ time.Duration) (files.SignedDownload, error) {
+	b.signed = append(b.signed, key)
+	return files.SignedDownload{Method: "GET", URL: "https://s3.test/files/" + key}, nil
+}
+
+func (b *memBucket) List(_ context.Context, prefix string, _ int) ([]files.Object, bool, error) {
+	var out []files.Object
+	for k, n := range b.objects {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, files.Object{Key: k, Size: n})
+		}
+	}
+	return out, false, nil
+}
+
+type stubVendor struct{ req files.SessionRequest }
+
+func (v *stubVendor) Vend(_ context.Context, r files.SessionRequest) (files.Credentials, error) {
+	v.req = r
+	return files.Credentials{AccessKeyID: "ASIAX", SecretAccessKey: "s", SessionToken: "t", Expiration: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, nil
+}
+
+func newFilesEnv(t *testing.T, withFiles bool) (*env, *memBucket, *stubVendor) {
+	t.Helper()
+	pool := authtest.NewPool(t)
+	v, err := auth.NewVerifier(pool.Config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, _ := pagetoken.New(pagetoken.RandomKey(), "todos.list", time.Hour)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	b := &memBucket{objects: map[string]int64{}}
+	vend := &stubVendor{}
+	d := Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(todotest.NewMemory())), Pages: pages, PageSize: 2, MaxPage: 100}
+	if withFiles {
+		svc, err := files.NewService(files.Options{
+			Bucket: "files", Region: "eu-west-1", CredentialsTTL: 15 * time.Minute, URLTTL: time.Minute,
+			MaxUploadBytes: 1000, ContentTypes: []string{"text/plain"},
+		}, vend, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Files = awsconf.Ready(svc)
+	}
+	srv := httptest.NewServer(server.New(server.Config{MaxBodyBytes: 1 << 20}, log, Handler(d)).Handler())
+	t.Cleanup(srv.Close)
+	return &env{srv: srv, pool: pool}, b, vend
+}
+
+func TestFilesRoutes(t *testing.T) {
+	e, b, vend := newFilesEnv(t, true)
+	alice, bob := e.pool.IDToken(t, "alice", nil), e.pool.IDToken(t, "bob", nil)
+
+	r := e.do(t, "POST", "/v1/files/credentials", alice, nil)
+	var g files.Grant
+	r.json(t, &g)
+	if r.status != 200 || g.Prefix != "users/alice/" || g.Bucket != "files" || g.Region != "eu-west-1" || g.AccessKeyID != "ASIAX" {
+		t.Fatalf("credentials: %d %s", r.status, r.body)
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("credentials Cache-Control = %q, want no-store", r.header.Get("Cache-Control"))
+	}
+	if vend.req.Tags["sub"] != "alice" || !strings.Contains(vend.req.Policy, "users/alice/") || vend.req.Duration != 15*time.Minute {
+		t.Errorf("session request %+v", vend.req)
+	}
+
+	r = e.do(t, "POST", "/v1/files/upload-url", alice, map[string]any{"key": "notes/a.txt", "contentType": "text/plain", "size": 12})
+	var up files.SignedUpload
+	r.json(t, &up)
+	if r.status != 200 || up.URL != "https://s3.test/files/users/alice/notes/a.txt" {
+		t.Fatalf("upload-url: %d %s", r.status, r.body)
+	}
+	b.objects["users/alice/notes/a.txt"] = 12
+	b.objects["users/bob/secret.txt"] = 3
+
+	r = e.do(t, "GET", "/v1/files?prefix=notes/", alice, nil)
+	var l files.Listing
+	r.json(t, &l)
+	if diff := cmp.Diff([]files.ListedKey{{Key: "notes/a.txt", Size: 12, LastModified: time.Time{}.UTC()}}, l.Items); r.status != 200 || diff != "" {
+		t.Fatalf("list: %d (-want +got):\n%s", r.status, diff)
+	}
+	r = e.do(t, "GET", "/v1/files", bob, nil)
+	r.json(t, &l)
+	if len(l.Items) != 1 || l.Items[0].Key != "secret.txt" {
+		t.Fatalf("bob's list = %+v", l.Items)
+	}
+
+	r = e.do(t, "GET", "/v1/files/download-url?key="+url.QueryEscape("notes/a.txt"), alice, nil)
+	var down files.SignedDownload
+	r.json(t, &down)
+	if r.status != 200 || down.URL != "https://s3.test/files/users/alice/notes/a.txt" {
+		t.Fatalf("download-url: %d %s", r.status, r.body)
+	}
+	// Bob asking for Alice's key gets a URL into his own folder, never hers.
+	r = e.do(t, "GET", "/v1/files/download-url?key="+url.QueryEscape("notes/a.txt"), bob, nil)
+	r.json(t, &down)
+	if down.URL != "https://s3.test/files/users/bob/notes/a.txt" {
+		t.Errorf("bob's download URL = %s", down.URL)
+	}
+	for _, k := range b.signed {
+		if !strings.HasPrefix(k, "users/alice/") && !strings.HasPrefix(k, "users/bob/") {
+			t.Errorf("signed %q", k)
+		}
+	}
+}
+
+func TestFilesBadInput(t *testing.T) {
+	e, b, _ := newFilesEnv(t, true)
+	alice := e.pool.IDToken(t, "alice", nil)
+	now := time.Now()
+	expired := e.pool.IDToken(t, "alice", map[string]any{"exp": now.Add(-time.Hour).Unix(), "iat": now.Add(-2 * time.Hour).Unix()})
+	hostile := []string{"../bob/secret.txt", "/users/bob/secret.txt", "a\\..\\b", "a//b", "a\x00b", strings.Repeat("x", 1025)}
+	type call struct {
+		name, method, path, token string
+		body                      any
+		status                    int
+		code                      apperr.Code
+	}
+	calls := []call{
+		{"no token", "POST", "/v1/files/credentials", "", nil, 401, apperr.Unauthenticated},
+		{"expired token", "POST", "/v1/files/credentials", expired, nil, 401, apperr.Unauthenticated},
+		{"expired token list", "GET", "/v1/files", expired, nil, 401, apperr.Unauthenticated},
+		{"no token upload", "POST", "/v1/files/upload-url", "", map[string]any{"key": "a.txt", "contentType": "text/plain", "size": 1}, 401, apperr.Unauthenticated},
+		{"too large", "POST", "/v1/files/upload-url", alice, map[string]any{"key": "a.txt", "contentType": "text/plain", "size": 1001}, 413, apperr.TooLarge},
+		{"type not allowed", "POST", "/v1/files/upload-url", alice, map[string]any{"key": "a.html", "contentType": "text/html", "size": 1}, 415, apperr.UnsupportedMedia},
+		{"unknown field", "POST", "/v1/files/upload-url", alice, map[string]any{"key": "a.txt", "contentType": "text/plain", "size": 1, "bucket": "other"}, 400, apperr.Invalid},
+		{"no key", "GET", "/v1/files/download-url", alice, nil, 400, apperr.Invalid},
+		{"hostile prefix", "GET", "/v1/files?prefix=" + url.QueryEscape("../"), alice, nil, 400, apperr.Invalid},
+	}
+	for _, k := range hostile {
+		calls = append(calls,
+			call{"hostile upload " + k[:min(len(k), 12)], "POST", "/v1/files/upload-url", alice, map[string]any{"key": k, "contentType": "text/plain", "size": 1}, 400, apperr.Invalid},
+			call{"hostile download " + k[:min(len(k), 12)], "GET", "/v1/files/download-url?key=" + url.QueryEscape(k), alice, nil, 400, apperr.Invalid})
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(t, c.method, c.path, c.token, c.body)
+			if r.status != c.status || r.errBody(t).Code != c.code {
+				t.Errorf("%s %s: %d %s, want %d %s", c.method, c.path, r.status, r.body, c.status, c.code)
+			}
+		})
+	}
+	if len(b.signed) != 0 {
+		t.Errorf("bad requests got signed: %v", b.signed)
+	}
+}
+
+func TestFilesNotConfigured(t *testing.T) {
+	e, _, _ := newFilesEnv(t, false)
+	r := e.do(t, "POST", "/v1/files/credentials", e.pool.IDToken(t, "alice", nil), nil)
+	if r.status != 503 || r.errBody(t).Code != apperr.Unavailable {
+		t.Errorf("credentials without FILES_BUCKET: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,173 @@
+// Package s3files implements the files domain's ports with AWS: presigned S3 URLs and
+// listings of the files bucket (Bucket), and temporary credentials from STS AssumeRole
+// on the token-vending role (Vendor).
+package s3files
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
+)
+
+// NewS3 returns the S3 client for the files bucket. pathStyle puts the bucket in the
+// path (moto needs it; S3_FORCE_PATH_STYLE). Checksums are computed only when an
+// operation requires one, so presigned PUTs carry no checksum of an empty body.
+func NewS3(cfg aws.Config, pathStyle bool) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = pathStyle
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+}
+
+// Bucket presigns and lists objects of one bucket.
+type Bucket struct {
+	name    string
+	api     *s3.Client
+	presign *s3.PresignClient
+	now     func() time.Time
+}
+
+var _ files.Bucket = (*Bucket)(nil)
+
+// NewBucket returns the Bucket named name, used through client.
+func NewBucket(client *s3.Client, name string) *Bucket {
+	return &Bucket{name: name, api: client, presign: s3.NewPresignClient(client), now: time.Now}
+}
+
+// PresignUpload implements files.Bucket. The PUT URL signs Content-Type and
+// Content-Length (S3 refuses the upload with SignatureDoesNotMatch when either
+// differs); the POST form's policy pins the key and content type and bounds the size
+// with content-length-range (S3 refuses a larger file with EntityTooLarge).
+func (b *Bucket) PresignUpload(ctx context.Context, u files.Upload) (files.SignedUpload, error) {
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(b.name),
+		Key:           aws.String(u.Key),
+		ContentType:   aws.String(u.ContentType),
+		ContentLength: aws.Int64(u.Size),
+	}
+	now := b.now()
+	put, err := b.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(u.Expires))
+	if err != nil {
+		return files.SignedUpload{}, fmt.Errorf("presign put %s: %w", u.Key, err)
+	}
+	if put.SignedHeader.Get("Content-Length") != strconv.FormatInt(u.Size, 10) {
+		return files.SignedUpload{}, fmt.Errorf("presign put %s: Content-Length was not signed", u.Key)
+	}
+	post, err := b.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b.name), Key: aws.String(u.Key)},
+		func(o *s3.PresignPostOptions) {
+			o.Expires = u.Expires
+			o.Conditions = []any{
+				[]any{"content-length-range", 1, u.MaxBytes},
+				[]any{"eq", "$Content-Type", u.ContentType},
+			}
+		})
+	if err != nil {
+		return files.SignedUpload{}, fmt.Errorf("presign post %s: %w", u.Key, err)
+	}
+	fields := make(map[string]string, len(post.Values)+1)
+	for k, v := range post.Values {
+		fields[k] = v
+	}
+	fields["Content-Type"] = u.ContentType
+	headers := map[string]string{}
+	for k, v := range put.SignedHeader {
+		if k == "Host" || len(v) == 0 {
+			continue
+		}
+		headers[http.CanonicalHeaderKey(k)] = v[0]
+	}
+	return files.SignedUpload{
+		Method:    put.Method,
+		URL:       put.URL,
+		Headers:   headers,
+		Post:      &files.SignedPost{URL: post.URL, Fields: fields},
+		ExpiresAt: now.Add(u.Expires).UTC(),
+	}, nil
+}
+
+// PresignDownload implements files.Bucket.
+func (b *Bucket) PresignDownload(ctx context.Context, key string, expires time.Duration) (files.SignedDownload, error) {
+	now := b.now()
+	get, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)}, s3.WithPresignExpires(expires))
+	if err != nil {
+		return files.SignedDownload{}, fmt.Errorf("presign get %s: %w", key, err)
+	}
+	return files.SignedDownload{Method: get.Method, URL: get.URL, ExpiresAt: now.Add(expires).UTC()}, nil
+}
+
+// List implements files.Bucket.
+func (b *Bucket) List(ctx context.Context, prefix string, limit int) ([]files.Object, bool, error) {
+	var out []files.Object
+	pages := s3.NewListObjectsV2Paginator(b.api, &s3.ListObjectsV2Input{
+		Bucket: aws.String(b.name), Prefix: aws.String(prefix), MaxKeys: aws.Int32(int32(min(limit, 1000))),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, false, awsconf.DependencyError("list "+prefix, err)
+		}
+		for _, o := range page.Contents {
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, files.Object{
+				Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size),
+				LastModified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag),
+			})
+		}
+	}
+	return out, false, nil
+}
+
+// Vendor issues sessions of the token-vending role.
+type Vendor struct {
+	api     *sts.Client
+	roleARN string
+}
+
+var _ files.Vendor = (*Vendor)(nil)
+
+// NewVendor returns a Vendor assuming roleARN through client.
+func NewVendor(client *sts.Client, roleARN string) *Vendor {
+	return &Vendor{api: client, roleARN: roleARN}
+}
+
+// Vend implements files.Vendor with sts:AssumeRole, passing the session policy and
+// session tags (the role's trust policy must allow sts:TagSession).
+func (v *Vendor) Vend(ctx context.Context, r files.SessionRequest) (files.Credentials, error) {
+	tags := make([]ststypes.Tag, 0, len(r.Tags))
+	for k, val := range r.Tags {
+		tags = append(tags, ststypes.Tag{Key: aws.String(k), Value: aws.String(val)})
+	}
+	out, err := v.api.AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn:         aws.String(v.roleARN),
+		RoleSessionName: aws.String(r.SessionName),
+		Policy:          aws.String(r.Policy),
+		Tags:            tags,
+		DurationSeconds: aws.Int32(int32(r.Duration / time.Second)),
+	})
+	if err != nil {
+		return files.Credentials{}, awsconf.DependencyError("assume the vending role", err)
+	}
+	c := out.Credentials
+	if c == nil {
+		return files.Credentials{}, fmt.Errorf("assume the vending role: STS returned no credentials")
+	}
+	return files.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Expiration:      aws.ToTime(c.Expiration).UTC(),
+	}, nil
+}
