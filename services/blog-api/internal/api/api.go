@@ -1,0 +1,581 @@
+// Package api is blog-api's HTTP layer (gin): public, cacheable reads of posts and
+// photos; admin writes gated on a Cognito group; subscribe and unsubscribe. Errors are
+// mapped to the contract's envelope in one place.
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
+)
+
+// Presigner makes upload URLs for keys of the media bucket.
+type Presigner interface {
+	// PresignUpload returns a URL a client may PUT one object of contentType to.
+	PresignUpload(ctx context.Context, key, contentType string) (string, error)
+}
+
+// Backend is what the handlers call, built in the background at start-up.
+type Backend struct {
+	Service   *blog.Service
+	Presigner Presigner
+}
+
+// Deps are what the handlers need.
+type Deps struct {
+	Log         *slog.Logger
+	Auth        *auth.Verifier
+	Backend     *awsconf.Pending[Backend]
+	Unsubscribe *unsubscribe.Signer
+	// CacheControl is the Cache-Control of public reads.
+	CacheControl string
+	// MediaBaseURL prefixes media keys to make URLs.
+	MediaBaseURL string
+	AdminGroup   string
+	PageSize     int
+	MaxPage      int
+}
+
+// Handler returns the gin engine serving the blog routes.
+func Handler(d Deps) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	h := &handlers{d}
+	r.Use(h.recover)
+	r.NoRoute(func(c *gin.Context) {
+		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		h.fail(c, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	v1 := r.Group("/v1")
+	v1.GET("/posts", h.listPosts)
+	v1.GET("/posts/:slug", h.getPost)
+	v1.POST("/posts", h.admin, h.createPost)
+	v1.PUT("/posts/:slug", h.admin, h.replacePost)
+	v1.DELETE("/posts/:slug", h.admin, h.deletePost)
+	v1.POST("/subscribers", h.subscribe)
+	v1.GET("/subscribers/unsubscribe", h.unsubscribePage)
+	v1.POST("/subscribers/unsubscribe", h.unsubscribe)
+	v1.GET("/photos", h.listPhotos)
+	v1.POST("/photos", h.admin, h.createPhoto)
+	v1.GET("/photos/:id", h.getPhoto)
+	return r
+}
+
+type handlers struct{ Deps }
+
+func (h *handlers) recover(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.fail(c, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	c.Next()
+}
+
+// fail writes err as the error envelope and logs what the client does not see.
+func (h *handlers) fail(c *gin.Context, err error) {
+	ctx := c.Request.Context()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
+	}
+	switch apperr.CodeOf(err) {
+	case apperr.Internal:
+		h.Log.ErrorContext(ctx, "request failed", "err", err)
+	case apperr.Unavailable:
+		h.Log.WarnContext(ctx, "dependency unavailable", "err", err)
+		if e := apperr.As(err); e != nil && e.RetryAfter == 0 {
+			e.RetryAfter = time.Second
+		}
+	}
+	c.Header("Cache-Control", "no-store")
+	apperr.Write(c.Writer, err, logging.RequestID(ctx))
+	c.Abort()
+}
+
+// admin lets the request through only with a valid token of a member of AdminGroup:
+// 401 without a (valid) token, 403 without the group.
+func (h *handlers) admin(c *gin.Context) {
+	token, err := auth.BearerToken(c.Request)
+	if err == nil {
+		var id auth.Identity
+		if id, err = h.Auth.Verify(c.Request.Context(), token); err == nil {
+			if !id.InGroup(h.AdminGroup) {
+				h.fail(c, apperr.New(apperr.Forbidden, "only members of the %s group may do this", h.AdminGroup))
+				return
+			}
+			c.Next()
+			return
+		}
+	}
+	if apperr.CodeOf(err) == apperr.Unauthenticated {
+		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	h.fail(c, err)
+}
+
+func (h *handlers) backend(c *gin.Context) (Backend, bool) {
+	b, err := h.Backend.Get(c.Request.Context())
+	if err != nil {
+		h.fail(c, apperr.Wrap(err, apperr.Unavailable, "the service is starting or cannot reach AWS; retry shortly"))
+		return Backend{}, false
+	}
+	return b, true
+}
+
+// page reads limit and nextToken. Page tokens are the store's cursor in base64url:
+// the data is public, so there is nothing to seal, and equal pages keep equal URLs,
+// which is what caches want. The store validates what the token holds.
+func (h *handlers) page(c *gin.Context) (int, string, bool) {
+	limit := h.PageSize
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > h.MaxPage {
+			h.fail(c, apperr.Field("limit", "must be a whole number from 1 to %d", h.MaxPage))
+			return 0, "", false
+		}
+		limit = n
+	}
+	cursor := ""
+	if tok := c.Query("nextToken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || !utf8.Valid(b) || len(b) > 200 {
+			h.fail(c, apperr.Field("nextToken", "is invalid; list again from the start"))
+			return 0, "", false
+		}
+		cursor = string(b)
+	}
+	return limit, cursor, true
+}
+
+func nextToken(cursor string) *string {
+	if cursor == "" {
+		return nil
+	}
+	t := base64.RawURLEncoding.EncodeToString([]byte(cursor))
+	return &t
+}
+
+// public writes v as a publicly cacheable JSON response with a strong ETag over the
+// exact bytes, answering a matching If-None-Match with 304.
+func (h *handlers) public(c *gin.Context, v any) {
+	h.cacheable(c, v, h.CacheControl)
+}
+
+func (h *handlers) cacheable(c *gin.Context, v any, cacheControl string) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		h.fail(c, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	sum := sha256.Sum256(body)
+	tag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	c.Header("ETag", tag)
+	c.Header("Cache-Control", cacheControl)
+	if etagMatches(c.GetHeader("If-None-Match"), tag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+}
+
+// etagMatches applies If-None-Match's weak comparison, as RFC 9110 says for GET.
+func etagMatches(header, tag string) bool {
+	for _, part := range strings.Split(header, ",") {
+		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
+		if part == "*" || part == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// private writes an answer no cache may keep (admin writes, anything per-caller).
+func private(c *gin.Context, status int, v any) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, v)
+}
+
+func (h *handlers) listPosts(c *gin.Context) {
+	limit, cursor, ok := h.page(c)
+	if !ok {
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	page, err := b.Service.ListPosts(c.Request.Context(), limit, cursor)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	items := make([]blog.Post, 0, len(page.Items))
+	for _, p := range page.Items {
+		items = append(items, p.Public())
+	}
+	h.public(c, gin.H{"items": items, "nextToken": nextToken(page.Cursor)})
+}
+
+func (h *handlers) getPost(c *gin.Context) {
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	p, err := b.Service.GetPost(c.Request.Context(), c.Param("slug"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.public(c, p.Public())
+}
+
+type postRequest struct {
+	Slug  *string  `json:"slug"`
+	Title *string  `json:"title"`
+	Body  *string  `json:"body"`
+	Tags  []string `json:"tags"`
+}
+
+func (r postRequest) draft() blog.Draft {
+	var d blog.Draft
+	if r.Slug != nil {
+		d.Slug = *r.Slug
+	}
+	if r.Title != nil {
+		d.Title = *r.Title
+	}
+	if r.Body != nil {
+		d.Body = *r.Body
+	}
+	d.Tags = r.Tags
+	return d
+}
+
+func (h *handlers) createPost(c *gin.Context) {
+	var req postRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	p, err := b.Service.CreatePost(c.Request.Context(), req.draft())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Location", "/v1/posts/"+p.Slug)
+	private(c, http.StatusCreated, p)
+}
+
+func (h *handlers) replacePost(c *gin.Context) {
+	var req postRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	p, err := b.Service.ReplacePost(c.Request.Context(), c.Param("slug"), req.draft())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	private(c, http.StatusOK, p)
+}
+
+func (h *handlers) deletePost(c *gin.Context) {
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	if err := b.Service.DeletePost(c.Request.Context(), c.Param("slug")); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Status(http.StatusNoContent)
+}
+
+type subscribeRequest struct {
+	Email *string `json:"email"`
+}
+
+// subscribe answers 202 whether or not the address was new, so the answer tells
+// nobody who is subscribed.
+func (h *handlers) subscribe(c *gin.Context) {
+	var req subscribeRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if req.Email == nil {
+		h.fail(c, apperr.Field("email", "is required"))
+		return
+	}
+	if _, err := blog.NormaliseEmail(*req.Email); err != nil {
+		h.fail(c, err)
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	if _, err := b.Service.Subscribe(c.Request.Context(), *req.Email); err != nil {
+		h.fail(c, err)
+		return
+	}
+	private(c, http.StatusAccepted, gin.H{"status": "accepted", "message": "If this address is not subscribed yet, a welcome email is on its way."})
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{{.Title}} · MyBlog</title>
+<style>body{font:1rem/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}button{font:inherit;padding:.5rem 1rem}</style>
+</head><body><main><h1>{{.Title}}</h1><p>{{.Message}}</p>
+{{if .Token}}<form method="post" action="{{.Action}}"><input type="hidden" name="token" value="{{.Token}}"><button type="submit">Unsubscribe</button></form>{{end}}
+<p><a href="/">Back to the blog</a></p></main></body></html>
+`))
+
+type pageData struct {
+	Title, Message, Token, Action string
+}
+
+func (h *handlers) writePage(c *gin.Context, status int, d pageData) {
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, d); err != nil {
+		h.fail(c, fmt.Errorf("render page: %w", err))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// unsubscribePage shows a confirmation form: a GET changes nothing, so mail scanners
+// that follow links do not unsubscribe anyone.
+func (h *handlers) unsubscribePage(c *gin.Context) {
+	tok := c.Query(unsubscribe.Param)
+	email, err := h.Unsubscribe.Verify(tok)
+	if err != nil {
+		h.writePage(c, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This unsubscribe link is damaged or not ours. Copy the whole link from the email and try again."})
+		return
+	}
+	h.writePage(c, http.StatusOK, pageData{
+		Title: "Unsubscribe", Message: "Stop sending MyBlog emails to " + email + "?",
+		Token: tok, Action: unsubscribe.Path,
+	})
+}
+
+// unsubscribe removes the address signed into the token. It takes the token from the
+// query (one-click List-Unsubscribe-Post) or a form field, and answers HTML to
+// browsers and JSON otherwise.
+func (h *handlers) unsubscribe(c *gin.Context) {
+	tok := c.Query(unsubscribe.Param)
+	if tok == "" {
+		tok = c.PostForm(unsubscribe.Param)
+	}
+	html := strings.Contains(c.GetHeader("Accept"), "text/html")
+	email, err := h.Unsubscribe.Verify(tok)
+	if err != nil {
+		if html {
+			h.writePage(c, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This unsubscribe link is damaged or not ours."})
+			return
+		}
+		h.fail(c, apperr.Field("token", "is not a valid unsubscribe token"))
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	if err := b.Service.Unsubscribe(c.Request.Context(), email); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if html {
+		h.writePage(c, http.StatusOK, pageData{Title: "Unsubscribed", Message: email + " will get no more emails from MyBlog."})
+		return
+	}
+	private(c, http.StatusOK, gin.H{"unsubscribed": true})
+}
+
+type photoRequest struct {
+	ContentType *string `json:"contentType"`
+	Filename    *string `json:"filename"`
+}
+
+// photoView is a photo as the API shows it.
+type photoView struct {
+	ID           string    `json:"id"`
+	Status       string    `json:"status"`
+	ContentType  string    `json:"contentType"`
+	OriginalURL  string    `json:"originalUrl"`
+	ThumbnailURL *string   `json:"thumbnailUrl"`
+	Reason       string    `json:"reason,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	UploadURL    string    `json:"uploadUrl,omitempty"`
+}
+
+func (h *handlers) view(p blog.Photo) photoView {
+	v := photoView{ID: p.ID, Status: p.Status, ContentType: p.ContentType, OriginalURL: h.mediaURL(p.OriginalKey), Reason: p.Reason, CreatedAt: p.CreatedAt}
+	if p.Status == blog.PhotoReady && p.ThumbnailKey != "" {
+		u := h.mediaURL(p.ThumbnailKey)
+		v.ThumbnailURL = &u
+	}
+	return v
+}
+
+func (h *handlers) mediaURL(key string) string {
+	return strings.TrimRight(h.MediaBaseURL, "/") + "/" + key
+}
+
+func (h *handlers) createPhoto(c *gin.Context) {
+	var req photoRequest
+	if err := decode(c.Request, &req); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if req.ContentType == nil {
+		h.fail(c, apperr.Field("contentType", "is required"))
+		return
+	}
+	filename := ""
+	if req.Filename != nil {
+		filename = *req.Filename
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	p, err := b.Service.CreatePhoto(c.Request.Context(), *req.ContentType, filename)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	url, err := b.Presigner.PresignUpload(c.Request.Context(), p.OriginalKey, p.ContentType)
+	if err != nil {
+		h.fail(c, fmt.Errorf("presign upload of %s: %w", p.OriginalKey, err))
+		return
+	}
+	v := h.view(p)
+	v.UploadURL = url
+	c.Header("Location", "/v1/photos/"+p.ID)
+	private(c, http.StatusCreated, v)
+}
+
+func (h *handlers) getPhoto(c *gin.Context) {
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	p, err := b.Service.GetPhoto(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	// A pending photo changes soon: caches must revalidate.
+	cc := h.CacheControl
+	if p.Status == blog.PhotoPending {
+		cc = "no-cache"
+	}
+	h.cacheable(c, h.view(p), cc)
+}
+
+func (h *handlers) listPhotos(c *gin.Context) {
+	limit, cursor, ok := h.page(c)
+	if !ok {
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	page, err := b.Service.ListPhotos(c.Request.Context(), limit, cursor)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	items := make([]photoView, 0, len(page.Items))
+	for _, p := range page.Items {
+		items = append(items, h.view(p))
+	}
+	h.public(c, gin.H{"items": items, "nextToken": nextToken(page.Cursor)})
+}
+
+// decode reads a JSON request body into v: application/json only, valid UTF-8, one
+// object, no unknown fields.
+func decode(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return apperr.New(apperr.UnsupportedMedia, "send the body as application/json")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
+		}
+		return apperr.Wrap(err, apperr.Invalid, "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apperr.New(apperr.Invalid, "the request body is empty; send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return apperr.New(apperr.Invalid, "the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return apperr.New(apperr.Invalid, "malformed JSON at byte %d", syn.Offset)
+		case errors.As(err, &typ) && typ.Field != "":
+			return apperr.Field(typ.Field, "has the wrong type (%s)", typ.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return apperr.Field(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
+		default:
+			return apperr.New(apperr.Invalid, "malformed JSON; send one JSON object")
+		}
+	}
+	if dec.More() {
+		return apperr.New(apperr.Invalid, "the request body has data after the JSON object")
+	}
+	return nil
+}

@@ -1,0 +1,348 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog/blogtest"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
+)
+
+type fakePresigner struct{}
+
+func (fakePresigner) PresignUpload(_ context.Context, key, contentType string) (string, error) {
+	return "https://media.example/" + key + "?ct=" + url.QueryEscape(contentType), nil
+}
+
+type fixture struct {
+	srv    *httptest.Server
+	store  *blogtest.MemStore
+	pool   *authtest.Pool
+	signer *unsubscribe.Signer
+	admin  string
+	reader string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pool := authtest.NewPool(t)
+	v, err := auth.NewVerifier(pool.Config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := blogtest.NewMemStore()
+	signer, err := unsubscribe.New(bytes.Repeat([]byte{9}, unsubscribe.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := blog.NewService(store, markdown.New())
+	backend := awsconf.Start(context.Background(), func(context.Context) (Backend, error) {
+		return Backend{Service: svc, Presigner: fakePresigner{}}, nil
+	})
+	h := Handler(Deps{
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Auth: v, Backend: backend, Unsubscribe: signer,
+		CacheControl: "public, max-age=60, s-maxage=300", MediaBaseURL: "/media", AdminGroup: "admins", PageSize: 2, MaxPage: 50,
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{
+		srv: srv, store: store, pool: pool, signer: signer,
+		admin:  pool.IDToken(t, "ann", map[string]any{"cognito:groups": []string{"admins"}}),
+		reader: pool.IDToken(t, "bob", map[string]any{"cognito:groups": []string{"readers"}}),
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+	return m
+}
+
+func (f *fixture) do(t *testing.T, method, path, token string, body any, hdr ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, b}
+}
+
+func TestAdminRoutesNeedTheGroup(t *testing.T) {
+	f := newFixture(t)
+	post := map[string]any{"title": "Hello", "body": "text"}
+	for _, tc := range []struct {
+		name, method, path, token string
+		body                      any
+		want                      int
+	}{
+		{"create without token", "POST", "/v1/posts", "", post, 401},
+		{"create with garbage token", "POST", "/v1/posts", "not.a.jwt", post, 401},
+		{"create without group", "POST", "/v1/posts", f.reader, post, 403},
+		{"replace without token", "PUT", "/v1/posts/hello", "", post, 401},
+		{"replace without group", "PUT", "/v1/posts/hello", f.reader, post, 403},
+		{"delete without token", "DELETE", "/v1/posts/hello", "", nil, 401},
+		{"delete without group", "DELETE", "/v1/posts/hello", f.reader, nil, 403},
+		{"photo without token", "POST", "/v1/photos", "", map[string]any{"contentType": "image/png"}, 401},
+		{"photo without group", "POST", "/v1/photos", f.reader, map[string]any{"contentType": "image/png"}, 403},
+		{"create as admin", "POST", "/v1/posts", f.admin, post, 201},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.do(t, tc.method, tc.path, tc.token, tc.body)
+			if res.status != tc.want {
+				t.Errorf("status = %d, want %d (%s)", res.status, tc.want, res.body)
+			}
+		})
+	}
+}
+
+func TestPostLifecycleAndCaching(t *testing.T) {
+	f := newFixture(t)
+	res := f.do(t, "POST", "/v1/posts", f.admin, map[string]any{"title": "Héllo, <World>!", "body": "# Hi\n\n<script>alert(1)</script>", "tags": []string{"Go", "go", "web"}})
+	if res.status != 201 {
+		t.Fatalf("create = %d %s", res.status, res.body)
+	}
+	created := res.json(t)
+	if diff := cmp.Diff("/v1/posts/hello-world", res.header.Get("Location")); diff != "" {
+		t.Errorf("Location (-want +got):\n%s", diff)
+	}
+	if created["body"] == nil || res.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("admin create should return the source with no-store, got %v / %q", created["body"], res.header.Get("Cache-Control"))
+	}
+
+	res = f.do(t, "GET", "/v1/posts/hello-world", "", nil)
+	if res.status != 200 {
+		t.Fatalf("get = %d %s", res.status, res.body)
+	}
+	got := res.json(t)
+	if _, ok := got["body"]; ok {
+		t.Error("public read leaks the Markdown source")
+	}
+	if diff := cmp.Diff(map[string]any{"slug": "hello-world", "title": "Héllo, <World>!", "html": "<h1>Hi</h1>\n\n", "tags": []any{"go", "web"}},
+		map[string]any{"slug": got["slug"], "title": got["title"], "html": got["html"], "tags": got["tags"]}); diff != "" {
+		t.Errorf("post (-want +got):\n%s", diff)
+	}
+	if bytes.Contains(res.body, []byte("<World>")) || bytes.Contains(res.body, []byte("<script>")) {
+		t.Errorf("JSON carries raw markup: %s", res.body)
+	}
+	if diff := cmp.Diff("public, max-age=60, s-maxage=300", res.header.Get("Cache-Control")); diff != "" {
+		t.Errorf("Cache-Control (-want +got):\n%s", diff)
+	}
+	etag := res.header.Get("ETag")
+	if !strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
+		t.Fatalf("ETag %q is not a strong tag", etag)
+	}
+	if r := f.do(t, "GET", "/v1/posts/hello-world", "", nil, "If-None-Match", etag); r.status != 304 || len(r.body) != 0 || r.header.Get("ETag") != etag {
+		t.Errorf("revalidation = %d %q etag %q, want 304 empty", r.status, r.body, r.header.Get("ETag"))
+	}
+	if r := f.do(t, "GET", "/v1/posts/hello-world", "", nil, "If-None-Match", `"other"`); r.status != 200 {
+		t.Errorf("stale revalidation = %d, want 200", r.status)
+	}
+
+	if r := f.do(t, "POST", "/v1/posts", f.admin, map[string]any{"title": "Hello World", "body": "again"}); r.status != 409 {
+		t.Errorf("duplicate slug = %d, want 409 (%s)", r.status, r.body)
+	}
+	if r := f.do(t, "PUT", "/v1/posts/hello-world", f.admin, map[string]any{"title": "Changed", "body": "new"}); r.status != 200 {
+		t.Fatalf("replace = %d %s", r.status, r.body)
+	}
+	r := f.do(t, "GET", "/v1/posts/hello-world", "", nil, "If-None-Match", etag)
+	if r.status != 200 || r.json(t)["title"] != "Changed" {
+		t.Errorf("after replace = %d %s, want 200 with the new title", r.status, r.body)
+	}
+	if r := f.do(t, "DELETE", "/v1/posts/hello-world", f.admin, nil); r.status != 204 {
+		t.Errorf("delete = %d", r.status)
+	}
+	for _, p := range []string{"/v1/posts/hello-world", "/v1/posts/no-such-post", "/v1/posts/NOT_A_SLUG"} {
+		if r := f.do(t, "GET", p, "", nil); r.status != 404 || r.json(t)["error"].(map[string]any)["code"] != "not_found" {
+			t.Errorf("GET %s = %d %s, want 404 not_found", p, r.status, r.body)
+		}
+	}
+}
+
+func TestListNewestFirstWithPages(t *testing.T) {
+	f := newFixture(t)
+	svc := blog.NewService(f.store, markdown.New())
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, title := range []string{"one", "two", "three", "four", "five"} {
+		svc.Now = func() time.Time { return base.Add(time.Duration(i) * time.Minute) }
+		if _, err := svc.CreatePost(context.Background(), blog.Draft{Title: title, Body: "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slugs []string
+	path := "/v1/posts"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		r := f.do(t, "GET", path, "", nil)
+		if r.status != 200 {
+			t.Fatalf("list = %d %s", r.status, r.body)
+		}
+		m := r.json(t)
+		for _, it := range m["items"].([]any) {
+			slugs = append(slugs, it.(map[string]any)["slug"].(string))
+		}
+		path = ""
+		if tok, ok := m["nextToken"].(string); ok {
+			path = "/v1/posts?nextToken=" + tok
+		}
+	}
+	if diff := cmp.Diff([]string{"five", "four", "three", "two", "one"}, slugs); diff != "" {
+		t.Errorf("slugs (-want +got):\n%s", diff)
+	}
+	for _, q := range []string{"?limit=0", "?limit=x", "?nextToken=***", "?nextToken=Zm9v"} {
+		if r := f.do(t, "GET", "/v1/posts"+q, "", nil); r.status != 400 {
+			t.Errorf("GET /v1/posts%s = %d, want 400", q, r.status)
+		}
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	f := newFixture(t)
+	for _, bad := range []any{
+		map[string]any{"email": "not-an-email"}, map[string]any{"email": "Ann <ann@example.com>"},
+		map[string]any{"email": "ann@localhost"}, map[string]any{"email": ""}, map[string]any{},
+		map[string]any{"email": strings.Repeat("a", 250) + "@example.com"},
+	} {
+		if r := f.do(t, "POST", "/v1/subscribers", "", bad); r.status != 400 {
+			t.Errorf("subscribe %v = %d, want 400", bad, r.status)
+		}
+	}
+	// A flood of concurrent duplicates, spelled differently: one record, 202 to all.
+	var wg sync.WaitGroup
+	statuses := make([]int, 50)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			email := "Ann@Example.com"
+			if i%2 == 0 {
+				email = "  ann@example.COM "
+			}
+			statuses[i] = f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": email}).status
+		}()
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 202 {
+			t.Errorf("subscribe %d = %d, want 202", i, s)
+		}
+	}
+	if diff := cmp.Diff([]string{"ann@example.com"}, f.store.Subscribers()); diff != "" {
+		t.Errorf("subscribers (-want +got):\n%s", diff)
+	}
+}
+
+func TestUnsubscribe(t *testing.T) {
+	f := newFixture(t)
+	f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "ann@example.com"})
+	f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "bob@example.com"})
+	tok := f.signer.Sign("ann@example.com")
+	q := "/v1/subscribers/unsubscribe?token=" + url.QueryEscape(tok)
+
+	// The link itself (GET) only asks: mail scanners follow links.
+	r := f.do(t, "GET", q, "", nil)
+	if r.status != 200 || !bytes.Contains(r.body, []byte("<form")) {
+		t.Fatalf("GET = %d %s", r.status, r.body)
+	}
+	if diff := cmp.Diff([]string{"ann@example.com", "bob@example.com"}, f.store.Subscribers()); diff != "" {
+		t.Errorf("GET changed the list (-want +got):\n%s", diff)
+	}
+	forged, _ := unsubscribe.New(bytes.Repeat([]byte{1}, unsubscribe.KeySize))
+	for _, bad := range []string{"", "garbage", forged.Sign("bob@example.com")} {
+		if r := f.do(t, "POST", "/v1/subscribers/unsubscribe?token="+url.QueryEscape(bad), "", nil); r.status != 400 {
+			t.Errorf("POST with token %q = %d, want 400", bad, r.status)
+		}
+	}
+	if r := f.do(t, "POST", q, "", nil); r.status != 200 {
+		t.Fatalf("POST = %d %s", r.status, r.body)
+	}
+	if diff := cmp.Diff([]string{"bob@example.com"}, f.store.Subscribers()); diff != "" {
+		t.Errorf("after unsubscribe (-want +got):\n%s", diff)
+	}
+}
+
+func TestPhotos(t *testing.T) {
+	f := newFixture(t)
+	if r := f.do(t, "POST", "/v1/photos", f.admin, map[string]any{"contentType": "text/html"}); r.status != 400 {
+		t.Errorf("html upload = %d, want 400", r.status)
+	}
+	r := f.do(t, "POST", "/v1/photos", f.admin, map[string]any{"contentType": "image/jpeg", "filename": "cat.jpg"})
+	if r.status != 201 {
+		t.Fatalf("create photo = %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	id := m["id"].(string)
+	if diff := cmp.Diff(map[string]any{
+		"status": "pending", "uploadUrl": "https://media.example/uploads/" + id + ".jpg?ct=image%2Fjpeg",
+		"originalUrl": "/media/uploads/" + id + ".jpg", "thumbnailUrl": nil,
+	}, map[string]any{"status": m["status"], "uploadUrl": m["uploadUrl"], "originalUrl": m["originalUrl"], "thumbnailUrl": m["thumbnailUrl"]}); diff != "" {
+		t.Errorf("created photo (-want +got):\n%s", diff)
+	}
+	if r.header.Get("Location") != "/v1/photos/"+id {
+		t.Errorf("Location = %q", r.header.Get("Location"))
+	}
+	r = f.do(t, "GET", "/v1/photos/"+id, "", nil)
+	if r.status != 200 || r.json(t)["status"] != "pending" || r.header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("pending photo = %d %s cc=%q", r.status, r.body, r.header.Get("Cache-Control"))
+	}
+	p, _ := f.store.GetPhoto(context.Background(), id)
+	p.Status, p.ThumbnailKey = blog.PhotoReady, "thumbnails/"+id+".jpg"
+	f.store.SetPhoto(p)
+	r = f.do(t, "GET", "/v1/photos/"+id, "", nil)
+	if got := r.json(t)["thumbnailUrl"]; got != "/media/thumbnails/"+id+".jpg" {
+		t.Errorf("thumbnailUrl = %v", got)
+	}
+	if r := f.do(t, "GET", "/v1/photos", "", nil); r.status != 200 || len(r.json(t)["items"].([]any)) != 1 {
+		t.Errorf("list photos = %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "GET", "/v1/photos/01ARZ3NDEKTSV4RRFFQ69G5FAV", "", nil); r.status != 404 {
+		t.Errorf("unknown photo = %d", r.status)
+	}
+}

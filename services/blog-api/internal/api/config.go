@@ -1,0 +1,40 @@
+package api
+
+import (
+	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/server"
+)
+
+// Config is blog-api's whole configuration, read from the environment once at start.
+// services/blog-api/README.md lists every variable with its default.
+type Config struct {
+	server.Config
+	Auth auth.Config
+
+	// Region is the AWS region; the service uses that region's replica of the tables.
+	Region string `env:"AWS_REGION,required"`
+	// PostsTable holds posts and photo records; SubscribersTable the mailing list.
+	PostsTable       string `env:"POSTS_TABLE" envDefault:"posts"`
+	SubscribersTable string `env:"SUBSCRIBERS_TABLE" envDefault:"subscribers"`
+	// MediaBucket receives uploads (uploads/<id>.<ext>) and the thumbnailer's output.
+	MediaBucket string `env:"MEDIA_BUCKET" envDefault:"media"`
+	// MediaBaseURL is put before a media key to make its public URL (CloudFront serves
+	// the media bucket under /media/).
+	MediaBaseURL string `env:"MEDIA_BASE_URL" envDefault:"/media"`
+	// S3ForcePathStyle addresses buckets by path (moto), not by virtual host.
+	S3ForcePathStyle bool `env:"S3_FORCE_PATH_STYLE" envDefault:"false"`
+	// UploadURLTTL is how long a presigned upload URL is valid.
+	UploadURLTTL time.Duration `env:"UPLOAD_URL_TTL" envDefault:"15m"`
+	// UnsubscribeKey is a base64 key of 32 bytes shared with the welcome mailer, which
+	// signs the unsubscribe links this service verifies.
+	UnsubscribeKey string `env:"UNSUBSCRIBE_KEY"`
+	// PublicCacheControl is the Cache-Control of public reads.
+	PublicCacheControl string `env:"PUBLIC_CACHE_CONTROL" envDefault:"public, max-age=60, s-maxage=300"`
+	// AdminGroup is the Cognito group whose members may write.
+	AdminGroup string `env:"ADMIN_GROUP" envDefault:"admins"`
+	// DefaultPageSize and MaxPageSize bound `limit`.
+	DefaultPageSize int `env:"DEFAULT_PAGE_SIZE" envDefault:"10"`
+	MaxPageSize     int `env:"MAX_PAGE_SIZE" envDefault:"50"`
+}

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/dynamo"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
+)
+
+// Build checks cfg and returns blog-api's handler. AWS configuration and clients are
+// built in the background, so the server is ready within milliseconds of exec.
+func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, error) {
+	if cfg.DefaultPageSize < 1 || cfg.MaxPageSize < cfg.DefaultPageSize {
+		return nil, fmt.Errorf("DEFAULT_PAGE_SIZE (%d) must be at least 1 and at most MAX_PAGE_SIZE (%d)", cfg.DefaultPageSize, cfg.MaxPageSize)
+	}
+	if cfg.UploadURLTTL <= 0 || cfg.UploadURLTTL > 7*24*time.Hour {
+		return nil, fmt.Errorf("UPLOAD_URL_TTL (%s) must be positive and at most 7 days", cfg.UploadURLTTL)
+	}
+	verifier, err := auth.NewVerifier(cfg.Auth, nil, auth.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	var signer *unsubscribe.Signer
+	if cfg.UnsubscribeKey == "" {
+		log.Warn("UNSUBSCRIBE_KEY is not set: using a random key, so no unsubscribe link made by the welcome mailer will verify; set it from the Secret the mailer uses")
+		signer, err = unsubscribe.New(randomKey())
+	} else {
+		signer, err = unsubscribe.NewFromBase64(cfg.UnsubscribeKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("UNSUBSCRIBE_KEY: %w", err)
+	}
+	backend := awsconf.Start(ctx, func(ctx context.Context) (Backend, error) {
+		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
+		if err != nil {
+			log.Error("cannot load the AWS configuration; every request that needs AWS will get 503", "err", err)
+			return Backend{}, err
+		}
+		store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.PostsTable, cfg.SubscribersTable)
+		s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle })
+		log.Info("store ready", "postsTable", cfg.PostsTable, "subscribersTable", cfg.SubscribersTable, "mediaBucket", cfg.MediaBucket, "region", awsCfg.Region)
+		return Backend{
+			Service:   blog.NewService(store, markdown.New()),
+			Presigner: &S3Presigner{Client: s3.NewPresignClient(s3c), Bucket: cfg.MediaBucket, TTL: cfg.UploadURLTTL},
+		}, nil
+	})
+	go func() { _ = verifier.Prefetch(ctx) }()
+	return Handler(Deps{
+		Log: log, Auth: verifier, Backend: backend, Unsubscribe: signer,
+		CacheControl: cfg.PublicCacheControl, MediaBaseURL: cfg.MediaBaseURL, AdminGroup: cfg.AdminGroup,
+		PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize,
+	}), nil
+}
+
+// S3Presigner presigns PUTs into one bucket.
+type S3Presigner struct {
+	Client *s3.PresignClient
+	Bucket string
+	TTL    time.Duration
+}
+
+var _ Presigner = (*S3Presigner)(nil)
+
+// PresignUpload implements Presigner. The signature covers the content type, so the
+// upload must send the same Content-Type.
+func (p *S3Presigner) PresignUpload(ctx context.Context, key, contentType string) (string, error) {
+	req, err := p.Client.PresignPutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(p.Bucket), Key: aws.String(key), ContentType: aws.String(contentType),
+	}, s3.WithPresignExpires(p.TTL))
+	if err != nil {
+		return "", fmt.Errorf("presign put %s: %w", key, err)
+	}
+	return req.URL, nil
+}
+
+func randomKey() []byte {
+	k := make([]byte, unsubscribe.KeySize)
+	_, _ = rand.Read(k)
+	return k
+}

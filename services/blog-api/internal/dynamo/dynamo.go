@@ -1,0 +1,380 @@
+// Package dynamo keeps MyBlog's posts, photos and subscribers in DynamoDB. The item
+// layouts are documented in services/blog-api/README.md, which other services (the
+// thumbnailer, the welcome mailer) rely on: change both together.
+//
+// Posts and photos share the posts table (pk/sk), with a `feed` index (feedPk/feedSk)
+// that lists each kind newest first in one Query. Subscribers have their own table keyed
+// by the normalised address, whose stream feeds the welcome mailer. Every write that
+// must not clobber is conditional; nothing scans.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
+)
+
+// Key and index names of the posts table.
+const (
+	FeedIndex   = "feed"
+	postPrefix  = "POST#"
+	photoPrefix = "PHOTO#"
+	postSK      = "POST"
+	photoSK     = "PHOTO"
+	postsFeed   = "POSTS"
+	photosFeed  = "PHOTOS"
+)
+
+// API is the part of the DynamoDB API the store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Store is a blog.Store over DynamoDB.
+type Store struct {
+	db          API
+	posts       string
+	subscribers string
+}
+
+var _ blog.Store = (*Store)(nil)
+
+// New returns a Store over the posts and subscribers tables.
+func New(db API, postsTable, subscribersTable string) *Store {
+	return &Store{db: db, posts: postsTable, subscribers: subscribersTable}
+}
+
+type postItem struct {
+	PK          string   `dynamodbav:"pk"`
+	SK          string   `dynamodbav:"sk"`
+	FeedPK      string   `dynamodbav:"feedPk"`
+	FeedSK      string   `dynamodbav:"feedSk"`
+	Slug        string   `dynamodbav:"slug"`
+	Title       string   `dynamodbav:"title"`
+	Body        string   `dynamodbav:"body"`
+	HTML        string   `dynamodbav:"html"`
+	Tags        []string `dynamodbav:"tags"`
+	PublishedAt string   `dynamodbav:"publishedAt"`
+	UpdatedAt   string   `dynamodbav:"updatedAt"`
+	Version     int64    `dynamodbav:"version"`
+}
+
+type photoItem struct {
+	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
+	FeedPK       string `dynamodbav:"feedPk"`
+	FeedSK       string `dynamodbav:"feedSk"`
+	ID           string `dynamodbav:"id"`
+	Status       string `dynamodbav:"status"`
+	ContentType  string `dynamodbav:"contentType"`
+	Filename     string `dynamodbav:"filename,omitempty"`
+	OriginalKey  string `dynamodbav:"originalKey"`
+	ThumbnailKey string `dynamodbav:"thumbnailKey,omitempty"`
+	Reason       string `dynamodbav:"reason,omitempty"`
+	CreatedAt    string `dynamodbav:"createdAt"`
+	UpdatedAt    string `dynamodbav:"updatedAt"`
+}
+
+type subscriberItem struct {
+	Email        string `dynamodbav:"email"`
+	SubscribedAt string `dynamodbav:"subscribedAt"`
+}
+
+func postKey(slug string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: postPrefix + slug},
+		"sk": &types.AttributeValueMemberS{Value: postSK},
+	}
+}
+
+func photoKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: photoPrefix + id},
+		"sk": &types.AttributeValueMemberS{Value: photoSK},
+	}
+}
+
+func toPostItem(p blog.Post) postItem {
+	tags := p.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return postItem{
+		PK: postPrefix + p.Slug, SK: postSK, FeedPK: postsFeed, FeedSK: blog.PostCursor(p),
+		Slug: p.Slug, Title: p.Title, Body: p.Body, HTML: p.HTML, Tags: tags,
+		PublishedAt: blog.FormatTime(p.PublishedAt), UpdatedAt: blog.FormatTime(p.UpdatedAt), Version: p.Version,
+	}
+}
+
+func (it postItem) post() (blog.Post, error) {
+	pub, err := time.Parse(blog.TimeLayout, it.PublishedAt)
+	if err != nil {
+		return blog.Post{}, fmt.Errorf("post %s: publishedAt: %w", it.Slug, err)
+	}
+	upd, err := time.Parse(blog.TimeLayout, it.UpdatedAt)
+	if err != nil {
+		return blog.Post{}, fmt.Errorf("post %s: updatedAt: %w", it.Slug, err)
+	}
+	tags := it.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return blog.Post{Slug: it.Slug, Title: it.Title, Body: it.Body, HTML: it.HTML, Tags: tags, PublishedAt: pub, UpdatedAt: upd, Version: it.Version}, nil
+}
+
+func toPhotoItem(p blog.Photo) photoItem {
+	return photoItem{
+		PK: photoPrefix + p.ID, SK: photoSK, FeedPK: photosFeed, FeedSK: p.ID,
+		ID: p.ID, Status: p.Status, ContentType: p.ContentType, Filename: p.Filename,
+		OriginalKey: p.OriginalKey, ThumbnailKey: p.ThumbnailKey, Reason: p.Reason,
+		CreatedAt: blog.FormatTime(p.CreatedAt), UpdatedAt: blog.FormatTime(p.UpdatedAt),
+	}
+}
+
+func (it photoItem) photo() blog.Photo {
+	// Times are parsed leniently: the thumbnailer writes updatedAt in its own format.
+	parse := func(s string) time.Time {
+		t, _ := time.Parse(time.RFC3339Nano, s)
+		return t
+	}
+	return blog.Photo{
+		ID: it.ID, Status: it.Status, ContentType: it.ContentType, Filename: it.Filename,
+		OriginalKey: it.OriginalKey, ThumbnailKey: it.ThumbnailKey, Reason: it.Reason,
+		CreatedAt: parse(it.CreatedAt), UpdatedAt: parse(it.UpdatedAt),
+	}
+}
+
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// CreatePost implements blog.PostStore with a put conditional on the slug being free.
+func (s *Store) CreatePost(ctx context.Context, p blog.Post) error {
+	item, err := attributevalue.MarshalMap(toPostItem(p))
+	if err != nil {
+		return fmt.Errorf("marshal post: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.posts), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if conditionFailed(err) {
+		return apperr.New(apperr.Conflict, "a post with slug %q exists", p.Slug)
+	}
+	return awsconf.DependencyError("put post", err)
+}
+
+// GetPost implements blog.PostStore. The read is eventually consistent: posts are
+// rarely written and every reader sits behind a cache anyway.
+func (s *Store) GetPost(ctx context.Context, slug string) (blog.Post, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.posts), Key: postKey(slug)})
+	if err != nil {
+		return blog.Post{}, awsconf.DependencyError("get post", err)
+	}
+	if out.Item == nil {
+		return blog.Post{}, apperr.New(apperr.NotFound, "no such post")
+	}
+	var it postItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return blog.Post{}, fmt.Errorf("unmarshal post %s: %w", slug, err)
+	}
+	return it.post()
+}
+
+// ListPosts implements blog.PostStore: one Query on the feed index, newest first.
+func (s *Store) ListPosts(ctx context.Context, limit int, cursor string) (blog.PostPage, error) {
+	var start map[string]types.AttributeValue
+	if cursor != "" {
+		_, slug, err := blog.ParsePostCursor(cursor)
+		if err != nil {
+			return blog.PostPage{}, err
+		}
+		start = postKey(slug)
+		start["feedPk"] = &types.AttributeValueMemberS{Value: postsFeed}
+		start["feedSk"] = &types.AttributeValueMemberS{Value: cursor}
+	}
+	items, more, err := s.feed(ctx, postsFeed, limit, start)
+	if err != nil {
+		return blog.PostPage{}, err
+	}
+	var page blog.PostPage
+	for _, raw := range items {
+		var it postItem
+		if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+			return blog.PostPage{}, fmt.Errorf("unmarshal post: %w", err)
+		}
+		p, err := it.post()
+		if err != nil {
+			return blog.PostPage{}, err
+		}
+		page.Items = append(page.Items, p)
+	}
+	if more {
+		page.Cursor = blog.PostCursor(page.Items[len(page.Items)-1])
+	}
+	return page, nil
+}
+
+// feed queries one feed of the feed index, newest first, and reports whether more
+// items follow. It asks for limit+1 so the last page carries no useless cursor.
+func (s *Store) feed(ctx context.Context, feed string, limit int, start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, bool, error) {
+	var items []map[string]types.AttributeValue
+	for {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.posts),
+			IndexName:                 aws.String(FeedIndex),
+			KeyConditionExpression:    aws.String("feedPk = :f"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberS{Value: feed}},
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(limit + 1 - len(items))),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, false, awsconf.DependencyError("query "+strings.ToLower(feed), err)
+		}
+		items = append(items, out.Items...)
+		if len(items) > limit {
+			return items[:limit], true, nil
+		}
+		if out.LastEvaluatedKey == nil {
+			return items, false, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// ReplacePost implements blog.PostStore with a put conditional on the version.
+func (s *Store) ReplacePost(ctx context.Context, p blog.Post, prev int64) error {
+	item, err := attributevalue.MarshalMap(toPostItem(p))
+	if err != nil {
+		return fmt.Errorf("marshal post: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.posts), Item: item,
+		ConditionExpression:       aws.String("attribute_exists(pk) AND version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: fmt.Sprint(prev)}},
+	})
+	if conditionFailed(err) {
+		return apperr.New(apperr.PreconditionFailed, "the post was changed or deleted meanwhile; read it again")
+	}
+	return awsconf.DependencyError("replace post", err)
+}
+
+// DeletePost implements blog.PostStore.
+func (s *Store) DeletePost(ctx context.Context, slug string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.posts), Key: postKey(slug),
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+	})
+	if conditionFailed(err) {
+		return apperr.New(apperr.NotFound, "no such post")
+	}
+	return awsconf.DependencyError("delete post", err)
+}
+
+// AddSubscriber implements blog.SubscriberStore with a put conditional on the address
+// being absent, so concurrent duplicates make exactly one item (and one stream INSERT).
+func (s *Store) AddSubscriber(ctx context.Context, sub blog.Subscriber) (bool, error) {
+	item, err := attributevalue.MarshalMap(subscriberItem{Email: sub.Email, SubscribedAt: blog.FormatTime(sub.SubscribedAt)})
+	if err != nil {
+		return false, fmt.Errorf("marshal subscriber: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.subscribers), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(email)"),
+	})
+	if conditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, awsconf.DependencyError("put subscriber", err)
+	}
+	return true, nil
+}
+
+// RemoveSubscriber implements blog.SubscriberStore.
+func (s *Store) RemoveSubscriber(ctx context.Context, email string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.subscribers),
+		Key:       map[string]types.AttributeValue{"email": &types.AttributeValueMemberS{Value: email}},
+	})
+	return awsconf.DependencyError("delete subscriber", err)
+}
+
+// CreatePhoto implements blog.PhotoStore.
+func (s *Store) CreatePhoto(ctx context.Context, p blog.Photo) error {
+	item, err := attributevalue.MarshalMap(toPhotoItem(p))
+	if err != nil {
+		return fmt.Errorf("marshal photo: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.posts), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if conditionFailed(err) {
+		return apperr.New(apperr.Conflict, "photo %s exists", p.ID)
+	}
+	return awsconf.DependencyError("put photo", err)
+}
+
+// GetPhoto implements blog.PhotoStore.
+func (s *Store) GetPhoto(ctx context.Context, id string) (blog.Photo, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.posts), Key: photoKey(id)})
+	if err != nil {
+		return blog.Photo{}, awsconf.DependencyError("get photo", err)
+	}
+	if out.Item == nil {
+		return blog.Photo{}, apperr.New(apperr.NotFound, "no such photo")
+	}
+	var it photoItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return blog.Photo{}, fmt.Errorf("unmarshal photo %s: %w", id, err)
+	}
+	return it.photo(), nil
+}
+
+// ListPhotos implements blog.PhotoStore.
+func (s *Store) ListPhotos(ctx context.Context, limit int, cursor string) (blog.PhotoPage, error) {
+	var start map[string]types.AttributeValue
+	if cursor != "" {
+		if !blog.ValidPhotoID(cursor) {
+			return blog.PhotoPage{}, apperr.Field("nextToken", "is invalid; list again from the start")
+		}
+		start = photoKey(cursor)
+		start["feedPk"] = &types.AttributeValueMemberS{Value: photosFeed}
+		start["feedSk"] = &types.AttributeValueMemberS{Value: cursor}
+	}
+	items, more, err := s.feed(ctx, photosFeed, limit, start)
+	if err != nil {
+		return blog.PhotoPage{}, err
+	}
+	var page blog.PhotoPage
+	for _, raw := range items {
+		var it photoItem
+		if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+			return blog.PhotoPage{}, fmt.Errorf("unmarshal photo: %w", err)
+		}
+		page.Items = append(page.Items, it.photo())
+	}
+	if more {
+		page.Cursor = page.Items[len(page.Items)-1].ID
+	}
+	return page, nil
+}

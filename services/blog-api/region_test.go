@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	cogtypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
+
+// TestTwoRegionsTwoProcesses runs two blog-api processes, one configured for
+// us-east-1 and one for eu-west-1, against the same moto, each with tables of the
+// same names created in its own region (as Global Table replicas are named). A post
+// written through one is stored in that region's table only and is not visible
+// through the other: each process reads and writes its own region. (Replication
+// between the replicas is AWS's job and is not emulated by moto.)
+func TestTwoRegionsTwoProcesses(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	ctx := context.Background()
+	prefix := mototest.Name("regions") + "-"
+	regions := []string{"us-east-1", "eu-west-1"}
+
+	// Tables in each region, with the provisioner's own definitions.
+	tables := provision.BlogResources(prefix, provision.BlogOptions{})[:2]
+	ddb := map[string]*dynamodb.Client{}
+	for _, r := range regions {
+		cfg := mototest.AWSConfig(t, ep)
+		cfg.Region = r
+		c := provision.NewClients(cfg)
+		if _, err := provision.Ensure(ctx, c, tables, nil); err != nil {
+			t.Fatalf("tables in %s: %v", r, err)
+		}
+		ddb[r] = c.DynamoDB
+	}
+	// One user pool (in us-east-1) signs the admin's token for both.
+	cfg := mototest.AWSConfig(t, ep)
+	auth, err := provision.Ensure(ctx, provision.NewClients(cfg), []provision.Resource{
+		provision.UserPool{PoolName: prefix + "pool"}, provision.AppClient{ClientName: prefix + "web"},
+		provision.Group{GroupName: "admins", Record: func(*stack.Resources, string) {}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := adminToken(t, cognitoidentityprovider.NewFromConfig(cfg), auth)
+
+	bin := filepath.Join(t.TempDir(), "blog-api")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	urls := map[string]string{}
+	for _, r := range regions {
+		port := freePort(t)
+		urls[r] = "http://127.0.0.1:" + strconv.Itoa(port)
+		startProcess(t, bin, r, []string{
+			"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH=" + os.Getenv("PATH"),
+			"AWS_REGION=" + r, "AWS_ENDPOINT_URL=" + ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+			"POSTS_TABLE=" + prefix + "posts", "SUBSCRIBERS_TABLE=" + prefix + "subscribers",
+			"COGNITO_ISSUER=" + auth.Issuer, "COGNITO_JWKS_URL=" + auth.JWKSURL, "COGNITO_CLIENT_IDS=" + auth.UserPoolClientID,
+			"UNSUBSCRIBE_KEY=" + base64.StdEncoding.EncodeToString(key),
+		})
+	}
+	for _, r := range regions {
+		waitReady(t, urls[r])
+	}
+
+	slugs := map[string]string{"us-east-1": "written-in-us", "eu-west-1": "written-in-eu"}
+	for _, r := range regions {
+		body, _ := json.Marshal(map[string]string{"slug": slugs[r], "title": "From " + r, "body": "hello"})
+		req, _ := http.NewRequest(http.MethodPost, urls[r]+"/v1/posts", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create through %s = %d", r, resp.StatusCode)
+		}
+	}
+	for _, via := range regions {
+		for _, from := range regions {
+			want := http.StatusNotFound
+			if via == from {
+				want = http.StatusOK
+			}
+			resp, err := http.Get(urls[via] + "/v1/posts/" + slugs[from])
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("GET %s (written in %s) through %s = %d, want %d", slugs[from], from, via, resp.StatusCode, want)
+			}
+			// The table of region via holds only what was written through via.
+			item, err := ddb[via].GetItem(ctx, &dynamodb.GetItemInput{
+				TableName: aws.String(prefix + "posts"),
+				Key: map[string]ddbtypes.AttributeValue{
+					"pk": &ddbtypes.AttributeValueMemberS{Value: "POST#" + slugs[from]},
+					"sk": &ddbtypes.AttributeValueMemberS{Value: "POST"},
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if has := item.Item != nil; has != (via == from) {
+				t.Errorf("%s table in %s holds %s: %v, want %v", prefix+"posts", via, slugs[from], has, via == from)
+			}
+		}
+	}
+}
+
+func adminToken(t *testing.T, c *cognitoidentityprovider.Client, res stack.Resources) string {
+	t.Helper()
+	ctx := context.Background()
+	const email, password = "admin@example.com", "Passw0rd1x!"
+	if _, err := c.SignUp(ctx, &cognitoidentityprovider.SignUpInput{
+		ClientId: aws.String(res.UserPoolClientID), Username: aws.String(email), Password: aws.String(password),
+		UserAttributes: []cogtypes.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AdminConfirmSignUp(ctx, &cognitoidentityprovider.AdminConfirmSignUpInput{UserPoolId: aws.String(res.UserPoolID), Username: aws.String(email)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AdminAddUserToGroup(ctx, &cognitoidentityprovider.AdminAddUserToGroupInput{
+		UserPoolId: aws.String(res.UserPoolID), Username: aws.String(email), GroupName: aws.String("admins"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.InitiateAuth(ctx, &cognitoidentityprovider.InitiateAuthInput{
+		ClientId: aws.String(res.UserPoolClientID), AuthFlow: cogtypes.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": email, "PASSWORD": password},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.AuthenticationResult.IdToken)
+}
+
+// startProcess runs bin with env until the test ends, then stops it with SIGTERM.
+func startProcess(t *testing.T, bin, name string, env []string) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("blog-api (%s) output:\n%s", name, out.String())
+		}
+	})
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitReady(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s/readyz did not answer 200 within 30s", url)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

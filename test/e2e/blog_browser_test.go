@@ -1,0 +1,425 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/serverless-architect/serverless-architect/internal/devtls"
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+// Page-weight budgets of the home page (bytes on the wire, as DevTools counts them:
+// headers and encoded bodies), photos excluded.
+const (
+	firstLoadBudget = 100 << 10
+	reloadBudget    = 5 << 10
+)
+
+// TestBlogInBrowser drives MyBlog as a reader and an admin do, in headless Debian
+// chromium through the local edge: the home page lists the posts (seeded through
+// blog-api), a reader subscribes through the form, an admin signs in on the admin page
+// (Cognito from the browser) and publishes a post, and the home page then shows it.
+// It also measures the home page's weight, cold and on a reload with a warm cache.
+// Screenshots go to test/e2e/artifacts/.
+//
+// TLS: chromium trusts the stack's certificate through
+// --ignore-certificate-errors-spki-list with the SHA-256 of the dev leaf certificate's
+// public key: it pins that exact certificate, and nothing else is accepted
+// (--ignore-certificate-errors is not used).
+func TestBlogInBrowser(t *testing.T) {
+	if !mototest.Enabled() {
+		t.Skip("the browser test runs the whole local stack: set SA_INTEGRATION=1 (make test does)")
+	}
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed: apt-get install -y chromium (hack/test.sh installs it)")
+	}
+	s := startStack(t)
+	st := s.stack
+	if st.BlogURL == "" {
+		t.Fatalf("stack.json has no blogUrl: %+v", st)
+	}
+	home := st.BlogURL + "/"
+	client := caClient(t, s)
+
+	// Seed two posts through blog-api, as an admin.
+	run := time.Now().UnixNano()
+	token := adminToken(t, st)
+	var seeded []string
+	for i := range 2 {
+		title := fmt.Sprintf("Seeded post %d of run %d", i+1, run)
+		post := map[string]any{"title": title, "body": "A post seeded by the browser test.\n\n*Markdown* works.", "tags": []string{"test"}}
+		if code, _, body := call(t, client, "POST", st.Services["blog-api"].URL+"/v1/posts", token, post, nil); code != http.StatusCreated {
+			t.Fatalf("seed post: %d %s", code, body)
+		}
+		seeded = append(seeded, title)
+	}
+
+	artifacts := filepath.Join(repoRoot(t), "test", "e2e", "artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := newBrowser(t, chrome, leafSPKI(t, filepath.Join(filepath.Dir(st.CAFile), devtls.CertFile)))
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+			return
+		}
+		p := filepath.Join(artifacts, name)
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+			return
+		}
+		t.Logf("screenshot: %s", p)
+	}
+	net := watchNetwork(t, ctx)
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			shot("failed.png")
+			t.Fatalf("%s: %v\nrequests:\n%s", what, err, net.report())
+		}
+	}
+
+	// A reader, cold cache: the home page lists the seeded posts.
+	do("load the home page", chromedp.Navigate(home), waitText("#posts", seeded...))
+	net.idle(t)
+	first := net.report()
+	firstBytes := net.bytes()
+	shot("home-first-load.png")
+	t.Logf("home page, first load: %d bytes transferred without images (budget %d)\n%s", firstBytes, firstLoadBudget, first)
+	if firstBytes > firstLoadBudget {
+		t.Errorf("first load transferred %d bytes, over the %d budget", firstBytes, firstLoadBudget)
+	}
+	if !strings.Contains(first, "br ") {
+		t.Errorf("no response of the first load was brotli-compressed:\n%s", first)
+	}
+	if doc := net.find(home); doc == nil || doc.xcache == "" {
+		t.Errorf("the home page did not come through the edge (no X-Cache):\n%s", first)
+	}
+
+	// The same reader reloads: pages revalidate (304), assets come from the cache.
+	net.reset()
+	do("reload the home page", chromedp.Reload(), waitText("#posts", seeded...))
+	net.idle(t)
+	reloadBytes := net.bytes()
+	t.Logf("home page, reload with a warm cache: %d bytes transferred without images (budget %d)\n%s", reloadBytes, reloadBudget, net.report())
+	if reloadBytes > reloadBudget {
+		t.Errorf("reload transferred %d bytes, over the %d budget", reloadBytes, reloadBudget)
+	}
+	// The page and the posts list were revalidated with their ETags: 304s from the edge.
+	for _, u := range []string{home, st.BlogURL + "/v1/posts?limit=10"} {
+		if r := net.find(u); r == nil || r.wire != http.StatusNotModified {
+			t.Errorf("reload: %s was not answered 304 on the wire:\n%s", u, net.report())
+		}
+	}
+	shot("home-reload.png")
+
+	// The reader subscribes; blog-api stores the address.
+	email := fmt.Sprintf("reader-%d@example.com", run)
+	do("subscribe",
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.Click(chromedp.CSS(`#subscribe button[type="submit"]`)),
+		waitText("#subscribe-status", "Thanks"))
+	shot("home-subscribed.png")
+	ddb := dynamodb.NewFromConfig(stackAWS(t, st))
+	got, err := ddb.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(st.Resources.SubscribersTable),
+		Key:       map[string]ddbtypes.AttributeValue{"email": &ddbtypes.AttributeValueMemberS{Value: email}},
+	})
+	if err != nil || len(got.Item) == 0 {
+		t.Errorf("subscriber %s not in %s: %v", email, st.Resources.SubscribersTable, err)
+	}
+
+	// An admin signs in on the admin page and publishes a post.
+	adminEmail, password := newAdmin(t, st)
+	title := fmt.Sprintf("Published from the browser, run %d", run)
+	do("sign in as an admin",
+		chromedp.Navigate(st.BlogURL+"/admin.html"),
+		chromedp.WaitVisible(chromedp.CSS("#signin-form")),
+		chromedp.SendKeys(chromedp.CSS("#username"), adminEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS(`#signin-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#post-form")))
+	shot("admin-signed-in.png")
+	do("publish a post",
+		chromedp.SendKeys(chromedp.CSS("#title"), title),
+		chromedp.SendKeys(chromedp.CSS("#tags"), "news, browser"),
+		chromedp.SendKeys(chromedp.CSS("#body"), "Written in **chromium**, through the edge."),
+		chromedp.Click(chromedp.CSS(`#post-form button[type="submit"]`)),
+		waitText("#post-status", "Published"))
+	shot("admin-published.png")
+
+	// The home page shows it.
+	do("see the new post on the home page", chromedp.Navigate(home), waitText("#posts", append([]string{title}, seeded...)...))
+	shot("home-after-publish.png")
+}
+
+// newBrowser starts headless chromium, trusting only the stack's leaf certificate
+// (by its public key hash), and returns a tab's context.
+func newBrowser(t *testing.T, chrome, spki string) context.Context {
+	t.Helper()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox, // root in CI containers
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("ignore-certificate-errors-spki-list", spki),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The first action starts the browser, which lives as long as its context: no
+	// timeout on that one (chromedp.Run); every later step has its own.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelTimeout)
+	return tctx
+}
+
+// leafSPKI is the base64 SHA-256 of the certificate's SubjectPublicKeyInfo, the form
+// --ignore-certificate-errors-spki-list takes.
+func leafSPKI(t *testing.T, certFile string) string {
+	t.Helper()
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s holds no PEM block", certFile)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// waitText waits until the element's text holds every one of want.
+func waitText(sel string, want ...string) chromedp.Action[chromedp.Void] {
+	js, _ := json.Marshal(want)
+	q, _ := json.Marshal(sel)
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && %s.every((w) => e.textContent.includes(w)); })()`, q, js)
+	poll := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := poll(ctx, t); err != nil {
+			return fmt.Errorf("wait for %s to show %q: %w", sel, want, err)
+		}
+		return nil
+	})
+}
+
+// newAdmin creates a confirmed user with a permanent password in the admins group,
+// through the SDK against moto, and returns the credentials.
+func newAdmin(t *testing.T, st *stack.Stack) (email, password string) {
+	t.Helper()
+	ctx := context.Background()
+	c := cip.NewFromConfig(stackAWS(t, st))
+	r := st.Resources
+	email = strings.ToLower(mototest.Name("browser-admin")) + "@example.com"
+	password = "Passw0rd1x!"
+	if _, err := c.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
+		UserPoolId: aws.String(r.UserPoolID), Username: aws.String(email), MessageAction: ciptypes.MessageActionTypeSuppress,
+		UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String(email)}, {Name: aws.String("email_verified"), Value: aws.String("true")}},
+	}); err != nil {
+		t.Fatalf("create admin: %v", err)
+	}
+	if _, err := c.AdminSetUserPassword(ctx, &cip.AdminSetUserPasswordInput{UserPoolId: aws.String(r.UserPoolID), Username: aws.String(email), Password: aws.String(password), Permanent: true}); err != nil {
+		t.Fatalf("set admin password: %v", err)
+	}
+	if _, err := c.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(r.UserPoolID), Username: aws.String(email), GroupName: aws.String(r.AdminsGroup)}); err != nil {
+		t.Fatalf("add to %s: %v", r.AdminsGroup, err)
+	}
+	return email, password
+}
+
+// netWatch accounts for the tab's network traffic through the DevTools Network
+// domain: per request, its type, status, encoding and encodedDataLength (bytes on the
+// wire, headers included).
+type netWatch struct {
+	mu       sync.Mutex
+	reqs     map[network.RequestID]*netReq
+	order    []network.RequestID
+	inflight map[network.RequestID]bool
+	last     time.Time
+}
+
+type netReq struct {
+	url, encoding, mime string
+	xcache              string
+	kind                network.ResourceType
+	status              int64
+	wire                int64 // the status on the wire: 304 for a revalidated cache entry
+	bytes               float64
+	cached              bool
+	done                bool
+}
+
+func watchNetwork(t *testing.T, ctx context.Context) *netWatch {
+	t.Helper()
+	w := &netWatch{reqs: map[network.RequestID]*netReq{}, inflight: map[network.RequestID]bool{}, last: time.Now()}
+	err := chromedp.Listen(ctx, func(ev any) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.last = time.Now()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if _, ok := w.reqs[e.RequestID]; !ok {
+				w.order = append(w.order, e.RequestID)
+			}
+			w.reqs[e.RequestID] = &netReq{url: e.Request.URL, kind: e.Type}
+			w.inflight[e.RequestID] = true
+		case *network.EventResponseReceived:
+			if r := w.reqs[e.RequestID]; r != nil {
+				r.kind, r.status, r.mime = e.Type, e.Response.Status, e.Response.MimeType
+				r.encoding = headerValue(e.Response.Headers, "content-encoding")
+				r.xcache = headerValue(e.Response.Headers, "x-cache")
+				r.cached = e.Response.FromDiskCache || e.Response.FromPrefetchCache
+			}
+		case *network.EventResponseReceivedExtraInfo:
+			if r := w.reqs[e.RequestID]; r != nil {
+				r.wire = e.StatusCode
+			}
+		case *network.EventRequestServedFromCache:
+			if r := w.reqs[e.RequestID]; r != nil {
+				r.cached = true
+			}
+		case *network.EventLoadingFinished:
+			if r := w.reqs[e.RequestID]; r != nil {
+				r.bytes, r.done = e.EncodedDataLength, true
+			}
+			delete(w.inflight, e.RequestID)
+		case *network.EventLoadingFailed:
+			delete(w.inflight, e.RequestID)
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen to the network: %v", err)
+	}
+	return w
+}
+
+func headerValue(h network.Headers, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return fmt.Sprint(v)
+		}
+	}
+	return ""
+}
+
+// idle waits until no request is in flight and nothing happened for half a second.
+func (w *netWatch) idle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		w.mu.Lock()
+		quiet := len(w.inflight) == 0 && time.Since(w.last) > 500*time.Millisecond
+		w.mu.Unlock()
+		if quiet {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the page did not go quiet within 15s:\n%s", w.report())
+}
+
+func (w *netWatch) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reqs, w.order = map[network.RequestID]*netReq{}, nil
+}
+
+// find returns the last request for url.
+func (w *netWatch) find(url string) *netReq {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range slices.Backward(w.order) {
+		if r := w.reqs[id]; r.url == url {
+			c := *r
+			return &c
+		}
+	}
+	return nil
+}
+
+// isPhoto reports whether a request is an image (photos are outside the budget).
+func (r *netReq) isPhoto() bool {
+	return r.kind == network.ResourceTypeImage || strings.HasPrefix(r.mime, "image/")
+}
+
+// bytes sums encodedDataLength over the finished requests that are not images.
+func (w *netWatch) bytes() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n float64
+	for _, r := range w.reqs {
+		if r.done && !r.isPhoto() {
+			n += r.bytes
+		}
+	}
+	return int(n)
+}
+
+// report lists the requests: status, encoding, bytes, type, URL.
+func (w *netWatch) report() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b strings.Builder
+	for _, id := range w.order {
+		r := w.reqs[id]
+		enc := r.encoding
+		if enc == "" {
+			enc = "-"
+		}
+		note := ""
+		if r.cached {
+			note = " (from cache)"
+		}
+		if r.isPhoto() {
+			note += " (image, not counted)"
+		}
+		xc := r.xcache
+		if xc == "" {
+			xc = "-"
+		}
+		wire := "   "
+		if r.wire != 0 {
+			wire = fmt.Sprint(r.wire)
+		}
+		fmt.Fprintf(&b, "  %3d (wire %s) %-4s %6.0f B  %-6s %-10s %s%s\n", r.status, wire, enc+" ", r.bytes, xc, r.kind, r.url, note)
+	}
+	return b.String()
+}

@@ -1,0 +1,78 @@
+// MyBlog's public pages: home (recent posts, subscribe), a post, the photo gallery.
+// Same-origin relative URLs only: the edge serves the site at /, the API at /v1/ and
+// media at /media/. Titles and every other API string go in with textContent; only a
+// post's html, sanitised by blog-api (goldmark + bluemonday), is set as HTML.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const get = (path) => fetch(path, { headers: { Accept: "application/json" }, cache: "no-cache" }).then((r) => {
+    if (!r.ok) throw Object.assign(new Error("HTTP " + r.status), { status: r.status });
+    return r.json();
+  });
+  const el = (tag, text, attrs) => {
+    const e = document.createElement(tag);
+    if (text) e.textContent = text;
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    return e;
+  };
+  const date = (s) => new Date(s).toLocaleDateString(undefined, { dateStyle: "medium" });
+  const done = (node) => node.setAttribute("aria-busy", "false");
+
+  // pager loads a list page by page into list, with a "more" button.
+  const pager = (path, list, render, empty) => {
+    const more = $("more");
+    let next = null;
+    const load = () => {
+      more.disabled = true;
+      get(path + (next ? "&nextToken=" + encodeURIComponent(next) : "")).then((d) => {
+        d.items.forEach((it) => { const li = render(it); if (li) list.append(li); });
+        if (!list.children.length) list.append(el("li", empty));
+        next = d.nextToken;
+        more.hidden = !next;
+      }).catch(() => list.append(el("li", "This list could not be loaded. Try again later.")))
+        .finally(() => { more.disabled = false; done(list); });
+    };
+    more.addEventListener("click", load);
+    load();
+  };
+
+  const page = document.body.dataset.page;
+  if (page === "home") {
+    pager("/v1/posts?limit=10", $("posts"), (p) => {
+      const li = el("li");
+      li.append(el("a", p.title, { href: "/post.html?slug=" + encodeURIComponent(p.slug) }), el("br"),
+        el("time", date(p.publishedAt), { class: "meta", datetime: p.publishedAt }));
+      return li;
+    }, "No posts yet.");
+    $("subscribe").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const status = $("subscribe-status"), email = $("email");
+      const say = (msg, ok) => { status.textContent = msg; status.className = "status " + (ok ? "ok" : "err"); };
+      if (!email.checkValidity()) { say("Please enter a valid email address.", false); email.focus(); return; }
+      fetch("/v1/subscribers", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: email.value }) })
+        .then((r) => r.status === 202 ? say("Thanks! Check your inbox for a welcome email.", true) : say("Please enter a valid email address.", false))
+        .catch(() => say("Something went wrong; please try again.", false));
+    });
+  } else if (page === "post") {
+    const slug = new URLSearchParams(location.search).get("slug") || "";
+    const art = document.querySelector("article");
+    get("/v1/posts/" + encodeURIComponent(slug)).then((p) => {
+      document.title = p.title + " · MyBlog";
+      $("title").textContent = p.title;
+      $("date").textContent = date(p.publishedAt);
+      $("date").setAttribute("datetime", p.publishedAt);
+      if (p.tags && p.tags.length) $("tags").textContent = "· " + p.tags.join(", ");
+      $("body").innerHTML = p.html; // sanitised server-side
+    }).catch((e) => {
+      $("title").textContent = e.status === 404 ? "Post not found" : "This post could not be loaded";
+    }).finally(() => done(art));
+  } else if (page === "gallery") {
+    pager("/v1/photos?limit=24", $("photos"), (ph) => {
+      if (ph.status !== "ready" || !ph.thumbnailUrl) return null;
+      const li = el("li"), a = el("a", "", { href: ph.originalUrl });
+      a.append(el("img", "", { src: ph.thumbnailUrl, alt: "Photo from " + date(ph.createdAt) + " (opens full size)", loading: "lazy", decoding: "async", width: "320", height: "240" }));
+      li.append(a);
+      return li;
+    }, "No photos yet.");
+  }
+})();
