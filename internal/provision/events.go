@@ -1,0 +1,227 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+// DefaultSenderEmail is the welcome mailer's sender identity when none is configured.
+// In AWS, replace it with an address of a domain you own (and leave the SES sandbox).
+const DefaultSenderEmail = "welcome@myblog.example"
+
+// EventResources are the resources of the subscriber-event flow (dynamodb-source ->
+// welcome-mailer): the subscribers stream (verified, enabled when missing), the
+// source's checkpoint table and dead-letter queue, the mailer's idempotency table and
+// its SES sender identity. They come after BlogResources, which make the subscribers
+// table.
+func EventResources(prefix, senderEmail string) []Resource {
+	if senderEmail == "" {
+		senderEmail = DefaultSenderEmail
+	}
+	return []Resource{
+		TableStream{Record: func(out *stack.Resources, arn string) { out.SubscribersStreamARN = arn }},
+		StateTable{TableName: prefix + "stream-checkpoints", Record: func(out *stack.Resources, name string) { out.CheckpointTable = name }},
+		StateTable{TableName: prefix + "welcome-idempotency", Record: func(out *stack.Resources, name string) { out.IdempotencyTable = name }},
+		DeadLetterQueue{QueueName: prefix + "subscriber-events-dlq", Record: func(out *stack.Resources, url string) { out.SubscriberEventsDLQURL = url }},
+		EmailIdentity{Address: senderEmail, Record: func(out *stack.Resources, a string) { out.SenderEmail = a }},
+	}
+}
+
+// TableStream makes sure the subscribers table (out.SubscribersTable) has a stream that
+// carries new images, enabling a NEW_IMAGE stream when it has none, and records the
+// stream's ARN.
+type TableStream struct {
+	Record func(out *stack.Resources, arn string)
+}
+
+var _ Resource = TableStream{}
+
+// Kind implements Resource.
+func (TableStream) Kind() string { return "dynamodb stream" }
+
+// Name implements Resource.
+func (TableStream) Name() string { return "subscribers (NEW_IMAGE)" }
+
+// Ensure implements Resource.
+func (s TableStream) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	table := out.SubscribersTable
+	if table == "" {
+		return Outcome{}, errors.New("the subscribers table must be provisioned first")
+	}
+	desc, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("describe table %s: %w", table, err)
+	}
+	spec := desc.Table.StreamSpecification
+	created := false
+	switch {
+	case spec == nil || !aws.ToBool(spec.StreamEnabled):
+		if _, err := c.DynamoDB.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName:           aws.String(table),
+			StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage},
+		}); err != nil {
+			return Outcome{}, fmt.Errorf("enable the stream of %s: %w", table, err)
+		}
+		created = true
+		if desc, err = c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
+			return Outcome{}, fmt.Errorf("describe table %s: %w", table, err)
+		}
+	case !StreamHasNewImage(spec.StreamViewType):
+		return Outcome{}, fmt.Errorf("table %s streams %s, but the welcome mailer needs new images (NEW_IMAGE or NEW_AND_OLD_IMAGES); "+
+			"a table's view type cannot change in place: disable its stream and run again", table, spec.StreamViewType)
+	}
+	arn := aws.ToString(desc.Table.LatestStreamArn)
+	if arn == "" {
+		return Outcome{}, fmt.Errorf("table %s reports no stream ARN", table)
+	}
+	s.Record(out, arn)
+	return Outcome{Created: created, ID: arn}, nil
+}
+
+// StreamHasNewImage reports whether a stream of view type v carries new images.
+func StreamHasNewImage(v types.StreamViewType) bool {
+	return v == types.StreamViewTypeNewImage || v == types.StreamViewTypeNewAndOldImages
+}
+
+// StateTable is a small on-demand table keyed by the string attribute pk: the
+// source's shard checkpoints and leases, the mailer's idempotency records.
+type StateTable struct {
+	TableName string
+	Record    func(out *stack.Resources, name string)
+}
+
+var _ Resource = StateTable{}
+
+// Kind implements Resource.
+func (StateTable) Kind() string { return "dynamodb table" }
+
+// Name implements Resource.
+func (t StateTable) Name() string { return t.TableName }
+
+// Ensure implements Resource. A table of that name with another key schema is an error.
+func (t StateTable) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	want := []keyAttr{{Name: "pk", Type: types.ScalarAttributeTypeS, Role: types.KeyTypeHash}}
+	desc, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.TableName)})
+	var notFound *types.ResourceNotFoundException
+	created := false
+	switch {
+	case errors.As(err, &notFound):
+		_, err := c.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            aws.String(t.TableName),
+			BillingMode:          types.BillingModePayPerRequest,
+			SSESpecification:     &types.SSESpecification{Enabled: aws.Bool(true), SSEType: types.SSETypeKms},
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+			Tags:                 []types.Tag{{Key: aws.String("project"), Value: aws.String("serverless-architect")}},
+		})
+		var inUse *types.ResourceInUseException
+		if err != nil && !errors.As(err, &inUse) {
+			return Outcome{}, fmt.Errorf("create table: %w", err)
+		}
+		created = true
+	case err != nil:
+		return Outcome{}, fmt.Errorf("describe table: %w", err)
+	default:
+		if got := keySchema(desc.Table); !slices.Equal(got, want) {
+			return Outcome{}, fmt.Errorf("table %q exists with key schema %s, but the project needs %s: delete it or choose another --prefix",
+				t.TableName, formatKeys(got), formatKeys(want))
+		}
+	}
+	waiter := dynamodb.NewTableExistsWaiter(c.DynamoDB, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 200 * time.Millisecond
+		o.MaxDelay = 5 * time.Second
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.TableName)}, tableActiveTimeout); err != nil {
+		return Outcome{}, fmt.Errorf("wait for table to become ACTIVE: %w", err)
+	}
+	t.Record(out, t.TableName)
+	return Outcome{Created: created}, nil
+}
+
+// DeadLetterQueue is the SQS queue dynamodb-source puts refused records on, kept 14
+// days, encrypted with SQS-managed keys.
+type DeadLetterQueue struct {
+	QueueName string
+	Record    func(out *stack.Resources, url string)
+}
+
+var _ Resource = DeadLetterQueue{}
+
+// Kind implements Resource.
+func (DeadLetterQueue) Kind() string { return "sqs queue" }
+
+// Name implements Resource.
+func (q DeadLetterQueue) Name() string { return q.QueueName }
+
+// Ensure implements Resource: CreateQueue is idempotent for equal attributes; the
+// attributes are set again on every run.
+func (q DeadLetterQueue) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	attrs := map[string]string{"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": strconv.Itoa(14 * 24 * 3600)}
+	created := false
+	url := ""
+	got, err := c.SQS.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q.QueueName)})
+	if err == nil {
+		url = aws.ToString(got.QueueUrl)
+		if _, err := c.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(url), Attributes: attrs}); err != nil {
+			return Outcome{}, fmt.Errorf("set queue attributes: %w", err)
+		}
+	} else {
+		made, err := c.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.QueueName), Attributes: attrs,
+			Tags: map[string]string{"project": "serverless-architect"}})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("create queue: %w", err)
+		}
+		url, created = aws.ToString(made.QueueUrl), true
+	}
+	q.Record(out, url)
+	return Outcome{Created: created, ID: url}, nil
+}
+
+// EmailIdentity is the SES sender identity of the welcome mailer. Creating an email
+// identity makes SES send a verification email in AWS (the address's owner must click
+// it); moto verifies it at once.
+type EmailIdentity struct {
+	Address string
+	Record  func(out *stack.Resources, address string)
+}
+
+var _ Resource = EmailIdentity{}
+
+// Kind implements Resource.
+func (EmailIdentity) Kind() string { return "ses email identity" }
+
+// Name implements Resource.
+func (e EmailIdentity) Name() string { return e.Address }
+
+// Ensure implements Resource.
+func (e EmailIdentity) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	created := false
+	_, err := c.SESv2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(e.Address)})
+	var notFound *sestypes.NotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		_, err := c.SESv2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(e.Address)})
+		var exists *sestypes.AlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return Outcome{}, fmt.Errorf("create email identity: %w", err)
+		}
+		created = true
+	case err != nil:
+		return Outcome{}, fmt.Errorf("get email identity: %w", err)
+	}
+	e.Record(out, e.Address)
+	return Outcome{Created: created}, nil
+}

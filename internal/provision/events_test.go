@@ -1,0 +1,77 @@
+package provision
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+func TestStreamHasNewImage(t *testing.T) {
+	for v, want := range map[types.StreamViewType]bool{
+		types.StreamViewTypeNewImage: true, types.StreamViewTypeNewAndOldImages: true,
+		types.StreamViewTypeKeysOnly: false, types.StreamViewTypeOldImage: false,
+	} {
+		if got := StreamHasNewImage(v); got != want {
+			t.Errorf("StreamHasNewImage(%s) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestEventResourcesAgainstMoto provisions the event flow's resources twice: the
+// first run creates them (and enables the stream of a table made without one), the
+// second finds them all.
+func TestEventResourcesAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	c := NewClients(mototest.AWSConfig(t, ep))
+	ctx := context.Background()
+	prefix := mototest.Name("ev") + "-"
+	subs := prefix + "subscribers"
+	if _, err := c.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(subs),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("email"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("email"), KeyType: types.KeyTypeHash}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rs := append([]Resource{recordSubscribers{subs}}, EventResources(prefix, prefix+"hello@example.com")...)
+	for run := 1; run <= 2; run++ {
+		var log strings.Builder
+		out, err := Ensure(ctx, c, rs, &log)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if out.SubscribersStreamARN == "" || out.CheckpointTable != prefix+"stream-checkpoints" || out.IdempotencyTable != prefix+"welcome-idempotency" ||
+			!strings.HasSuffix(out.SubscriberEventsDLQURL, prefix+"subscriber-events-dlq") || out.SenderEmail != prefix+"hello@example.com" {
+			t.Errorf("run %d: resources = %+v", run, out)
+		}
+		created := strings.Count(log.String(), "created")
+		if run == 1 && created != 5 || run == 2 && created != 0 {
+			t.Errorf("run %d created %d resources:\n%s", run, created, log.String())
+		}
+	}
+	desc, err := c.DynamoDB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(subs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec := desc.Table.StreamSpecification; spec == nil || !aws.ToBool(spec.StreamEnabled) || spec.StreamViewType != types.StreamViewTypeNewImage {
+		t.Errorf("stream = %+v, want NEW_IMAGE enabled", spec)
+	}
+}
+
+// recordSubscribers stands in for the blog's table definition: it records the name.
+type recordSubscribers struct{ name string }
+
+func (recordSubscribers) Kind() string   { return "test" }
+func (r recordSubscribers) Name() string { return r.name }
+func (r recordSubscribers) Ensure(_ context.Context, _ *Clients, out *stack.Resources) (Outcome, error) {
+	out.SubscribersTable = r.name
+	return Outcome{}, nil
+}

@@ -1,0 +1,80 @@
+package source
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+)
+
+// Build checks cfg and returns the poller, with AWS clients built from the
+// environment (AWS_REGION, AWS_ENDPOINT_URL*, the default credential chain).
+func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Poller, error) {
+	if cfg.Table == "" && cfg.StreamARN == "" {
+		return nil, fmt.Errorf("set TABLE_NAME (or STREAM_ARN)")
+	}
+	if cfg.StreamARN != "" {
+		if _, _, err := cloudevent.TableFromStreamARN(cfg.StreamARN); err != nil {
+			return nil, fmt.Errorf("STREAM_ARN: %w", err)
+		}
+	}
+	if cfg.BatchSize < 1 || cfg.BatchSize > 1000 {
+		return nil, fmt.Errorf("BATCH_SIZE is %d; it must be 1..1000", cfg.BatchSize)
+	}
+	if cfg.LeaseDuration < time.Second {
+		return nil, fmt.Errorf("LEASE_DURATION is %s; it must be at least 1s", cfg.LeaseDuration)
+	}
+	if cfg.PollInterval <= 0 || cfg.DiscoveryInterval <= 0 || cfg.RetryBase <= 0 || cfg.RetryMax < cfg.RetryBase {
+		return nil, fmt.Errorf("POLL_INTERVAL, SHARD_DISCOVERY_INTERVAL and RETRY_BACKOFF_BASE must be positive, RETRY_BACKOFF_MAX at least RETRY_BACKOFF_BASE")
+	}
+	sender, err := cloudevent.NewSender(cfg.Sink, &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, MaxAttempts: 5})
+	if err != nil {
+		return nil, err
+	}
+	worker := cfg.WorkerID
+	if worker == "" {
+		worker = WorkerID()
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	log = log.With("worker", worker)
+	log.Info("following stream", "table", cfg.Table, "stream", cfg.StreamARN, "sink", cfg.Sink.Sink, "checkpoints", cfg.CheckpointTable, "deadLetters", cfg.DeadLetterQueueURL)
+	return &Poller{
+		Streams:           dynamodbstreams.NewFromConfig(awsCfg),
+		Tables:            db,
+		Leases:            NewLeaseStore(db, cfg.CheckpointTable, worker, cfg.LeaseDuration, nil),
+		Sender:            sender,
+		Dead:              &SQSDeadLetter{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.DeadLetterQueueURL},
+		Log:               log,
+		Table:             cfg.Table,
+		StreamARN:         cfg.StreamARN,
+		PollInterval:      cfg.PollInterval,
+		DiscoveryInterval: cfg.DiscoveryInterval,
+		BatchSize:         cfg.BatchSize,
+		RetryBase:         cfg.RetryBase,
+		RetryMax:          cfg.RetryMax,
+	}, nil
+}
+
+// WorkerID is a lease owner id unique to this process: the host name (a pod's name in
+// a cluster) and a random suffix.
+func WorkerID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,177 @@
+// Package store holds the thumbnailer's AWS adapters: the media bucket (S3) and the
+// photo items of the blog's posts table (DynamoDB), laid out as
+// services/blog-api/README.md documents.
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/photo"
+)
+
+// S3 is the media bucket.
+type S3 struct {
+	Client *s3.Client
+}
+
+var _ photo.Objects = S3{}
+
+// Probe implements photo.Objects with a ranged GET.
+func (s S3) Probe(ctx context.Context, bucket, key string, n int64) ([]byte, int64, string, error) {
+	out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=0-" + strconv.FormatInt(n-1, 10)),
+	})
+	if err != nil {
+		switch apiCode(err) {
+		case "NoSuchKey", "NotFound":
+			return nil, 0, "", photo.ErrObjectGone
+		case "InvalidRange": // an empty object
+			return nil, 0, "", nil
+		}
+		return nil, 0, "", fmt.Errorf("get %s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	head, err := io.ReadAll(io.LimitReader(out.Body, n))
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("read %s/%s: %w", bucket, key, err)
+	}
+	size := int64(len(head))
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		// bytes 0-262143/12345678
+		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
+			if total, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
+				size = total
+			}
+		}
+	}
+	return head, size, aws.ToString(out.ETag), nil
+}
+
+// Get implements photo.Objects.
+func (s S3) Get(ctx context.Context, bucket, key, etag string, size int64) ([]byte, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	out, err := s.Client.GetObject(ctx, in)
+	if err != nil {
+		switch apiCode(err) {
+		case "NoSuchKey", "NotFound":
+			return nil, photo.ErrObjectGone
+		case "PreconditionFailed":
+			return nil, photo.ErrObjectChanged
+		}
+		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, err)
+	}
+	defer out.Body.Close()
+	// Exactly size bytes, allocated once: the memory reserved for this job.
+	b := make([]byte, size)
+	if _, err := io.ReadFull(out.Body, b); err != nil {
+		return nil, fmt.Errorf("read %s/%s: %w", bucket, key, err)
+	}
+	if n, _ := out.Body.Read(make([]byte, 1)); n > 0 {
+		return nil, photo.ErrObjectChanged
+	}
+	return b, nil
+}
+
+// Put implements photo.Objects.
+func (s S3) Put(ctx context.Context, bucket, key string, body []byte, contentType, cacheControl string) error {
+	_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentType: aws.String(contentType), CacheControl: aws.String(cacheControl),
+		ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return fmt.Errorf("put %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// Photos are the photo items of the posts table.
+type Photos struct {
+	Client *dynamodb.Client
+	Table  string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+var _ photo.Photos = Photos{}
+
+// MarkReady implements photo.Photos.
+func (p Photos) MarkReady(ctx context.Context, id, thumbnailKey string) error {
+	return p.update(ctx, id, "SET #s = :ready, thumbnailKey = :k, updatedAt = :now REMOVE reason", map[string]ddbtypes.AttributeValue{
+		":ready": &ddbtypes.AttributeValueMemberS{Value: "ready"},
+		":k":     &ddbtypes.AttributeValueMemberS{Value: thumbnailKey},
+	})
+}
+
+// MarkFailed implements photo.Photos.
+func (p Photos) MarkFailed(ctx context.Context, id, reason string) error {
+	return p.update(ctx, id, "SET #s = :failed, reason = :why, updatedAt = :now", map[string]ddbtypes.AttributeValue{
+		":failed": &ddbtypes.AttributeValueMemberS{Value: "failed"},
+		":why":    &ddbtypes.AttributeValueMemberS{Value: reason},
+	})
+}
+
+func key(id string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		"pk": &ddbtypes.AttributeValueMemberS{Value: "PHOTO#" + id},
+		"sk": &ddbtypes.AttributeValueMemberS{Value: "PHOTO"},
+	}
+}
+
+// update applies expr only to a pending photo. A failed condition is a duplicate
+// delivery (the photo is already done: nil) or an unregistered upload (ErrNoPhoto).
+func (p Photos) update(ctx context.Context, id, expr string, values map[string]ddbtypes.AttributeValue) error {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	values[":pending"] = &ddbtypes.AttributeValueMemberS{Value: "pending"}
+	values[":now"] = &ddbtypes.AttributeValueMemberS{Value: now().UTC().Format(time.RFC3339Nano)}
+	_, err := p.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(p.Table),
+		Key:                       key(id),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND #s = :pending"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ExpressionAttributeValues: values,
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		if err != nil {
+			return fmt.Errorf("update photo %s: %w", id, err)
+		}
+		return nil
+	}
+	got, err := p.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Table), Key: key(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("get photo %s: %w", id, err)
+	}
+	if got.Item == nil {
+		return photo.ErrNoPhoto
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package welcome
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/server"
+)
+
+// goldenFor reads a golden event and puts address where the golden one is.
+func goldenFor(t *testing.T, name, address string) cloudevents.Event {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.ReplaceAll(b, []byte("ada@example.com"), []byte(address))
+	var e cloudevents.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// post delivers e to url in binary or structured mode, as a Knative channel or
+// IntegrationSource does, and returns the status code.
+func post(t *testing.T, url string, e cloudevents.Event, structured bool) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := binding.WithForceBinary(context.Background())
+	if structured {
+		ctx = binding.WithForceStructured(context.Background())
+	}
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TestHTTPHandlerAgainstMoto runs welcome-mailer's whole HTTP handler (Build, as main
+// does, AWS clients from the environment) against moto and delivers the golden events
+// of both producers — dynamodb-source's Lambda-shaped INSERT and Knative's
+// IntegrationSource event — in binary and structured mode: each address gets exactly
+// one email with both parts and its unsubscribe link, however often it is delivered.
+func TestHTTPHandlerAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	cfg := mototest.AWSConfig(t, ep)
+	ctx := context.Background()
+	table := mototest.Name("welcome-http")
+	db := dynamodb.NewFromConfig(cfg)
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	from := mototest.Name("hello") + "@example.com"
+	if _, err := sesv2.NewFromConfig(cfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	h, err := Build(ctx, Config{
+		Config: server.Config{}, Region: mototest.Region, IdempotencyTable: table, SenderEmail: from,
+		UnsubscribeKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", UnsubscribeBaseURL: "https://blog.example",
+		EmailAttribute: "email", BlogName: "MyBlog", ClaimLease: 30 * time.Second, SESTimeout: 10 * time.Second,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	for _, tc := range []struct {
+		name, golden string
+		structured   bool
+	}{
+		{"dynamodb-source binary", "dynamodb-insert.json", false},
+		{"knative integrationsource binary", "knative-ddb-streams.json", false},
+		{"knative integrationsource structured", "knative-ddb-streams.json", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			to := mototest.Name("sub") + "@example.com"
+			e := goldenFor(t, tc.golden, to)
+			for i := range 3 {
+				if got := post(t, srv.URL, e, tc.structured); got != http.StatusNoContent {
+					t.Fatalf("delivery %d answered %d, want 204", i+1, got)
+				}
+			}
+			msgs := motoMessages(t, ep, to)
+			if len(msgs) != 1 {
+				t.Fatalf("moto holds %d emails to %s, want 1", len(msgs), to)
+			}
+			m := msgs[0]
+			if !strings.Contains(m.Parts["text/plain"], to) || !strings.Contains(m.Parts["text/html"], "https://blog.example/v1/subscribers/unsubscribe?token=") {
+				t.Errorf("email = %+v, want both parts, the address and the unsubscribe link", m)
+			}
+		})
+	}
+
+	t.Run("poison and ignored events", func(t *testing.T) {
+		garbled := goldenFor(t, "knative-ddb-streams.json", "x@example.com")
+		_ = garbled.SetData(cloudevents.ApplicationJSON, []byte(`{"eventName":"INSERT","dynamodb":{"newImage":{"email":{"s":"not an address"}}}}`))
+		if got := post(t, srv.URL, garbled, false); got != http.StatusBadRequest {
+			t.Errorf("an invalid address answered %d, want 400", got)
+		}
+		other := goldenFor(t, "dynamodb-insert.json", "y@example.com")
+		other.SetType("com.example.something.else")
+		if got := post(t, srv.URL, other, false); got != http.StatusNoContent {
+			t.Errorf("an unrelated type answered %d, want 204", got)
+		}
+		if n := len(motoMessages(t, ep, "y@example.com")); n != 0 {
+			t.Errorf("an unrelated type sent %d emails", n)
+		}
+	})
+}

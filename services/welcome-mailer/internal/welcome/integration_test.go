@@ -1,0 +1,144 @@
+package welcome
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+)
+
+func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
+
+// motoMessages returns the emails moto's SES holds for to, parsed (the mailer sends
+// raw MIME messages, which moto keeps whole under RawMessage).
+func motoMessages(t *testing.T, ep, to string) []parsedEmail {
+	t.Helper()
+	resp, err := http.Get(ep + "/moto-api/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var data struct {
+		SES struct {
+			Message    []map[string]any `json:"Message"`
+			RawMessage []struct {
+				Source       string   `json:"source"`
+				Destinations []string `json:"destinations"`
+				RawData      string   `json:"raw_data"`
+			} `json:"RawMessage"`
+		} `json:"ses"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
+		t.Fatalf("decode data.json: %v", err)
+	}
+	for _, m := range data.SES.Message {
+		if b, _ := json.Marshal(m["destinations"]); strings.Contains(string(b), `"`+to+`"`) {
+			t.Errorf("a Simple message to %s: the mailer sends raw messages only", to)
+		}
+	}
+	var out []parsedEmail
+	for _, m := range data.SES.RawMessage {
+		if slices.Contains(m.Destinations, to) {
+			out = append(out, parseEmail(t, []byte(m.RawData)))
+		}
+	}
+	return out
+}
+
+// TestAgainstMoto runs the handler with the real ledger and SES v2 against moto:
+// duplicates, concurrent duplicates and an unverified sender.
+func TestAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	cfg := mototest.AWSConfig(t, ep)
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(cfg)
+	table := mototest.Name("welcome-idem")
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ses := sesv2.NewFromConfig(cfg)
+	from := mototest.Name("hello") + "@example.com"
+	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(&DynamoLedger{DB: db, Table: table}, &SESMailer{Client: ses, From: from}, nil)
+
+	to := mototest.Name("ada") + "@example.com"
+	for i := range 3 {
+		if err := h.Handle(ctx, insertFor(t, to)); err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+	}
+	msgs := motoMessages(t, ep, to)
+	if len(msgs) != 1 {
+		t.Fatalf("moto holds %d emails to %s, want 1", len(msgs), to)
+	}
+	if m := msgs[0]; !strings.Contains(m.Parts["text/html"], "unsubscribe?token=") || !strings.Contains(m.Parts["text/plain"], "unsubscribe?token=") ||
+		!strings.Contains(m.ListUnsubscribe, "unsubscribe?token=") || m.From != "<"+from+">" {
+		t.Errorf("email = %+v, want the welcome from %s with the unsubscribe link in both parts and the header", m, from)
+	}
+
+	// Concurrent duplicates: one email; the losers are told to retry, and their
+	// retries are acknowledged.
+	to2 := mototest.Name("bob") + "@example.com"
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { _ = h.Handle(ctx, insertFor(t, to2)) })
+	}
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := h.Handle(ctx, insertFor(t, to2))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retry after concurrent duplicates: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := len(motoMessages(t, ep, to2)); n != 1 {
+		t.Errorf("concurrent duplicates: %d emails, want 1", n)
+	}
+
+	// An unverified sender: SES refuses (MessageRejected): permanent, and the claim is
+	// released so a replay after fixing the identity sends the email.
+	bad := newTestHandler(&DynamoLedger{DB: db, Table: table}, &SESMailer{Client: ses, From: mototest.Name("nobody") + "@unverified.example"}, nil)
+	to3 := mototest.Name("eve") + "@example.com"
+	err := bad.Handle(ctx, insertFor(t, to3))
+	if !cloudevent.IsPermanent(err) {
+		t.Fatalf("unverified sender: %v, want a permanent error", err)
+	}
+	if err := h.Handle(ctx, insertFor(t, to3)); err != nil {
+		t.Fatalf("replay with a verified sender: %v", err)
+	}
+	if n := len(motoMessages(t, ep, to3)); n != 1 {
+		t.Errorf("after the replay: %d emails, want 1", n)
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(Key(to3)), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(out.Item["state"]); !strings.Contains(got, "sent") {
+		t.Errorf("ledger state = %s, want sent", got)
+	}
+}

@@ -1,0 +1,145 @@
+package welcome
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the ledger uses.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// DynamoLedger is the Ledger in a DynamoDB table whose partition key is the string
+// attribute "pk" (the provisioned idempotency table). An item: pk, state ("sending" or
+// "sent"), token, leaseUntil (Unix ms), attempts, messageId, sentAt.
+type DynamoLedger struct {
+	DB    DynamoDBAPI
+	Table string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+var _ Ledger = (*DynamoLedger)(nil)
+
+func (l *DynamoLedger) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func key(k string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: k}}
+}
+
+func sv(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func msv(t time.Time) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
+}
+
+// Claim implements Ledger: one conditional UpdateItem that succeeds only if no item
+// exists or the item is "sending" with an expired lease; on a failed condition the item
+// is read to say whether it is sent or in progress.
+func (l *DynamoLedger) Claim(ctx context.Context, k string, lease time.Duration) (Claim, error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	now := l.now()
+	until := now.Add(lease)
+	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.Table),
+		Key:                      key(k),
+		UpdateExpression:         aws.String("SET #state = :sending, #token = :token, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one"),
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)"),
+		ExpressionAttributeNames: map[string]string{"#state": "state", "#token": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":sending": sv("sending"), ":token": sv(token), ":until": msv(until), ":now": msv(now),
+			":zero": &types.AttributeValueMemberN{Value: "0"}, ":one": &types.AttributeValueMemberN{Value: "1"},
+		},
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case err == nil:
+		_, existed := out.Attributes["pk"]
+		return Claim{Key: k, Token: token, State: Acquired, Until: until, TakenOver: existed}, nil
+	case !errors.As(err, &ccf):
+		return Claim{}, fmt.Errorf("claim %s: %w", k, err)
+	}
+	got, err := l.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key(k), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Claim{}, fmt.Errorf("read claim %s: %w", k, err)
+	}
+	state, _ := got.Item["state"].(*types.AttributeValueMemberS)
+	if state != nil && state.Value == "sent" {
+		return Claim{Key: k, State: Sent}, nil
+	}
+	c := Claim{Key: k, State: InProgress}
+	if v, ok := got.Item["leaseUntil"].(*types.AttributeValueMemberN); ok {
+		if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
+			c.Until = time.UnixMilli(n)
+		}
+	}
+	if got.Item == nil {
+		// Released between our write and our read: the caller's retry will claim it.
+		c.Until = now
+	}
+	return c, nil
+}
+
+// MarkSent implements Ledger: state becomes "sent" only if the claim is still ours.
+func (l *DynamoLedger) MarkSent(ctx context.Context, c Claim, messageID string) error {
+	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.Table),
+		Key:                      key(c.Key),
+		UpdateExpression:         aws.String("SET #state = :sent, messageId = :id, sentAt = :at REMOVE leaseUntil"),
+		ConditionExpression:      aws.String("#state = :sending AND #token = :token"),
+		ExpressionAttributeNames: map[string]string{"#state": "state", "#token": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":sent": sv("sent"), ":sending": sv("sending"), ":token": sv(c.Token), ":id": sv(messageID),
+			":at": sv(l.now().UTC().Format(time.RFC3339Nano)),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("mark %s sent: %w", c.Key, ErrClaimLost)
+	}
+	if err != nil {
+		return fmt.Errorf("mark %s sent: %w", c.Key, err)
+	}
+	return nil
+}
+
+// Release implements Ledger: the item is deleted only if the claim is still ours.
+func (l *DynamoLedger) Release(ctx context.Context, c Claim) error {
+	_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                aws.String(l.Table),
+		Key:                      key(c.Key),
+		ConditionExpression:      aws.String("#state = :sending AND #token = :token"),
+		ExpressionAttributeNames: map[string]string{"#state": "state", "#token": "token"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":sending": sv("sending"), ":token": sv(c.Token),
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("release %s: %w", c.Key, ErrClaimLost)
+	}
+	if err != nil {
+		return fmt.Errorf("release %s: %w", c.Key, err)
+	}
+	return nil
+}

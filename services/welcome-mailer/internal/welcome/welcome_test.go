@@ -1,0 +1,340 @@
+package welcome
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+)
+
+// memLedger is an in-memory Ledger with the DynamoLedger's transitions.
+type memLedger struct {
+	mu    sync.Mutex
+	now   func() time.Time
+	items map[string]memItem
+	n     int
+	// failMark makes MarkSent fail.
+	failMark bool
+}
+
+type memItem struct {
+	state, token string
+	until        time.Time
+}
+
+func newMemLedger(now func() time.Time) *memLedger {
+	return &memLedger{now: now, items: map[string]memItem{}}
+}
+
+func (l *memLedger) Claim(_ context.Context, k string, lease time.Duration) (Claim, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it, ok := l.items[k]
+	now := l.now()
+	switch {
+	case ok && it.state == "sent":
+		return Claim{Key: k, State: Sent}, nil
+	case ok && !it.until.Before(now):
+		return Claim{Key: k, State: InProgress, Until: it.until}, nil
+	}
+	l.n++
+	c := Claim{Key: k, Token: string(rune('a' + l.n)), State: Acquired, Until: now.Add(lease), TakenOver: ok}
+	l.items[k] = memItem{state: "sending", token: c.Token, until: c.Until}
+	return c, nil
+}
+
+func (l *memLedger) MarkSent(_ context.Context, c Claim, _ string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failMark {
+		return errors.New("dynamodb down")
+	}
+	it, ok := l.items[c.Key]
+	if !ok || it.state != "sending" || it.token != c.Token {
+		return ErrClaimLost
+	}
+	l.items[c.Key] = memItem{state: "sent"}
+	return nil
+}
+
+func (l *memLedger) Release(_ context.Context, c Claim) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	it, ok := l.items[c.Key]
+	if !ok || it.state != "sending" || it.token != c.Token {
+		return ErrClaimLost
+	}
+	delete(l.items, c.Key)
+	return nil
+}
+
+// fakeMailer records sends; errs are returned by the successive calls (nil after).
+type fakeMailer struct {
+	mu    sync.Mutex
+	sent  []Message
+	calls int
+	errs  []error
+	delay time.Duration
+}
+
+func (m *fakeMailer) Send(_ context.Context, msg Message) (string, error) {
+	time.Sleep(m.delay)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	if m.calls <= len(m.errs) && m.errs[m.calls-1] != nil {
+		return "", m.errs[m.calls-1]
+	}
+	m.sent = append(m.sent, msg)
+	return "msg-" + msg.To, nil
+}
+
+func (m *fakeMailer) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.sent)
+}
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newTestHandler(l Ledger, m Mailer, now func() time.Time) *Handler {
+	return &Handler{
+		Ledger: l, Mailer: m, Now: now,
+		Link:           func(email string) string { return "https://blog.example/v1/subscribers/unsubscribe?token=" + email },
+		Log:            slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		EmailAttribute: "email", BlogName: "MyBlog",
+		Lease: 30 * time.Second, SendTimeout: time.Second,
+	}
+}
+
+func golden(t *testing.T, name string) cloudevents.Event {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e cloudevents.Event
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// insertFor is the golden INSERT with another address.
+func insertFor(t *testing.T, email string) cloudevents.Event {
+	e := golden(t, "dynamodb-insert.json")
+	rec, _, err := cloudevent.ParseDynamoDBEvent(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.DynamoDB.NewImage["email"] = cloudevent.AttributeValue{S: &email}
+	if err := e.SetData(cloudevents.ApplicationJSON, rec); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestHandleGoldenEvents(t *testing.T) {
+	for _, name := range []string{"dynamodb-insert.json", "knative-ddb-streams.json"} {
+		t.Run(name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			m := &fakeMailer{}
+			h := newTestHandler(newMemLedger(c.Now), m, c.Now)
+			if err := h.Handle(context.Background(), golden(t, name)); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if m.count() != 1 {
+				t.Fatalf("sent %d emails, want 1", m.count())
+			}
+			got := m.sent[0]
+			if diff := cmp.Diff("ada@example.com|Welcome to MyBlog|https://blog.example/v1/subscribers/unsubscribe?token=ada@example.com", got.To+"|"+got.Subject+"|"+got.UnsubscribeURL); diff != "" {
+				t.Errorf("email (-want +got):\n%s", diff)
+			}
+			for part, body := range map[string]string{"html": got.HTML, "text": got.Text} {
+				if !strings.Contains(body, "Welcome to MyBlog") || !strings.Contains(body, "unsubscribe?token=ada@example.com") {
+					t.Errorf("%s part lacks the greeting or the unsubscribe link:\n%s", part, body)
+				}
+			}
+			if !strings.Contains(got.HTML, `<a href="https://blog.example/v1/subscribers/unsubscribe?token=ada@example.com">`) {
+				t.Errorf("html part has no unsubscribe anchor:\n%s", got.HTML)
+			}
+		})
+	}
+}
+
+func TestHandleIgnoresAndRefuses(t *testing.T) {
+	other := cloudevents.NewEvent()
+	other.SetID("1")
+	other.SetSource("x")
+	other.SetType("com.amazonaws.s3.ObjectCreated:Put")
+	modify := golden(t, "dynamodb-insert.json")
+	modify.SetType(cloudevent.DynamoDBModify)
+	rec, _, _ := cloudevent.ParseDynamoDBEvent(golden(t, "dynamodb-insert.json"))
+	rec.EventName = "MODIFY"
+	_ = modify.SetData(cloudevents.ApplicationJSON, rec)
+	noEmail := golden(t, "dynamodb-insert.json")
+	rec, _, _ = cloudevent.ParseDynamoDBEvent(noEmail)
+	delete(rec.DynamoDB.NewImage, "email")
+	_ = noEmail.SetData(cloudevents.ApplicationJSON, rec)
+	noImage := golden(t, "dynamodb-insert.json")
+	rec, _, _ = cloudevent.ParseDynamoDBEvent(noImage)
+	rec.DynamoDB.NewImage = nil
+	_ = noImage.SetData(cloudevents.ApplicationJSON, rec)
+	garbled := golden(t, "dynamodb-insert.json")
+	_ = garbled.SetData(cloudevents.ApplicationJSON, "not a record")
+
+	tests := []struct {
+		name          string
+		event         cloudevents.Event
+		wantErr       bool
+		wantPermanent bool
+	}{
+		{"other type acknowledged", other, false, false},
+		{"MODIFY acknowledged", modify, false, false},
+		{"item without email acknowledged", noEmail, false, false},
+		{"invalid address refused", insertFor(t, "not an address"), true, true},
+		{"keys-only stream refused", noImage, true, true},
+		{"garbled data refused", garbled, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			m := &fakeMailer{}
+			err := newTestHandler(newMemLedger(c.Now), m, c.Now).Handle(context.Background(), tt.event)
+			if (err != nil) != tt.wantErr || cloudevent.IsPermanent(err) != tt.wantPermanent {
+				t.Fatalf("Handle = %v; want error %v, permanent %v", err, tt.wantErr, tt.wantPermanent)
+			}
+			if m.calls != 0 {
+				t.Errorf("mailer called %d times, want 0", m.calls)
+			}
+		})
+	}
+}
+
+// TestIdempotency walks the ledger's state machine through its transitions.
+func TestIdempotency(t *testing.T) {
+	ambiguous := errors.New("read tcp: i/o timeout")
+	tests := []struct {
+		name string
+		// errs are the mailer's results per call; steps are the deliveries, each with
+		// the clock advance before it and whether it must fail (retryable/permanent).
+		errs      []error
+		steps     []step
+		wantSends int
+		wantCalls int
+	}{
+		{"duplicate deliveries send once", nil, []step{{0, ok}, {0, ok}, {time.Hour, ok}}, 1, 1},
+		{"throttling is retryable and releases the claim", []error{ErrNotAccepted}, []step{{0, retry}, {0, ok}, {0, ok}}, 1, 2},
+		{"refusal is permanent and releases the claim", []error{ErrRefused}, []step{{0, permanent}, {0, ok}}, 1, 2},
+		{"ambiguous failure holds the claim until it expires", []error{ambiguous}, []step{{0, retry}, {10 * time.Second, retry}, {31 * time.Second, ok}, {0, ok}}, 1, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			m := &fakeMailer{errs: tt.errs}
+			h := newTestHandler(newMemLedger(c.Now), m, c.Now)
+			for i, s := range tt.steps {
+				c.Add(s.advance)
+				err := h.Handle(context.Background(), insertFor(t, "bob@example.com"))
+				if got := outcome(err); got != s.want {
+					t.Fatalf("delivery %d: %v (%s), want %s", i+1, err, got, s.want)
+				}
+			}
+			if m.count() != tt.wantSends || m.calls != tt.wantCalls {
+				t.Errorf("sends, calls = %d, %d; want %d, %d", m.count(), m.calls, tt.wantSends, tt.wantCalls)
+			}
+		})
+	}
+}
+
+type step struct {
+	advance time.Duration
+	want    string
+}
+
+const (
+	ok        = "ok"
+	retry     = "retryable"
+	permanent = "permanent"
+)
+
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return ok
+	case cloudevent.IsPermanent(err):
+		return permanent
+	default:
+		return retry
+	}
+}
+
+func TestConcurrentDuplicatesSendOnce(t *testing.T) {
+	m := &fakeMailer{delay: 20 * time.Millisecond}
+	h := newTestHandler(newMemLedger(time.Now), m, time.Now)
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Go(func() { errs[i] = h.Handle(context.Background(), insertFor(t, "carol@example.com")) })
+	}
+	wg.Wait()
+	if m.count() != 1 {
+		t.Fatalf("sent %d emails, want 1", m.count())
+	}
+	for _, err := range errs {
+		if err != nil && apperr.CodeOf(err) != apperr.Unavailable {
+			t.Errorf("a concurrent duplicate got %v, want nil or a retryable 503", err)
+		}
+	}
+	// Redelivery of the ones that were told to retry: still one email.
+	if err := h.Handle(context.Background(), insertFor(t, "carol@example.com")); err != nil || m.count() != 1 {
+		t.Errorf("redelivery: %v, %d emails", err, m.count())
+	}
+}
+
+func TestSentButNotRecordedIsAcknowledged(t *testing.T) {
+	l := newMemLedger(time.Now)
+	l.failMark = true
+	m := &fakeMailer{}
+	if err := newTestHandler(l, m, time.Now).Handle(context.Background(), insertFor(t, "dan@example.com")); err != nil {
+		t.Fatalf("Handle = %v, want nil (the email is out; a 5xx would only invite a resend)", err)
+	}
+}
+
+func TestNormaliseEmail(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{" Ada@Example.COM ", "ada@example.com"},
+		{"Ada <ada@example.com>", ""},
+		{"nobody", ""},
+		{"a@b", "a@b"},
+	}
+	for _, tt := range tests {
+		got, err := NormaliseEmail(tt.in)
+		if got != tt.want || (err != nil) != (tt.want == "") {
+			t.Errorf("NormaliseEmail(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}

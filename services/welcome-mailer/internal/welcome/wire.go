@@ -1,0 +1,61 @@
+package welcome
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+)
+
+// Build checks cfg and returns welcome-mailer's HTTP handler, which receives the
+// CloudEvents. AWS clients are built in the background so the server is ready at once;
+// events that arrive first wait for them.
+func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, error) {
+	if cfg.ClaimLease < cfg.SESTimeout*2 {
+		return nil, fmt.Errorf("CLAIM_LEASE (%s) must be at least twice SES_TIMEOUT (%s): a live delivery's claim must never expire", cfg.ClaimLease, cfg.SESTimeout)
+	}
+	if _, err := mail.ParseAddress(cfg.SenderEmail); err != nil {
+		return nil, fmt.Errorf("SENDER_EMAIL: %w", err)
+	}
+	if u, err := url.Parse(cfg.UnsubscribeBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("UNSUBSCRIBE_BASE_URL %q is not an http(s) URL", cfg.UnsubscribeBaseURL)
+	}
+	signer, err := unsubscribe.NewFromBase64(cfg.UnsubscribeKey)
+	if err != nil {
+		return nil, fmt.Errorf("UNSUBSCRIBE_KEY: %w", err)
+	}
+	pending := awsconf.Start(ctx, func(ctx context.Context) (*Handler, error) {
+		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
+		if err != nil {
+			log.Error("cannot build AWS clients; every event gets 503", "err", err)
+			return nil, err
+		}
+		return &Handler{
+			Ledger:         &DynamoLedger{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable},
+			Mailer:         &SESMailer{Client: sesv2.NewFromConfig(awsCfg), From: cfg.SenderEmail, ConfigurationSet: cfg.ConfigurationSet},
+			Link:           func(email string) string { return signer.Link(cfg.UnsubscribeBaseURL, email) },
+			Log:            log,
+			EmailAttribute: cfg.EmailAttribute,
+			BlogName:       cfg.BlogName,
+			Lease:          cfg.ClaimLease,
+			SendTimeout:    cfg.SESTimeout,
+		}, nil
+	})
+	return cloudevent.NewHTTPHandler(log, func(ctx context.Context, e cloudevents.Event) error {
+		h, err := pending.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("welcome-mailer is not configured: %w", err)
+		}
+		return h.Handle(ctx, e)
+	}), nil
+}

@@ -1,0 +1,246 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+// devStack runs `sa dev` (the local stack) against the benchmark's moto with a unique
+// resource prefix, as test/e2e does, and returns its stack file's content and an
+// HTTPS client trusting its CA. The stack stops when the benchmark ends.
+func devStack(b *testing.B) (*stack.Stack, *http.Client) {
+	b.Helper()
+	ep := mototest.Endpoint(b)
+	sa := build(b, b.TempDir(), "./cmd/sa", "sa")
+	dir := filepath.Join(b.TempDir(), ".dev")
+	prefix := strings.ReplaceAll(mototest.Name("bench"), "-", "") + "-"
+	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(freePort(b)), "--prefix", prefix)
+	cmd.Dir = repoRoot(b)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		select {
+		case <-done:
+			b.Fatalf("sa dev exited:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if st, err := stack.Read(filepath.Join(dir, "stack.json")); err == nil && st.APIURL != "" {
+			pem, err := os.ReadFile(st.CAFile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			return st, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the stack was not up within 3 minutes")
+		}
+	}
+}
+
+// percentiles reports p50 and p95 of ds (milliseconds) as benchmark metrics and
+// returns p50.
+func percentiles(b *testing.B, name string, ds []time.Duration) time.Duration {
+	b.Helper()
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	p := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	b.ReportMetric(float64(p(0.50).Microseconds())/1000, name+"-p50-ms")
+	b.ReportMetric(float64(p(0.95).Microseconds())/1000, name+"-p95-ms")
+	b.ReportMetric(0, "ns/op")
+	return p(0.50)
+}
+
+// emailed reports whether moto's SES has sent an email to address.
+func emailed(b *testing.B, motoURL, address string) bool {
+	var data struct {
+		SES struct {
+			RawMessage []struct {
+				Destinations []string `json:"destinations"`
+			} `json:"RawMessage"`
+		} `json:"ses"`
+	}
+	resp, err := http.Get(motoURL + "/moto-api/data.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&data) != nil {
+		return false // moto failed to render its state mid-change: ask again
+	}
+	for _, m := range data.SES.RawMessage {
+		if slices.Contains(m.Destinations, address) {
+			return true
+		}
+	}
+	return false
+}
+
+// BenchmarkSubscribeToEmail: from POST /v1/subscribers on blog-api to the welcome email
+// held by SES (moto), through the running local stack (DynamoDB stream ->
+// dynamodb-source -> welcome-mailer -> SES). Target: p50 ≤ 1 s. moto is polled every
+// 10 ms. Run with -benchtime=20x for a stable p50.
+func BenchmarkSubscribeToEmail(b *testing.B) {
+	st, client := devStack(b)
+	blogAPI := st.Services["blog-api"].URL
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		address := fmt.Sprintf("%s-%d@example.com", strings.ToLower(mototest.Name("bench")), i)
+		start := time.Now()
+		resp, err := client.Post(blogAPI+"/v1/subscribers", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q}`, address)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("subscribe answered %d", resp.StatusCode)
+		}
+		for !emailed(b, st.AWSEndpoint, address) {
+			if time.Since(start) > 20*time.Second {
+				b.Fatalf("no email to %s within 20 s", address)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	if p50 := percentiles(b, "email", lat); p50 > time.Second {
+		b.Errorf("subscribe -> email p50 %s, over the 1 s target", p50)
+	}
+}
+
+// BenchmarkUploadToThumbnail: an admin uploads a 12-megapixel JPEG through blog-api's
+// presigned URL; measured from the end of the PUT to GET /v1/photos/{id} saying ready
+// (S3 -> SQS -> s3-source -> thumbnailer -> S3 + DynamoDB), through the running local
+// stack; the photo API is polled every 10 ms. Target: p50 ≤ 2 s. Run with
+// -benchtime=10x.
+func BenchmarkUploadToThumbnail(b *testing.B) {
+	st, client := devStack(b)
+	blogAPI := st.Services["blog-api"].URL
+	token := benchAdminToken(b, st)
+	jpg := photo12MP()
+	var lat []time.Duration
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, blogAPI+"/v1/photos", strings.NewReader(`{"contentType":"image/jpeg","filename":"big.jpg"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		var p struct{ ID, UploadURL, Status string }
+		doJSON(b, client, req, http.StatusCreated, &p)
+		put, _ := http.NewRequest(http.MethodPut, p.UploadURL, bytes.NewReader(jpg))
+		put.Header.Set("Content-Type", "image/jpeg")
+		resp, err := client.Do(put)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("PUT answered %d", resp.StatusCode)
+		}
+		uploaded := time.Now()
+		for {
+			get, _ := http.NewRequest(http.MethodGet, blogAPI+"/v1/photos/"+p.ID, nil)
+			doJSON(b, client, get, http.StatusOK, &p)
+			if p.Status == "ready" {
+				break
+			}
+			if p.Status != "pending" || time.Since(uploaded) > 30*time.Second {
+				b.Fatalf("photo %s: status %s after %s", p.ID, p.Status, time.Since(uploaded))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(uploaded))
+	}
+	if p50 := percentiles(b, "thumbnail", lat); p50 > 2*time.Second {
+		b.Errorf("upload -> thumbnail ready p50 %s, over the 2 s target", p50)
+	}
+}
+
+func doJSON(b *testing.B, client *http.Client, req *http.Request, want int, v any) {
+	b.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		b.Fatalf("%s %s: %d %s, want %d", req.Method, req.URL.Path, resp.StatusCode, body, want)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		b.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+}
+
+// benchAdminToken signs up a user in the stack's pool, confirms them, adds them to the
+// admins group and returns their id token.
+func benchAdminToken(b *testing.B, st *stack.Stack) string {
+	b.Helper()
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(st.Region), config.WithBaseEndpoint(st.AWSEndpoint),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := cip.NewFromConfig(cfg)
+	r := st.Resources
+	name := strings.ToLower(mototest.Name("admin")) + "@example.com"
+	const password = "Passw0rd1x!"
+	if _, err := c.SignUp(ctx, &cip.SignUpInput{ClientId: aws.String(r.UserPoolClientID), Username: aws.String(name), Password: aws.String(password),
+		UserAttributes: []ciptypes.AttributeType{{Name: aws.String("email"), Value: aws.String(name)}}}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.AdminConfirmSignUp(ctx, &cip.AdminConfirmSignUpInput{UserPoolId: aws.String(r.UserPoolID), Username: aws.String(name)}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.AdminAddUserToGroup(ctx, &cip.AdminAddUserToGroupInput{UserPoolId: aws.String(r.UserPoolID), Username: aws.String(name), GroupName: aws.String(r.AdminsGroup)}); err != nil {
+		b.Fatal(err)
+	}
+	out, err := c.InitiateAuth(ctx, &cip.InitiateAuthInput{ClientId: aws.String(r.UserPoolClientID), AuthFlow: ciptypes.AuthFlowTypeUserPasswordAuth,
+		AuthParameters: map[string]string{"USERNAME": name, "PASSWORD": password}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return aws.ToString(out.AuthenticationResult.IdToken)
+}

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestEventFlows runs MyBlog's two event flows on one local stack (`sa dev`): a new
+// subscriber gets exactly one welcome email (blog-api -> DynamoDB stream ->
+// dynamodb-source -> welcome-mailer -> SES), an uploaded photo gets its thumbnail or
+// fails cleanly (S3 -> SQS -> s3-source -> thumbnailer -> S3 + photo record), and each
+// source, killed mid-stream and restarted, loses nothing.
+func TestEventFlows(t *testing.T) {
+	s := startStack(t)
+	client := eventsClient(t, s)
+	t.Run("welcome email", func(t *testing.T) { testWelcome(t, s, client) })
+	t.Run("thumbnail", func(t *testing.T) { testThumbnail(t, s, client) })
+	t.Run("sources survive SIGKILL", func(t *testing.T) { testSourcesSurviveKill(t, s) })
+	stackAlive(t, s)
+}
+
+// eventsClient is an HTTPS client that trusts only the stack's dev CA.
+func eventsClient(t *testing.T, s *localStack) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(s.stack.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+}
+
+// stackAlive fails the test unless sa dev and every process it started still run and
+// every service answers /readyz.
+func stackAlive(t *testing.T, s *localStack) {
+	t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		t.Fatalf("sa dev exited: %v", err)
+	default:
+	}
+	client := eventsClient(t, s)
+	for name, svc := range s.stack.Services {
+		if svc.PID != 0 {
+			if err := syscall.Kill(svc.PID, 0); err != nil {
+				t.Errorf("%s (pid %d) is not running: %v", name, svc.PID, err)
+				continue
+			}
+		}
+		if name == "moto" {
+			continue
+		}
+		resp, err := client.Get(svc.URL + "/readyz")
+		if err != nil {
+			t.Errorf("%s: readyz: %v", name, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: readyz answered %d", name, resp.StatusCode)
+		}
+	}
+}
