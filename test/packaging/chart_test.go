@@ -1,14 +1,20 @@
 package packaging
 
 import (
+	"bytes"
 	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sinksv1alpha1 "knative.dev/eventing/pkg/apis/sinks/v1alpha1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	sourcesv1alpha1 "knative.dev/eventing/pkg/apis/sources/v1alpha1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingv1beta1 "knative.dev/serving/pkg/apis/serving/v1beta1"
 	"sigs.k8s.io/yaml"
@@ -21,9 +27,9 @@ import (
 // TestChartLint runs `helm lint` through the SDK with the default and the flipped
 // values; any warning or error fails.
 func TestChartLint(t *testing.T) {
-	for name, values := range map[string]string{"default": defaultValues, "flipped": flippedValues} {
+	for _, name := range sortedKeys(chartValues) {
 		t.Run(name, func(t *testing.T) {
-			vals, err := chartutil.ReadValues([]byte(values))
+			vals, err := chartutil.ReadValues([]byte(chartValues[name]))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,6 +74,26 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		{"page token key as a value", "pageToken: {key: c2VjcmV0}"},
 		{"broker toggle a string", "broker: {enabled: 'false'}"},
 		{"health test image unpinned", "healthTest: {image: 'curlimages/curl:latest'}"},
+		{"account id a number", "aws: {accountId: 123456789012}"},
+		{"account id too short", "aws: {accountId: '12345'}"},
+		{"unknown partition", "aws: {partition: aws-moon}"},
+		{"bucket with capitals", "aws: {mediaBucket: MyMedia}"},
+		{"path style a string", "aws: {s3ForcePathStyle: 'yes'}"},
+		{"sender not an address", "aws: {sesSender: welcome}"},
+		{"irsa a string", "iam: {irsa: 'true'}"},
+		{"role arn malformed", "blogApi: {serviceAccount: {roleArn: 'sa-blog-api'}}"},
+		{"replicas negative", "dynamodbSource: {replicas: -1}"},
+		{"replicas a string", `s3Source: {replicas: "2"}`},
+		{"K_SINK in a source's env", "s3Source: {env: {K_SINK: 'http://x'}}"},
+		{"unsubscribe key as a value", "welcomeMailer: {env: {UNSUBSCRIBE_KEY: abc}}"},
+		{"unknown backoff policy", "thumbnailer: {delivery: {retry: 3, backoffPolicy: random, backoffDelay: PT1S}}"},
+		{"retry a string", "welcomeMailer: {delivery: {retry: 'ten', backoffPolicy: linear, backoffDelay: PT1S}}"},
+		{"metrics on a Knative port", "gateway: {metrics: {port: 9090}}"},
+		{"domain mapping host with scheme", "domainMappings: {api: {enabled: true, host: 'https://api.example.com'}}"},
+		{"old domainMapping key", "domainMapping: {enabled: true}"},
+		{"dead-letter queue not an ARN", "deadLetters: {sqs: {queueArn: https://sqs.us-east-1.amazonaws.com/1/q}}"},
+		{"unknown stream iterator", "integrationSource: {enabled: true, streamIteratorType: LATEST}"},
+		{"blog origin with a path", "blog: {publicOrigin: 'https://blog.example.com/'}"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,28 +134,36 @@ func one[T typedObject](t *testing.T, ms []manifest, kind, name string) T {
 	return objs[0]
 }
 
-// TestChartRendersValues checks that values reach the objects: the defaults, then
-// the flipped set.
+// TestChartRendersValues checks that values reach the objects: the defaults, the
+// flipped set and the minimal set.
 func TestChartRendersValues(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		r, err := renderChart(t, defaultValues)
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := one[*servingv1.Service](t, r.manifests, "Service", "todo-api")
-		if got := svc.Labels["networking.knative.dev/visibility"]; got != "" {
-			t.Errorf("visibility label = %q, want none (public)", got)
+		for name, want := range map[string]string{
+			"gateway": "", "blog-api": "",
+			"todo-api": "cluster-local", "welcome-mailer": "cluster-local", "thumbnailer": "cluster-local",
+		} {
+			svc := one[*servingv1.Service](t, r.manifests, "Service", name)
+			if got := svc.Labels["networking.knative.dev/visibility"]; got != want {
+				t.Errorf("%s: visibility label = %q, want %q", name, got, want)
+			}
+			if got := envSecrets(svc.Spec.Template.Spec.Containers[0]); len(got) != 0 {
+				t.Errorf("%s: envFrom Secrets = %v, want none by default (EKS credentials come from IRSA)", name, got)
+			}
 		}
 		if got := len(find[*eventingv1.Broker](r.manifests, "Broker", "default")); got != 1 {
 			t.Errorf("%d Brokers, want 1", got)
 		}
-		if got := envSecrets(svc.Spec.Template.Spec.Containers[0]); len(got) != 0 {
-			t.Errorf("envFrom Secrets = %v, want none by default (EKS credentials come from IRSA)", got)
-		}
 		for _, m := range r.manifests {
 			switch m.gvk.Kind {
-			case "DomainMapping", "Secret":
+			case "DomainMapping", "Secret", "IntegrationSource":
 				t.Errorf("default rendering has a %s (%s)", m.gvk.Kind, m.obj.GetName())
+			}
+			if sa, ok := m.obj.(*corev1.ServiceAccount); ok && len(sa.Annotations) > 0 {
+				t.Errorf("ServiceAccount %s has annotations %v by default (iam.irsa is off)", sa.Name, sa.Annotations)
 			}
 		}
 		aws := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "config-aws")
@@ -142,8 +176,18 @@ func TestChartRendersValues(t *testing.T) {
 		if diff := cmp.Diff(want, aws.Data); diff != "" {
 			t.Errorf("config-aws data (-want +got):\n%s", diff)
 		}
-		if !strings.Contains(r.notes, "placeholders") {
-			t.Errorf("NOTES.txt does not warn about the Cognito placeholders:\n%s", r.notes)
+		for _, w := range []string{"placeholders", "aws.accountId", "unsubscribe-key"} {
+			if !strings.Contains(r.notes, w) {
+				t.Errorf("NOTES.txt does not mention %q:\n%s", w, r.notes)
+			}
+		}
+		mailer := one[*servingv1.Service](t, r.manifests, "Service", "welcome-mailer")
+		if ref := secretRef(mailer.Spec.Template.Spec.Containers[0], "UNSUBSCRIBE_KEY"); ref == nil || ref.Name != "unsubscribe-key" || isTrue(ref.Optional) {
+			t.Errorf("welcome-mailer UNSUBSCRIBE_KEY comes from %+v, want the required Secret unsubscribe-key", ref)
+		}
+		sink := one[*sinksv1alpha1.IntegrationSink](t, r.manifests, "IntegrationSink", "dead-letters")
+		if sink.Spec.Log == nil || sink.Spec.Aws != nil {
+			t.Errorf("dead-letter sink spec = %+v, want a log sink", sink.Spec)
 		}
 	})
 
@@ -153,8 +197,15 @@ func TestChartRendersValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		svc := one[*servingv1.Service](t, r.manifests, "Service", "todo-api")
-		if got := svc.Labels["networking.knative.dev/visibility"]; got != "cluster-local" {
-			t.Errorf("visibility label = %q, want cluster-local", got)
+		if got := svc.Labels["networking.knative.dev/visibility"]; got != "" {
+			t.Errorf("todo-api visibility label = %q, want none (public)", got)
+		}
+		gw := one[*servingv1.Service](t, r.manifests, "Service", "gateway")
+		if got := gw.Labels["networking.knative.dev/visibility"]; got != "cluster-local" {
+			t.Errorf("gateway visibility label = %q, want cluster-local", got)
+		}
+		if _, ok := gw.Spec.Template.Annotations["prometheus.io/scrape"]; ok {
+			t.Error("gateway has scrape annotations with metrics.scrapeAnnotations=false")
 		}
 		gotAnn := svc.Spec.Template.Annotations
 		for k, want := range map[string]string{
@@ -181,29 +232,67 @@ func TestChartRendersValues(t *testing.T) {
 		if got := c.Resources.Limits.Memory().String(); got != "512Mi" {
 			t.Errorf("memory limit = %s, want 512Mi", got)
 		}
-		var ref *corev1.SecretKeySelector
-		for _, e := range c.Env {
-			if e.Name == "PAGE_TOKEN_KEY" && e.ValueFrom != nil {
-				ref = e.ValueFrom.SecretKeyRef
-			}
-		}
-		if ref == nil || ref.Name != "page-key" || ref.Key != "key" {
+		if ref := secretRef(c, "PAGE_TOKEN_KEY"); ref == nil || ref.Name != "page-key" || ref.Key != "key" {
 			t.Errorf("PAGE_TOKEN_KEY comes from %+v, want Secret page-key key key", ref)
 		}
 		if got := envSecrets(c); !cmp.Equal(got, []string{"moto-credentials"}) {
 			t.Errorf("envFrom Secrets = %v, want [moto-credentials]", got)
 		}
 
-		sa := one[*corev1.ServiceAccount](t, r.manifests, "ServiceAccount", "todo-api")
-		if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != "arn:aws:iam::123456789012:role/sa-todo-api" {
-			t.Errorf("role-arn annotation = %q", got)
+		// Role ARNs: an explicit roleArn wins; others follow the convention; gateway
+		// (no AWS calls) gets none.
+		for name, want := range map[string]string{
+			"todo-api":       "arn:aws:iam::123456789012:role/custom-todo-api",
+			"blog-api":       "arn:aws:iam::123456789012:role/eu-blog-api",
+			"welcome-mailer": "arn:aws:iam::123456789012:role/eu-welcome-mailer",
+			"thumbnailer":    "arn:aws:iam::123456789012:role/eu-thumbnailer",
+			"s3-source":      "arn:aws:iam::123456789012:role/eu-s3-source",
+			"gateway":        "",
+		} {
+			sa := one[*corev1.ServiceAccount](t, r.manifests, "ServiceAccount", name)
+			if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != want {
+				t.Errorf("%s role-arn annotation = %q, want %q", name, got, want)
+			}
 		}
-		if got := len(find[*eventingv1.Broker](r.manifests, "Broker", "default")); got != 0 {
-			t.Errorf("%d Brokers with broker.enabled=false, want 0", got)
+		if got := find[*appsv1.Deployment](r.manifests, "Deployment", "dynamodb-source"); len(got) != 0 {
+			t.Error("dynamodb-source is rendered with dynamodbSource.enabled=false")
+		}
+		s3src := one[*appsv1.Deployment](t, r.manifests, "Deployment", "s3-source")
+		if got := *s3src.Spec.Replicas; got != 3 {
+			t.Errorf("s3-source replicas = %d, want 3", got)
+		}
+		for _, host := range []string{"todo.example.org", "origin.blog.example.org"} {
+			one[*servingv1beta1.DomainMapping](t, r.manifests, "DomainMapping", host)
 		}
 		dm := one[*servingv1beta1.DomainMapping](t, r.manifests, "DomainMapping", "todo.example.org")
-		if dm.Spec.Ref.Name != "todo-api" || dm.Spec.TLS == nil || dm.Spec.TLS.SecretName != "todo-example-org-tls" {
+		if dm.Spec.Ref.Name != "gateway" || dm.Spec.TLS == nil || dm.Spec.TLS.SecretName != "todo-example-org-tls" {
 			t.Errorf("DomainMapping spec = %+v", dm.Spec)
+		}
+		if dm := one[*servingv1beta1.DomainMapping](t, r.manifests, "DomainMapping", "origin.blog.example.org"); dm.Spec.Ref.Name != "blog-api" || dm.Spec.TLS != nil {
+			t.Errorf("blog DomainMapping spec = %+v", dm.Spec)
+		}
+		sink := one[*sinksv1alpha1.IntegrationSink](t, r.manifests, "IntegrationSink", "dead-letters")
+		if sink.Spec.Aws == nil || sink.Spec.Aws.SQS == nil || sink.Spec.Aws.SQS.Arn != "arn:aws:sqs:eu-west-2:123456789012:broker-dead-letters" ||
+			sink.Spec.Aws.Auth == nil || sink.Spec.Aws.Auth.ServiceAccountName != "dead-letters" || sink.Spec.Log != nil {
+			t.Errorf("dead-letter sink spec = %+v, want SQS through ServiceAccount dead-letters", sink.Spec)
+		}
+		src := one[*sourcesv1alpha1.IntegrationSource](t, r.manifests, "IntegrationSource", "subscribers-stream")
+		if d := src.Spec.Aws.DDBStreams; d == nil || d.Table != "subscribers-eu" || d.Region != "eu-west-2" || d.StreamIteratorType != "FROM_START" || d.URIEndpointOverride != "http://moto.moto.svc.cluster.local:4566" {
+			t.Errorf("IntegrationSource ddbStreams = %+v", d)
+		}
+		tr := one[*eventingv1.Trigger](t, r.manifests, "Trigger", "welcome-mailer")
+		if d := tr.Spec.Delivery; d == nil || *d.Retry != 3 || string(*d.BackoffPolicy) != "linear" || *d.BackoffDelay != "PT5S" {
+			t.Errorf("welcome-mailer delivery = %+v", tr.Spec.Delivery)
+		}
+		one[*eventingv1.Trigger](t, r.manifests, "Trigger", "welcome-mailer-integrationsource")
+		for _, name := range []string{"todo-api-page-token", "unsubscribe-key"} {
+			if got := find[*corev1.Secret](r.manifests, "Secret", name); name == "unsubscribe-key" && len(got) != 1 {
+				t.Errorf("%d Secrets %s with unsubscribeKey.create, want 1", len(got), name)
+			}
+		}
+		routes := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "gateway-routes")
+		if !strings.Contains(routes.Data["routes.yaml"], "pathPrefix: /v1/todos") || strings.Contains(routes.Data["routes.yaml"], "/v1/files") {
+			t.Errorf("gateway-routes does not hold gateway.routes:\n%s", routes.Data["routes.yaml"])
 		}
 
 		aws := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "config-aws")
@@ -218,18 +307,70 @@ func TestChartRendersValues(t *testing.T) {
 		if diff := cmp.Diff(wantAWS, aws.Data); diff != "" {
 			t.Errorf("config-aws data (-want +got):\n%s", diff)
 		}
-		todo := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "config-todo-api")
-		for k, want := range map[string]string{
-			"LOG_LEVEL":     "debug",
-			"TODOS_TABLE":   "todos-eu",
-			"DAX_ENDPOINT":  "daxs://todos.abc123.dax-clusters.eu-west-2.amazonaws.com",
-			"MAX_PAGE_SIZE": "100", // a default the override did not touch
+		for cm, want := range map[string]map[string]string{
+			"config-todo-api": {
+				"LOG_LEVEL":              "debug",
+				"TODOS_TABLE":            "todos-eu",
+				"DAX_ENDPOINT":           "daxs://todos.abc123.dax-clusters.eu-west-2.amazonaws.com",
+				"MAX_PAGE_SIZE":          "100", // a default the override did not touch
+				"FILES_BUCKET":           "files-eu",
+				"FILES_VENDING_ROLE_ARN": "arn:aws:iam::123456789012:role/vending-eu",
+				"S3_FORCE_PATH_STYLE":    "true",
+			},
+			"config-gateway": {"TODO_API_URL": "http://todo-api.other.svc.cluster.local", "METRICS_PORT": "9100"},
+			"config-blog-api": {
+				"POSTS_TABLE": "posts-eu", "SUBSCRIBERS_TABLE": "subscribers-eu", "MEDIA_BUCKET": "media-eu",
+				"MEDIA_BASE_URL": "https://cdn.example.org/media", "ADMIN_GROUP": "editors", "S3_FORCE_PATH_STYLE": "true",
+			},
+			"config-welcome-mailer": {
+				"IDEMPOTENCY_TABLE": "idempotency-eu", "SENDER_EMAIL": "hello@blog.example.org",
+				"SES_CONFIGURATION_SET": "blog-mail", "UNSUBSCRIBE_BASE_URL": "https://blog.example.org", "BLOG_NAME": "Our Blog",
+			},
+			"config-thumbnailer": {"POSTS_TABLE": "posts-eu", "THUMBNAIL_WIDTHS": "128,512", "S3_FORCE_PATH_STYLE": "true"},
+			// env overrides a derived setting.
+			"config-s3-source": {"SQS_QUEUE_URL": "http://elsewhere:4566/123456789012/other"},
 		} {
-			if got := todo.Data[k]; got != want {
-				t.Errorf("config-todo-api %s = %q, want %q", k, got, want)
+			got := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", cm)
+			for k, v := range want {
+				if got.Data[k] != v {
+					t.Errorf("%s %s = %q, want %q", cm, k, got.Data[k], v)
+				}
 			}
 		}
 	})
+
+	t.Run("minimal", func(t *testing.T) {
+		r, err := renderChart(t, minimalValues)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, m := range r.manifests {
+			switch m.gvk.Kind {
+			case "Broker", "Trigger", "IntegrationSink", "IntegrationSource", "SinkBinding", "Deployment":
+				kinds = append(kinds, m.id())
+			}
+		}
+		if len(kinds) != 0 {
+			t.Errorf("event objects rendered with broker and sources off: %v", kinds)
+		}
+		for _, name := range []string{"gateway", "todo-api"} {
+			one[*servingv1.Service](t, r.manifests, "Service", name)
+		}
+		if got := len(find[*servingv1.Service](r.manifests, "Service", "blog-api")); got != 0 {
+			t.Error("blog-api rendered with blogApi.enabled=false")
+		}
+	})
+}
+
+// secretRef returns the Secret key an env variable of c comes from, or nil.
+func secretRef(c corev1.Container, name string) *corev1.SecretKeySelector {
+	for _, e := range c.Env {
+		if e.Name == name && e.ValueFrom != nil {
+			return e.ValueFrom.SecretKeyRef
+		}
+	}
+	return nil
 }
 
 // envSecrets lists the Secrets a container loads whole with envFrom.
@@ -271,23 +412,40 @@ func TestChartPageTokenSecret(t *testing.T) {
 }
 
 // configEquivalentValues turn on what config/ has and the chart's defaults leave
-// off: the development credentials Secret and the DomainMapping.
+// off: the development credentials Secret, IRSA annotations, the DomainMappings, and
+// (for config/optional/) the IntegrationSource. config/'s ACCOUNT_ID placeholder
+// stands for configAccountID.
 const configEquivalentValues = `
-aws: {credentialsSecret: aws-credentials}
-domainMapping: {enabled: true}
+aws: {credentialsSecret: aws-credentials, accountId: "123456789012"}
+iam: {irsa: true}
+domainMappings: {api: {enabled: true}, blogOrigin: {enabled: true}}
+integrationSource: {enabled: true}
 `
 
+// configAccountID replaces config/'s ACCOUNT_ID placeholder in TestChartMatchesConfig.
+const configAccountID = "123456789012"
+
 // TestChartMatchesConfig keeps the two packagings in step: the chart with its default
-// values (plus configEquivalentValues) must produce the same settings and the same
-// container spec as config/.
+// values (plus configEquivalentValues) must produce the same settings, the same
+// container specs, the same event wiring and the same identities as config/ and
+// config/optional/.
 func TestChartMatchesConfig(t *testing.T) {
-	cfg := configManifests(t)
 	r, err := renderChart(t, configEquivalentValues)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var cfg []manifest
+	for _, m := range append(configManifests(t), optionalManifests(t)...) {
+		m, err := decodeStrict(m.source, bytes.ReplaceAll(m.raw, []byte("ACCOUNT_ID"), []byte(configAccountID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg = append(cfg, m)
+	}
+	matched := map[string]bool{}
 	for _, m := range cfg {
 		t.Run(m.id(), func(t *testing.T) {
+			matched[m.gvk.Kind+"/"+m.obj.GetName()] = true
 			switch want := m.obj.(type) {
 			case *corev1.ConfigMap:
 				got := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", want.Name)
@@ -307,8 +465,22 @@ func TestChartMatchesConfig(t *testing.T) {
 				if diff := cmp.Diff(want.Labels["networking.knative.dev/visibility"], got.Labels["networking.knative.dev/visibility"]); diff != "" {
 					t.Errorf("visibility differs (-config +chart):\n%s", diff)
 				}
+			case *appsv1.Deployment:
+				got := one[*appsv1.Deployment](t, r.manifests, "Deployment", want.Name)
+				if diff := cmp.Diff(want.Spec.Template.Spec, got.Spec.Template.Spec); diff != "" {
+					t.Errorf("pod spec differs (-config +chart):\n%s", diff)
+				}
+				if diff := cmp.Diff(want.Spec.Replicas, got.Spec.Replicas); diff != "" {
+					t.Errorf("replicas differ (-config +chart):\n%s", diff)
+				}
+				if diff := cmp.Diff(want.Spec.Selector, got.Spec.Selector); diff != "" {
+					t.Errorf("selector differs (-config +chart):\n%s", diff)
+				}
 			case *corev1.ServiceAccount:
-				one[*corev1.ServiceAccount](t, r.manifests, "ServiceAccount", want.Name)
+				got := one[*corev1.ServiceAccount](t, r.manifests, "ServiceAccount", want.Name)
+				if diff := cmp.Diff(want.Annotations, got.Annotations); diff != "" {
+					t.Errorf("annotations differ (-config +chart):\n%s", diff)
+				}
 			case *eventingv1.Broker:
 				got := one[*eventingv1.Broker](t, r.manifests, "Broker", want.Name)
 				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
@@ -316,6 +488,26 @@ func TestChartMatchesConfig(t *testing.T) {
 				}
 				if diff := cmp.Diff(want.Annotations, got.Annotations); diff != "" {
 					t.Errorf("broker annotations differ (-config +chart):\n%s", diff)
+				}
+			case *eventingv1.Trigger:
+				got := one[*eventingv1.Trigger](t, r.manifests, "Trigger", want.Name)
+				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
+					t.Errorf("trigger spec differs (-config +chart):\n%s", diff)
+				}
+			case *sourcesv1.SinkBinding:
+				got := one[*sourcesv1.SinkBinding](t, r.manifests, "SinkBinding", want.Name)
+				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
+					t.Errorf("sink binding spec differs (-config +chart):\n%s", diff)
+				}
+			case *sinksv1alpha1.IntegrationSink:
+				got := one[*sinksv1alpha1.IntegrationSink](t, r.manifests, "IntegrationSink", want.Name)
+				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
+					t.Errorf("integration sink spec differs (-config +chart):\n%s", diff)
+				}
+			case *sourcesv1alpha1.IntegrationSource:
+				got := one[*sourcesv1alpha1.IntegrationSource](t, r.manifests, "IntegrationSource", want.Name)
+				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
+					t.Errorf("integration source spec differs (-config +chart):\n%s", diff)
 				}
 			case *servingv1beta1.DomainMapping:
 				got := one[*servingv1beta1.DomainMapping](t, r.manifests, "DomainMapping", want.Name)
@@ -329,5 +521,35 @@ func TestChartMatchesConfig(t *testing.T) {
 				t.Errorf("no chart comparison for %s; add one:\n%s", m.gvk, raw)
 			}
 		})
+	}
+	// And the other way: nothing the chart renders is missing from config/.
+	for _, m := range r.manifests {
+		if m.gvk.Kind == "Pod" { // the helm test hook
+			continue
+		}
+		if !matched[m.gvk.Kind+"/"+m.obj.GetName()] {
+			t.Errorf("the chart renders %s, which config/ lacks", m.id())
+		}
+	}
+}
+
+// TestRoutesInSync checks that the gateway's route table is the same file in
+// services/gateway, config/ (ConfigMap gateway-routes) and the chart (files/).
+func TestRoutesInSync(t *testing.T) {
+	root := repoRoot(t)
+	want, err := os.ReadFile(filepath.Join(root, "services", "gateway", "routes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chartCopy, err := os.ReadFile(filepath.Join(root, chartPath, "files", "routes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(chartCopy)); diff != "" {
+		t.Errorf("%s/files/routes.yaml differs from services/gateway/routes.yaml (-service +chart); copy it:\n%s", chartPath, diff)
+	}
+	cm := one[*corev1.ConfigMap](t, configManifests(t), "ConfigMap", "gateway-routes")
+	if diff := cmp.Diff(string(want), cm.Data["routes.yaml"]); diff != "" {
+		t.Errorf("config/ gateway-routes differs from services/gateway/routes.yaml (-service +config):\n%s", diff)
 	}
 }

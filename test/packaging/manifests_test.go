@@ -22,7 +22,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"knative.dev/eventing/pkg/apis/feature"
+	sinksv1alpha1 "knative.dev/eventing/pkg/apis/sinks/v1alpha1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
+	sourcesv1alpha1 "knative.dev/eventing/pkg/apis/sources/v1alpha1"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	servingv1beta1 "knative.dev/serving/pkg/apis/serving/v1beta1"
@@ -71,6 +73,8 @@ var kinds = map[schema.GroupVersionKind]func() typedObject{
 	{Group: "sources.knative.dev", Version: "v1", Kind: "SinkBinding"}:              func() typedObject { return &sourcesv1.SinkBinding{} },
 	{Group: "sources.knative.dev", Version: "v1", Kind: "ContainerSource"}:          func() typedObject { return &sourcesv1.ContainerSource{} },
 	{Group: "sources.knative.dev", Version: "v1", Kind: "ApiServerSource"}:          func() typedObject { return &sourcesv1.ApiServerSource{} },
+	{Group: "sources.knative.dev", Version: "v1alpha1", Kind: "IntegrationSource"}:  func() typedObject { return &sourcesv1alpha1.IntegrationSource{} },
+	{Group: "sinks.knative.dev", Version: "v1alpha1", Kind: "IntegrationSink"}:      func() typedObject { return &sinksv1alpha1.IntegrationSink{} },
 }
 
 // manifest is one YAML document of config/ or of a chart rendering, decoded.
@@ -170,12 +174,26 @@ func decodeAll(source string, data []byte) ([]manifest, error) {
 // `ko apply -f config/` applies them in).
 func configManifests(t testing.TB) []manifest {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repoRoot(t), "config", "*.yaml"))
+	return configDirManifests(t, "config")
+}
+
+// optionalManifests decodes every object of config/optional/: alternatives that
+// `ko apply -f config/` does not apply (it does not recurse).
+func optionalManifests(t testing.TB) []manifest {
+	t.Helper()
+	return configDirManifests(t, filepath.Join("config", "optional"))
+}
+
+// configDirManifests decodes every object of the YAML files in dir (relative to the
+// repository root), in file order.
+func configDirManifests(t testing.TB, dir string) []manifest {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), dir, "*.yaml"))
 	if err != nil {
-		t.Fatalf("list config/: %v", err)
+		t.Fatalf("list %s/: %v", dir, err)
 	}
 	if len(files) == 0 {
-		t.Fatal("config/ has no YAML files")
+		t.Fatalf("%s/ has no YAML files", dir)
 	}
 	sort.Strings(files)
 	var all []manifest
@@ -184,7 +202,7 @@ func configManifests(t testing.TB) []manifest {
 		if err != nil {
 			t.Fatalf("read %s: %v", f, err)
 		}
-		ms, err := decodeAll(filepath.Join("config", filepath.Base(f)), data)
+		ms, err := decodeAll(filepath.Join(dir, filepath.Base(f)), data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,28 +269,64 @@ const defaultValues = ""
 const flippedValues = `
 aws:
   region: eu-west-2
+  accountId: "123456789012"
   endpointUrl: http://moto.moto.svc.cluster.local:4566
+  s3ForcePathStyle: true
   todosTable: todos-eu
+  postsTable: posts-eu
+  subscribersTable: subscribers-eu
+  checkpointTable: checkpoints-eu
+  idempotencyTable: idempotency-eu
+  filesBucket: files-eu
+  mediaBucket: media-eu
+  mediaEventsQueue: media-events-eu
+  subscriberEventsDlq: subscriber-dlq-eu
+  filesVendingRole: vending-eu
+  sesSender: hello@blog.example.org
+  sesConfigurationSet: blog-mail
   credentialsSecret: moto-credentials
 cognito:
   userPoolId: eu-west-2_Abc123
   clientIds: [client1, client2]
   jwksUrl: http://moto.moto.svc.cluster.local:4566/eu-west-2_Abc123/.well-known/jwks.json
   tokenUse: [access]
+  identityPoolId: eu-west-2:0b5c2b4e-8d0e-4a53-9c77-5f2f0a1b2c3d
+  adminGroup: editors
 dax:
   endpoint: daxs://todos.abc123.dax-clusters.eu-west-2.amazonaws.com
+blog:
+  publicOrigin: https://blog.example.org
+  mediaBaseUrl: https://cdn.example.org/media
+  name: Our Blog
+iam:
+  irsa: true
+  rolePrefix: eu-
 pageToken:
   existingSecret: page-key
   create: true
-broker:
-  enabled: false
-domainMapping:
+unsubscribeKey:
+  create: true
+deadLetters:
+  sqs:
+    queueArn: arn:aws:sqs:eu-west-2:123456789012:broker-dead-letters
+    serviceAccountName: dead-letters
+integrationSource:
   enabled: true
-  host: todo.example.org
-  service: todo-api
-  tlsSecret: todo-example-org-tls
-todoApi:
+  streamIteratorType: FROM_START
+domainMappings:
+  api: {enabled: true, host: todo.example.org, tlsSecret: todo-example-org-tls}
+  blogOrigin: {enabled: true, host: origin.blog.example.org}
+gateway:
   visibility: cluster-local
+  todoApiUrl: http://todo-api.other.svc.cluster.local
+  metrics: {port: 9100, scrapeAnnotations: false}
+  routes: |
+    routes:
+      - pathPrefix: /v1/todos
+        upstream: {url: ${TODO_API_URL}}
+        auth: cognito
+todoApi:
+  visibility: public
   scaling:
     minScale: 1
     maxScale: 5
@@ -290,21 +344,46 @@ todoApi:
   env:
     LOG_LEVEL: debug
   serviceAccount:
-    annotations:
-      eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/sa-todo-api
+    roleArn: arn:aws:iam::123456789012:role/custom-todo-api
+blogApi:
+  visibility: cluster-local
+welcomeMailer:
+  delivery: {retry: 3, backoffPolicy: linear, backoffDelay: PT5S}
+thumbnailer:
+  env:
+    THUMBNAIL_WIDTHS: "128,512"
+dynamodbSource:
+  enabled: false
+s3Source:
+  replicas: 3
+  env:
+    SQS_QUEUE_URL: http://elsewhere:4566/123456789012/other
 `
+
+// minimalValues turns the event system off and keeps only the to-do API.
+const minimalValues = `
+broker: {enabled: false}
+blogApi: {enabled: false}
+welcomeMailer: {enabled: false}
+thumbnailer: {enabled: false}
+dynamodbSource: {enabled: false}
+s3Source: {enabled: false}
+`
+
+// chartValues are the value sets every chart check renders, by name.
+var chartValues = map[string]string{"default": defaultValues, "flipped": flippedValues, "minimal": minimalValues}
 
 // allSources returns config/ and the chart rendered with the default and with the
 // flipped values, by name.
 func allSources(t testing.TB) map[string][]manifest {
 	t.Helper()
-	out := map[string][]manifest{"config": configManifests(t)}
-	for name, values := range map[string]string{"chart-default": defaultValues, "chart-flipped": flippedValues} {
+	out := map[string][]manifest{"config": configManifests(t), "config-optional": optionalManifests(t)}
+	for name, values := range chartValues {
 		r, err := renderChart(t, values)
 		if err != nil {
 			t.Fatalf("render chart (%s): %v", name, err)
 		}
-		out[name] = r.manifests
+		out["chart-"+name] = r.manifests
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package packaging
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -141,5 +142,71 @@ func TestCamel(t *testing.T) {
 				t.Errorf("camel(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// envTag finds the variables a config struct reads: `env:"NAME` in struct tags.
+var envTag = regexp.MustCompile("env:\"([A-Z][A-Z0-9_]*)")
+
+// sharedConfigDirs hold config structs several services embed (server, auth, sender).
+var sharedConfigDirs = []string{"internal/server", "internal/auth", "internal/cloudevent"}
+
+// readEnvNames returns the env variable names declared in the Go files under dirs.
+func readEnvNames(t *testing.T, root string, dirs ...string) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	for _, dir := range dirs {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range envTag.FindAllSubmatch(b, -1) {
+				names[string(m[1])] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return names
+}
+
+// TestConfigMapsNameRealVariables keeps each service's ConfigMap (config/ and the
+// chart with the flipped values) in step with its config struct: every key must be a
+// variable the service reads (an env tag in services/<name> or a shared config
+// package), or, for gateway, a ${VAR} its route table expands. A renamed variable
+// fails here instead of being silently ignored in a cluster.
+func TestConfigMapsNameRealVariables(t *testing.T) {
+	root := repoRoot(t)
+	shared := readEnvNames(t, root, sharedConfigDirs...)
+	r, err := renderChart(t, flippedValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes, err := os.ReadFile(filepath.Join(root, "services", "gateway", "routes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for source, ms := range map[string][]manifest{"config": configManifests(t), "chart-flipped": r.manifests} {
+		for _, svc := range serviceDirs(t) {
+			t.Run(source+"/"+svc, func(t *testing.T) {
+				cms := find[*corev1.ConfigMap](ms, "ConfigMap", "config-"+svc)
+				if len(cms) != 1 {
+					t.Skipf("no ConfigMap config-%s here", svc)
+				}
+				own := readEnvNames(t, root, filepath.Join("services", svc))
+				for k := range cms[0].Data {
+					if own[k] || shared[k] || (svc == "gateway" && strings.Contains(string(routes), "${"+k+"}")) {
+						continue
+					}
+					t.Errorf("config-%s sets %s, which services/%s does not read", svc, k, svc)
+				}
+			})
+		}
 	}
 }

@@ -29,6 +29,22 @@ helm.sh/chart: {{ include "sa.chart" .root }}
 {{- end -}}
 {{- end }}
 
+{{/* The URL of the SQS queue named by the argument (dict "root" . "queue" "<name>"):
+through aws.endpointUrl (moto) when set, else the region's SQS endpoint. */}}
+{{- define "sa.queueUrl" -}}
+{{- $aws := .root.Values.aws -}}
+{{- if $aws.endpointUrl -}}
+{{- printf "%s/%s/%s" (trimSuffix "/" $aws.endpointUrl) (toString $aws.accountId) .queue -}}
+{{- else -}}
+{{- printf "https://sqs.%s.amazonaws.com/%s/%s" $aws.region (toString $aws.accountId) .queue -}}
+{{- end -}}
+{{- end }}
+
+{{/* The ARN of the IAM role named by the argument (dict "root" . "role" "<name>"). */}}
+{{- define "sa.roleArn" -}}
+{{- printf "arn:%s:iam::%s:role/%s" .root.Values.aws.partition (toString .root.Values.aws.accountId) .role -}}
+{{- end }}
+
 {{/* The data of ConfigMap config-aws. */}}
 {{- define "sa.awsConfigData" -}}
 AWS_REGION: {{ .Values.aws.region | quote }}
@@ -43,13 +59,65 @@ COGNITO_CLIENT_IDS: {{ join "," .Values.cognito.clientIds | quote }}
 COGNITO_TOKEN_USE: {{ join "," .Values.cognito.tokenUse | quote }}
 {{- end }}
 
+{{/* ConfigMap data from a dict: (dict "derived" <settings from the global values>
+"env" <the service's env values>). The service's env wins, so it can override any
+derived setting. */}}
+{{- define "sa.envData" -}}
+{{- $all := merge (deepCopy .env) .derived -}}
+{{- range $k, $v := $all }}
+{{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
+
 {{/* The name of the Secret holding PAGE_TOKEN_KEY. */}}
 {{- define "sa.pageTokenSecret" -}}
 {{- default "todo-api-page-token" .Values.pageToken.existingSecret -}}
 {{- end }}
 
-{{/* A service's ServiceAccount. */}}
+{{/* The name of the Secret holding UNSUBSCRIBE_KEY. */}}
+{{- define "sa.unsubscribeSecret" -}}
+{{- default "unsubscribe-key" .Values.unsubscribeKey.existingSecret -}}
+{{- end }}
+
+{{/*
+A Secret with one random 32-byte key under `key`, kept across upgrades (and on
+uninstall). Call with (dict "root" . "name" <secret name> "app" <app name>).
+*/}}
+{{- define "sa.generatedSecret" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .name -}}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "sa.labels" (dict "root" .root "name" .app) | nindent 4 }}
+  annotations:
+    # Keep the key when the release goes: tokens and links stay valid across reinstalls.
+    helm.sh/resource-policy: keep
+type: Opaque
+data:
+  {{- if and $existing $existing.data (index $existing.data "key") }}
+  key: {{ index $existing.data "key" }}
+  {{- else }}
+  # 32 random bytes, base64 (the value), base64 again (Secret data encoding).
+  key: {{ randBytes 32 | b64enc }}
+  {{- end }}
+{{- end }}
+
+{{/*
+A service's ServiceAccount. Besides root, name and svc it takes aws: whether the
+service calls AWS (then, with iam.irsa, it is annotated with the conventional role
+arn:<partition>:iam::<accountId>:role/<iam.rolePrefix><name>, unless
+svc.serviceAccount.roleArn names another).
+*/}}
 {{- define "sa.serviceAccount" -}}
+{{- $ann := deepCopy (default dict .svc.serviceAccount.annotations) -}}
+{{- if .svc.serviceAccount.roleArn -}}
+{{- $_ := set $ann "eks.amazonaws.com/role-arn" .svc.serviceAccount.roleArn -}}
+{{- else if and .aws .root.Values.iam.irsa -}}
+{{- $_ := set $ann "eks.amazonaws.com/role-arn" (include "sa.roleArn" (dict "root" .root "role" (printf "%s%s" .root.Values.iam.rolePrefix .name))) -}}
+{{- end -}}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
@@ -57,7 +125,7 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "sa.labels" (dict "root" .root "name" .name) | nindent 4 }}
-  {{- with .svc.serviceAccount.annotations }}
+  {{- with $ann }}
   annotations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -76,11 +144,42 @@ data:
   {{- .data | nindent 2 }}
 {{- end }}
 
+{{/* The envFrom list every container has: config-aws, config-<name>, and the
+optional development credentials Secret. */}}
+{{- define "sa.envFrom" -}}
+- configMapRef:
+    name: config-aws
+- configMapRef:
+    name: config-{{ .name }}
+{{- with .root.Values.aws.credentialsSecret }}
+- secretRef:
+    name: {{ . }}
+    optional: true
+{{- end }}
+{{- end }}
+
+{{/* The hardened container securityContext (distroless nonroot user). */}}
+{{- define "sa.containerSecurity" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+readOnlyRootFilesystem: true
+allowPrivilegeEscalation: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
 {{/*
 A service's Knative Service. Besides root, name and svc it takes:
-  data: the rendered data of its ConfigMap (hashed into the revision template, so a
-        settings change rolls out a new revision)
-  env:  extra container env entries, rendered YAML list (may be empty)
+  data:        the rendered data of its ConfigMap (hashed into the revision template,
+               so a settings change rolls out a new revision)
+  env:         extra container env entries, rendered YAML list (may be empty)
+  annotations: extra revision annotations, rendered YAML (may be empty)
+  mounts:      container volumeMounts, rendered YAML list (may be empty)
+  volumes:     pod volumes, rendered YAML list (may be empty)
 */}}
 {{- define "sa.knativeService" -}}
 {{- $s := .svc.scaling -}}
@@ -104,6 +203,9 @@ spec:
         {{- with .svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+        {{- with .annotations }}
+        {{- . | nindent 8 }}
+        {{- end }}
         autoscaling.knative.dev/min-scale: {{ $s.minScale | quote }}
         autoscaling.knative.dev/max-scale: {{ $s.maxScale | quote }}
         autoscaling.knative.dev/initial-scale: {{ $s.initialScale | quote }}
@@ -122,17 +224,13 @@ spec:
             - name: http1
               containerPort: 8080
           envFrom:
-            - configMapRef:
-                name: config-aws
-            - configMapRef:
-                name: config-{{ .name }}
-            {{- with .root.Values.aws.credentialsSecret }}
-            - secretRef:
-                name: {{ . }}
-                optional: true
-            {{- end }}
+            {{- include "sa.envFrom" . | nindent 12 }}
           {{- with .env }}
           env:
+            {{- . | nindent 12 }}
+          {{- end }}
+          {{- with .mounts }}
+          volumeMounts:
             {{- . | nindent 12 }}
           {{- end }}
           readinessProbe:
@@ -148,26 +246,94 @@ spec:
           resources:
             {{- toYaml .svc.resources | nindent 12 }}
           securityContext:
-            runAsNonRoot: true
-            runAsUser: 65532
-            runAsGroup: 65532
-            readOnlyRootFilesystem: true
-            allowPrivilegeEscalation: false
-            capabilities:
-              drop:
-                - ALL
-            seccompProfile:
-              type: RuntimeDefault
+            {{- include "sa.containerSecurity" . | nindent 12 }}
+      {{- with .volumes }}
+      volumes:
+        {{- . | nindent 8 }}
+      {{- end }}
 {{- end }}
 
-{{/* The data of ConfigMap config-todo-api: todoApi.env plus the table and DAX. */}}
-{{- define "sa.todoApiConfigData" -}}
-{{- $env := deepCopy .Values.todoApi.env -}}
-{{- $_ := set $env "TODOS_TABLE" .Values.aws.todosTable -}}
-{{- with .Values.dax.endpoint }}
-{{- $_ := set $env "DAX_ENDPOINT" . -}}
+{{/*
+An event source: a SinkBinding to the Broker and the Deployment it binds (root, name,
+svc, data as for sa.knativeService).
+*/}}
+{{- define "sa.source" -}}
+apiVersion: sources.knative.dev/v1
+kind: SinkBinding
+metadata:
+  name: {{ .name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "sa.labels" (dict "root" .root "name" .name) | nindent 4 }}
+spec:
+  subject:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ .name }}
+  sink:
+    ref:
+      apiVersion: eventing.knative.dev/v1
+      kind: Broker
+      name: {{ .root.Values.broker.name }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .name }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "sa.labels" (dict "root" .root "name" .name) | nindent 4 }}
+spec:
+  replicas: {{ .svc.replicas }}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {{ .name }}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {{ .name }}
+        app.kubernetes.io/part-of: serverless-architect
+      annotations:
+        {{- with .svc.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+        serverless-architect.dev/config-checksum: {{ printf "%s\n%s" (include "sa.awsConfigData" .root) .data | sha256sum | quote }}
+    spec:
+      serviceAccountName: {{ .name }}
+      terminationGracePeriodSeconds: {{ .svc.terminationGracePeriodSeconds }}
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile:
+          type: RuntimeDefault
+      containers:
+        - name: {{ .name }}
+          image: {{ .svc.image | quote }}
+          ports:
+            - name: http
+              containerPort: 8080
+          envFrom:
+            {{- include "sa.envFrom" . | nindent 12 }}
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: http
+            periodSeconds: 5
+            failureThreshold: 3
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: http
+            periodSeconds: 10
+            failureThreshold: 3
+          resources:
+            {{- toYaml .svc.resources | nindent 12 }}
+          securityContext:
+            {{- include "sa.containerSecurity" . | nindent 12 }}
 {{- end }}
-{{- range $k, $v := $env }}
-{{ $k }}: {{ $v | toString | quote }}
-{{- end }}
+
+{{/* A Trigger's delivery: retries, backoff and the dead-letter sink. */}}
+{{- define "sa.delivery" -}}
+retry: {{ .retry }}
+backoffPolicy: {{ .backoffPolicy }}
+backoffDelay: {{ .backoffDelay | quote }}
 {{- end }}
