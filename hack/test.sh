@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_moto
+apt_install chromium  # the browser test (test/e2e/blog_browser_test.go)
 log "downloading Go modules"
 go mod download
 "$ROOT/hack/lint.sh"

@@ -30,20 +30,24 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
                  admins group) in the account and region of your AWS configuration, or in
                  moto when AWS_ENDPOINT_URL points at it. Safe to run again.
   sa dev         run the whole local stack: moto_server, provisioning, a dev CA, every
-                 service over HTTPS on localhost. This is what make dev runs.`,
+                 service over HTTPS on localhost. This is what make dev runs.
+  sa site deploy publish the blog's static site: hashed assets, changed files only,
+                 a CloudFront invalidation of the pages.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr))
 	return root
 }
 
 func newProvisionCmd(stdout, stderr io.Writer) *cobra.Command {
 	var region, prefix, output string
+	var blog provision.BlogOptions
+	var roles provision.RoleOptions
 	cmd := &cobra.Command{
-		Use:   "provision [--region REGION] [--prefix PREFIX] [--output text|json]",
+		Use:   "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--cluster-oidc-provider ARN [--namespace NS] | --pod-identity] [--output text|json]",
 		Short: "Create the project's AWS resources, or find them if they exist",
 		Long: `Create the project's AWS resources, or find them if they already exist: the
 to-dos DynamoDB table, the Cognito user pool with its app client and admins group.
@@ -75,7 +79,12 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 				target = "endpoint override " + *ep
 			}
 			fmt.Fprintf(stderr, "provisioning in %s (%s), name prefix %q\n", cfg.Region, target, prefix)
-			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log})
+			if roles.Enabled() {
+				if err := roles.Validate(); err != nil {
+					return err
+				}
+			}
+			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, Roles: roles})
 			if err != nil {
 				if strings.Contains(err.Error(), "credential") {
 					return fmt.Errorf("%w\nhint: no usable AWS credentials; log in (aws sso login, AWS_PROFILE) or point AWS_ENDPOINT_URL at moto", err)
@@ -94,6 +103,12 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 	f.StringVar(&region, "region", "", "AWS region (default: AWS_REGION or your profile's region)")
 	f.StringVar(&prefix, "prefix", "", "put this before every resource name, to keep several stacks apart in one account")
 	f.StringVar(&output, "output", "text", "text, or json to print the resource ids as JSON on stdout")
+	f.StringSliceVar(&blog.Regions, "regions", nil, "every region MyBlog runs in: its tables get a replica in each (default: --region only)")
+	f.StringVar(&blog.APIHost, "blog-api-host", "", "public host name of blog-api (the cluster's ingress), CloudFront's origin for /v1/*")
+	f.StringVar(&roles.OIDCProviderARN, "cluster-oidc-provider", "", "also create one IAM role per service (<prefix>sa-<service>) trusted through this EKS cluster's OIDC provider ARN (IRSA)")
+	f.StringVar(&roles.Namespace, "namespace", provision.DefaultNamespace, "namespace of the services' ServiceAccounts (IRSA trust)")
+	f.BoolVar(&roles.PodIdentity, "pod-identity", false, "also create one IAM role per service trusted by EKS Pod Identity (associate them with aws eks create-pod-identity-association)")
+	f.StringVar(&roles.DAXClusterARN, "dax-cluster-arn", "", "with service roles: let todo-api use this DAX cluster")
 	return cmd
 }
 
@@ -110,7 +125,8 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
      environment is neither used nor changed).
   3. A dev CA and a certificate for localhost under <dir>/tls (clients trust ca.pem).
   4. Every service built with go build into <dir>/bin and run over HTTPS; todo-api on
-     https://localhost:--api-port. Output lines are prefixed with the service's name.
+     https://localhost:--api-port, the blog edge on https://localhost:--edge-port.
+     Output lines are prefixed with the service's name.
   5. <dir>/stack.json with every URL, port, pid and resource id; the client CLI reads it.
 
 Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. If a
@@ -136,6 +152,8 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.StringVar(&o.MotoEndpoint, "moto-endpoint", "", "URL of a running moto_server to use instead of finding or starting one")
 	f.IntVar(&o.MotoPort, "moto-port", 4566, "port on 127.0.0.1 where moto_server is found or started")
 	f.IntVar(&o.APIPort, "api-port", 8443, "HTTPS port of the to-do API on localhost")
+	f.IntVar(&o.EdgePort, "edge-port", 8444, "HTTPS port of the blog edge (site, /v1, /media) on localhost")
+	f.IntVar(&o.PortBase, "port-base", 8081, "first of the 16 loopback ports the internal services use")
 	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")
 	return cmd
 }

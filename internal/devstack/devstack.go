@@ -53,6 +53,11 @@ type Options struct {
 	MotoCommand string
 	// APIPort is the HTTPS port of the to-do API (8443).
 	APIPort int
+	// EdgePort is the HTTPS port of the blog edge (8444).
+	EdgePort int
+	// PortBase is the first loopback port of the internal services (DefaultPortBase,
+	// 8081); they use the ports from there up to PortBase+15.
+	PortBase int
 	// Prefix is put before every AWS resource name ("").
 	Prefix string
 	// Services are the services to run (Services()).
@@ -82,6 +87,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.APIPort == 0 {
 		o.APIPort = 8443
+	}
+	if o.EdgePort == 0 {
+		o.EdgePort = 8444
+	}
+	if o.PortBase == 0 {
+		o.PortBase = DefaultPortBase
 	}
 	if o.Services == nil {
 		o.Services = Services()
@@ -184,6 +195,9 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.deploySite(ctx, ep, res); err != nil {
+		return nil, err
+	}
 	certs, err := devtls.Ensure(filepath.Join(o.Dir, "tls"))
 	if err != nil {
 		return nil, err
@@ -217,7 +231,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		st.Services["moto"] = moto
 	}
 	for _, svc := range o.Services {
-		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), TLS: certs, PageTokenKey: key, Resources: res}
+		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: o.PortBase - DefaultPortBase, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key, Resources: res}
 		env := append(s.inheritedEnv(), CommonEnv(in)...)
 		if svc.Env != nil {
 			env = append(env, svc.Env(in)...)
@@ -230,6 +244,9 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		st.Services[svc.Name] = stack.Service{URL: u, Port: in.Port, PID: c.PID()}
 		if svc.API {
 			st.APIURL = u
+		}
+		if svc.Blog {
+			st.BlogURL = u
 		}
 	}
 	for _, svc := range o.Services {
@@ -378,6 +395,9 @@ func (s *stackRun) summary(st *stack.Stack) {
 		return p
 	}
 	fmt.Fprintf(&b, "  to-do API  %s\n", st.APIURL)
+	if st.BlogURL != "" {
+		fmt.Fprintf(&b, "  blog       %s (open it in a browser that trusts the CA below)\n", st.BlogURL)
+	}
 	fmt.Fprintf(&b, "  user pool  %s, app client %s, table %s\n", st.Resources.UserPoolID, st.Resources.UserPoolClientID, st.Resources.TodosTable)
 	fmt.Fprintf(&b, "  CA         %s (trust it: curl --cacert %s %s/readyz)\n", rel(st.CAFile), rel(st.CAFile), st.APIURL)
 	fmt.Fprintf(&b, "  stack file %s (every URL and id; the client CLI reads it)\n", rel(filepath.Join(s.o.Dir, "stack.json")))
@@ -454,3 +474,7 @@ func portFree(port int) error {
 func prefixed(con *console, prefix string) io.Writer {
 	return &prefixer{con: con, prefix: prefix, tail: &tail{}}
 }
+
+// Local returns an internal service's port for this stack: its constant, moved by
+// PortBase.
+func (o Options) Local(port int) int { return port - DefaultPortBase + o.PortBase }

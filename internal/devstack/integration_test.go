@@ -136,7 +136,11 @@ func TestRunStartsMotoServesAndStops(t *testing.T) {
 				JWKSURL:     motoURL + "/" + st.Resources.UserPoolID + "/.well-known/jwks.json",
 			},
 		}
-		if diff := cmp.Diff(want, st); diff != "" {
+		// The to-do resources are checked here; other features' fields are theirs to test.
+		got := *st
+		r := st.Resources
+		got.Resources = stack.Resources{TodosTable: r.TodosTable, UserPoolID: r.UserPoolID, UserPoolClientID: r.UserPoolClientID, AdminsGroup: r.AdminsGroup, Issuer: r.Issuer, JWKSURL: r.JWKSURL}
+		if diff := cmp.Diff(want, &got); diff != "" {
 			t.Errorf("stack.json (-want +got):\n%s", diff)
 		}
 		for name, svc := range st.Services {

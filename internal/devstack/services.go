@@ -1,6 +1,9 @@
 package devstack
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"strconv"
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
@@ -21,6 +24,8 @@ type Service struct {
 	Env func(in Inputs) []string
 	// API marks the service whose URL is the stack's apiUrl.
 	API bool
+	// Blog marks the service whose URL is the stack's blogUrl (the blog edge).
+	Blog bool
 }
 
 // Inputs are what a service's environment is built from.
@@ -31,6 +36,10 @@ type Inputs struct {
 	AWSEndpoint string
 	// Port is the service's port.
 	Port int
+	// EdgePort is the blog edge's HTTPS port (the blog's public origin locally).
+	EdgePort int
+	// PortShift moves every internal loopback port (Options.PortBase - DefaultPortBase).
+	PortShift int
 	// TLS are the certificate files.
 	TLS devtls.Paths
 	// PageTokenKey is the base64 key that seals pagination tokens.
@@ -43,12 +52,166 @@ type Inputs struct {
 func Services() []Service {
 	return []Service{
 		{
-			Name:    "todo-api",
-			Package: "./services/todo-api",
+			Name:    "gateway",
+			Package: "./services/gateway",
 			Port:    func(o Options) int { return o.APIPort },
-			Env:     TodoAPIEnv,
+			Env:     GatewayEnv,
 			API:     true,
 		},
+		{
+			Name:    "todo-api",
+			Package: "./services/todo-api",
+			Port:    func(o Options) int { return o.Local(TodoAPIPort) },
+			Env:     TodoAPIEnv,
+		},
+		{
+			Name:    "blog-api",
+			Package: "./services/blog-api",
+			Port:    func(o Options) int { return o.Local(BlogAPIPort) },
+			Env:     BlogAPIEnv,
+		},
+		{
+			Name:    "edge",
+			Package: "./services/gateway",
+			Port:    func(o Options) int { return o.EdgePort },
+			Env:     EdgeEnv,
+			Blog:    true,
+		},
+		{
+			Name:    "welcome-mailer",
+			Package: "./services/welcome-mailer",
+			Port:    func(o Options) int { return o.Local(WelcomeMailerPort) },
+			Env:     WelcomeMailerEnv,
+		},
+		{
+			Name:    "dynamodb-source",
+			Package: "./services/dynamodb-source",
+			Port:    func(o Options) int { return o.Local(DynamoDBSourcePort) },
+			Env:     DynamoDBSourceEnv,
+		},
+		{
+			Name:    "thumbnailer",
+			Package: "./services/thumbnailer",
+			Port:    func(o Options) int { return o.Local(ThumbnailerPort) },
+			Env:     ThumbnailerEnv,
+		},
+		{
+			Name:    "s3-source",
+			Package: "./services/s3-source",
+			Port:    func(o Options) int { return o.Local(S3SourcePort) },
+			Env:     S3SourceEnv,
+		},
+	}
+}
+
+// BlogAPIPort is blog-api's loopback port in the local stack (the blog edge on 8444
+// fronts it).
+const BlogAPIPort = 8082
+
+// BlogAPIEnv is blog-api's own configuration (services/blog-api/internal/api/config.go).
+func BlogAPIEnv(in Inputs) []string {
+	return []string{
+		"POSTS_TABLE=" + in.Resources.PostsTable,
+		"SUBSCRIBERS_TABLE=" + in.Resources.SubscribersTable,
+		"MEDIA_BUCKET=" + in.Resources.MediaBucket,
+		"COGNITO_ISSUER=" + in.Resources.Issuer,
+		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
+		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
+		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
+		"S3_FORCE_PATH_STYLE=true",
+	}
+}
+
+// UnsubscribeKey is the local stack's UNSUBSCRIBE_KEY, shared by blog-api and the
+// welcome mailer: derived from the stack's page-token key (HMAC-SHA256 with a label),
+// so it is stable across restarts without being the same key as the page tokens'.
+func UnsubscribeKey(in Inputs) string {
+	m := hmac.New(sha256.New, []byte(in.PageTokenKey))
+	m.Write([]byte("myblog unsubscribe key"))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// WelcomeMailerPort and DynamoDBSourcePort are the loopback ports of the subscriber
+// event flow. The source's K_SINK is the mailer itself (no broker locally: the mailer
+// acknowledges event types it does not handle).
+const (
+	WelcomeMailerPort  = 8086
+	DynamoDBSourcePort = 8087
+)
+
+// BlogPublicURL is the blog's public origin in the local stack: the edge.
+func (in Inputs) BlogPublicURL() string { return "https://localhost:" + strconv.Itoa(in.EdgePort) }
+
+// WelcomeMailerEnv is welcome-mailer's own configuration
+// (services/welcome-mailer/internal/welcome/config.go).
+func WelcomeMailerEnv(in Inputs) []string {
+	return []string{
+		"IDEMPOTENCY_TABLE=" + in.Resources.IdempotencyTable,
+		"SENDER_EMAIL=" + in.Resources.SenderEmail,
+		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
+		"UNSUBSCRIBE_BASE_URL=" + in.BlogPublicURL(),
+	}
+}
+
+// DynamoDBSourceEnv is dynamodb-source's own configuration
+// (services/dynamodb-source/internal/source/config.go). It sends to the mailer over
+// HTTPS, trusting the stack's CA through SSL_CERT_FILE, and polls every 100ms so a
+// subscription's email goes out well within a second.
+func DynamoDBSourceEnv(in Inputs) []string {
+	return []string{
+		"K_SINK=https://localhost:" + strconv.Itoa(in.Local(WelcomeMailerPort)),
+		"SSL_CERT_FILE=" + in.TLS.CACert,
+		"STREAM_ARN=" + in.Resources.SubscribersStreamARN,
+		"CHECKPOINT_TABLE=" + in.Resources.CheckpointTable,
+		"DEAD_LETTER_QUEUE_URL=" + in.Resources.SubscriberEventsDLQURL,
+		"POLL_INTERVAL=100ms",
+		"LEASE_DURATION=5s",
+	}
+}
+
+// TodoAPIPort is todo-api's loopback port; the gateway on the API port fronts it, as
+// it does in a cluster. GatewayMetricsPort is where the gateway serves /metrics.
+const (
+	TodoAPIPort        = 8081
+	GatewayMetricsPort = 8090
+)
+
+// GatewayEnv is the gateway's own configuration (services/gateway/internal/gateway/config.go):
+// the to-do API's route table, todo-api as the upstream over HTTPS (trusting the
+// stack's CA through SSL_CERT_FILE), and the same Cognito settings as todo-api, which
+// keeps verifying tokens itself.
+func GatewayEnv(in Inputs) []string {
+	return []string{
+		"ROUTES_FILE=services/gateway/routes.yaml",
+		"TODO_API_URL=https://localhost:" + strconv.Itoa(in.Local(TodoAPIPort)),
+		"SSL_CERT_FILE=" + in.TLS.CACert,
+		"METRICS_PORT=" + strconv.Itoa(in.Local(GatewayMetricsPort)),
+		"COGNITO_ISSUER=" + in.Resources.Issuer,
+		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
+		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
+	}
+}
+
+// EdgeMetricsPort is where the blog edge serves /metrics.
+const EdgeMetricsPort = 8091
+
+// EdgeEnv is the blog edge's configuration: the gateway binary with the edge route
+// table (services/gateway/edge.yaml), the site and media buckets read from moto
+// path-style, blog-api as the /v1 upstream over HTTPS (trusting the stack's CA through
+// SSL_CERT_FILE). The Cognito settings are the gateway's required configuration; no
+// edge route uses the authorizer (blog-api checks admin tokens itself).
+func EdgeEnv(in Inputs) []string {
+	return []string{
+		"ROUTES_FILE=services/gateway/edge.yaml",
+		"SITE_BUCKET=" + in.Resources.SiteBucket,
+		"MEDIA_BUCKET=" + in.Resources.MediaBucket,
+		"BLOG_API_URL=https://localhost:" + strconv.Itoa(in.Local(BlogAPIPort)),
+		"S3_FORCE_PATH_STYLE=true",
+		"SSL_CERT_FILE=" + in.TLS.CACert,
+		"METRICS_PORT=" + strconv.Itoa(in.Local(EdgeMetricsPort)),
+		"COGNITO_ISSUER=" + in.Resources.Issuer,
+		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
+		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
 	}
 }
 
@@ -60,6 +223,9 @@ func TodoAPIEnv(in Inputs) []string {
 		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
 		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
 		"PAGE_TOKEN_KEY=" + in.PageTokenKey,
+		"FILES_BUCKET=" + in.Resources.FilesBucket,
+		"FILES_VENDING_ROLE_ARN=" + in.Resources.FilesVendingRoleARN,
+		"S3_FORCE_PATH_STYLE=true",
 	}
 }
 
@@ -79,3 +245,43 @@ func CommonEnv(in Inputs) []string {
 		"DRAIN_DELAY=0s",
 	}
 }
+
+// ThumbnailerPort and S3SourcePort are the loopback ports of the photo event flow. The
+// source's K_SINK is the thumbnailer itself (no broker locally: the thumbnailer
+// acknowledges event types it does not handle).
+const (
+	ThumbnailerPort = 8088
+	S3SourcePort    = 8089
+)
+
+// ThumbnailerEnv is the thumbnailer's own configuration
+// (services/thumbnailer/internal/service/service.go).
+func ThumbnailerEnv(in Inputs) []string {
+	return []string{
+		"POSTS_TABLE=" + in.Resources.PostsTable,
+		"S3_FORCE_PATH_STYLE=true",
+	}
+}
+
+// S3SourceEnv is s3-source's own configuration
+// (services/s3-source/internal/relay/config.go). It sends to the thumbnailer over HTTPS,
+// trusting the stack's CA through SSL_CERT_FILE. A short visibility timeout makes a
+// message whose receiver died come back within seconds.
+func S3SourceEnv(in Inputs) []string {
+	return []string{
+		"K_SINK=https://localhost:" + strconv.Itoa(in.Local(ThumbnailerPort)),
+		"SSL_CERT_FILE=" + in.TLS.CACert,
+		"SQS_QUEUE_URL=" + in.Resources.MediaEventsQueueURL,
+		"SQS_WAIT_TIME=5s",
+		"SQS_VISIBILITY_TIMEOUT=6s",
+		"POISON_DELAY=1s",
+	}
+}
+
+// DefaultPortBase is the first of the internal services' loopback ports; the constants
+// above are their ports with this base. Options.PortBase moves them all (tests run a
+// stack beside a developer's).
+const DefaultPortBase = 8081
+
+// Local returns an internal service's port for this stack (its constant, shifted).
+func (in Inputs) Local(port int) int { return port + in.PortShift }

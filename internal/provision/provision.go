@@ -14,8 +14,15 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -28,6 +35,21 @@ type Clients struct {
 	DynamoDB *dynamodb.Client
 	// Cognito manages user pools, app clients and groups.
 	Cognito *cognitoidentityprovider.Client
+	// S3 manages buckets (path-style addressing when the endpoint is overridden, as
+	// moto needs).
+	S3 *s3.Client
+	// CloudFront manages the blog's distribution, origin access control and invalidations.
+	CloudFront *cloudfront.Client
+	// IAM manages the roles of the users' folders.
+	IAM *iam.Client
+	// CognitoIdentity manages the identity pool.
+	CognitoIdentity *cognitoidentity.Client
+	// STS finds the account the roles trust.
+	STS *sts.Client
+	// SQS manages the media bucket's notification queues.
+	SQS *sqs.Client
+	// SESv2 manages the welcome mailer's sender identity.
+	SESv2 *sesv2.Client
 }
 
 // NewClients builds the clients from cfg (awsconf.Load in the tools,
@@ -37,6 +59,15 @@ func NewClients(cfg aws.Config) *Clients {
 		Region:   cfg.Region,
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		Cognito:  cognitoidentityprovider.NewFromConfig(cfg),
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = cfg.BaseEndpoint != nil
+		}),
+		CloudFront:      cloudfront.NewFromConfig(cfg),
+		IAM:             iam.NewFromConfig(cfg),
+		CognitoIdentity: cognitoidentity.NewFromConfig(cfg),
+		STS:             sts.NewFromConfig(cfg),
+		SQS:             sqs.NewFromConfig(cfg),
+		SESv2:           sesv2.NewFromConfig(cfg),
 	}
 }
 
@@ -51,6 +82,12 @@ func (c *Clients) cognitoEndpoint() string {
 type Outcome struct {
 	// Created is true when the resource did not exist and was made.
 	Created bool
+	// Applied is true for settings that are put on every run (a bucket policy): they
+	// neither exist nor are created, they are enforced, which also repairs drift.
+	Applied bool
+	// Skipped is true when the endpoint cannot do what the resource needs (moto lacks
+	// some APIs); ID then says what was not done.
+	Skipped bool
 	// ID is the resource's identifier when it differs from its name (a user pool id).
 	ID string
 }
@@ -73,11 +110,20 @@ type Options struct {
 	// Log receives one line per resource ("created  dynamodb table todos"); nil
 	// discards them.
 	Log io.Writer
+	// Blog tunes MyBlog's resources (regions of the Global Tables, the API origin).
+	Blog BlogOptions
+	// Roles, when enabled, adds one IAM role per service for a cluster (iam.go).
+	Roles RoleOptions
 }
 
-// Definitions returns every resource the project provisions, in dependency order.
-func Definitions(prefix string) []Resource {
-	return []Resource{
+// Definitions returns every resource the project provisions, in dependency order,
+// with MyBlog's default options.
+func Definitions(prefix string) []Resource { return DefinitionsFor(Options{Prefix: prefix}) }
+
+// DefinitionsFor is Definitions with o's prefix and MyBlog options.
+func DefinitionsFor(o Options) []Resource {
+	prefix := o.Prefix
+	rs := []Resource{
 		TodosTable{TableName: prefix + "todos"},
 		UserPool{PoolName: prefix + "mytodolist"},
 		AppClient{ClientName: prefix + "mobile"},
@@ -86,13 +132,30 @@ func Definitions(prefix string) []Resource {
 			Description: "Administrators: may write blog posts and upload photos.",
 			Record:      func(out *stack.Resources, name string) { out.AdminsGroup = name },
 		},
+		// The users' own folders (files.go): bucket, identity pool, roles.
+		FilesBucket{BucketName: bucketName(prefix + "user-files")},
+		IdentityPool{PoolName: prefix + "mytodolist-files"},
+		AuthenticatedRole{RoleName: prefix + "mytodolist-files-authenticated"},
+		VendingRole{RoleName: prefix + "mytodolist-files-vending"},
+		IdentityPoolRoles{},
 	}
+	// MyBlog (blog.go): tables, buckets, CloudFront.
+	rs = append(rs, BlogResources(prefix, o.Blog)...)
+	// Photo thumbnails (thumbnails.go): the media bucket's notification queue and DLQ.
+	rs = append(rs, ThumbnailResources(prefix)...)
+	// Subscriber events (events.go): stream, checkpoints, DLQ, idempotency, SES identity.
+	rs = append(rs, EventResources(prefix, "")...)
+	// The services' own roles in a cluster (iam.go), last: they name the resources above.
+	if o.Roles.Enabled() {
+		rs = append(rs, ServiceRoleResources(prefix, o.Blog.Regions, o.Roles)...)
+	}
+	return rs
 }
 
 // Run provisions every resource in Definitions with clients built from cfg and returns
 // their identifiers.
 func Run(ctx context.Context, cfg aws.Config, o Options) (stack.Resources, error) {
-	return Ensure(ctx, NewClients(cfg), Definitions(o.Prefix), o.Log)
+	return Ensure(ctx, NewClients(cfg), DefinitionsFor(o), o.Log)
 }
 
 // Ensure provisions rs in order, writing one line per resource to log (nil discards).
@@ -115,8 +178,13 @@ func Ensure(ctx context.Context, c *Clients, rs []Resource, log io.Writer) (stac
 // "exists   cognito user pool mytodolist (us-east-1_abc)".
 func Line(r Resource, o Outcome) string {
 	status := "exists"
-	if o.Created {
+	switch {
+	case o.Created:
 		status = "created"
+	case o.Applied:
+		status = "applied"
+	case o.Skipped:
+		status = "skipped"
 	}
 	s := fmt.Sprintf("%-9s%s %s", status, r.Kind(), r.Name())
 	if o.ID != "" && o.ID != r.Name() {

@@ -23,6 +23,8 @@ type Stack struct {
 	CAFile string `json:"caFile,omitempty"`
 	// APIURL is the public HTTPS base URL of the to-do API.
 	APIURL string `json:"apiUrl"`
+	// BlogURL is the public HTTPS origin of the blog (the local edge, or CloudFront).
+	BlogURL string `json:"blogUrl,omitempty"`
 	// Services maps a service name to where it runs.
 	Services map[string]Service `json:"services"`
 	// Resources are the AWS resources provisioned for the stack.
@@ -46,6 +48,49 @@ type Resources struct {
 	Issuer string `json:"issuer"`
 	// JWKSURL is where the pool's signing keys are served (moto serves them locally).
 	JWKSURL string `json:"jwksUrl"`
+	// PostsTable and SubscribersTable are MyBlog's tables (Global Tables in AWS).
+	PostsTable       string `json:"postsTable,omitempty"`
+	SubscribersTable string `json:"subscribersTable,omitempty"`
+	// SiteBucket holds the blog's static site; MediaBucket its uploads and thumbnails.
+	SiteBucket  string `json:"siteBucket,omitempty"`
+	MediaBucket string `json:"mediaBucket,omitempty"`
+	// BlogOACID is the CloudFront origin access control the distribution reads the
+	// buckets with.
+	BlogOACID string `json:"blogOacId,omitempty"`
+	// BlogDistributionID, ...ARN and ...Domain identify the blog's CloudFront distribution.
+	BlogDistributionID     string `json:"blogDistributionId,omitempty"`
+	BlogDistributionARN    string `json:"blogDistributionArn,omitempty"`
+	BlogDistributionDomain string `json:"blogDistributionDomain,omitempty"`
+	// BlogMediaFunctionARN is the published CloudFront Function that strips /media
+	// from media requests (empty under moto, which has no Functions API).
+	BlogMediaFunctionARN string `json:"blogMediaFunctionArn,omitempty"`
+	// FilesBucket holds each MyTodoList user's own folder, users/<id>/.
+	FilesBucket string `json:"filesBucket,omitempty"`
+	// IdentityPoolID is the Cognito Identity Pool that exchanges user-pool tokens for
+	// credentials limited to the caller's folder.
+	IdentityPoolID string `json:"identityPoolId,omitempty"`
+	// FilesAuthenticatedRoleARN is the identity pool's role for authenticated users.
+	FilesAuthenticatedRoleARN string `json:"filesAuthenticatedRoleArn,omitempty"`
+	// FilesVendingRoleARN is the role todo-api assumes to vend folder credentials.
+	FilesVendingRoleARN string `json:"filesVendingRoleArn,omitempty"`
+	// MediaEventsQueueURL/ARN is the SQS queue the media bucket notifies of uploads
+	// (s3-source reads it); MediaEventsDLQURL/ARN its dead-letter queue.
+	MediaEventsQueueURL string `json:"mediaEventsQueueUrl,omitempty"`
+	MediaEventsQueueARN string `json:"mediaEventsQueueArn,omitempty"`
+	MediaEventsDLQURL   string `json:"mediaEventsDlqUrl,omitempty"`
+	MediaEventsDLQARN   string `json:"mediaEventsDlqArn,omitempty"`
+	// SubscribersStreamARN is the subscribers table's stream (dynamodb-source reads it);
+	// CheckpointTable holds its shard checkpoints and leases; SubscriberEventsDLQURL
+	// is its dead-letter queue.
+	SubscribersStreamARN   string `json:"subscribersStreamArn,omitempty"`
+	CheckpointTable        string `json:"checkpointTable,omitempty"`
+	SubscriberEventsDLQURL string `json:"subscriberEventsDlqUrl,omitempty"`
+	// IdempotencyTable is the welcome mailer's ledger; SenderEmail its SES identity.
+	IdempotencyTable string `json:"idempotencyTable,omitempty"`
+	SenderEmail      string `json:"senderEmail,omitempty"`
+	// ServiceRoleARNs maps a service to its IAM role (IRSA or Pod Identity), when
+	// `sa provision` was asked for them.
+	ServiceRoleARNs map[string]string `json:"serviceRoleArns,omitempty"`
 }
 
 // Read loads a stack file.

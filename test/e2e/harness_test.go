@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -49,6 +50,29 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// freePortRange returns the first of n consecutive loopback ports that are free now,
+// for a stack's internal services (sa dev --port-base).
+func freePortRange(t testing.TB, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		base := 20000 + mrand.IntN(40000)
+		free := true
+		for p := base; p < base+n && free; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatalf("no %d consecutive free ports found", n)
+	return 0
+}
+
 // lockedBuffer collects a child's output for failure reports.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -87,7 +111,8 @@ func startStack(t *testing.T) *localStack {
 	dir := filepath.Join(t.TempDir(), ".dev")
 	port := freePort(t)
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
-	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix)
+	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
+		"--port-base", fmt.Sprint(freePortRange(t, 16)), "--edge-port", fmt.Sprint(freePort(t)))
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out := &lockedBuffer{}
