@@ -176,7 +176,11 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 		_ = h.Ledger.Release(context.WithoutCancel(ctx), c)
 		return cloudevent.Permanent(err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, h.SendTimeout)
+	// From here on the caller going away (the source killed, a delivery timeout) must
+	// not cut the send short: an SES call aborted mid-flight has an unknown outcome, and
+	// a redelivery after the claim expires would then risk a second email. The send and
+	// its record run to completion, bounded by SendTimeout alone.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.SendTimeout)
 	id, err := h.Mailer.Send(sctx, msg)
 	cancel()
 	if err != nil {

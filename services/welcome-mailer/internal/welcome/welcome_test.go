@@ -324,6 +324,37 @@ func TestSentButNotRecordedIsAcknowledged(t *testing.T) {
 	}
 }
 
+// cancellingMailer stands for a delivery whose caller goes away (the source is killed)
+// while SES is being called: the send must still complete, and be recorded.
+type cancellingMailer struct {
+	cancel  context.CancelFunc
+	sendErr error
+}
+
+func (m *cancellingMailer) Send(ctx context.Context, msg Message) (string, error) {
+	m.cancel()
+	time.Sleep(10 * time.Millisecond)
+	m.sendErr = ctx.Err()
+	return "msg-" + msg.To, ctx.Err()
+}
+
+func TestCallerGoneMidSendStillRecords(t *testing.T) {
+	l := newMemLedger(time.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &cancellingMailer{cancel: cancel}
+	h := newTestHandler(l, m, time.Now)
+	if err := h.Handle(ctx, insertFor(t, "erin@example.com")); err != nil {
+		t.Fatalf("Handle = %v", err)
+	}
+	if m.sendErr != nil {
+		t.Fatalf("the SES call saw the caller's cancellation (%v): its outcome would be unknown and a redelivery could send twice", m.sendErr)
+	}
+	c, err := l.Claim(context.Background(), Key("erin@example.com"), time.Minute)
+	if err != nil || c.State != Sent {
+		t.Fatalf("after the send the ledger says %+v, %v; want Sent", c, err)
+	}
+}
+
 func TestNormaliseEmail(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{" Ada@Example.COM ", "ada@example.com"},
