@@ -50,7 +50,10 @@ func newProvisionCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--cluster-oidc-provider ARN [--namespace NS] | --pod-identity] [--output text|json]",
 		Short: "Create the project's AWS resources, or find them if they exist",
 		Long: `Create the project's AWS resources, or find them if they already exist: the
-to-dos DynamoDB table, the Cognito user pool with its app client and admins group.
+to-dos table, the Cognito user pool (app client, admins group), the files bucket with
+its identity pool and roles, MyBlog's global tables, buckets and CloudFront
+distribution, the event queues, stream checkpoints, idempotency table and SES sender,
+and (when asked) one least-privilege IAM role per service.
 Running it again changes nothing and prints "exists" for each resource.
 
 It uses your normal AWS configuration (AWS_PROFILE, AWS_REGION, SSO, instance roles),
