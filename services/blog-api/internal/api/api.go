@@ -9,12 +9,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,7 +23,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
-	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 )
@@ -65,7 +62,7 @@ func Handler(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	h := &handlers{d}
-	r.Use(h.recover)
+	r.Use(jsonapi.Recover(d.Log))
 	r.NoRoute(func(c *gin.Context) {
 		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -89,38 +86,8 @@ func Handler(d Deps) http.Handler {
 
 type handlers struct{ Deps }
 
-func (h *handlers) recover(c *gin.Context) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.fail(c, fmt.Errorf("panic: %v", v))
-		}
-	}()
-	c.Next()
-}
-
 // fail writes err as the error envelope and logs what the client does not see.
-func (h *handlers) fail(c *gin.Context, err error) {
-	ctx := c.Request.Context()
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		err = apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
-	}
-	switch apperr.CodeOf(err) {
-	case apperr.Internal:
-		h.Log.ErrorContext(ctx, "request failed", "err", err)
-	case apperr.Unavailable:
-		h.Log.WarnContext(ctx, "dependency unavailable", "err", err)
-		if e := apperr.As(err); e != nil && e.RetryAfter == 0 {
-			e.RetryAfter = time.Second
-		}
-	}
-	c.Header("Cache-Control", "no-store")
-	apperr.Write(c.Writer, err, logging.RequestID(ctx))
-	c.Abort()
-}
+func (h *handlers) fail(c *gin.Context, err error) { jsonapi.Fail(c, h.Log, err) }
 
 // admin lets the request through only with a valid token of a member of AdminGroup:
 // 401 without a (valid) token, 403 without the group.
@@ -283,7 +250,7 @@ func (r postRequest) draft() blog.Draft {
 
 func (h *handlers) createPost(c *gin.Context) {
 	var req postRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -302,7 +269,7 @@ func (h *handlers) createPost(c *gin.Context) {
 
 func (h *handlers) replacePost(c *gin.Context) {
 	var req postRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -339,7 +306,7 @@ type subscribeRequest struct {
 // nobody who is subscribed.
 func (h *handlers) subscribe(c *gin.Context) {
 	var req subscribeRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -466,7 +433,7 @@ func (h *handlers) mediaURL(key string) string {
 
 func (h *handlers) createPhoto(c *gin.Context) {
 	var req photoRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -535,47 +502,4 @@ func (h *handlers) listPhotos(c *gin.Context) {
 		items = append(items, h.view(p))
 	}
 	h.public(c, gin.H{"items": items, "nextToken": nextToken(page.Cursor)})
-}
-
-// decode reads a JSON request body into v: application/json only, valid UTF-8, one
-// object, no unknown fields.
-func decode(r *http.Request, v any) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return apperr.New(apperr.UnsupportedMedia, "send the body as application/json")
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
-		}
-		return apperr.Wrap(err, apperr.Invalid, "could not read the request body")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return apperr.New(apperr.Invalid, "the request body is empty; send a JSON object")
-	}
-	if !utf8.Valid(body) {
-		return apperr.New(apperr.Invalid, "the request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn):
-			return apperr.New(apperr.Invalid, "malformed JSON at byte %d", syn.Offset)
-		case errors.As(err, &typ) && typ.Field != "":
-			return apperr.Field(typ.Field, "has the wrong type (%s)", typ.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return apperr.Field(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
-		default:
-			return apperr.New(apperr.Invalid, "malformed JSON; send one JSON object")
-		}
-	}
-	if dec.More() {
-		return apperr.New(apperr.Invalid, "the request body has data after the JSON object")
-	}
-	return nil
 }

@@ -6,23 +6,18 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
-	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
@@ -51,7 +46,7 @@ func Handler(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	h := &handlers{d}
-	r.Use(h.recover)
+	r.Use(jsonapi.Recover(d.Log))
 	r.NoRoute(func(c *gin.Context) {
 		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -73,37 +68,8 @@ func Handler(d Deps) http.Handler {
 
 type handlers struct{ Deps }
 
-func (h *handlers) recover(c *gin.Context) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.fail(c, fmt.Errorf("panic: %v", v))
-		}
-	}()
-	c.Next()
-}
-
 // fail writes err as the error envelope and logs what the client does not see.
-func (h *handlers) fail(c *gin.Context, err error) {
-	ctx := c.Request.Context()
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		err = apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
-	}
-	switch code := apperr.CodeOf(err); {
-	case code == apperr.Internal:
-		h.Log.ErrorContext(ctx, "request failed", "err", err)
-	case code == apperr.Unavailable:
-		h.Log.WarnContext(ctx, "dependency unavailable", "err", err)
-		if e := apperr.As(err); e != nil && e.RetryAfter == 0 {
-			e.RetryAfter = time.Second
-		}
-	}
-	apperr.Write(c.Writer, err, logging.RequestID(ctx))
-	c.Abort()
-}
+func (h *handlers) fail(c *gin.Context, err error) { jsonapi.Fail(c, h.Log, err) }
 
 func (h *handlers) authenticate(c *gin.Context) {
 	token, err := auth.BearerToken(c.Request)
@@ -184,7 +150,7 @@ type createRequest struct {
 
 func (h *handlers) create(c *gin.Context) {
 	var req createRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -253,7 +219,7 @@ func (h *handlers) patch(c *gin.Context) {
 		return
 	}
 	var req patchRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}
@@ -353,69 +319,4 @@ func parseDue(s string) (time.Time, error) {
 		return time.Time{}, apperr.Field("dueAt", "must be an RFC 3339 date-time such as 2026-12-31T17:00:00Z")
 	}
 	return t, nil
-}
-
-// decode reads a JSON request body into v: application/json only, valid UTF-8, one
-// object, no unknown fields, with a message that names the field at fault.
-func decode(r *http.Request, v any) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return apperr.New(apperr.UnsupportedMedia, "send the body as application/json")
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
-		}
-		return apperr.Wrap(err, apperr.Invalid, "could not read the request body")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return apperr.New(apperr.Invalid, "the request body is empty; send a JSON object")
-	}
-	if !utf8.Valid(body) {
-		return apperr.New(apperr.Invalid, "the request body is not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if dec.More() {
-		return apperr.New(apperr.Invalid, "the request body has data after the JSON object")
-	}
-	return nil
-}
-
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return apperr.New(apperr.Invalid, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return apperr.New(apperr.Invalid, "the body must be a JSON object")
-		}
-		return apperr.Field(typ.Field, "must be a %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return apperr.New(apperr.Invalid, "malformed JSON: the body ends too early")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apperr.Field(name, "is not a known field")
-	default:
-		return apperr.New(apperr.Invalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "ptr", "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "int", "int64", "float64":
-		return "number"
-	}
-	return k
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 )
 
@@ -48,7 +49,7 @@ type uploadRequest struct {
 // uploadURL is POST /v1/files/upload-url.
 func (h *handlers) uploadURL(c *gin.Context) {
 	var req uploadRequest
-	if err := decode(c.Request, &req); err != nil {
+	if err := jsonapi.Decode(c.Request, &req); err != nil {
 		h.fail(c, err)
 		return
 	}

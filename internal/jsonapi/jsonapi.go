@@ -1,0 +1,131 @@
+// Package jsonapi is the plumbing the project's gin services share: strict decoding of
+// JSON request bodies with field-level messages, the one place where an error becomes
+// the contract's envelope (and is logged when the client does not see it), and panic
+// recovery into that envelope.
+package jsonapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/logging"
+)
+
+// Fail writes err as the error envelope, logs what the client does not see (internal
+// errors in full, dependency failures as warnings) and aborts the gin chain. A body over
+// the server's limit becomes 413; a dependency failure gets Retry-After: 1 unless it
+// says otherwise.
+func Fail(c *gin.Context, log *slog.Logger, err error) {
+	ctx := c.Request.Context()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		err = apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
+	}
+	switch apperr.CodeOf(err) {
+	case apperr.Internal:
+		log.ErrorContext(ctx, "request failed", "err", err)
+	case apperr.Unavailable:
+		log.WarnContext(ctx, "dependency unavailable", "err", err)
+		if e := apperr.As(err); e != nil && e.RetryAfter == 0 {
+			e.RetryAfter = time.Second
+		}
+	}
+	apperr.Write(c.Writer, err, logging.RequestID(ctx))
+	c.Abort()
+}
+
+// Recover turns a panic in a handler into a logged 500 envelope.
+func Recover(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				Fail(c, log, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// Decode reads a JSON request body into v: application/json only, valid UTF-8, exactly
+// one value, no unknown fields, with a message that names the field at fault.
+func Decode(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return apperr.New(apperr.UnsupportedMedia, "send the body as application/json")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.New(apperr.TooLarge, "request body is over the limit of %d bytes", mbe.Limit)
+		}
+		return apperr.Wrap(err, apperr.Invalid, "could not read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return apperr.New(apperr.Invalid, "the request body is empty; send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return apperr.New(apperr.Invalid, "the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return apperr.New(apperr.Invalid, "the request body has data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return apperr.New(apperr.Invalid, "malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return apperr.New(apperr.Invalid, "the body must be a JSON object")
+		}
+		return apperr.Field(typ.Field, "must be a %s, not %s", kind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.Invalid, "malformed JSON: the body ends too early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.Field(name, "is not a known field")
+	default:
+		return apperr.New(apperr.Invalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+}
+
+func kind(k string) string {
+	switch k {
+	case "ptr", "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64", "float64":
+		return "number"
+	case "slice":
+		return "list"
+	case "map", "struct":
+		return "object"
+	}
+	return k
+}
