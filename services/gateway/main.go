@@ -36,6 +36,9 @@ func main() {
 
 // run reads the configuration from environ, builds the gateway and serves until ctx
 // ends.
+// gcPercent is the GOGC the gateway runs with unless GOGC is set.
+const gcPercent = 400
+
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
 	vars := env.ToMap(environ)
 	var cfg gateway.Config
@@ -47,6 +50,11 @@ func run(ctx context.Context, environ []string, stdout io.Writer) error {
 		// Without a soft limit the Go heap may grow to twice the live cache before a
 		// collection; with it the process stays near the cache bound (README).
 		debug.SetMemoryLimit(cfg.CacheMaxBytes + memoryHeadroom)
+	}
+	if _, set := vars["GOGC"]; !set {
+		// The soft limit above bounds the heap; below it, collecting at 5× the live heap
+		// rather than 2× spends less CPU per proxied request (README, "Configuration").
+		debug.SetGCPercent(gcPercent)
 	}
 	g, err := gateway.Build(ctx, cfg, gateway.LookupEnv(vars), log)
 	if err != nil {
