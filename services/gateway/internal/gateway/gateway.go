@@ -61,7 +61,8 @@ type Deps struct {
 	Table    *route.Table
 	Verifier Verifier
 	Log      *slog.Logger
-	// Transport sends requests to http upstreams; a tuned *http.Transport when nil.
+	// Transport sends requests to http upstreams; when nil, each http upstream gets a
+	// synchronous keep-alive client (upstream.go), and NewTransport the rest.
 	Transport http.RoundTripper
 	// S3 returns the client s3 upstreams read their buckets with; required when the
 	// table has such a route.
@@ -85,6 +86,8 @@ type Gateway struct {
 	metrics    *metrics
 	hops       int
 	buffers    sync.Pool
+	// clients are the synchronous clients of the http upstreams, one per scheme and host.
+	clients []*upstreamClient
 }
 
 // New builds a Gateway. Nothing here touches the network.
@@ -92,7 +95,8 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if d.Transport == nil {
+	custom := d.Transport != nil
+	if !custom {
 		d.Transport = NewTransport(cfg.UpstreamMaxIdleConns)
 	}
 	if cfg.ForwardedHops < 0 {
@@ -103,6 +107,8 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	}
 	g := &Gateway{table: d.Table, verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
 	g.buffers.New = func() any { b := make([]byte, 32<<10); return &b }
+	clients := map[string]*upstreamClient{}
+	var err error
 	for _, rt := range d.Table.Routes {
 		var t http.RoundTripper = d.Transport
 		if rt.Upstream.Kind == route.UpstreamS3 {
@@ -110,6 +116,17 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 				return nil, fmt.Errorf("route %s reads S3 bucket %s, but no S3 client was configured", rt.Name, rt.Upstream.Bucket)
 			}
 			t = &s3origin.Transport{S3: d.S3, Bucket: rt.Upstream.Bucket, IndexDocument: rt.Upstream.IndexDocument}
+		} else if !custom && rt.Upstream.URL != nil {
+			key := rt.Upstream.URL.Scheme + "://" + rt.Upstream.URL.Host
+			c := clients[key]
+			if c == nil {
+				if c, err = newUpstreamClient(rt.Upstream.URL.Scheme, rt.Upstream.URL.Host, cfg.UpstreamMaxIdleConns); err != nil {
+					return nil, fmt.Errorf("route %s: %w", rt.Name, err)
+				}
+				clients[key] = c
+				g.clients = append(g.clients, c)
+			}
+			t = c
 		}
 		g.transports = append(g.transports, t)
 	}
@@ -175,6 +192,9 @@ func (g *Gateway) Close() {
 	g.cache.Close()
 	g.limits.Close()
 	g.ids.StopAllGoroutines()
+	for _, c := range g.clients {
+		c.closeIdle()
+	}
 }
 
 // exchange is one request going through the pipeline.

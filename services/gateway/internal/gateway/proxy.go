@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -188,7 +189,7 @@ func (g *Gateway) upstreamFailed(ctx context.Context, x *exchange, err error) {
 	case rctx.Err() != nil:
 		x.w.code = 499 // client closed the request; nobody reads an answer
 		g.log.InfoContext(rctx, "client went away before the upstream answered", "route", x.rt.Name)
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		g.log.WarnContext(rctx, "upstream timed out", "route", x.rt.Name, "timeout", x.rt.Timeout.String())
 		g.fail(x, apperr.New(apperr.GatewayTimeout, "the upstream did not answer within %s", x.rt.Timeout))
 	default:
