@@ -134,6 +134,12 @@ func TestBlogInBrowser(t *testing.T) {
 	}
 	// The page and the posts list were revalidated with their ETags: 304s from the edge.
 	for _, u := range []string{home, st.BlogURL + "/v1/posts?limit=10"} {
+		// The wire status comes in its own DevTools event, which may trail the others.
+		for wait := time.Now().Add(3 * time.Second); time.Now().Before(wait); time.Sleep(100 * time.Millisecond) {
+			if r := net.find(u); r != nil && r.wire != 0 {
+				break
+			}
+		}
 		if r := net.find(u); r == nil || r.wire != http.StatusNotModified {
 			t.Errorf("reload: %s was not answered 304 on the wire:\n%s", u, net.report())
 		}
@@ -273,7 +279,10 @@ type netWatch struct {
 	reqs     map[network.RequestID]*netReq
 	order    []network.RequestID
 	inflight map[network.RequestID]bool
-	last     time.Time
+	// wire keeps the on-the-wire status by request: Chrome may send a request's
+	// responseReceivedExtraInfo before its requestWillBeSent.
+	wire map[network.RequestID]int64
+	last time.Time
 }
 
 type netReq struct {
@@ -289,7 +298,7 @@ type netReq struct {
 
 func watchNetwork(t *testing.T, ctx context.Context) *netWatch {
 	t.Helper()
-	w := &netWatch{reqs: map[network.RequestID]*netReq{}, inflight: map[network.RequestID]bool{}, last: time.Now()}
+	w := &netWatch{reqs: map[network.RequestID]*netReq{}, inflight: map[network.RequestID]bool{}, wire: map[network.RequestID]int64{}, last: time.Now()}
 	err := chromedp.Listen(ctx, func(ev any) {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -299,7 +308,7 @@ func watchNetwork(t *testing.T, ctx context.Context) *netWatch {
 			if _, ok := w.reqs[e.RequestID]; !ok {
 				w.order = append(w.order, e.RequestID)
 			}
-			w.reqs[e.RequestID] = &netReq{url: e.Request.URL, kind: e.Type}
+			w.reqs[e.RequestID] = &netReq{url: e.Request.URL, kind: e.Type, wire: w.wire[e.RequestID]}
 			w.inflight[e.RequestID] = true
 		case *network.EventResponseReceived:
 			if r := w.reqs[e.RequestID]; r != nil {
@@ -309,6 +318,7 @@ func watchNetwork(t *testing.T, ctx context.Context) *netWatch {
 				r.cached = e.Response.FromDiskCache || e.Response.FromPrefetchCache
 			}
 		case *network.EventResponseReceivedExtraInfo:
+			w.wire[e.RequestID] = e.StatusCode
 			if r := w.reqs[e.RequestID]; r != nil {
 				r.wire = e.StatusCode
 			}
@@ -359,7 +369,7 @@ func (w *netWatch) idle(t *testing.T) {
 func (w *netWatch) reset() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.reqs, w.order = map[network.RequestID]*netReq{}, nil
+	w.reqs, w.order, w.wire = map[network.RequestID]*netReq{}, nil, map[network.RequestID]int64{}
 }
 
 // find returns the last request for url.
