@@ -55,7 +55,7 @@ func freePort(t testing.TB) int {
 func freePortRange(t testing.TB, n int) int {
 	t.Helper()
 	for try := 0; try < 50; try++ {
-		base := 20000 + mrand.IntN(40000)
+		base := 10000 + mrand.IntN(22000)
 		free := true
 		for p := base; p < base+n && free; p++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
@@ -109,10 +109,15 @@ func startStack(t *testing.T) *localStack {
 	bin := t.TempDir()
 	sa := buildTool(t, bin, "./cmd/sa")
 	dir := filepath.Join(t.TempDir(), ".dev")
-	port := freePort(t)
+	// All of the stack's ports come from one block below the kernel's ephemeral range
+	// (32768 and up on Linux), where no outgoing connection of a parallel test can take
+	// one between this check and the bind: 0..11 the internal services, 12 the API,
+	// 13 the edge.
+	base := freePortRange(t, 16)
+	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
 	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
-		"--port-base", fmt.Sprint(freePortRange(t, 16)), "--edge-port", fmt.Sprint(freePort(t)))
+		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out := &lockedBuffer{}
