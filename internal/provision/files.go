@@ -439,7 +439,7 @@ func (IdentityPoolRoles) Ensure(ctx context.Context, c *Clients, out *stack.Reso
 	}, func(o *ci.Options) { o.RetryMaxAttempts = 1 })
 	if err != nil {
 		if aws.ToString(c.CognitoIdentity.Options().BaseEndpoint) != "" && httpStatus(err) == http.StatusInternalServerError {
-			return Outcome{ID: NotAttached}, nil
+			return Outcome{Skipped: true, ID: NotAttached}, nil
 		}
 		return Outcome{}, fmt.Errorf("set identity pool roles: %w", err)
 	}
