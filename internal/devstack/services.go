@@ -119,6 +119,7 @@ func BlogAPIEnv(in Inputs) []string {
 		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
 		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
 		"S3_FORCE_PATH_STYLE=true",
+		"CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.BlogDistributionID,
 	}
 }
 

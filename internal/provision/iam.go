@@ -174,6 +174,10 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			allow("Subscribers", []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}, a.table(r.SubscribersTable)...),
 			// POST /v1/photos: a presigned PUT under uploads/.
 			allow("PresignPhotoUploads", []string{"s3:PutObject"}, a.s3(r.MediaBucket, UploadsPrefix+"*")))
+		if r.BlogDistributionARN != "" {
+			// Post writes invalidate /v1/posts* (CLOUDFRONT_DISTRIBUTION_ID).
+			st = append(st, allow("InvalidatePosts", []string{"cloudfront:CreateInvalidation"}, r.BlogDistributionARN))
+		}
 	case "welcome-mailer":
 		// internal/welcome: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
 		// and SES v2 SendEmail from the one verified identity. The subscriber's address

@@ -35,6 +35,7 @@ func testResources() stack.Resources {
 		SubscriberEventsDLQURL: "https://sqs.us-east-1.amazonaws.com/123456789012/subscriber-events-dlq",
 		SubscribersStreamARN:   "arn:aws:dynamodb:us-east-1:123456789012:table/subscribers/stream/2024-01-01T00:00:00.000",
 		SenderEmail:            "welcome@myblog.example",
+		BlogDistributionARN:    "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE",
 	}
 }
 
@@ -91,7 +92,7 @@ func TestServicePoliciesLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
 		"todo-api": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 			"s3:GetObject", "s3:ListBucket", "s3:PutObject", "sts:AssumeRole", "sts:TagSession"},
-		"blog-api":        {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "s3:PutObject"},
+		"blog-api":        {"cloudfront:CreateInvalidation", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "s3:PutObject"},
 		"welcome-mailer":  {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "ses:SendEmail"},
 		"thumbnailer":     {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject"},
 		"dynamodb-source": {"dynamodb:DescribeStream", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:UpdateItem", "sqs:SendMessage"},

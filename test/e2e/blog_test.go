@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	cogtypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -64,6 +66,9 @@ func TestBlogJourney(t *testing.T) {
 	if h.Get("Location") != "/v1/posts/"+slug {
 		t.Errorf("Location = %q", h.Get("Location"))
 	}
+	// The write invalidated the posts at the distribution, so CloudFront's readers see
+	// it at once (moto keeps the invalidation as a control-plane object).
+	checkInvalidated(t, cloudfront.NewFromConfig(cfg), st.Resources.BlogDistributionID, "/v1/posts*")
 
 	code, h, body = call(t, client, "GET", blogURL+"/v1/posts/"+slug, "", nil, nil)
 	if code != http.StatusOK {
@@ -229,4 +234,24 @@ func call(t *testing.T, c *http.Client, method, url, token string, body any, hea
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header, b
+}
+
+// checkInvalidated fails unless the distribution has an invalidation of path.
+func checkInvalidated(t *testing.T, cf *cloudfront.Client, distribution, path string) {
+	t.Helper()
+	ctx := context.Background()
+	list, err := cf.ListInvalidations(ctx, &cloudfront.ListInvalidationsInput{DistributionId: aws.String(distribution)})
+	if err != nil {
+		t.Fatalf("list invalidations of %s: %v", distribution, err)
+	}
+	for _, sum := range list.InvalidationList.Items {
+		inv, err := cf.GetInvalidation(ctx, &cloudfront.GetInvalidationInput{DistributionId: aws.String(distribution), Id: sum.Id})
+		if err != nil {
+			t.Fatalf("get invalidation %s: %v", aws.ToString(sum.Id), err)
+		}
+		if slices.Contains(inv.Invalidation.InvalidationBatch.Paths.Items, path) {
+			return
+		}
+	}
+	t.Errorf("no invalidation of %s on distribution %s", path, distribution)
 }

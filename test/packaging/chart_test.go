@@ -321,6 +321,7 @@ func TestChartRendersValues(t *testing.T) {
 			"config-blog-api": {
 				"POSTS_TABLE": "posts-eu", "SUBSCRIBERS_TABLE": "subscribers-eu", "MEDIA_BUCKET": "media-eu",
 				"MEDIA_BASE_URL": "https://cdn.example.org/media", "ADMIN_GROUP": "editors", "S3_FORCE_PATH_STYLE": "true",
+				"CLOUDFRONT_DISTRIBUTION_ID": "E2EXAMPLE",
 			},
 			"config-welcome-mailer": {
 				"IDEMPOTENCY_TABLE": "idempotency-eu", "SENDER_EMAIL": "hello@blog.example.org",

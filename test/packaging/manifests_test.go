@@ -298,6 +298,7 @@ blog:
   publicOrigin: https://blog.example.org
   mediaBaseUrl: https://cdn.example.org/media
   name: Our Blog
+  distributionId: E2EXAMPLE
 iam:
   irsa: true
   rolePrefix: eu-

@@ -38,7 +38,18 @@ type Presigner interface {
 type Backend struct {
 	Service   *blog.Service
 	Presigner Presigner
+	// Purger, when set, tells the CDN that the posts changed.
+	Purger Purger
 }
+
+// Purger invalidates cached public answers at the CDN.
+type Purger interface {
+	Purge(ctx context.Context, paths []string) error
+}
+
+// postsPaths are the CDN paths a post write makes stale: the list (every page and
+// query) and every post.
+var postsPaths = []string{"/v1/posts*"}
 
 // Deps are what the handlers need.
 type Deps struct {
@@ -85,6 +96,17 @@ func Handler(d Deps) http.Handler {
 }
 
 type handlers struct{ Deps }
+
+// purge invalidates the posts at the CDN after a write. A failure does not fail the
+// write, which is done: readers then see it once the CDN's s-maxage has passed.
+func (h *handlers) purge(c *gin.Context, b Backend) {
+	if b.Purger == nil {
+		return
+	}
+	if err := b.Purger.Purge(context.WithoutCancel(c.Request.Context()), postsPaths); err != nil {
+		h.Log.WarnContext(c.Request.Context(), "could not invalidate the posts at the CDN; readers see the change after s-maxage", "err", err)
+	}
+}
 
 // fail writes err as the error envelope and logs what the client does not see.
 func (h *handlers) fail(c *gin.Context, err error) { jsonapi.Fail(c, h.Log, err) }
@@ -263,6 +285,7 @@ func (h *handlers) createPost(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.purge(c, b)
 	c.Header("Location", "/v1/posts/"+p.Slug)
 	private(c, http.StatusCreated, p)
 }
@@ -282,6 +305,7 @@ func (h *handlers) replacePost(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.purge(c, b)
 	private(c, http.StatusOK, p)
 }
 
@@ -294,6 +318,7 @@ func (h *handlers) deletePost(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.purge(c, b)
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusNoContent)
 }

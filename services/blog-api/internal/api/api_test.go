@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,28 @@ func (fakePresigner) PresignUpload(_ context.Context, key, contentType string) (
 	return "https://media.example/" + key + "?ct=" + url.QueryEscape(contentType), nil
 }
 
+// fakePurger records the CDN invalidations; err makes them fail.
+type fakePurger struct {
+	mu    sync.Mutex
+	calls [][]string
+	err   error
+}
+
+func (p *fakePurger) Purge(_ context.Context, paths []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, paths)
+	return p.err
+}
+
+func (p *fakePurger) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
 type fixture struct {
+	purger *fakePurger
 	srv    *httptest.Server
 	store  *blogtest.MemStore
 	pool   *authtest.Pool
@@ -53,8 +75,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	svc := blog.NewService(store, markdown.New())
+	purger := &fakePurger{}
 	backend := awsconf.Start(context.Background(), func(context.Context) (Backend, error) {
-		return Backend{Service: svc, Presigner: fakePresigner{}}, nil
+		return Backend{Service: svc, Presigner: fakePresigner{}, Purger: purger}, nil
 	})
 	h := Handler(Deps{
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Auth: v, Backend: backend, Unsubscribe: signer,
@@ -63,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &fixture{
-		srv: srv, store: store, pool: pool, signer: signer,
+		srv: srv, store: store, pool: pool, signer: signer, purger: purger,
 		admin:  pool.IDToken(t, "ann", map[string]any{"cognito:groups": []string{"admins"}}),
 		reader: pool.IDToken(t, "bob", map[string]any{"cognito:groups": []string{"readers"}}),
 	}
@@ -344,5 +367,44 @@ func TestPhotos(t *testing.T) {
 	}
 	if r := f.do(t, "GET", "/v1/photos/01ARZ3NDEKTSV4RRFFQ69G5FAV", "", nil); r.status != 404 {
 		t.Errorf("unknown photo = %d", r.status)
+	}
+}
+
+// TestWritesInvalidateTheCDN: every post write invalidates /v1/posts* at the CDN, and a
+// failing invalidation does not fail the write, which is done.
+func TestWritesInvalidateTheCDN(t *testing.T) {
+	f := newFixture(t)
+	post := map[string]any{"title": "Purged", "body": "text"}
+	if r := f.do(t, "POST", "/v1/posts", f.admin, post); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "PUT", "/v1/posts/purged", f.admin, post); r.status != http.StatusOK {
+		t.Fatalf("replace: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "GET", "/v1/posts/purged", "", nil); r.status != http.StatusOK {
+		t.Fatalf("read: %d", r.status)
+	}
+	if r := f.do(t, "DELETE", "/v1/posts/purged", f.admin, nil); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	f.purger.mu.Lock()
+	calls := f.purger.calls
+	f.purger.mu.Unlock()
+	if len(calls) != 3 {
+		t.Fatalf("invalidations = %v, want one per write (3), none for the read", calls)
+	}
+	for _, c := range calls {
+		if len(c) != 1 || c[0] != "/v1/posts*" {
+			t.Errorf("invalidation paths = %v, want [/v1/posts*]", c)
+		}
+	}
+	f.purger.mu.Lock()
+	f.purger.err = errors.New("cloudfront is down")
+	f.purger.mu.Unlock()
+	if r := f.do(t, "POST", "/v1/posts", f.admin, map[string]any{"title": "Still saved", "body": "x"}); r.status != http.StatusCreated {
+		t.Fatalf("create with the CDN failing: %d %s", r.status, r.body)
+	}
+	if f.purger.count() != 4 {
+		t.Errorf("the failing invalidation was not attempted")
 	}
 }

@@ -32,6 +32,12 @@ type Config struct {
 	UnsubscribeKey string `env:"UNSUBSCRIBE_KEY"`
 	// PublicCacheControl is the Cache-Control of public reads.
 	PublicCacheControl string `env:"PUBLIC_CACHE_CONTROL" envDefault:"public, max-age=60, s-maxage=300"`
+	// DistributionID, when set, is the blog's CloudFront distribution: every post
+	// written or deleted invalidates /v1/posts* there, so readers see it at once rather
+	// than after s-maxage.
+	DistributionID string `env:"CLOUDFRONT_DISTRIBUTION_ID"`
+	// PurgeTimeout bounds that invalidation request.
+	PurgeTimeout time.Duration `env:"PURGE_TIMEOUT" envDefault:"5s"`
 	// AdminGroup is the Cognito group whose members may write.
 	AdminGroup string `env:"ADMIN_GROUP" envDefault:"admins"`
 	// DefaultPageSize and MaxPageSize bound `limit`.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -52,10 +54,14 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.PostsTable, cfg.SubscribersTable)
 		s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle })
 		log.Info("store ready", "postsTable", cfg.PostsTable, "subscribersTable", cfg.SubscribersTable, "mediaBucket", cfg.MediaBucket, "region", awsCfg.Region)
-		return Backend{
+		b := Backend{
 			Service:   blog.NewService(store, markdown.New()),
 			Presigner: &S3Presigner{Client: s3.NewPresignClient(s3c), Bucket: cfg.MediaBucket, TTL: cfg.UploadURLTTL},
-		}, nil
+		}
+		if cfg.DistributionID != "" {
+			b.Purger = &CloudFrontPurger{Client: cloudfront.NewFromConfig(awsCfg), DistributionID: cfg.DistributionID, Timeout: cfg.PurgeTimeout}
+		}
+		return b, nil
 	})
 	go func() { _ = verifier.Prefetch(ctx) }()
 	return Handler(Deps{
@@ -90,4 +96,31 @@ func randomKey() []byte {
 	k := make([]byte, unsubscribe.KeySize)
 	_, _ = rand.Read(k)
 	return k
+}
+
+// CloudFrontPurger invalidates paths of one CloudFront distribution.
+type CloudFrontPurger struct {
+	Client         *cloudfront.Client
+	DistributionID string
+	Timeout        time.Duration
+}
+
+var _ Purger = (*CloudFrontPurger)(nil)
+
+// Purge implements Purger with one CreateInvalidation (CloudFront bills invalidation
+// paths beyond a monthly allowance; one wildcard path per write keeps that small).
+func (p *CloudFrontPurger) Purge(ctx context.Context, paths []string) error {
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	_, err := p.Client.CreateInvalidation(ctx, &cloudfront.CreateInvalidationInput{
+		DistributionId: aws.String(p.DistributionID),
+		InvalidationBatch: &cftypes.InvalidationBatch{
+			CallerReference: aws.String(fmt.Sprintf("blog-api-%d", time.Now().UnixNano())),
+			Paths:           &cftypes.Paths{Quantity: aws.Int32(int32(len(paths))), Items: paths},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("invalidate %v on distribution %s: %w", paths, p.DistributionID, err)
+	}
+	return nil
 }
