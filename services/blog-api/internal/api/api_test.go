@@ -408,3 +408,25 @@ func TestWritesInvalidateTheCDN(t *testing.T) {
 		t.Errorf("the failing invalidation was not attempted")
 	}
 }
+
+func TestRenderPageEscapes(t *testing.T) {
+	page := string(renderPage(pageData{
+		Title:   `<script>alert(1)</script>`,
+		Message: `Stop sending to "a"@x.org & <b>`,
+		Token:   `t"><img src=x onerror=alert(1)>`,
+		Action:  "/v1/subscribers/unsubscribe",
+	}))
+	for _, bad := range []string{"<script>", "<b>", `"><img`, "onerror=alert(1)>"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page contains %q unescaped:\n%s", bad, page)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;", "&#34;a&#34;@x.org &amp; &lt;b&gt;", `value="t&#34;&gt;&lt;img`, `action="/v1/subscribers/unsubscribe"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(string(renderPage(pageData{Title: "x"})), "<form") {
+		t.Error("a page without a token has a form")
+	}
+}
