@@ -155,6 +155,12 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 	if h.Now != nil {
 		now = h.Now
 	}
+	// The caller going away (the source killed, a broker's delivery timeout) must not
+	// cut claim, send and record short: a claim written but not acted on would hold
+	// every redelivery off until it expires, and an SES call aborted mid-flight has an
+	// unknown outcome. The sequence runs to completion, bounded by the claim's lease.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.Lease)
+	defer cancel()
 	c, err := h.Ledger.Claim(ctx, Key(email), h.Lease)
 	if err != nil {
 		return apperr.Wrap(err, apperr.Unavailable, "idempotency ledger unavailable")
@@ -176,13 +182,9 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 		_ = h.Ledger.Release(context.WithoutCancel(ctx), c)
 		return cloudevent.Permanent(err)
 	}
-	// From here on the caller going away (the source killed, a delivery timeout) must
-	// not cut the send short: an SES call aborted mid-flight has an unknown outcome, and
-	// a redelivery after the claim expires would then risk a second email. The send and
-	// its record run to completion, bounded by SendTimeout alone.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.SendTimeout)
+	sctx, scancel := context.WithTimeout(ctx, h.SendTimeout)
 	id, err := h.Mailer.Send(sctx, msg)
-	cancel()
+	scancel()
 	if err != nil {
 		if errors.Is(err, ErrNotAccepted) || errors.Is(err, ErrRefused) {
 			// SES answered: nothing was sent, so the claim can go at once.
