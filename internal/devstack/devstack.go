@@ -386,7 +386,7 @@ func (s *stackRun) summary(st *stack.Stack) {
 		if svc.PID == 0 {
 			note = "already running, left alone on exit"
 		}
-		fmt.Fprintf(&b, "  %-10s %-28s %s\n", n, svc.URL, note)
+		fmt.Fprintf(&b, "  %-16s %-28s %s\n", n, svc.URL, note)
 	}
 	rel := func(p string) string {
 		if r, err := filepath.Rel(".", p); err == nil && !strings.HasPrefix(r, "..") {
@@ -394,13 +394,13 @@ func (s *stackRun) summary(st *stack.Stack) {
 		}
 		return p
 	}
-	fmt.Fprintf(&b, "  to-do API  %s\n", st.APIURL)
+	fmt.Fprintf(&b, "  %-16s %s\n", "to-do API", st.APIURL)
 	if st.BlogURL != "" {
-		fmt.Fprintf(&b, "  blog       %s (open it in a browser that trusts the CA below)\n", st.BlogURL)
+		fmt.Fprintf(&b, "  %-16s %s (open it in a browser that trusts the CA below)\n", "blog", st.BlogURL)
 	}
-	fmt.Fprintf(&b, "  user pool  %s, app client %s, table %s\n", st.Resources.UserPoolID, st.Resources.UserPoolClientID, st.Resources.TodosTable)
-	fmt.Fprintf(&b, "  CA         %s (trust it: curl --cacert %s %s/readyz)\n", rel(st.CAFile), rel(st.CAFile), st.APIURL)
-	fmt.Fprintf(&b, "  stack file %s (every URL and id; the client CLI reads it)\n", rel(filepath.Join(s.o.Dir, "stack.json")))
+	fmt.Fprintf(&b, "  %-16s %s, app client %s, table %s\n", "user pool", st.Resources.UserPoolID, st.Resources.UserPoolClientID, st.Resources.TodosTable)
+	fmt.Fprintf(&b, "  %-16s %s (trust it: curl --cacert %s %s/readyz)\n", "CA", rel(st.CAFile), rel(st.CAFile), st.APIURL)
+	fmt.Fprintf(&b, "  %-16s %s (every URL and id; the client CLI reads it)\n", "stack file", rel(filepath.Join(s.o.Dir, "stack.json")))
 	fmt.Fprintf(&b, "Try it (the client CLI finds the stack through the stack file):\n")
 	fmt.Fprintf(&b, "  go run ./cmd/todo signup --email you@example.com   (password: 8+ characters with upper, lower, digit, symbol)\n")
 	fmt.Fprintf(&b, "  go run ./cmd/todo confirm --email you@example.com --code 123456   (moto accepts any code)\n")
