@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,7 +39,11 @@ func devStack(b *testing.B) (*stack.Stack, *http.Client) {
 	sa := build(b, b.TempDir(), "./cmd/sa", "sa")
 	dir := filepath.Join(b.TempDir(), ".dev")
 	prefix := strings.ReplaceAll(mototest.Name("bench"), "-", "") + "-"
-	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(freePort(b)), "--prefix", prefix)
+	// Ports from one free block below the ephemeral range, so the stack runs beside a
+	// developer's `make dev`: 0..11 internal services, 12 the API, 13 the edge.
+	base := freeBlock(b, 16)
+	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(base+12), "--prefix", prefix,
+		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
 	cmd.Dir = repoRoot(b)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out bytes.Buffer
@@ -243,4 +249,27 @@ func benchAdminToken(b *testing.B, st *stack.Stack) string {
 		b.Fatal(err)
 	}
 	return aws.ToString(out.AuthenticationResult.IdToken)
+}
+
+// freeBlock returns the first of n consecutive loopback ports that are free now,
+// between 10000 and 32000.
+func freeBlock(b *testing.B, n int) int {
+	b.Helper()
+	for range 50 {
+		base := 10000 + mrand.IntN(22000)
+		free := true
+		for p := base; p < base+n && free; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	b.Fatalf("no %d consecutive free ports found", n)
+	return 0
 }
