@@ -23,6 +23,12 @@ var throttlingCodes = map[string]bool{
 	"LimitExceededException":                 true,
 }
 
+// Throttled reports whether err is an AWS "slow down" answer, from any service.
+func Throttled(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && throttlingCodes[api.ErrorCode()]
+}
+
 // DependencyError classifies an error from an AWS call (what names the call, for the
 // log) into the project's error codes:
 //   - the caller's own cancellation is returned as is;
@@ -43,7 +49,7 @@ func DependencyError(what string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", what, err)
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		if throttlingCodes[api.ErrorCode()] {
+		if Throttled(err) {
 			return apperr.Wrap(wrapped, apperr.Unavailable, "the database is throttling requests; retry shortly")
 		}
 		if api.ErrorCode() == "ResourceNotFoundException" {

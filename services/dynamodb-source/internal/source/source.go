@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/smithy-go"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 )
 
@@ -354,7 +354,7 @@ func (p *Poller) process(ctx context.Context, arn, shardID, seq string, log *slo
 			default:
 				failures++
 				d := cloudevent.Backoff(p.RetryBase, p.RetryMax, failures, rand.Float64())
-				if Throttled(err) {
+				if awsconf.Throttled(err) {
 					log.Warn("throttled by DynamoDB Streams; backing off", "err", err, "delay", d.String())
 				} else {
 					log.Error("get records failed; retrying", "err", err, "delay", d.String())
@@ -502,22 +502,6 @@ func (p *Poller) checkpoint(ctx context.Context, arn, shardID, seq string, log *
 			return err
 		}
 	}
-}
-
-// Throttled reports whether err is AWS throttling.
-func Throttled(err error) bool {
-	var le *types.LimitExceededException
-	if errors.As(err, &le) {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "LimitExceededException":
-			return true
-		}
-	}
-	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
