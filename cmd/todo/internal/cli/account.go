@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -164,8 +162,8 @@ func (a *app) logoutCmd() *cobra.Command {
 				return err
 			}
 			// The identity pool's AWS credentials belong to the session: they go too.
-			if err := os.Remove(files.CachePath(k.Store.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("delete the cached AWS credentials: %w", err)
+			if err := (files.Cache{Path: files.CachePath(k.Store.Path)}).Delete(); err != nil {
+				return err
 			}
 			if sess != nil {
 				a.printf("logged out %s\n", sess.Email)

@@ -22,6 +22,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ci "github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
+
+	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/session"
 )
 
 // RefreshMargin is how long before their expiry cached credentials are replaced.
@@ -75,27 +77,7 @@ func (c Cache) Save(v Cached) error {
 	if err != nil {
 		return fmt.Errorf("encode credentials cache: %w", err)
 	}
-	dir := filepath.Dir(c.Path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("save credentials cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".identity-*.json")
-	if err != nil {
-		return fmt.Errorf("save credentials cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save credentials cache: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save credentials cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save credentials cache: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.Path); err != nil {
+	if err := session.WritePrivate(c.Path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save credentials cache: %w", err)
 	}
 	return nil

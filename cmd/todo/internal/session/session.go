@@ -134,35 +134,42 @@ func (s Store) Save(sess *Session) error {
 	if err != nil {
 		return fmt.Errorf("encode session: %w", err)
 	}
-	dir := filepath.Dir(s.Path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := WritePrivate(s.Path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save session: %w", err)
+	}
+	return nil
+}
+
+// WritePrivate writes b to path atomically (a temporary file renamed over it), the
+// file with mode 0600 in a directory with mode 0700: the session and everything kept
+// beside it hold credentials.
+func WritePrivate(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
 	}
 	// MkdirAll leaves an existing directory alone: tighten it in case it was made by hand.
 	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("save session: %w", err)
+		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".session-*.json")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("save session: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	// CreateTemp makes the file 0600; Chmod says so explicitly.
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("save session: %w", err)
+		return err
 	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		return fmt.Errorf("save session: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save session: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), s.Path); err != nil {
-		return fmt.Errorf("save session: %w", err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 // Delete removes the session file. Deleting a missing file is not an error.
