@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +24,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -41,7 +40,10 @@ func devStack(b *testing.B) (*stack.Stack, *http.Client) {
 	prefix := strings.ReplaceAll(mototest.Name("bench"), "-", "") + "-"
 	// Ports from one free block below the ephemeral range, so the stack runs beside a
 	// developer's `make dev`: 0..11 internal services, 12 the API, 13 the edge.
-	base := freeBlock(b, 16)
+	base, err := devstack.FreePortBase(16)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(base+12), "--prefix", prefix,
 		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
 	cmd.Dir = repoRoot(b)
@@ -249,27 +251,4 @@ func benchAdminToken(b *testing.B, st *stack.Stack) string {
 		b.Fatal(err)
 	}
 	return aws.ToString(out.AuthenticationResult.IdToken)
-}
-
-// freeBlock returns the first of n consecutive loopback ports that are free now,
-// between 10000 and 32000.
-func freeBlock(b *testing.B, n int) int {
-	b.Helper()
-	for range 50 {
-		base := 10000 + mrand.IntN(22000)
-		free := true
-		for p := base; p < base+n && free; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	b.Fatalf("no %d consecutive free ports found", n)
-	return 0
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -48,29 +48,6 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// freePortRange returns the first of n consecutive loopback ports that are free now,
-// for a stack's internal services (sa dev --port-base).
-func freePortRange(t testing.TB, n int) int {
-	t.Helper()
-	for try := 0; try < 50; try++ {
-		base := 10000 + mrand.IntN(22000)
-		free := true
-		for p := base; p < base+n && free; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	t.Fatalf("no %d consecutive free ports found", n)
-	return 0
 }
 
 // lockedBuffer collects a child's output for failure reports.
@@ -113,7 +90,10 @@ func startStack(t *testing.T) *localStack {
 	// (32768 and up on Linux), where no outgoing connection of a parallel test can take
 	// one between this check and the bind: 0..11 the internal services, 12 the API,
 	// 13 the edge.
-	base := freePortRange(t, 16)
+	base, err := devstack.FreePortBase(16)
+	if err != nil {
+		t.Fatal(err)
+	}
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
 	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
