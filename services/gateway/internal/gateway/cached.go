@@ -46,14 +46,7 @@ func (g *Gateway) serveCached(x *exchange) {
 		}
 		f, leader := g.cache.Join(key)
 		if !leader {
-			e, err := f.Wait(r.Context())
-			if err != nil {
-				x.w.code = 499
-				return
-			}
-			if e != nil && g.cache.Fresh(e) && varyMatches(e, r.Header) {
-				g.lookup(x, "hit")
-				g.serveEntry(x, e, "Hit")
+			if g.followLeader(x, f) {
 				return
 			}
 			// The leader's answer could not be stored: fetch for ourselves.
@@ -227,6 +220,23 @@ func etagMatches(inm, etag string) bool {
 		if part == "*" || strings.TrimPrefix(part, "W/") == etag {
 			return true
 		}
+	}
+	return false
+}
+
+// followLeader waits for the leader of a coalesced miss and serves the entry it
+// stored. It reports whether the exchange is over: served, or the client gone (499).
+// False means the leader's answer could not be stored and the caller fetches itself.
+func (g *Gateway) followLeader(x *exchange, f *cache.Flight) bool {
+	e, err := f.Wait(x.r.Context())
+	if err != nil {
+		x.w.code = 499
+		return true
+	}
+	if e != nil && g.cache.Fresh(e) && varyMatches(e, x.r.Header) {
+		g.lookup(x, "hit")
+		g.serveEntry(x, e, "Hit")
+		return true
 	}
 	return false
 }

@@ -54,14 +54,7 @@ func (g *Gateway) serveShared(x *exchange) {
 	}
 	f, leader := g.cache.Join(key)
 	if !leader {
-		e, err := f.Wait(r.Context())
-		if err != nil {
-			x.w.code = 499
-			return
-		}
-		if e != nil && g.cache.Fresh(e) && varyMatches(e, r.Header) {
-			g.lookup(x, "hit")
-			g.serveEntry(x, e, "Hit")
+		if g.followLeader(x, f) {
 			return
 		}
 		f = nil // the leader's answer could not be stored: fetch for ourselves
