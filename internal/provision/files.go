@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	ci "github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	citypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentity/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -314,7 +314,7 @@ func (r AuthenticatedRole) Ensure(ctx context.Context, c *Clients, out *stack.Re
 	if err != nil {
 		return Outcome{}, err
 	}
-	o, arn, err := ensureRole(ctx, c.IAM, r.RoleName, "MyTodoList users' own folder, through the Cognito Identity Pool",
+	o, arn, err := folderRole(ctx, c.IAM, r.RoleName, "MyTodoList users' own folder, through the Cognito Identity Pool",
 		AuthenticatedTrustPolicy(out.IdentityPoolID), perms)
 	if err != nil {
 		return Outcome{}, err
@@ -358,7 +358,7 @@ func (r VendingRole) Ensure(ctx context.Context, c *Clients, out *stack.Resource
 	if err != nil {
 		return Outcome{}, err
 	}
-	o, arn, err := ensureRole(ctx, c.IAM, r.RoleName, "todo-api vends per-user folder credentials (session policy + sub tag)",
+	o, arn, err := folderRole(ctx, c.IAM, r.RoleName, "todo-api vends per-user folder credentials (session policy + sub tag)",
 		VendingTrustPolicy(principal), perms)
 	if err != nil {
 		return Outcome{}, err
@@ -367,48 +367,10 @@ func (r VendingRole) Ensure(ctx context.Context, c *Clients, out *stack.Resource
 	return o, nil
 }
 
-// ensureRole creates the role or puts its trust policy back, and (re)writes its inline
-// folder policy. It returns the role's ARN.
-func ensureRole(ctx context.Context, api *iam.Client, name, description string, trust, perms iampolicy.Document) (Outcome, string, error) {
-	trustJSON, err := trust.Compact()
-	if err != nil {
-		return Outcome{}, "", fmt.Errorf("trust policy: %w", err)
-	}
-	permsJSON, err := perms.Compact()
-	if err != nil {
-		return Outcome{}, "", fmt.Errorf("permissions policy: %w", err)
-	}
-	var o Outcome
-	var arn string
-	got, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
-	var nse *iamtypes.NoSuchEntityException
-	switch {
-	case errors.As(err, &nse):
-		res, err := api.CreateRole(ctx, &iam.CreateRoleInput{
-			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustJSON), Description: aws.String(description),
-			MaxSessionDuration: aws.Int32(12 * 3600),
-			Tags:               []iamtypes.Tag{{Key: aws.String("project"), Value: aws.String("serverless-architect")}},
-		})
-		if err != nil {
-			return Outcome{}, "", fmt.Errorf("create role: %w", err)
-		}
-		o.Created = true
-		arn = aws.ToString(res.Role.Arn)
-	case err != nil:
-		return Outcome{}, "", fmt.Errorf("get role: %w", err)
-	default:
-		arn = aws.ToString(got.Role.Arn)
-		if _, err := api.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trustJSON)}); err != nil {
-			return Outcome{}, "", fmt.Errorf("update trust policy: %w", err)
-		}
-	}
-	if _, err := api.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName: aws.String(name), PolicyName: aws.String(folderPolicyName), PolicyDocument: aws.String(permsJSON),
-	}); err != nil {
-		return Outcome{}, "", fmt.Errorf("put role policy: %w", err)
-	}
-	o.ID = arn
-	return o, arn, nil
+// folderRole is one of the two roles whose policy is a user's folder: sessions up to
+// 12 hours, the policy named folderPolicyName.
+func folderRole(ctx context.Context, api *iam.Client, name, description string, trust, perms iampolicy.Document) (Outcome, string, error) {
+	return ensureRole(ctx, api, roleSpec{Name: name, Description: description, Trust: trust, Perms: perms, PolicyName: folderPolicyName, MaxSession: 12 * time.Hour})
 }
 
 // IdentityPoolRoles attaches the authenticated role to the identity pool

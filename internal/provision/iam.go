@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -394,7 +396,10 @@ func (r ServiceRoleResource) Ensure(ctx context.Context, c *Clients, out *stack.
 			return Outcome{}, err
 		}
 	}
-	o, arn, err := ensureServiceRole(ctx, c.IAM, r.RoleName, r.Service, trust, policy)
+	o, arn, err := ensureRole(ctx, c.IAM, roleSpec{
+		Name: r.RoleName, Description: "serverless-architect " + r.Service + ": exactly the AWS calls it makes",
+		Trust: trust, Perms: policy, PolicyName: r.Service, Tags: map[string]string{"service": r.Service},
+	})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -405,30 +410,47 @@ func (r ServiceRoleResource) Ensure(ctx context.Context, c *Clients, out *stack.
 	return o, nil
 }
 
-// ensureServiceRole creates the role (or puts its trust policy back) and writes its
-// inline policy named after the service. It returns the role's ARN.
-func ensureServiceRole(ctx context.Context, api *iam.Client, name, service string, trust, perms iampolicy.Document) (Outcome, string, error) {
-	trustJSON, err := trust.Compact()
+// roleSpec is an IAM role the provisioner owns: its trust policy and one inline
+// permissions policy.
+type roleSpec struct {
+	Name, Description string
+	Trust, Perms      iampolicy.Document
+	// PolicyName names the inline permissions policy.
+	PolicyName string
+	// Tags are added to project=serverless-architect.
+	Tags map[string]string
+	// MaxSession, when set, is the role's maximum session duration.
+	MaxSession time.Duration
+}
+
+// ensureRole creates the role (or puts its trust policy back where it drifted) and
+// writes its inline policy. It returns the role's ARN, also as the Outcome's ID.
+func ensureRole(ctx context.Context, api *iam.Client, r roleSpec) (Outcome, string, error) {
+	trustJSON, err := r.Trust.Compact()
 	if err != nil {
 		return Outcome{}, "", fmt.Errorf("trust policy: %w", err)
 	}
-	permsJSON, err := perms.Compact()
+	permsJSON, err := r.Perms.Compact()
 	if err != nil {
 		return Outcome{}, "", fmt.Errorf("permissions policy: %w", err)
 	}
 	var o Outcome
-	got, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	got, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
 	var nse *iamtypes.NoSuchEntityException
 	switch {
 	case errors.As(err, &nse):
-		res, err := api.CreateRole(ctx, &iam.CreateRoleInput{
-			RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustJSON),
-			Description: aws.String("serverless-architect " + service + ": exactly the AWS calls it makes"),
-			Tags: []iamtypes.Tag{
-				{Key: aws.String("project"), Value: aws.String("serverless-architect")},
-				{Key: aws.String("service"), Value: aws.String(service)},
-			},
-		})
+		tags := []iamtypes.Tag{{Key: aws.String("project"), Value: aws.String("serverless-architect")}}
+		for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
+			tags = append(tags, iamtypes.Tag{Key: aws.String(k), Value: aws.String(r.Tags[k])})
+		}
+		in := &iam.CreateRoleInput{
+			RoleName: aws.String(r.Name), AssumeRolePolicyDocument: aws.String(trustJSON),
+			Description: aws.String(r.Description), Tags: tags,
+		}
+		if r.MaxSession > 0 {
+			in.MaxSessionDuration = aws.Int32(int32(r.MaxSession / time.Second))
+		}
+		res, err := api.CreateRole(ctx, in)
 		if err != nil {
 			return Outcome{}, "", fmt.Errorf("create role: %w", err)
 		}
@@ -440,13 +462,13 @@ func ensureServiceRole(ctx context.Context, api *iam.Client, name, service strin
 		o.ID = aws.ToString(got.Role.Arn)
 		current, _ := url.QueryUnescape(aws.ToString(got.Role.AssumeRolePolicyDocument))
 		if !samePolicy(current, trustJSON) {
-			if _, err := api.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(name), PolicyDocument: aws.String(trustJSON)}); err != nil {
+			if _, err := api.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(r.Name), PolicyDocument: aws.String(trustJSON)}); err != nil {
 				return Outcome{}, "", fmt.Errorf("update trust policy: %w", err)
 			}
 		}
 	}
 	if _, err := api.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName: aws.String(name), PolicyName: aws.String(service), PolicyDocument: aws.String(permsJSON),
+		RoleName: aws.String(r.Name), PolicyName: aws.String(r.PolicyName), PolicyDocument: aws.String(permsJSON),
 	}); err != nil {
 		return Outcome{}, "", fmt.Errorf("put role policy: %w", err)
 	}
