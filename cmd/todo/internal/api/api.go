@@ -213,6 +213,13 @@ func decodeTodo(raw json.RawMessage) (Todo, error) {
 	return t, nil
 }
 
+// Call sends one request to the route made of path's segments under the API's base
+// URL and decodes a 2xx JSON answer into out (when not nil); an error answer is an
+// *Error. Other route families of the API (files) use it.
+func (c *Client) Call(ctx context.Context, method string, path []string, q url.Values, in, out any) error {
+	return c.do(ctx, method, c.base.JoinPath(path...), q, in, out)
+}
+
 // do sends one request and decodes a 2xx JSON answer into out (when not nil).
 func (c *Client) do(ctx context.Context, method string, u *url.URL, q url.Values, in, out any) error {
 	u.RawQuery = q.Encode()

@@ -81,7 +81,11 @@ func (a *app) filesAPI() (*files.API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &files.API{Base: s.APIURL, HTTP: hc, Token: k.Token}, nil
+	c, err := api.New(s.APIURL, hc, k.Token)
+	if err != nil {
+		return nil, err
+	}
+	return &files.API{Client: c, HTTP: hc}, nil
 }
 
 // access builds the flow's clients.

@@ -1,14 +1,9 @@
 package files
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,98 +51,38 @@ type Listing struct {
 
 // API calls todo-api's /v1/files routes.
 type API struct {
-	Base  string
-	HTTP  *http.Client
-	Token api.TokenSource
+	// Client is the API client (base URL, bearer token, error envelope).
+	Client *api.Client
+	// HTTP carries the presigned transfers, which go to S3, not to the API.
+	HTTP *http.Client
 }
 
 // Credentials vends credentials for the caller's folder.
 func (a *API) Credentials(ctx context.Context) (Grant, error) {
 	var g Grant
-	err := a.do(ctx, http.MethodPost, "/v1/files/credentials", nil, nil, &g)
+	err := a.Client.Call(ctx, http.MethodPost, []string{"v1", "files", "credentials"}, nil, nil, &g)
 	return g, err
 }
 
 // UploadURL asks for a presigned upload of size bytes of contentType at key.
 func (a *API) UploadURL(ctx context.Context, key, contentType string, size int64) (SignedUpload, error) {
 	var u SignedUpload
-	err := a.do(ctx, http.MethodPost, "/v1/files/upload-url", nil, map[string]any{"key": key, "contentType": contentType, "size": size}, &u)
+	err := a.Client.Call(ctx, http.MethodPost, []string{"v1", "files", "upload-url"}, nil, map[string]any{"key": key, "contentType": contentType, "size": size}, &u)
 	return u, err
 }
 
 // DownloadURL asks for a presigned download of key.
 func (a *API) DownloadURL(ctx context.Context, key string) (SignedDownload, error) {
 	var d SignedDownload
-	err := a.do(ctx, http.MethodGet, "/v1/files/download-url", url.Values{"key": {key}}, nil, &d)
+	err := a.Client.Call(ctx, http.MethodGet, []string{"v1", "files", "download-url"}, url.Values{"key": {key}}, nil, &d)
 	return d, err
 }
 
 // List lists the caller's objects under prefix.
 func (a *API) List(ctx context.Context, prefix string) (Listing, error) {
 	var l Listing
-	err := a.do(ctx, http.MethodGet, "/v1/files", url.Values{"prefix": {prefix}}, nil, &l)
+	err := a.Client.Call(ctx, http.MethodGet, []string{"v1", "files"}, url.Values{"prefix": {prefix}}, nil, &l)
 	return l, err
-}
-
-func (a *API) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	u := strings.TrimRight(a.Base, "/") + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	tok, err := a.Token(ctx)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, u, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return envelopeError(resp, b)
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, u, err)
-	}
-	return nil
-}
-
-// envelopeError turns the API's error envelope into an *api.Error (the CLI prints it,
-// and hints at login on a 401).
-func envelopeError(resp *http.Response, b []byte) error {
-	var env struct {
-		Error struct {
-			Code, Message, Field, RequestID string
-		} `json:"error"`
-	}
-	e := &api.Error{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
-	if json.Unmarshal(b, &env) == nil && env.Error.Message != "" {
-		e.Code, e.Message, e.Field = env.Error.Code, env.Error.Message, env.Error.Field
-		return e
-	}
-	e.Message = fmt.Sprintf("%s from %s %s", resp.Status, resp.Request.Method, resp.Request.URL.Path)
-	return e
 }
 
 // Vended is an aws.CredentialsProvider backed by todo-api's token vending. The grant's
