@@ -34,11 +34,11 @@ func main() {
 	}
 }
 
-// run reads the configuration from environ, builds the gateway and serves until ctx
-// ends.
 // gcPercent is the GOGC the gateway runs with unless GOGC is set.
 const gcPercent = 400
 
+// run reads the configuration from environ, builds the gateway and serves until ctx
+// ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
 	vars := env.ToMap(environ)
 	var cfg gateway.Config

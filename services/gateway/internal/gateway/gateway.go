@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
@@ -79,13 +80,15 @@ type Gateway struct {
 	transport http.RoundTripper
 	// transports holds each route's transport, by Route.Index.
 	transports []http.RoundTripper
-	now        func() time.Time
-	ids        *otter.Cache[[sha256.Size]byte, auth.Identity]
-	cache      *cache.Store
-	limits     *throttle.Limiter
-	metrics    *metrics
-	hops       int
-	buffers    sync.Pool
+	// upstreamObs holds each route's upstream latency series, by Route.Index.
+	upstreamObs []prometheus.Observer
+	now         func() time.Time
+	ids         *otter.Cache[[sha256.Size]byte, auth.Identity]
+	cache       *cache.Store
+	limits      *throttle.Limiter
+	metrics     *metrics
+	hops        int
+	buffers     sync.Pool
 	// clients are the synchronous clients of the http upstreams, one per scheme and host.
 	clients []*upstreamClient
 }
@@ -129,6 +132,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 			t = c
 		}
 		g.transports = append(g.transports, t)
+		g.upstreamObs = append(g.upstreamObs, g.metrics.upstream.WithLabelValues(rt.Name))
 	}
 
 	store, err := cache.New(cache.Options{
@@ -182,6 +186,14 @@ func (g *Gateway) transportFor(rt *route.Route) http.RoundTripper {
 		return g.transports[rt.Index]
 	}
 	return g.transport
+}
+
+// upstreamSeconds is the upstream latency series of rt.
+func (g *Gateway) upstreamSeconds(rt *route.Route) prometheus.Observer {
+	if rt.Index < len(g.upstreamObs) {
+		return g.upstreamObs[rt.Index]
+	}
+	return g.metrics.upstream.WithLabelValues(rt.Name)
 }
 
 // Metrics returns the handler of /metrics.

@@ -83,12 +83,20 @@ func (g *Gateway) forward(x *exchange, label string, capture bool) *captured {
 }
 
 // send sends the request upstream through the route's transport, with the header
-// edit applies (nil: as outHeader makes it). The response's hop-by-hop headers are
-// removed. The caller calls cancel once done with the body; ctx is the exchange's
-// context, which carries the route's timeout.
+// edit applies (nil: as outHeader makes it), bounded by the route's timeout. The
+// response's hop-by-hop headers are removed. The caller calls cancel once done with
+// the body; ctx is the exchange's context.
 func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response, ctx context.Context, cancel context.CancelFunc, err error) {
 	r, rt := x.r, x.rt
-	ctx, cancel = context.WithTimeout(r.Context(), rt.Timeout)
+	deadline := time.Now().Add(rt.Timeout)
+	t := g.transportFor(rt)
+	client, direct := t.(*upstreamClient)
+	if direct {
+		// The synchronous client takes the deadline itself: no timer, no context.
+		ctx, cancel = r.Context(), func() {}
+	} else {
+		ctx, cancel = context.WithDeadline(r.Context(), deadline)
+	}
 
 	up := rt.Upstream.URL
 	u := &url.URL{Scheme: up.Scheme, Host: up.Host, Path: up.Path + rt.Upstream.Path(r.URL.Path), RawQuery: r.URL.RawQuery}
@@ -113,8 +121,12 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 	}
 
 	start := time.Now()
-	resp, err = g.transportFor(rt).RoundTrip(out)
-	g.metrics.upstream.WithLabelValues(rt.Name).Observe(time.Since(start).Seconds())
+	if direct {
+		resp, err = client.Do(out, deadline)
+	} else {
+		resp, err = t.RoundTrip(out)
+	}
+	g.upstreamSeconds(rt).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, ctx, cancel, err
 	}
@@ -189,7 +201,7 @@ func (g *Gateway) upstreamFailed(ctx context.Context, x *exchange, err error) {
 	case rctx.Err() != nil:
 		x.w.code = 499 // client closed the request; nobody reads an answer
 		g.log.InfoContext(rctx, "client went away before the upstream answered", "route", x.rt.Name)
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		g.log.WarnContext(rctx, "upstream timed out", "route", x.rt.Name, "timeout", x.rt.Timeout.String())
 		g.fail(x, apperr.New(apperr.GatewayTimeout, "the upstream did not answer within %s", x.rt.Timeout))
 	default:

@@ -26,8 +26,9 @@ const upstreamIdleTimeout = 60 * time.Second
 // and the response allowed keep-alive; a response body closed early closes it. A
 // request without a body and with an idempotent method is retried once on a new
 // connection when a reused one turns out dead before any byte of a response arrived
-// (the upstream closed it while idle). The request's context bounds the exchange: its
-// deadline is the connection's, and its cancellation breaks the connection off.
+// (the upstream closed it while idle). The exchange's deadline (Do's, or RoundTrip's
+// request context's) is the connection's, and the context's cancellation breaks the
+// connection off.
 type upstreamClient struct {
 	addr    string // host:port
 	tls     *tls.Config
@@ -78,8 +79,18 @@ func newUpstreamClient(scheme, host string, maxIdle int) (*upstreamClient, error
 var longAgo = time.Unix(1, 0)
 
 // RoundTrip sends r and returns the response with its hop-by-hop headers intact. The
-// caller must read the body to the end or close it.
+// caller must read the body to the end or close it. The context's deadline, if any,
+// bounds the exchange.
 func (c *upstreamClient) RoundTrip(r *http.Request) (*http.Response, error) {
+	deadline, _ := r.Context().Deadline()
+	return c.Do(r, deadline)
+}
+
+// Do is RoundTrip with the exchange bounded by deadline (zero: no deadline) rather
+// than by the context's: the gateway's proxy path saves a timer and a context per
+// request. A dial, a write or a read past the deadline fails with an error that
+// errors.Is matches to os.ErrDeadlineExceeded or context.DeadlineExceeded.
+func (c *upstreamClient) Do(r *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx := r.Context()
 	var body *bodyReader
 	if r.Body != nil && r.Body != http.NoBody {
@@ -88,11 +99,11 @@ func (c *upstreamClient) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	retryable := body == nil && idempotent(r.Method)
 	for attempt := 0; ; attempt++ {
-		uc, reused, err := c.get(ctx)
+		uc, reused, err := c.get(ctx, deadline)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, uc, r, body)
+		resp, err := c.exchange(ctx, deadline, uc, r, body)
 		if err == nil {
 			return resp, nil
 		}
@@ -106,10 +117,13 @@ func (c *upstreamClient) RoundTrip(r *http.Request) (*http.Response, error) {
 // errNoResponse marks a failure before any byte of the response arrived.
 var errNoResponse = errors.New("upstream connection failed before any response")
 
-// exchange writes r on uc and reads the response head. On error uc is closed.
-func (c *upstreamClient) exchange(ctx context.Context, uc *upstreamConn, r *http.Request, body *bodyReader) (*http.Response, error) {
-	if d, ok := ctx.Deadline(); ok {
-		_ = uc.conn.SetDeadline(d)
+// exchange writes r on uc and reads the response head, by deadline. On error uc is
+// closed.
+func (c *upstreamClient) exchange(ctx context.Context, deadline time.Time, uc *upstreamConn, r *http.Request, body *bodyReader) (*http.Response, error) {
+	// Set on every exchange, zero included, so a pooled connection keeps no stale one.
+	if err := uc.conn.SetDeadline(deadline); err != nil {
+		_ = uc.conn.Close()
+		return nil, fmt.Errorf("upstream %s: %w", c.addr, errors.Join(errNoResponse, err))
 	}
 	stop := context.AfterFunc(ctx, func() { _ = uc.conn.SetDeadline(longAgo) })
 	fail := func(err error) (*http.Response, error) {
@@ -147,8 +161,8 @@ func (c *upstreamClient) exchange(ctx context.Context, uc *upstreamConn, r *http
 	return resp, nil
 }
 
-// get returns an idle connection (reused true) or dials a new one.
-func (c *upstreamClient) get(ctx context.Context) (uc *upstreamConn, reused bool, err error) {
+// get returns an idle connection (reused true) or dials a new one by deadline.
+func (c *upstreamClient) get(ctx context.Context, deadline time.Time) (uc *upstreamConn, reused bool, err error) {
 	now := c.now()
 	c.mu.Lock()
 	for n := len(c.idle); n > 0; n = len(c.idle) {
@@ -164,10 +178,12 @@ func (c *upstreamClient) get(ctx context.Context) (uc *upstreamConn, reused bool
 	c.mu.Unlock()
 
 	var conn net.Conn
+	dialer := c.dialer
+	dialer.Deadline = deadline
 	if c.tls != nil {
-		conn, err = (&tls.Dialer{NetDialer: &c.dialer, Config: c.tls}).DialContext(ctx, "tcp", c.addr)
+		conn, err = (&tls.Dialer{NetDialer: &dialer, Config: c.tls}).DialContext(ctx, "tcp", c.addr)
 	} else {
-		conn, err = c.dialer.DialContext(ctx, "tcp", c.addr)
+		conn, err = dialer.DialContext(ctx, "tcp", c.addr)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("dial upstream %s: %w", c.addr, err)
@@ -176,12 +192,9 @@ func (c *upstreamClient) get(ctx context.Context) (uc *upstreamConn, reused bool
 }
 
 // put returns uc to the pool, closing it when the pool is full, and closes the
-// connections idle for too long.
+// connections idle for too long. uc keeps its last deadline until its next exchange
+// sets one: nobody reads or writes an idle connection.
 func (c *upstreamClient) put(uc *upstreamConn) {
-	if err := uc.conn.SetDeadline(time.Time{}); err != nil {
-		_ = uc.conn.Close()
-		return
-	}
 	now := c.now()
 	uc.idleAt = now
 	c.mu.Lock()

@@ -287,3 +287,56 @@ func TestUpstreamClientDialFailure(t *testing.T) {
 		t.Errorf("https upstream: %+v %v", c, err)
 	}
 }
+
+// A pooled connection keeps the deadline of its last exchange until the next exchange
+// sets its own: an exchange long after that deadline, and one without any, still work
+// on the same connection.
+func TestUpstreamClientDeadlinePerExchange(t *testing.T) {
+	s := newRawServer(t, func(int32, int) (string, bool) { return okAnswer, false })
+	addr := s.ln.Addr().String()
+	c := testClient(t, addr)
+	do := func(deadline time.Time) error {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/x", nil)
+		resp, err := c.Do(req, deadline)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+			return fmt.Errorf("body %q, %v", b, err)
+		}
+		return nil
+	}
+	if err := do(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatalf("first exchange: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // the first deadline has passed
+	if err := do(time.Now().Add(100 * time.Millisecond)); err != nil {
+		t.Errorf("exchange after the previous deadline passed: %v", err)
+	}
+	time.Sleep(150 * time.Millisecond) // and so has the second
+	if err := do(time.Time{}); err != nil {
+		t.Errorf("exchange without a deadline: %v", err)
+	}
+	if got := s.conns.Load(); got != 1 {
+		t.Errorf("connections: %d, want 1 (each exchange reused the pooled one)", got)
+	}
+}
+
+// Do's deadline bounds the whole exchange, with no deadline on the context.
+func TestUpstreamClientDoDeadline(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	t.Cleanup(up.Close)
+	t.Cleanup(func() { close(release) })
+	c := testClient(t, strings.TrimPrefix(up.URL, "http://"))
+	req, _ := http.NewRequest("GET", up.URL+"/slow", nil)
+	start := time.Now()
+	_, err := c.Do(req, start.Add(150*time.Millisecond))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("err %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("failed after %s, want about 150ms", took)
+	}
+}
