@@ -8,8 +8,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_moto
-# wrk is the load generator of the HTTP benchmarks; vipsthumbnail the thumbnail reference.
+# wrk is the load generator of the HTTP benchmarks, taskset (util-linux) places it and
+# the servers on separate CPUs; vipsthumbnail is the thumbnail reference.
 apt_install wrk libvips-tools
+command -v taskset >/dev/null 2>&1 || apt_install util-linux
 export SA_INTEGRATION=1
 
 # benchmark name and -benchtime: the wrk-driven ones run wrk for seconds per iteration.
