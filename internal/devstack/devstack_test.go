@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
 
 func TestPrefixer(t *testing.T) {
@@ -119,17 +121,17 @@ func TestRunFailsClearly(t *testing.T) {
 	}{
 		{
 			name: "moto_server missing",
-			o:    Options{MotoPort: freePort(t), MotoCommand: "moto_server-that-does-not-exist", Services: []Service{testService(freePort(t))}},
+			o:    Options{MotoPort: porttest.Free(t), MotoCommand: "moto_server-that-does-not-exist", Services: []Service{testService(porttest.Free(t))}},
 			want: "install it with pip install 'moto[server]' or run make dev, which does",
 		},
 		{
 			name: "service port busy",
-			o:    Options{MotoPort: freePort(t), Services: []Service{testService(busyPort)}},
+			o:    Options{MotoPort: porttest.Free(t), Services: []Service{testService(busyPort)}},
 			want: fmt.Sprintf("port %d on 127.0.0.1 is in use", busyPort),
 		},
 		{
 			name: "moto endpoint not answering",
-			o:    Options{MotoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", busyPort), ReadyTimeout: time.Second, Services: []Service{testService(freePort(t))}},
+			o:    Options{MotoEndpoint: fmt.Sprintf("http://127.0.0.1:%d", busyPort), ReadyTimeout: time.Second, Services: []Service{testService(porttest.Free(t))}},
 			want: "no moto_server answers at",
 		},
 	}
@@ -157,16 +159,6 @@ func testService(port int, extraEnv ...string) Service {
 		Env:     func(in Inputs) []string { return append(TodoAPIEnv(in), extraEnv...) },
 		API:     true,
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func envMap(kvs []string) map[string]string {

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
@@ -109,7 +110,7 @@ func TestRunStartsMotoServesAndStops(t *testing.T) {
 	}
 	t.Setenv("AWS_PROFILE", "an-operator-profile-that-must-not-leak")
 	dir := t.TempDir()
-	motoPort, apiPort := freePort(t), freePort(t)
+	motoPort, apiPort := porttest.Free(t), porttest.Free(t)
 	prefix := mototest.Name("dev") + "-"
 	r := startStack(t, Options{
 		Dir: dir, MotoPort: motoPort, APIPort: apiPort, Prefix: prefix,
@@ -227,7 +228,7 @@ func TestRunReusesWhatExists(t *testing.T) {
 		o.MotoEndpoint = ep
 	}
 
-	apiPort := freePort(t)
+	apiPort := porttest.Free(t)
 	o.Services = []Service{testService(apiPort)}
 	first := startStack(t, o)
 	if err := first.stop(); err != nil {
@@ -275,7 +276,7 @@ func TestRunStopsWhenAChildDies(t *testing.T) {
 	dir := t.TempDir()
 	o := Options{
 		Dir: dir, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
-		Services: []Service{testService(freePort(t), "CRASH_AFTER=2s")},
+		Services: []Service{testService(porttest.Free(t), "CRASH_AFTER=2s")},
 	}
 	out := &syncBuffer{}
 	o.Stdout = out
@@ -305,7 +306,7 @@ func TestRunStopsWhenAChildDies(t *testing.T) {
 
 func TestRunKillsAChildThatIgnoresSIGTERM(t *testing.T) {
 	ep := mototest.Endpoint(t)
-	port := freePort(t)
+	port := porttest.Free(t)
 	r := startStack(t, Options{
 		Dir: t.TempDir(), MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: time.Second,
 		Services: []Service{testService(port, "IGNORE_TERM=1")},

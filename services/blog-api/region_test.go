@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -73,7 +73,7 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 	_, _ = rand.Read(key)
 	urls := map[string]string{}
 	for _, r := range regions {
-		port := freePort(t)
+		port := porttest.Free(t)
 		urls[r] = "http://127.0.0.1:" + strconv.Itoa(port)
 		startProcess(t, bin, r, []string{
 			"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH=" + os.Getenv("PATH"),
@@ -218,14 +218,4 @@ func waitReady(t *testing.T, url string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s/readyz did not answer 200 within 30s", url)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
@@ -92,16 +92,6 @@ func newStackEnv(t *testing.T, ep string, users int) stackEnv {
 		"HOST=127.0.0.1", "LOG_LEVEL=warn", "DRAIN_DELAY=0s",
 	}
 	return s
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func build(t *testing.T, dir, pkg string) string {
@@ -183,7 +173,7 @@ func startAll(t *testing.T, s stackEnv) (gw, gw) {
 	gateway := build(t, dir, "./services/gateway")
 	plain := &http.Client{Timeout: 10 * time.Second}
 
-	apiPort := freePort(t)
+	apiPort := porttest.Free(t)
 	apiURL := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	start(t, api, append(s.env, fmt.Sprintf("PORT=%d", apiPort)), apiURL, plain)
 
@@ -200,11 +190,11 @@ func startAll(t *testing.T, s stackEnv) (gw, gw) {
 	tlsClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 64}}
 
 	gwEnv := append(s.env, "ROUTES_FILE=routes.yaml", "TODO_API_URL="+apiURL)
-	portA, portB := freePort(t), freePort(t)
+	portA, portB := porttest.Free(t), porttest.Free(t)
 	a := gw{fmt.Sprintf("https://localhost:%d", portA), tlsClient}
 	b := gw{fmt.Sprintf("http://127.0.0.1:%d", portB), plain}
-	start(t, gateway, append(gwEnv, fmt.Sprintf("PORT=%d", portA), fmt.Sprintf("METRICS_PORT=%d", freePort(t)), "TLS_CERT_FILE="+paths.Cert, "TLS_KEY_FILE="+paths.Key), a.base, a.client)
-	start(t, gateway, append(gwEnv, fmt.Sprintf("PORT=%d", portB), fmt.Sprintf("METRICS_PORT=%d", freePort(t))), b.base, b.client)
+	start(t, gateway, append(gwEnv, fmt.Sprintf("PORT=%d", portA), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t)), "TLS_CERT_FILE="+paths.Cert, "TLS_KEY_FILE="+paths.Key), a.base, a.client)
+	start(t, gateway, append(gwEnv, fmt.Sprintf("PORT=%d", portB), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t))), b.base, b.client)
 	return a, b
 }
 

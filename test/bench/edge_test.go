@@ -18,6 +18,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/sitedeploy"
 )
 
@@ -72,7 +73,7 @@ func BenchmarkEdgeCacheHit(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for _, p := range placements() {
-			port := freePort(b)
+			port := porttest.Free(b)
 			bareTLS := fmt.Sprintf("https://127.0.0.1:%d", port)
 			procOn(b, p.servers, files, []string{fmt.Sprintf("PORT=%d", port), "DIR=" + root, "TLS_CERT_FILE=" + paths.Cert, "TLS_KEY_FILE=" + paths.Key}, bareTLS)
 			edge := gatewayProc(b, p, gw, string(routes), pool, &paths,

@@ -24,8 +24,8 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
-	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
@@ -40,10 +40,7 @@ func devStack(b *testing.B) (*stack.Stack, *http.Client) {
 	prefix := strings.ReplaceAll(mototest.Name("bench"), "-", "") + "-"
 	// Ports from one free block below the ephemeral range, so the stack runs beside a
 	// developer's `make dev`: 0..11 internal services, 12 the API, 13 the edge.
-	base, err := devstack.FreePortBase(16)
-	if err != nil {
-		b.Fatal(err)
-	}
+	base := porttest.Block(b, 16)
 	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(base+12), "--prefix", prefix,
 		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
 	cmd.Dir = repoRoot(b)

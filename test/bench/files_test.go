@@ -19,6 +19,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -29,7 +30,7 @@ func BenchmarkFilesCredentials(b *testing.B) {
 	ep := mototest.Endpoint(b)
 	pool := authtest.NewPool(b)
 	api := build(b, b.TempDir(), "./services/todo-api", "todo-api")
-	port := freePort(b)
+	port := porttest.Free(b)
 	cfg := pool.Config()
 	cmd := exec.Command(api)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "LOG_LEVEL=error",

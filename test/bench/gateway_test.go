@@ -22,6 +22,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
 
 // The bytes of a to-do list page, as todo-api answers GET /v1/todos.
@@ -67,9 +68,9 @@ func gatewayProc(b *testing.B, p placement, bin, routes string, pool *authtest.P
 	if err := os.WriteFile(file, []byte(routes), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	port := freePort(b)
+	port := porttest.Free(b)
 	env := append([]string{
-		fmt.Sprintf("PORT=%d", port), fmt.Sprintf("METRICS_PORT=%d", freePort(b)), "ROUTES_FILE=" + file,
+		fmt.Sprintf("PORT=%d", port), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(b)), "ROUTES_FILE=" + file,
 		"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,
 	}, extra...)
 	scheme := "http"
@@ -85,7 +86,7 @@ func gatewayProc(b *testing.B, p placement, bin, routes string, pool *authtest.P
 // bareProc starts the bare reference server as p places servers.
 func bareProc(b *testing.B, p placement, bin string, tlsPaths *devtls.Paths) string {
 	b.Helper()
-	port := freePort(b)
+	port := porttest.Free(b)
 	env := []string{fmt.Sprintf("PORT=%d", port), "BODY=" + listBody}
 	scheme := "http"
 	if tlsPaths != nil {
@@ -152,7 +153,7 @@ func BenchmarkGatewayProxyHop(b *testing.B) {
 routes:
   - {name: hop, pathPrefix: /, upstream: {url: %q}, auth: none}
 `, upstream), pool, nil)
-	rpPort := freePort(b)
+	rpPort := porttest.Free(b)
 	rpBase := fmt.Sprintf("http://127.0.0.1:%d", rpPort)
 	proc(b, revproxy, []string{fmt.Sprintf("PORT=%d", rpPort), "UPSTREAM=" + upstream}, rpBase)
 	b.ResetTimer()
@@ -189,7 +190,7 @@ func BenchmarkGatewayMissPath(b *testing.B) {
 	}
 	pool := authtest.NewPool(b)
 	token := pool.IDToken(b, "bench-user", nil)
-	apiPort := freePort(b)
+	apiPort := porttest.Free(b)
 	apiBase := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	proc(b, api, []string{
 		fmt.Sprintf("PORT=%d", apiPort), "AWS_REGION=" + mototest.Region, "AWS_ENDPOINT_URL=" + ep,
@@ -237,7 +238,7 @@ end
 	for range b.N {
 		file := filepath.Join(b.TempDir(), "routes.yaml")
 		_ = os.WriteFile(file, fmt.Appendf(nil, "routes:\n  - {name: mem, pathPrefix: /, upstream: {url: %q}, auth: none, cache: {ttl: 3600s, queryKeys: [k]}}\n", upstream), 0o600)
-		port := freePort(b)
+		port := porttest.Free(b)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		cmd := proc(b, gw, []string{fmt.Sprintf("PORT=%d", port), "METRICS_PORT=0", "ROUTES_FILE=" + file,
 			"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
 
 // build compiles a main package into dir and returns the binary's path.
@@ -29,19 +30,10 @@ func repoRoot(b *testing.B) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-func freePort(b *testing.B) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // timeToReady starts bin and returns the time from exec to the first 200 on /readyz.
 func timeToReady(b *testing.B, bin string, env []string) time.Duration {
 	b.Helper()
-	port := freePort(b)
+	port := porttest.Free(b)
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(os.Environ(), env...), fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "LOG_LEVEL=error", "DRAIN_DELAY=0s")
 	client := &http.Client{Timeout: 100 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -41,7 +42,7 @@ type proc struct {
 func (p *proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin)
-	p.cmd.Env = append(os.Environ(), append(p.env, "PORT="+strconv.Itoa(freePort(p.t)), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "LOG_LEVEL=info")...)
+	p.cmd.Env = append(os.Environ(), append(p.env, "PORT="+strconv.Itoa(porttest.Free(p.t)), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "LOG_LEVEL=info")...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

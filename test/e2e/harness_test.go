@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
@@ -38,16 +37,6 @@ func buildTool(t testing.TB, dir, pkg string) string {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	return out
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // lockedBuffer collects a child's output for failure reports.
@@ -90,10 +79,7 @@ func startStack(t *testing.T) *localStack {
 	// (32768 and up on Linux), where no outgoing connection of a parallel test can take
 	// one between this check and the bind: 0..11 the internal services, 12 the API,
 	// 13 the edge.
-	base, err := devstack.FreePortBase(16)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := porttest.Block(t, 16)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
 	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,

@@ -1,4 +1,4 @@
-package devstack
+package porttest
 
 import (
 	"fmt"
@@ -6,11 +6,8 @@ import (
 	"testing"
 )
 
-func TestFreePortBase(t *testing.T) {
-	base, err := FreePortBase(16)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestBlock(t *testing.T) {
+	base := Block(t, 16)
 	if base < 10000 || base+16 > 32768 {
 		t.Fatalf("block %d..%d is not below the ephemeral range", base, base+15)
 	}
