@@ -15,7 +15,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
 
 // Region is the region tests use.
@@ -79,12 +80,10 @@ func start() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("moto_server is not on PATH: install it with `pip install 'moto[server]'` (make test does this): %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := porttest.Find(1)
 	if err != nil {
 		return "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -152,12 +151,8 @@ func Private(t testing.TB) *Server {
 	if !Enabled() {
 		t.Skip("integration test: needs moto_server; run `make test` or set SA_INTEGRATION=1 (or MOTO_ENDPOINT)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{port: l.Addr().(*net.TCPAddr).Port}
-	_ = l.Close()
+	// Below the ephemeral range: a restart binds the port again, long after the check.
+	s := &Server{port: porttest.Free(t)}
 	s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	if err := s.Start(); err != nil {
 		t.Fatalf("start private moto_server: %v", err)

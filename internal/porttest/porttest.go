@@ -14,7 +14,7 @@ import (
 // Block returns the first of n consecutive loopback ports that are free now.
 func Block(t testing.TB, n int) int {
 	t.Helper()
-	base, err := block(n)
+	base, err := Find(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,8 @@ func Free(t testing.TB) int {
 	return Block(t, 1)
 }
 
-func block(n int) (int, error) {
+// Find is Block for code without a testing.TB.
+func Find(n int) (int, error) {
 	for range 50 {
 		base := 10000 + rand.IntN(22000-n)
 		if blockFree(base, n) {
