@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -30,7 +29,7 @@ func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 type running struct {
 	t      *testing.T
 	o      Options
-	out    *syncBuffer
+	out    *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	stack  *stack.Stack
@@ -40,7 +39,7 @@ type running struct {
 func startStack(t *testing.T, o Options) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{t: t, o: o, out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	r := &running{t: t, o: o, out: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	r.o.Stdout = r.out
 	go func() { r.done <- Run(ctx, r.o) }()
 	t.Cleanup(func() {
@@ -278,7 +277,7 @@ func TestRunStopsWhenAChildDies(t *testing.T) {
 		Dir: dir, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
 		Services: []Service{testService(porttest.Free(t), "CRASH_AFTER=2s")},
 	}
-	out := &syncBuffer{}
+	out := &logtest.Buffer{}
 	o.Stdout = out
 	errc := make(chan error, 1)
 	go func() { errc <- Run(context.Background(), o) }()
@@ -337,22 +336,4 @@ func listening(port int) bool {
 	}
 	c.Close()
 	return true
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

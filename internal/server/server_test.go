@@ -1,44 +1,26 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/logtest"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func start(t *testing.T, cfg Config, h http.Handler) (string, *Server, context.CancelFunc, chan error, *syncBuffer) {
+func start(t *testing.T, cfg Config, h http.Handler) (string, *Server, context.CancelFunc, chan error, *logtest.Buffer) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	s := New(cfg, logging.New(logs, "debug", "test"), h, WithListener(l))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

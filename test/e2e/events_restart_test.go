@@ -22,6 +22,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
@@ -36,7 +37,7 @@ type proc struct {
 	bin  string
 	env  []string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *logtest.Buffer
 }
 
 func (p *proc) start() {
@@ -58,7 +59,7 @@ func (p *proc) kill() {
 }
 
 func newProc(t *testing.T, name, bin string, env []string) *proc {
-	p := &proc{t: t, name: name, bin: bin, env: env, out: &lockedBuffer{}}
+	p := &proc{t: t, name: name, bin: bin, env: env, out: &logtest.Buffer{}}
 	t.Cleanup(func() {
 		if p.cmd != nil && p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Signal(syscall.SIGTERM)

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -39,28 +39,10 @@ func buildTool(t testing.TB, dir, pkg string) string {
 	return out
 }
 
-// lockedBuffer collects a child's output for failure reports.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // localStack is a running `sa dev`.
 type localStack struct {
 	cmd       *exec.Cmd
-	out       *lockedBuffer
+	out       *logtest.Buffer
 	dir       string
 	stackFile string
 	stack     *stack.Stack
@@ -86,7 +68,7 @@ func startStack(t *testing.T) *localStack {
 		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out := &lockedBuffer{}
+	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
