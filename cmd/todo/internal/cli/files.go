@@ -201,7 +201,8 @@ func (a *app) filesPutCmd(ff *filesFlags) *cobra.Command {
 			if len(args) == 2 {
 				key = args[1]
 			}
-			if err := files.CheckKey(key, false); err != nil {
+			key, err := files.CleanKey(key)
+			if err != nil {
 				return err
 			}
 			f, err := os.Open(local)
@@ -253,8 +254,8 @@ func (a *app) filesGetCmd(ff *filesFlags) *cobra.Command {
 		Short: "Download KEY from your folder (default: to a file named like the key's last part; - for stdout)",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			key := args[0]
-			if err := files.CheckKey(key, false); err != nil {
+			key, err := files.CleanKey(args[0])
+			if err != nil {
 				return err
 			}
 			local := key[strings.LastIndex(key, "/")+1:]
@@ -323,7 +324,8 @@ func (a *app) filesLsCmd(ff *filesFlags) *cobra.Command {
 			if len(args) == 1 {
 				prefix = args[0]
 			}
-			if err := files.CheckKey(prefix, true); err != nil {
+			prefix, err := files.CleanPrefix(prefix)
+			if err != nil {
 				return err
 			}
 			fa, err := a.access(cmd.Context(), ff)

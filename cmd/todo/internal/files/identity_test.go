@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,19 +85,37 @@ func TestIdentityPoolCachesUntilShortlyBeforeExpiry(t *testing.T) {
 	}
 }
 
-func TestCheckKey(t *testing.T) {
+// The CLI applies todo-api's key rules before it calls S3 with temporary credentials:
+// the same refusals, and the same spelling (NFC) for the same name.
+func TestCleanKey(t *testing.T) {
 	tests := []struct {
 		key    string
 		prefix bool
+		want   string
 		ok     bool
 	}{
-		{"a.txt", false, true}, {"a/b.txt", false, true}, {"", false, false}, {"", true, true},
-		{"a/", true, true}, {"a/", false, false}, {"../x", false, false}, {"/x", false, false},
-		{"a\\b", false, false}, {"a//b", false, false}, {"a\nb", false, false}, {"./a", false, false},
+		{"a.txt", false, "a.txt", true}, {"a/b.txt", false, "a/b.txt", true}, {"", false, "", false}, {"", true, "", true},
+		{"a/", true, "a/", true}, {"a/", false, "", false}, {"../x", false, "", false}, {"/x", false, "", false},
+		{"a\\b", false, "", false}, {"a//b", false, "", false}, {"a\nb", false, "", false}, {"./a", false, "", false},
+		{"a\u0085b", false, "", false}, {"a\u2028b", false, "", false}, {"a\xffb", false, "", false},
+		{"cafe\u0301.txt", false, "caf\u00e9.txt", true}, {"cafe\u0301/", true, "caf\u00e9/", true},
 	}
 	for _, tt := range tests {
-		if err := CheckKey(tt.key, tt.prefix); (err == nil) != tt.ok {
-			t.Errorf("CheckKey(%q, %v) = %v, want ok=%v", tt.key, tt.prefix, err, tt.ok)
+		clean := CleanKey
+		if tt.prefix {
+			clean = CleanPrefix
 		}
+		got, err := clean(tt.key)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("clean(%q, prefix %v) = %q, %v; want %q, ok=%v", tt.key, tt.prefix, got, err, tt.want, tt.ok)
+		}
+	}
+	s := &Store{Folder: "users/alice/"}
+	fits := strings.Repeat("x", 1024-len(s.Folder))
+	if full, err := s.fullKey(fits); err != nil || full != s.Folder+fits {
+		t.Errorf("a key of exactly 1024 bytes with the folder: %q, %v", full, err)
+	}
+	if _, err := s.fullKey(fits + "x"); err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("a key over 1024 bytes with the folder: %v, want a too-long error", err)
 	}
 }

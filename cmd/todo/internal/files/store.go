@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	tm "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/serverless-architect/serverless-architect/internal/filekey"
 )
 
 // Transfer defaults: parts of 8 MiB, 8 in flight.
@@ -20,34 +21,25 @@ const (
 	DefaultConcurrency = 8
 )
 
-// CheckKey rejects keys the service would refuse anyway, before any network call: empty
-// keys, absolute paths, backslashes, control characters, empty, "." and ".." segments.
-// IAM (in AWS) and todo-api are what enforce the folder; this only gives a clear error.
-func CheckKey(key string, prefix bool) error {
-	if key == "" {
-		if prefix {
-			return nil
-		}
-		return errors.New("key: is required")
+// CleanKey checks key by the rules todo-api applies (filekey.Clean) before any network
+// call and returns it as todo-api would store it (Unicode NFC), so that a name means one
+// object whether the file goes through presigned URLs or straight to S3. IAM (in AWS)
+// and todo-api are what enforce the folder; this gives the same answer, early.
+func CleanKey(key string) (string, error) {
+	k, err := filekey.Clean(key)
+	if err != nil {
+		return "", fmt.Errorf("key %q: %w", key, err)
 	}
-	if strings.HasPrefix(key, "/") || strings.ContainsRune(key, '\\') {
-		return fmt.Errorf("key %q: must be relative to your folder, with / between folders", key)
+	return k, nil
+}
+
+// CleanPrefix is CleanKey for a listing prefix: it may be empty or end in "/".
+func CleanPrefix(prefix string) (string, error) {
+	p, err := filekey.CleanPrefix(prefix)
+	if err != nil {
+		return "", fmt.Errorf("prefix %q: %w", prefix, err)
 	}
-	for _, r := range key {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("key %q: must not contain control characters", key)
-		}
-	}
-	segs := strings.Split(key, "/")
-	if prefix && strings.HasSuffix(key, "/") {
-		segs = segs[:len(segs)-1]
-	}
-	for _, s := range segs {
-		if s == "" || s == "." || s == ".." {
-			return fmt.Errorf("key %q: must not contain empty, . or .. segments", key)
-		}
-	}
-	return nil
+	return p, nil
 }
 
 // Store works on the user's folder with S3 directly, with temporary credentials.
@@ -91,12 +83,26 @@ func (s *Store) transfers() *tm.Client {
 	})
 }
 
+// fullKey is the whole S3 key of key in the folder, after CleanKey.
+func (s *Store) fullKey(key string) (string, error) {
+	k, err := CleanKey(key)
+	if err != nil {
+		return "", err
+	}
+	full, err := filekey.Join(s.Folder, k)
+	if err != nil {
+		return "", fmt.Errorf("key %q: %w", key, err)
+	}
+	return full, nil
+}
+
 // Put uploads body to key (multipart with concurrent parts above one part's size).
 func (s *Store) Put(ctx context.Context, key string, body io.Reader, contentType string) error {
-	if err := CheckKey(key, false); err != nil {
+	full, err := s.fullKey(key)
+	if err != nil {
 		return err
 	}
-	in := &tm.UploadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Folder + key), Body: body}
+	in := &tm.UploadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(full), Body: body}
 	if contentType != "" {
 		in.ContentType = aws.String(contentType)
 	}
@@ -108,10 +114,11 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, contentType
 
 // Get downloads key into w (parts fetched concurrently) and returns its size.
 func (s *Store) Get(ctx context.Context, key string, w io.WriterAt) (int64, error) {
-	if err := CheckKey(key, false); err != nil {
+	full, err := s.fullKey(key)
+	if err != nil {
 		return 0, err
 	}
-	out, err := s.transfers().DownloadObject(ctx, &tm.DownloadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Folder + key), WriterAt: w})
+	out, err := s.transfers().DownloadObject(ctx, &tm.DownloadObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(full), WriterAt: w})
 	if err != nil {
 		return 0, fmt.Errorf("download %s: %w", key, err)
 	}
@@ -120,11 +127,16 @@ func (s *Store) Get(ctx context.Context, key string, w io.WriterAt) (int64, erro
 
 // List lists the folder's objects under prefix, keys relative to the folder.
 func (s *Store) List(ctx context.Context, prefix string) ([]Item, error) {
-	if err := CheckKey(prefix, true); err != nil {
+	p, err := CleanPrefix(prefix)
+	if err != nil {
 		return nil, err
 	}
+	full, err := filekey.Join(s.Folder, p)
+	if err != nil {
+		return nil, fmt.Errorf("prefix %q: %w", prefix, err)
+	}
 	var items []Item
-	pages := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.Folder + prefix)})
+	pages := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), Prefix: aws.String(full)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -139,10 +151,11 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Item, error) {
 
 // Delete removes key.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := CheckKey(key, false); err != nil {
+	full, err := s.fullKey(key)
+	if err != nil {
 		return err
 	}
-	if _, err := s.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(s.Folder + key)}); err != nil {
+	if _, err := s.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(full)}); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
 	return nil

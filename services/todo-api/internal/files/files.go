@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/filekey"
 	"github.com/serverless-architect/serverless-architect/internal/iampolicy"
 )
 
@@ -174,9 +175,8 @@ func resolve(sub, field, key string) (folder, full string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	full = folder + k
-	if len(full) > MaxKeyBytes {
-		return "", "", apperr.Field(field, "is too long: with your folder it must be at most %d bytes", MaxKeyBytes)
+	if full, err = filekey.Join(folder, k); err != nil {
+		return "", "", apperr.Field(field, "%s", err)
 	}
 	if !Inside(folder, full) {
 		return "", "", fmt.Errorf("resolve %q: %q escapes %q", key, full, folder) // cannot happen after CleanKey
@@ -320,10 +320,11 @@ func (s *Service) List(ctx context.Context, sub, prefix string) (Listing, error)
 	if err != nil {
 		return Listing{}, err
 	}
-	if len(folder+p) > MaxKeyBytes {
-		return Listing{}, apperr.Field("prefix", "is too long")
+	full, err := filekey.Join(folder, p)
+	if err != nil {
+		return Listing{}, apperr.Field("prefix", "%s", err)
 	}
-	objs, more, err := s.bucket.List(ctx, folder+p, s.o.ListLimit)
+	objs, more, err := s.bucket.List(ctx, full, s.o.ListLimit)
 	if err != nil {
 		return Listing{}, err
 	}

@@ -244,3 +244,23 @@ func TestOptionsValidate(t *testing.T) {
 		})
 	}
 }
+
+// The key rules are filekey's; here each refusal must reach the client as a 400 that
+// names the field, and a subject that cannot name a folder as a 401.
+func TestKeyErrorsNameTheField(t *testing.T) {
+	for _, key := range []string{"", "../x", "a\x00b", "a\\b", "/abs", "a\xffb"} {
+		_, err := CleanKey("key", key)
+		if e := apperr.As(err); e == nil || e.Code != apperr.Invalid || e.Field != "key" || e.Message == "" {
+			t.Errorf("CleanKey(%q) error = %#v, want invalid_request on field key", key, err)
+		}
+	}
+	if _, err := CleanPrefix("prefix", "a//"); apperr.CodeOf(err) != apperr.Invalid || apperr.As(err).Field != "prefix" {
+		t.Errorf("CleanPrefix(a//) error = %#v, want invalid_request on field prefix", err)
+	}
+	if k, err := CleanKey("key", "cafe\u0301.txt"); err != nil || k != "caf\u00e9.txt" {
+		t.Errorf("CleanKey of a decomposed name = %q, %v; want it in NFC", k, err)
+	}
+	if _, err := FolderOf("../bob"); apperr.CodeOf(err) != apperr.Unauthenticated {
+		t.Errorf("FolderOf(../bob) error = %v, want unauthenticated", err)
+	}
+}

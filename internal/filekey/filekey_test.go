@@ -1,4 +1,4 @@
-package files
+package filekey
 
 import (
 	"encoding/json"
@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/text/unicode/norm"
-
-	"github.com/serverless-architect/serverless-architect/internal/apperr"
 )
 
 type corpus struct {
@@ -40,7 +38,7 @@ func loadCorpus(t testing.TB) corpus {
 	return c
 }
 
-func TestCleanKeyHostileCorpus(t *testing.T) {
+func TestCleanHostileCorpus(t *testing.T) {
 	c := loadCorpus(t)
 	hostile := c.Hostile
 	// Invalid UTF-8 cannot be written in JSON.
@@ -53,27 +51,22 @@ func TestCleanKeyHostileCorpus(t *testing.T) {
 	}{"\xc0\xae\xc0\xae/x", "overlong UTF-8 dots"})
 	for _, h := range hostile {
 		t.Run(h.Why, func(t *testing.T) {
-			got, err := CleanKey("key", h.Key)
-			if err == nil {
-				t.Fatalf("CleanKey(%q) = %q, want an error", h.Key, got)
-			}
-			e := apperr.As(err)
-			if e == nil || e.Code != apperr.Invalid || e.Field != "key" {
-				t.Errorf("CleanKey(%q) error = %#v, want invalid_request on field key", h.Key, err)
+			if got, err := Clean(h.Key); err == nil {
+				t.Fatalf("Clean(%q) = %q, want an error", h.Key, got)
 			}
 		})
 	}
 }
 
-func TestCleanKeyAccepted(t *testing.T) {
+func TestCleanAccepted(t *testing.T) {
 	for _, a := range loadCorpus(t).Accepted {
 		t.Run(a.Key[:min(len(a.Key), 20)], func(t *testing.T) {
-			got, err := CleanKey("key", a.Key)
+			got, err := Clean(a.Key)
 			if err != nil {
-				t.Fatalf("CleanKey(%q): %v", a.Key, err)
+				t.Fatalf("Clean(%q): %v", a.Key, err)
 			}
 			if diff := cmp.Diff(a.Want, got); diff != "" {
-				t.Errorf("CleanKey (-want +got):\n%s", diff)
+				t.Errorf("Clean (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -94,7 +87,7 @@ func TestCleanPrefix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := CleanPrefix("prefix", tt.in)
+			got, err := CleanPrefix(tt.in)
 			if (err == nil) != tt.ok || got != tt.want {
 				t.Errorf("CleanPrefix(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
 			}
@@ -102,7 +95,7 @@ func TestCleanPrefix(t *testing.T) {
 	}
 }
 
-func TestFolderOf(t *testing.T) {
+func TestFolder(t *testing.T) {
 	tests := []struct {
 		sub, want string
 	}{
@@ -117,18 +110,18 @@ func TestFolderOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sub, func(t *testing.T) {
-			got, err := FolderOf(tt.sub)
+			got, err := Folder(tt.sub)
 			if (err == nil) != (tt.want != "") || got != tt.want {
-				t.Errorf("FolderOf(%q) = %q, %v; want %q", tt.sub, got, err, tt.want)
+				t.Errorf("Folder(%q) = %q, %v; want %q", tt.sub, got, err, tt.want)
 			}
 		})
 	}
 }
 
-// FuzzCleanKey checks the invariants every accepted key keeps, whatever the input:
+// FuzzClean checks the invariants every accepted key keeps, whatever the input:
 // NFC, valid UTF-8, bounded, no traversal or separators that could leave the folder,
 // stable under a second cleaning, and inside the folder once prefixed.
-func FuzzCleanKey(f *testing.F) {
+func FuzzClean(f *testing.F) {
 	for _, h := range loadCorpus(f).Hostile {
 		f.Add(h.Key)
 	}
@@ -138,29 +131,37 @@ func FuzzCleanKey(f *testing.F) {
 	f.Add("a\xffb")
 	const folder = "users/alice/"
 	f.Fuzz(func(t *testing.T, key string) {
-		got, err := CleanKey("key", key)
+		got, err := Clean(key)
 		if err != nil {
-			if e := apperr.As(err); e == nil || e.Code != apperr.Invalid {
-				t.Fatalf("CleanKey(%q): error %v is not invalid_request", key, err)
-			}
 			return
 		}
 		switch {
-		case got == "", !utf8.ValidString(got), !norm.NFC.IsNormalString(got), len(got) > MaxKeyBytes:
-			t.Fatalf("CleanKey(%q) = %q: empty, invalid, unnormalised or too long", key, got)
+		case got == "", !utf8.ValidString(got), !norm.NFC.IsNormalString(got), len(got) > MaxBytes:
+			t.Fatalf("Clean(%q) = %q: empty, invalid, unnormalised or too long", key, got)
 		case strings.HasPrefix(got, "/"), strings.HasSuffix(got, "/"), strings.Contains(got, "//"), strings.ContainsAny(got, "\\\x00\n\r"):
-			t.Fatalf("CleanKey(%q) = %q: separator trouble", key, got)
+			t.Fatalf("Clean(%q) = %q: separator trouble", key, got)
 		}
 		for _, seg := range strings.Split(got, "/") {
 			if seg == "." || seg == ".." {
-				t.Fatalf("CleanKey(%q) = %q: dot segment", key, got)
+				t.Fatalf("Clean(%q) = %q: dot segment", key, got)
 			}
 		}
-		if again, err := CleanKey("key", got); err != nil || again != got {
-			t.Fatalf("CleanKey not idempotent on %q: %q, %v", got, again, err)
+		if again, err := Clean(got); err != nil || again != got {
+			t.Fatalf("Clean not idempotent on %q: %q, %v", got, again, err)
 		}
 		if !Inside(folder, folder+got) {
 			t.Fatalf("%q escapes %q", folder+got, folder)
 		}
 	})
+}
+
+func TestJoin(t *testing.T) {
+	const folder = "users/alice/"
+	fits := strings.Repeat("x", MaxBytes-len(folder))
+	if full, err := Join(folder, fits); err != nil || full != folder+fits {
+		t.Errorf("Join of exactly %d bytes: %q, %v", MaxBytes, full, err)
+	}
+	if _, err := Join(folder, fits+"x"); err == nil {
+		t.Errorf("Join of %d bytes succeeded, want an error", MaxBytes+1)
+	}
 }
