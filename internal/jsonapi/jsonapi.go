@@ -93,6 +93,25 @@ func Decode(r *http.Request, v any) error {
 	return nil
 }
 
+// Optional is a member of a JSON object that may be absent, null or a value, three
+// cases a pointer cannot tell apart and a PATCH body needs. A value of the wrong type
+// fails Decode with the member's name, as any field does.
+type Optional[T any] struct {
+	Set  bool // the member was present, as a value or as null
+	Null bool // the member was null
+	V    T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *Optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.V)
+}
+
 func decodeError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError

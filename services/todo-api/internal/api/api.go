@@ -4,8 +4,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -205,11 +203,13 @@ func (h *handlers) get(c *gin.Context) {
 	h.writeTodo(c, http.StatusOK, t)
 }
 
+// patchRequest tells absent members (unchanged) from null ones: null clears notes and
+// the due date; a title and done always have a value.
 type patchRequest struct {
-	Title *string         `json:"title"`
-	Notes *string         `json:"notes"`
-	Done  *bool           `json:"done"`
-	DueAt json.RawMessage `json:"dueAt"`
+	Title jsonapi.Optional[string] `json:"title"`
+	Notes jsonapi.Optional[string] `json:"notes"`
+	Done  jsonapi.Optional[bool]   `json:"done"`
+	DueAt jsonapi.Optional[string] `json:"dueAt"`
 }
 
 func (h *handlers) patch(c *gin.Context) {
@@ -223,23 +223,10 @@ func (h *handlers) patch(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	p := todo.Patch{Title: req.Title, Notes: req.Notes, Done: req.Done}
-	switch raw := bytes.TrimSpace(req.DueAt); {
-	case len(raw) == 0:
-	case string(raw) == "null":
-		p.ClearDue = true
-	default:
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			h.fail(c, apperr.Field("dueAt", "must be an RFC 3339 date-time string or null"))
-			return
-		}
-		due, err := parseDue(s)
-		if err != nil {
-			h.fail(c, err)
-			return
-		}
-		p.DueAt = &due
+	p, err := req.patch()
+	if err != nil {
+		h.fail(c, err)
+		return
 	}
 	if p.Empty() {
 		h.fail(c, apperr.New(apperr.Invalid, "the patch changes nothing: send at least one of title, notes, done, dueAt"))
@@ -255,6 +242,37 @@ func (h *handlers) patch(c *gin.Context) {
 		return
 	}
 	h.writeTodo(c, http.StatusOK, t)
+}
+
+// patch is the change req asks for.
+func (req patchRequest) patch() (todo.Patch, error) {
+	var p todo.Patch
+	switch {
+	case req.Title.Null:
+		return p, apperr.Field("title", "must not be null: a to-do always has a title (leave title out to keep it)")
+	case req.Title.Set:
+		p.Title = &req.Title.V
+	}
+	if req.Notes.Set {
+		p.Notes = &req.Notes.V // null: "", no notes
+	}
+	switch {
+	case req.Done.Null:
+		return p, apperr.Field("done", "must be true or false, not null")
+	case req.Done.Set:
+		p.Done = &req.Done.V
+	}
+	switch {
+	case req.DueAt.Null:
+		p.ClearDue = true
+	case req.DueAt.Set:
+		due, err := parseDue(req.DueAt.V)
+		if err != nil {
+			return p, err
+		}
+		p.DueAt = &due
+	}
+	return p, nil
 }
 
 func (h *handlers) delete(c *gin.Context) {

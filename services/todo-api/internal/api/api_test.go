@@ -141,6 +141,13 @@ func TestCRUD(t *testing.T) {
 	if r.status != 200 || !patched.Done || patched.DueAt != nil || patched.Version != 2 || patched.Title != "Buy milk" {
 		t.Fatalf("patch: %d %s", r.status, r.body)
 	}
+	// null clears the notes (and the due date); absent members stay as they are.
+	r = e.do(t, "PATCH", "/v1/todos/"+created.ID, tok, map[string]any{"notes": nil})
+	var cleared todo.Todo
+	r.json(t, &cleared)
+	if r.status != 200 || cleared.Notes != "" || !cleared.Done || cleared.Title != "Buy milk" || cleared.Version != 3 {
+		t.Fatalf("patch notes null: %d %s", r.status, r.body)
+	}
 	r = e.do(t, "PATCH", "/v1/todos/"+created.ID, tok, map[string]any{"title": "stale"}, "If-Match", `"1"`)
 	if r.status != 412 || r.errBody(t).Code != apperr.PreconditionFailed {
 		t.Fatalf("stale If-Match: %d %s", r.status, r.body)
@@ -253,6 +260,10 @@ func TestBadInput(t *testing.T) {
 		{name: "text/plain", method: "POST", path: "/v1/todos", body: `{"title":"x"}`, ctype: "text/plain", status: 415, code: apperr.UnsupportedMedia},
 		{name: "over 1 MiB", method: "POST", path: "/v1/todos", body: `{"title":"x","notes":"` + strings.Repeat("a", 1<<20) + `"}`, status: 413, code: apperr.TooLarge},
 		{name: "empty patch", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{}`, status: 400, code: apperr.Invalid},
+		{name: "null title", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{"title":null,"done":true}`, status: 400, field: "title", code: apperr.Invalid},
+		{name: "null done", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{"done":null}`, status: 400, field: "done", code: apperr.Invalid},
+		{name: "dueAt a number", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{"dueAt":5}`, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "done a string", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{"done":"yes"}`, status: 400, field: "done", code: apperr.Invalid},
 		{name: "limit 0", method: "GET", path: "/v1/todos?limit=0", status: 400, field: "limit", code: apperr.Invalid},
 		{name: "limit huge", method: "GET", path: "/v1/todos?limit=101", status: 400, field: "limit", code: apperr.Invalid},
 		{name: "garbage next token", method: "GET", path: "/v1/todos?nextToken=abc", status: 400, field: "nextToken", code: apperr.Invalid},
