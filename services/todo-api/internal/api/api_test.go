@@ -131,6 +131,10 @@ func TestCRUD(t *testing.T) {
 	if diff := cmp.Diff(created, got); r.status != 200 || diff != "" {
 		t.Fatalf("get: %d (-want +got):\n%s", r.status, diff)
 	}
+	// ULIDs are case-insensitive: the lower-case spelling names the same to-do.
+	if r = e.do(t, "GET", "/v1/todos/"+strings.ToLower(created.ID), tok, nil); r.status != 200 || !strings.Contains(string(r.body), created.ID) {
+		t.Errorf("get by the lower-case id: %d %s", r.status, r.body)
+	}
 	if r = e.do(t, "GET", "/v1/todos/"+created.ID, tok, nil, "If-None-Match", `"1"`); r.status != 304 {
 		t.Errorf("If-None-Match current: %d", r.status)
 	}

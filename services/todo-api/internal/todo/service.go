@@ -45,7 +45,8 @@ func (s *Service) Create(ctx context.Context, owner string, d Draft) (Todo, erro
 
 // Get returns owner's to-do id.
 func (s *Service) Get(ctx context.Context, owner, id string) (Todo, error) {
-	if !ValidID(id) {
+	id, ok := canonicalID(id)
+	if !ok {
 		return Todo{}, apperr.New(apperr.NotFound, "no such to-do")
 	}
 	return s.Store.Get(ctx, owner, id)
@@ -60,7 +61,8 @@ func (s *Service) List(ctx context.Context, owner string, limit int, cursor stri
 // the stored version is ifMatch (else PreconditionFailed); without it, a change that
 // races with another writer is retried on the fresh copy.
 func (s *Service) Update(ctx context.Context, owner, id string, p Patch, ifMatch int64) (Todo, error) {
-	if !ValidID(id) {
+	id, ok := canonicalID(id)
+	if !ok {
 		return Todo{}, apperr.New(apperr.NotFound, "no such to-do")
 	}
 	for attempt := 1; ; attempt++ {
@@ -87,7 +89,8 @@ func (s *Service) Update(ctx context.Context, owner, id string, p Patch, ifMatch
 
 // Delete removes owner's to-do id; with ifMatch > 0 only at that version.
 func (s *Service) Delete(ctx context.Context, owner, id string, ifMatch int64) error {
-	if !ValidID(id) {
+	id, ok := canonicalID(id)
+	if !ok {
 		return apperr.New(apperr.NotFound, "no such to-do")
 	}
 	return s.Store.Delete(ctx, owner, id, ifMatch)
@@ -100,6 +103,16 @@ func (s *Service) newID(now time.Time) (string, error) {
 		return "", fmt.Errorf("make id: %w", err)
 	}
 	return id.String(), nil
+}
+
+// canonicalID returns id as the service stores it: ULIDs are case-insensitive, and
+// stored in upper case.
+func canonicalID(id string) (string, bool) {
+	u, err := ulid.ParseStrict(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
 }
 
 // ValidID reports whether id has the shape of a to-do id (a ULID).
