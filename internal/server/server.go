@@ -84,17 +84,37 @@ func New(cfg Config, log *slog.Logger, h http.Handler, opts ...Option) *Server {
 	return s
 }
 
-// Handler returns the full handler chain: health endpoints, request ids, access log,
-// body limit, then the service's handler.
+// Handler returns the full handler chain: request ids, access log, then the health
+// endpoints (/healthz, /readyz: GET or HEAD) or, for every other path, the body limit
+// and the service's handler. Paths reach the service exactly as sent: unlike
+// http.ServeMux, nothing redirects a non-canonical path ("//a", "/a/./b") to its
+// cleaned form, so each service answers such paths itself, in the error envelope (the
+// gateway with 400).
 func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", Limit(s.cfg.MaxBodyBytes, s.handler))
-	return RequestID(AccessLog(s.log, mux))
+	app := Limit(s.cfg.MaxBodyBytes, s.handler)
+	return RequestID(AccessLog(s.log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var probe func(http.ResponseWriter, *http.Request)
+		switch r.URL.Path {
+		case "/healthz":
+			probe = healthz
+		case "/readyz":
+			probe = s.readyz
+		default:
+			app.ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			apperr.Write(w, apperr.New(apperr.MethodNotAllowed, "%s answers GET and HEAD only", r.URL.Path), logging.RequestID(r.Context()))
+			return
+		}
+		probe(w, r)
+	})))
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

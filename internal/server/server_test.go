@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +86,57 @@ func TestHealthAndDrain(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
+	}
+}
+
+// The service sees every path as sent, non-canonical ones included (no redirects);
+// the health endpoints answer GET and HEAD, and other methods get a 405 envelope.
+func TestRouting(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		w.WriteHeader(http.StatusTeapot)
+	})
+	url, _, cancel, done, _ := start(t, Config{MaxBodyBytes: 10}, h)
+	defer func() { cancel(); <-done }()
+	raw := func(method, path string) (int, http.Header, string) {
+		t.Helper()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, path)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	for _, p := range []string{"//a", "/a/./b", "/a/../b", "/healthz/", "/x"} {
+		if code, _, body := raw("GET", p); code != http.StatusTeapot {
+			t.Errorf("GET %s = %d %s, want the service's 418", p, code, body)
+		}
+	}
+	mu.Lock()
+	want := []string{"GET //a", "GET /a/./b", "GET /a/../b", "GET /healthz/", "GET /x"}
+	if strings.Join(seen, "|") != strings.Join(want, "|") {
+		t.Errorf("the service saw %q, want %q", seen, want)
+	}
+	mu.Unlock()
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, _, _ := raw("HEAD", p); code != 200 {
+			t.Errorf("HEAD %s = %d, want 200", p, code)
+		}
+		code, h, body := raw("POST", p)
+		if code != 405 || h.Get("Allow") != "GET, HEAD" || !strings.Contains(body, `"code":"method_not_allowed"`) {
+			t.Errorf("POST %s = %d Allow %q %s, want a 405 envelope", p, code, h.Get("Allow"), body)
+		}
 	}
 }
 

@@ -175,6 +175,22 @@ func (f *fixture) do(method, path, user string, hdr map[string]string) (*http.Re
 	return resp, string(b)
 }
 
+// A non-canonical path gets a 400 envelope from the gateway, through the whole server
+// chain (no redirect to a cleaned path), and never reaches an upstream: the route that
+// authorizes a request is the route the upstream serves.
+func TestNonCanonicalPaths(t *testing.T) {
+	f := newFixture(t, "")
+	for _, p := range []string{"//v1/todos", "/v1//todos", "/v1/todos/./x", "/public/../v1/todos", "/v1/todos/.."} {
+		resp, body := f.do("GET", p, "alice", nil)
+		if resp.StatusCode != 400 || !strings.Contains(body, "not in canonical form") {
+			t.Errorf("GET %s = %d %s, want 400 not in canonical form", p, resp.StatusCode, body)
+		}
+	}
+	if n := f.up.calls.Load(); n != 0 {
+		t.Errorf("%d requests reached the upstream", n)
+	}
+}
+
 func TestIdentityHeaders(t *testing.T) {
 	f := newFixture(t, "")
 	forged := map[string]string{
