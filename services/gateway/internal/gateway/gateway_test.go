@@ -228,6 +228,16 @@ func TestIdentityHeaders(t *testing.T) {
 			t.Errorf("identity header %s reached a public upstream", k)
 		}
 	}
+
+	// The client's User-Agent is passed on, and none is made up when it sent none.
+	f.do("GET", "/echo-body", "", map[string]string{"User-Agent": "todo/1.0"})
+	if ua := f.up.header().Values("User-Agent"); len(ua) != 1 || ua[0] != "todo/1.0" {
+		t.Errorf("User-Agent upstream = %q, want the client's", ua)
+	}
+	f.do("GET", "/echo-body", "", map[string]string{"User-Agent": ""}) // sends none
+	if ua := f.up.header().Values("User-Agent"); len(ua) != 0 {
+		t.Errorf("User-Agent upstream = %q for a client that sent none", ua)
+	}
 }
 
 func TestAuth(t *testing.T) {

@@ -210,6 +210,13 @@ func (g *Gateway) upstreamFailed(ctx context.Context, x *exchange, err error) {
 	}
 }
 
+// Header values shared by every request; the upstream clients only read them.
+var (
+	protoHTTP   = []string{"http"}
+	protoHTTPS  = []string{"https"}
+	noUserAgent = []string{""}
+)
+
 // outHeader is the header sent upstream: the client's minus hop-by-hop and identity
 // headers, plus X-Forwarded-* and, on routes with an authorizer, the identity.
 func (g *Gateway) outHeader(x *exchange) http.Header {
@@ -240,11 +247,15 @@ func (g *Gateway) outHeader(x *exchange) http.Header {
 		h["X-Forwarded-For"] = []string{peer}
 	}
 	if g.hops == 0 || r.Header.Get("X-Forwarded-Proto") == "" {
-		proto := "http"
+		h["X-Forwarded-Proto"] = protoHTTP
 		if r.TLS != nil {
-			proto = "https"
+			h["X-Forwarded-Proto"] = protoHTTPS
 		}
-		h["X-Forwarded-Proto"] = []string{proto}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		// Present and empty: net/http would otherwise send its own, and the upstream
+		// would see a user agent the client never sent.
+		h["User-Agent"] = noUserAgent
 	}
 	if g.hops == 0 || r.Header.Get("X-Forwarded-Host") == "" {
 		h["X-Forwarded-Host"] = []string{r.Host}
