@@ -75,7 +75,9 @@ func NewHTTPHandler(log *slog.Logger, h Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 		case IsPermanent(err):
 			log.WarnContext(ctx, "event refused permanently", append(attrs, "err", err)...)
-			apperr.Write(w, apperr.New(apperr.Invalid, "the event cannot be processed and must not be retried"), rid)
+			// The reason goes in the answer too: Knative puts the body of the last
+			// answer beside a dead-lettered event (the knativeerrordata extension).
+			apperr.Write(w, apperr.New(apperr.Invalid, "the event cannot be processed and must not be retried: %v", err), rid)
 		default:
 			log.ErrorContext(ctx, "event failed; the sender should retry", append(attrs, "err", err)...)
 			if ae := apperr.As(err); ae != nil && ae.Code == apperr.Unavailable {
