@@ -31,6 +31,8 @@ const (
 	UnsupportedMedia   Code = "unsupported_media_type"
 	Throttled          Code = "throttled"
 	Unavailable        Code = "dependency_unavailable"
+	// RangeNotSatisfiable is a byte range that starts past the end of a file (416).
+	RangeNotSatisfiable Code = "range_not_satisfiable"
 	// BadGateway and GatewayTimeout are a gateway's answers for an upstream that failed
 	// or did not answer in time.
 	BadGateway     Code = "bad_gateway"
@@ -118,6 +120,8 @@ func Status(c Code) int {
 		return http.StatusUnsupportedMediaType
 	case Throttled:
 		return http.StatusTooManyRequests
+	case RangeNotSatisfiable:
+		return http.StatusRequestedRangeNotSatisfiable
 	case Unavailable:
 		return http.StatusServiceUnavailable
 	case BadGateway:

@@ -1,8 +1,8 @@
 // Package s3origin makes an S3 bucket an HTTP upstream of the gateway, as CloudFront's
 // S3 origins are: a Transport turns a GET or HEAD into GetObject or HeadObject and the
 // object into an HTTP response with the object's own Content-Type, Cache-Control,
-// ETag and Last-Modified. Conditional (If-None-Match, If-Modified-Since) and Range
-// requests go to S3 as such, so a revalidation costs S3 a 304.
+// ETag and Last-Modified. Conditional (If-None-Match, If-Modified-Since) and single
+// byte-range requests go to S3 as such, so a revalidation costs S3 a 304.
 //
 // The object key is the request path without its leading "/"; a path that ends in "/"
 // gets the index document appended (index.html). A missing key is 404: the API
@@ -71,14 +71,14 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("s3 client: %w", err)
 	}
 	key := t.Key(r.URL.Path)
-	cond := conditions{ifNoneMatch: r.Header.Get("If-None-Match"), ifModifiedSince: r.Header.Get("If-Modified-Since"), rng: r.Header.Get("Range")}
+	cond := conditions{ifNoneMatch: r.Header.Get("If-None-Match"), ifModifiedSince: r.Header.Get("If-Modified-Since"), rng: singleByteRange(r.Header.Get("Range"))}
 
 	if r.Method == http.MethodHead {
 		in := &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}
 		cond.head(in)
 		out, err := client.HeadObject(ctx, in)
 		if err != nil {
-			return t.failed(r, key, err)
+			return t.failed(r, client, key, cond.rng, err)
 		}
 		h := header(meta{out.ContentType, out.CacheControl, out.ETag, out.LastModified, out.ContentEncoding, out.ContentDisposition, out.ContentLanguage, out.Expires})
 		return response(r, statusOf(cond, out.ContentRange), h, aws.ToInt64(out.ContentLength), out.ContentRange, http.NoBody), nil
@@ -87,10 +87,52 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	cond.get(in)
 	out, err := client.GetObject(ctx, in)
 	if err != nil {
-		return t.failed(r, key, err)
+		return t.failed(r, client, key, cond.rng, err)
 	}
 	h := header(meta{out.ContentType, out.CacheControl, out.ETag, out.LastModified, out.ContentEncoding, out.ContentDisposition, out.ContentLanguage, out.Expires})
 	return response(r, statusOf(cond, out.ContentRange), h, aws.ToInt64(out.ContentLength), out.ContentRange, out.Body), nil
+}
+
+// singleByteRange is the Range header S3 is sent: one byte range ("bytes=a-b",
+// "bytes=a-" or "bytes=-n"), else "". Other ranges (other units, several ranges,
+// malformed ones) are ignored and the object is answered whole, as RFC 9110 §14.2
+// allows and as S3 itself answers several ranges.
+func singleByteRange(v string) string {
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	if !ok {
+		return ""
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	digits := func(s string) bool {
+		if s == "" || len(s) > 19 {
+			return false
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case !ok:
+		return ""
+	case first == "":
+		ok = digits(last) // a suffix: the last n bytes
+	case last == "":
+		ok = digits(first)
+	default:
+		ok = digits(first) && digits(last)
+		if ok {
+			a, _ := strconv.ParseInt(first, 10, 64)
+			b, _ := strconv.ParseInt(last, 10, 64)
+			ok = a <= b
+		}
+	}
+	if !ok {
+		return ""
+	}
+	return "bytes=" + first + "-" + last
 }
 
 // conditions are the request's conditional and range headers, passed to S3.
@@ -178,9 +220,10 @@ func response(r *http.Request, status int, h http.Header, length int64, contentR
 }
 
 // failed maps an S3 error: a missing key is 404, a failed If-None-Match or
-// If-Modified-Since 304 (with the validators S3 sent), an unsatisfiable range 416;
-// anything else is an error.
-func (t *Transport) failed(r *http.Request, key string, err error) (*http.Response, error) {
+// If-Modified-Since 304 (with the validators S3 sent), an unsatisfiable range rng 416
+// (with the object's size in Content-Range when a HEAD finds it); anything else is an
+// error.
+func (t *Transport) failed(r *http.Request, client API, key, rng string, err error) (*http.Response, error) {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
 	if errors.As(err, &nsk) || errors.As(err, &nf) {
@@ -201,7 +244,11 @@ func (t *Transport) failed(r *http.Request, key string, err error) (*http.Respon
 		case http.StatusNotFound:
 			return notFound(r, key), nil
 		case http.StatusRequestedRangeNotSatisfiable:
-			return errorResponse(r, apperr.New(apperr.Invalid, "the range %q cannot be satisfied", r.Header.Get("Range")), ""), nil
+			resp := errorResponse(r, apperr.New(apperr.RangeNotSatisfiable, "the range %q starts past the end of the file", rng), "")
+			if out, herr := client.HeadObject(r.Context(), &s3.HeadObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}); herr == nil {
+				resp.Header["Content-Range"] = []string{fmt.Sprintf("bytes */%d", aws.ToInt64(out.ContentLength))}
+			}
+			return resp, nil
 		}
 	}
 	var ae smithy.APIError

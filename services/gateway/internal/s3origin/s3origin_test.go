@@ -2,6 +2,7 @@ package s3origin
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -94,6 +95,14 @@ func TestAgainstMoto(t *testing.T) {
 		{"revalidation", "GET", "/index.html", []string{"If-None-Match", etag}, 304, ""},
 		{"changed etag", "GET", "/index.html", []string{"If-None-Match", `"other"`}, 200, body},
 		{"range", "GET", "/index.html", []string{"Range", "bytes=0-8"}, 206, body[:9]},
+		{"open range", "GET", "/index.html", []string{"Range", "bytes=30-"}, 206, body[30:]},
+		{"suffix range", "GET", "/index.html", []string{"Range", "bytes=-6"}, 206, body[len(body)-6:]},
+		{"range past the end", "GET", "/index.html", []string{"Range", "bytes=99999-"}, 416, `"code":"range_not_satisfiable"`},
+		// Ranges S3 is not sent are ignored: the whole file, 200.
+		{"other unit", "GET", "/index.html", []string{"Range", "items=0-1"}, 200, body},
+		{"reversed range", "GET", "/index.html", []string{"Range", "bytes=5-2"}, 200, body},
+		{"several ranges", "GET", "/index.html", []string{"Range", "bytes=0-1,5-6"}, 200, body},
+		{"garbage range", "GET", "/index.html", []string{"Range", "bytes=a-b"}, 200, body},
 		{"missing", "GET", "/nope.css", nil, 404, `"code":"not_found"`},
 		{"missing page", "GET", "/nope/", []string{"Accept", "text/html"}, 404, "<h1>Not found</h1>"},
 		{"head", "HEAD", "/index.html", nil, 200, ""},
@@ -105,6 +114,9 @@ func TestAgainstMoto(t *testing.T) {
 			resp, got := do(tc.method, tc.path, tc.hdr...)
 			if resp.StatusCode != tc.status || !strings.Contains(got, tc.body) {
 				t.Errorf("%s %s: %d %q, want %d containing %q", tc.method, tc.path, resp.StatusCode, got, tc.status, tc.body)
+			}
+			if tc.status == 416 && resp.Header.Get("Content-Range") != fmt.Sprintf("bytes */%d", len(body)) {
+				t.Errorf("416 Content-Range = %q, want bytes */%d", resp.Header.Get("Content-Range"), len(body))
 			}
 			if tc.status == 304 && resp.Header.Get("Etag") != etag {
 				t.Errorf("304 ETag = %q, want %q", resp.Header.Get("Etag"), etag)
