@@ -73,8 +73,10 @@ func encode(body []byte) []cache.Encoded {
 	return out
 }
 
-// pickEncoding chooses among encs the smallest one the Accept-Encoding values allow
-// (q > 0, directly or through *), or nil for the identity body.
+// pickEncoding chooses among encs (smallest first) the one the Accept-Encoding values
+// weigh highest (q > 0, directly or through *; "x-gzip" is gzip), the smallest among
+// equals, or nil for the identity body: when none is acceptable, or when the client
+// weighs identity above every coding it accepts.
 func pickEncoding(accept []string, encs []cache.Encoded) *cache.Encoded {
 	if len(accept) == 0 {
 		return nil
@@ -87,6 +89,9 @@ func pickEncoding(accept []string, encs []cache.Encoded) *cache.Encoded {
 			if name == "" {
 				continue
 			}
+			if name == "x-gzip" {
+				name = "gzip"
+			}
 			weight := 1.0
 			if p, val, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.TrimSpace(p) == "q" {
 				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
@@ -96,16 +101,23 @@ func pickEncoding(accept []string, encs []cache.Encoded) *cache.Encoded {
 			q[name] = weight
 		}
 	}
+	best, bestW := -1, 0.0
 	for i := range encs {
 		w, ok := q[encs[i].Coding]
 		if !ok {
 			w, ok = q["*"]
 		}
-		if ok && w > 0 {
-			return &encs[i]
+		if ok && w > bestW {
+			best, bestW = i, w
 		}
 	}
-	return nil
+	if best < 0 {
+		return nil
+	}
+	if w, ok := q["identity"]; ok && w > bestW {
+		return nil
+	}
+	return &encs[best]
 }
 
 // appendVary adds name to a Vary header's values unless it is there already.
