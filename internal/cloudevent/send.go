@@ -76,7 +76,7 @@ func NewSender(cfg SenderConfig, client *http.Client) (*Sender, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &Sender{cfg: cfg, client: client, extensions: ext, sleep: sleepCtx}, nil
+	return &Sender{cfg: cfg, client: client, extensions: ext, sleep: Sleep}, nil
 }
 
 // ParseOverrides reads K_CE_OVERRIDES. Empty means no overrides. Extension names must be
@@ -222,8 +222,9 @@ func retryAfter(h string) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends and then returns its error: the wait between
+// retries of the senders and the sources.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -359,7 +359,7 @@ func (p *Poller) process(ctx context.Context, arn, shardID, seq string, log *slo
 				} else {
 					log.Error("get records failed; retrying", "err", err, "delay", d.String())
 				}
-				if sleep(ctx, d) != nil {
+				if cloudevent.Sleep(ctx, d) != nil {
 					return false, nil
 				}
 			}
@@ -394,7 +394,7 @@ func (p *Poller) process(ctx context.Context, arn, shardID, seq string, log *slo
 			return true, nil
 		}
 		iter = aws.ToString(out.NextShardIterator)
-		if len(out.Records) == 0 && sleep(ctx, p.PollInterval) != nil {
+		if len(out.Records) == 0 && cloudevent.Sleep(ctx, p.PollInterval) != nil {
 			return false, nil
 		}
 	}
@@ -425,7 +425,7 @@ func (p *Poller) iterator(ctx context.Context, arn, shardID, seq string, log *sl
 		}
 		d := cloudevent.Backoff(p.RetryBase, p.RetryMax, attempt, rand.Float64())
 		log.Warn("get shard iterator failed; retrying", "err", err, "delay", d.String())
-		if err := sleep(ctx, d); err != nil {
+		if err := cloudevent.Sleep(ctx, d); err != nil {
 			return "", err
 		}
 	}
@@ -462,7 +462,7 @@ func (p *Poller) deliver(ctx context.Context, arn, shardID string, rec types.Rec
 		}
 		d := cloudevent.Backoff(p.RetryBase, p.RetryMax, attempt, rand.Float64())
 		log.Error("sink keeps failing; the shard waits and the record is sent again", "ceId", e.ID(), "err", err, "retryIn", d.String())
-		if err := sleep(ctx, d); err != nil {
+		if err := cloudevent.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -482,7 +482,7 @@ func (p *Poller) deadLetter(ctx context.Context, l Letter, log *slog.Logger) err
 		}
 		d := cloudevent.Backoff(p.RetryBase, p.RetryMax, attempt, rand.Float64())
 		log.Error("cannot store a dead letter; retrying (the shard waits)", "err", err, "retryIn", d.String())
-		if err := sleep(ctx, d); err != nil {
+		if err := cloudevent.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -498,19 +498,8 @@ func (p *Poller) checkpoint(ctx context.Context, arn, shardID, seq string, log *
 		}
 		d := cloudevent.Backoff(p.RetryBase, p.RetryMax, attempt, rand.Float64())
 		log.Warn("checkpoint failed; retrying", "err", err, "retryIn", d.String())
-		if err := sleep(ctx, d); err != nil {
+		if err := cloudevent.Sleep(ctx, d); err != nil {
 			return err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -73,7 +73,7 @@ type Relay struct {
 	sink Sink
 	o    Options
 	// sleep waits after a failed receive; tests replace it.
-	sleep func(ctx context.Context, d time.Duration)
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New returns a relay; it checks o.
@@ -95,7 +95,7 @@ func New(q Queue, sink Sink, o Options) (*Relay, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{q: q, sink: sink, o: o, sleep: sleepCtx}, nil
+	return &Relay{q: q, sink: sink, o: o, sleep: cloudevent.Sleep}, nil
 }
 
 // Run relays until ctx ends, then lets deliveries in progress finish (up to
@@ -134,7 +134,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			failures++
 			d := cloudevent.Backoff(500*time.Millisecond, 30*time.Second, failures, 1)
 			r.o.Log.Error("receive from the queue failed; retrying", "queue", r.o.QueueURL, "err", err, "retryIn", d.String())
-			r.sleep(ctx, d)
+			_ = r.sleep(ctx, d) // a cancelled ctx ends the loop at its next check
 			continue
 		}
 		failures = 0
@@ -251,14 +251,5 @@ func (r *Relay) setVisibility(m types.Message, d time.Duration, log *slog.Logger
 	})
 	if err != nil {
 		log.Warn("could not change the message's visibility; it reappears when its timeout ends", "err", err)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
