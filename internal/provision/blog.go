@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -246,24 +247,9 @@ func (b Bucket) Name() string { return b.BucketName }
 // Ensure implements Resource. The settings are applied on every run, so a bucket
 // loosened by hand is tightened again.
 func (b Bucket) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	created := false
-	_, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.BucketName)})
-	var nf *s3types.NotFound
-	switch {
-	case errors.As(err, &nf):
-		in := &s3.CreateBucketInput{Bucket: aws.String(b.BucketName), ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced}
-		if c.Region != "us-east-1" {
-			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(c.Region)}
-		}
-		if _, err := c.S3.CreateBucket(ctx, in); err != nil {
-			var owned *s3types.BucketAlreadyOwnedByYou
-			if !errors.As(err, &owned) {
-				return Outcome{}, fmt.Errorf("create bucket: %w", err)
-			}
-		}
-		created = true
-	case err != nil:
-		return Outcome{}, fmt.Errorf("head bucket (a bucket of that name may belong to another account; choose another --prefix): %w", err)
+	created, err := ensureBucket(ctx, c, b.BucketName, s3types.ObjectOwnershipBucketOwnerEnforced)
+	if err != nil {
+		return Outcome{}, err
 	}
 	if _, err := c.S3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
 		Bucket: aws.String(b.BucketName), PublicAccessBlockConfiguration: PrivateBucketAccessBlock(),
@@ -280,6 +266,32 @@ func (b Bucket) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (O
 	}
 	b.Record(out, b.BucketName)
 	return Outcome{Created: created}, nil
+}
+
+// ensureBucket creates the bucket in c's region unless it exists, with ownership set
+// when it is not empty, and reports whether this call created it.
+func ensureBucket(ctx context.Context, c *Clients, name string, ownership s3types.ObjectOwnership) (created bool, err error) {
+	_, err = c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)})
+	var nf *s3types.NotFound
+	switch {
+	case errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound:
+	case err != nil:
+		return false, fmt.Errorf("head bucket (a bucket of that name may belong to another account; choose another --prefix): %w", err)
+	default:
+		return false, nil
+	}
+	in := &s3.CreateBucketInput{Bucket: aws.String(name), ObjectOwnership: ownership}
+	if c.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(c.Region)}
+	}
+	if _, err := c.S3.CreateBucket(ctx, in); err != nil {
+		var owned *s3types.BucketAlreadyOwnedByYou
+		if !errors.As(err, &owned) {
+			return false, fmt.Errorf("create bucket: %w", err)
+		}
+		return false, nil // another run made it meanwhile
+	}
+	return true, nil
 }
 
 // PrivateBucketAccessBlock blocks every form of public access.

@@ -51,25 +51,9 @@ func (b FilesBucket) Name() string { return b.BucketName }
 // Ensure implements Resource. The bucket's settings are applied on every run, so a
 // bucket changed by hand is put back.
 func (b FilesBucket) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	created := false
-	_, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.BucketName)})
-	var nf *s3types.NotFound
-	switch {
-	case errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound:
-		in := &s3.CreateBucketInput{Bucket: aws.String(b.BucketName)}
-		if c.Region != "us-east-1" {
-			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(c.Region)}
-		}
-		if _, err := c.S3.CreateBucket(ctx, in); err != nil {
-			var owned *s3types.BucketAlreadyOwnedByYou
-			if !errors.As(err, &owned) {
-				return Outcome{}, fmt.Errorf("create bucket: %w", err)
-			}
-		} else {
-			created = true
-		}
-	case err != nil:
-		return Outcome{}, fmt.Errorf("head bucket: %w", err)
+	created, err := ensureBucket(ctx, c, b.BucketName, "")
+	if err != nil {
+		return Outcome{}, err
 	}
 	for _, step := range b.settings() {
 		if err := step.apply(ctx, c.S3, b.BucketName); err != nil {
@@ -94,11 +78,7 @@ func (b FilesBucket) settings() []bucketSetting {
 	return []bucketSetting{
 		{"block public access", func(ctx context.Context, api *s3.Client, bucket string) error {
 			_, err := api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
-				Bucket: aws.String(bucket),
-				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
-					BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
-					BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
-				},
+				Bucket: aws.String(bucket), PublicAccessBlockConfiguration: PrivateBucketAccessBlock(),
 			})
 			return err
 		}},
