@@ -7,6 +7,26 @@ export ROOT
 # ko reads .ko.yaml by default; ours is ko.yaml.
 export KO_CONFIG_PATH="${ROOT}/ko.yaml"
 
+# ko and helm run from PATH, or with `go run` at these pinned versions.
+KO_VERSION="${KO_VERSION:-v0.19.1}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+
+ko() {
+  if command -v ko >/dev/null 2>&1; then
+    command ko "$@"
+  else
+    go run "github.com/google/ko@${KO_VERSION}" "$@"
+  fi
+}
+
+helm() {
+  if command -v helm >/dev/null 2>&1; then
+    command helm "$@"
+  else
+    go run "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "$@"
+  fi
+}
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -15,28 +15,9 @@
 # ko and helm come from PATH, or are run with `go run` at pinned versions.
 set -o errexit -o nounset -o pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export KO_CONFIG_PATH="${ROOT}/ko.yaml"
-
-KO_VERSION="${KO_VERSION:-v0.19.1}"
-HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RELEASE="${RELEASE:-serverless-architect}"
-
-ko() {
-  if command -v ko >/dev/null 2>&1; then
-    command ko "$@"
-  else
-    go run "github.com/google/ko@${KO_VERSION}" "$@"
-  fi
-}
-
-helm() {
-  if command -v helm >/dev/null 2>&1; then
-    command helm "$@"
-  else
-    go run "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" "$@"
-  fi
-}
 
 if [[ -z "${KO_DOCKER_REPO:-}" ]]; then
   echo "resolve-chart: set KO_DOCKER_REPO (kind.local for kind, or a registry repository)" >&2
