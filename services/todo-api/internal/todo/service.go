@@ -117,6 +117,6 @@ func canonicalID(id string) (string, bool) {
 
 // ValidID reports whether id has the shape of a to-do id (a ULID).
 func ValidID(id string) bool {
-	_, err := ulid.ParseStrict(id)
-	return err == nil
+	_, ok := canonicalID(id)
+	return ok
 }
