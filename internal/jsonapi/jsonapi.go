@@ -46,6 +46,19 @@ func Fail(c *gin.Context, log *slog.Logger, err error) {
 	c.Abort()
 }
 
+// Respond writes v as the JSON body of a status answer. v is encoded before anything is
+// sent, so a value that cannot be encoded (a time in the year 10000, say) becomes a
+// logged 500 envelope: gin's c.JSON sets the status first and, when encoding fails,
+// leaves a success with an empty body.
+func Respond(c *gin.Context, log *slog.Logger, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		Fail(c, log, fmt.Errorf("encode the %d answer: %w", status, err))
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", b)
+}
+
 // Recover turns a panic in a handler into a logged 500 envelope.
 func Recover(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {

@@ -1,12 +1,18 @@
 package jsonapi
 
 import (
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/logtest"
 )
 
 func TestDecode(t *testing.T) {
@@ -63,5 +69,52 @@ func TestDecodeOverLimit(t *testing.T) {
 	var v map[string]any
 	if e := apperr.As(Decode(r, &v)); e == nil || e.Code != apperr.TooLarge {
 		t.Fatalf("Decode over the limit = %v, want %s", e, apperr.TooLarge)
+	}
+}
+
+// TestRespond: a value that encodes is sent with its status; one that cannot be encoded
+// (a time in the year 10000) is a 500 envelope, never the success status with an empty
+// body that gin's c.JSON gives.
+func TestRespond(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	var logs logtest.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	for _, tc := range []struct {
+		name   string
+		v      any
+		status int
+	}{
+		{"encodable", map[string]any{"title": "x <y>"}, http.StatusCreated},
+		{"year 10000", map[string]any{"dueAt": time.Date(10000, 1, 1, 4, 0, 0, 0, time.UTC)}, http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			c, _ := gin.CreateTestContext(w)
+			c.Request = httptest.NewRequest(http.MethodPost, "/v1/todos", nil)
+			Respond(c, log, http.StatusCreated, tc.v)
+			if w.Code != tc.status || w.Body.Len() == 0 {
+				t.Fatalf("status %d, body %q; want %d with a body", w.Code, w.Body.String(), tc.status)
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "application/json; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if tc.status == http.StatusCreated {
+				want, _ := json.Marshal(tc.v)
+				if w.Body.String() != string(want) {
+					t.Errorf("body %s, want %s", w.Body.String(), want)
+				}
+				return
+			}
+			var env apperr.Envelope
+			if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Error.Code != apperr.Internal {
+				t.Errorf("body %s: want the internal error envelope (%v)", w.Body.String(), err)
+			}
+			if strings.Contains(w.Body.String(), "year") {
+				t.Errorf("the encoding error leaked to the client: %s", w.Body.String())
+			}
+			if !strings.Contains(logs.String(), "year outside of range") {
+				t.Errorf("the encoding error was not logged: %s", logs.String())
+			}
+		})
 	}
 }

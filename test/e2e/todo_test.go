@@ -101,6 +101,17 @@ func TestTodoJourney(t *testing.T) {
 		t.Errorf("201-character title: exit %d, stderr %q", code, errOut)
 	}
 
+	// A due date that is valid RFC 3339 but lies in the year 10000 once in UTC is a 400
+	// naming dueAt, and leaves the list as it was (it once stored it and made every
+	// later list a 500).
+	if _, errOut, code := alice.run("add", "Far future", "--due", "9999-12-31T23:00:00-05:00"); code == 0 || !strings.Contains(errOut, "dueAt") {
+		t.Errorf("due in the year 10000 UTC: exit %d, stderr %q; want the API's dueAt error", code, errOut)
+	}
+	alice.okJSON(&l, "ls")
+	if len(l.Items) != 1 || l.Items[0].ID != bread.ID {
+		t.Errorf("after the refused add: %+v", l.Items)
+	}
+
 	alice.ok("logout")
 	if _, err := os.Stat(sessionFile(alice)); !os.IsNotExist(err) {
 		t.Errorf("session file still there after logout: %v", err)

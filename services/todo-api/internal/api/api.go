@@ -127,17 +127,37 @@ func (h *handlers) list(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	var next *string
+	resp := listResponse{Items: page.Items}
 	if page.Cursor != "" {
 		t := h.Pages.Seal(sub, page.Cursor)
-		next = &t
+		resp.NextToken = &t
 	}
-	if page.Items == nil {
-		page.Items = []todo.Todo{}
+	if resp.Items == nil {
+		resp.Items = []todo.Todo{}
+	}
+	for _, u := range page.Unreadable {
+		h.Log.ErrorContext(c.Request.Context(), "stored to-do is unreadable: left out of the list; fix or delete the item", "owner", sub, "id", u.ID, "err", u.Err)
+		resp.Unreadable = append(resp.Unreadable, unreadableItem{ID: u.ID, Message: unreadableMessage})
 	}
 	private(c)
-	c.JSON(http.StatusOK, gin.H{"items": page.Items, "nextToken": next})
+	jsonapi.Respond(c, h.Log, http.StatusOK, resp)
 }
+
+// listResponse is a page of GET /v1/todos. Unreadable names the stored to-dos of the
+// page that cannot be shown (see todo.ErrUnreadable); it is absent when there are none.
+type listResponse struct {
+	Items      []todo.Todo      `json:"items"`
+	NextToken  *string          `json:"nextToken"`
+	Unreadable []unreadableItem `json:"unreadable,omitempty"`
+}
+
+type unreadableItem struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+}
+
+// unreadableMessage is what a client is told about a to-do it cannot be shown.
+const unreadableMessage = "this to-do is stored in a form the service cannot read; it is left out of items and can be deleted"
 
 type createRequest struct {
 	Title *string `json:"title"`
@@ -295,7 +315,7 @@ func (h *handlers) delete(c *gin.Context) {
 func (h *handlers) writeTodo(c *gin.Context, status int, t todo.Todo) {
 	c.Header("ETag", etag(t.Version))
 	private(c)
-	c.JSON(status, t)
+	jsonapi.Respond(c, h.Log, status, t)
 }
 
 // private marks a response as the caller's own: no shared cache may store it unless it
@@ -331,10 +351,28 @@ func parseIfMatch(h string) (int64, error) {
 	return v, nil
 }
 
+// parseDue reads a due date: an RFC 3339 date-time whose offset has an hour of 00 to
+// 23 and a minute of 00 to 59 (Go's parser takes +24:00), and whose instant lies in
+// the years 0000 to 9999 once converted to UTC (todo.ValidateDue).
 func parseDue(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
+	if err != nil || !validOffset(s) {
 		return time.Time{}, apperr.Field("dueAt", "must be an RFC 3339 date-time such as 2026-12-31T17:00:00Z")
 	}
-	return t, nil
+	return todo.ValidateDue(t)
+}
+
+// validOffset checks the numeric offset that ends an RFC 3339 date-time, if any:
+// time-hour 00-23, time-minute 00-59.
+func validOffset(s string) bool {
+	if strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") || len(s) < 6 {
+		return true
+	}
+	off := s[len(s)-6:]
+	if off[0] != '+' && off[0] != '-' {
+		return true
+	}
+	h, errH := strconv.Atoi(off[1:3])
+	m, errM := strconv.Atoi(off[4:6])
+	return errH == nil && errM == nil && off[3] == ':' && h <= 23 && m <= 59
 }

@@ -32,6 +32,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, todotest.NewMemory())
+}
+
+func newEnvWith(t *testing.T, store todo.Store) *env {
+	t.Helper()
 	pool := authtest.NewPool(t)
 	v, err := auth.NewVerifier(pool.Config(), nil)
 	if err != nil {
@@ -39,7 +44,7 @@ func newEnv(t *testing.T) *env {
 	}
 	pages, _ := pagetoken.New(pagetoken.RandomKey(), "todos.list", time.Hour)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := Handler(Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(todotest.NewMemory())), Pages: pages, PageSize: 2, MaxPage: 100})
+	h := Handler(Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(store)), Pages: pages, PageSize: 2, MaxPage: 100})
 	cfg := server.Config{MaxBodyBytes: 1 << 20}
 	srv := httptest.NewServer(server.New(cfg, log, h).Handler())
 	t.Cleanup(srv.Close)
@@ -259,6 +264,15 @@ func TestBadInput(t *testing.T) {
 		{name: "control char title", method: "POST", path: "/v1/todos", body: map[string]any{"title": "a\x07b"}, status: 400, field: "title", code: apperr.Invalid},
 		{name: "notes too long", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "notes": strings.Repeat("n", 4097)}, status: 400, field: "notes", code: apperr.Invalid},
 		{name: "bad dueAt", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "dueAt": "tomorrow"}, status: 400, field: "dueAt", code: apperr.Invalid},
+		// Valid RFC 3339 text whose UTC instant is in the year 10000 or -1, and offsets
+		// Go's parser takes but RFC 3339 does not (hour 24, minute 60).
+		{name: "dueAt year 10000 in UTC", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "dueAt": "9999-12-31T23:00:00-05:00"}, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "dueAt year -1 in UTC", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "dueAt": "0000-01-01T00:30:00+01:00"}, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "dueAt offset +24:00", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "dueAt": "2026-06-01T10:00:00+24:00"}, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "dueAt offset -24:00", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "dueAt": "2026-06-01T10:00:00-24:00"}, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "dueAt offset minute 60", method: "POST", path: "/v1/todos", body: map[string]any{"title": "x", "dueAt": "2026-06-01T10:00:00+21:60"}, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "patch dueAt year 10000", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{"dueAt":"9999-12-31T23:00:00-05:00"}`, status: 400, field: "dueAt", code: apperr.Invalid},
+		{name: "patch dueAt +24:00", method: "PATCH", path: "/v1/todos/01JDX0000000000000000000AA", body: `{"dueAt":"2026-06-01T10:00:00+24:00"}`, status: 400, field: "dueAt", code: apperr.Invalid},
 		{name: "invalid utf-8", method: "POST", path: "/v1/todos", body: []byte("{\"title\":\"\xff\xfe\"}"), status: 400, code: apperr.Invalid},
 		{name: "empty body", method: "POST", path: "/v1/todos", body: "", status: 400, code: apperr.Invalid},
 		{name: "text/plain", method: "POST", path: "/v1/todos", body: `{"title":"x"}`, ctype: "text/plain", status: 415, code: apperr.UnsupportedMedia},
@@ -295,6 +309,72 @@ func TestBadInput(t *testing.T) {
 	r := e.do(t, "GET", "/v1/todos", tok, nil)
 	if !strings.Contains(string(r.body), `"items":[]`) {
 		t.Errorf("bad requests left data behind: %s", r.body)
+	}
+}
+
+// TestDueAtEdges: the first and last instants RFC 3339 can write in UTC are accepted,
+// whatever offset names them, and come back in UTC.
+func TestDueAtEdges(t *testing.T) {
+	e := newEnv(t)
+	tok := e.pool.IDToken(t, "alice", nil)
+	for in, want := range map[string]string{
+		"9999-12-31T23:59:59Z":      "9999-12-31T23:59:59Z",
+		"9999-12-31T18:59:59-05:00": "9999-12-31T23:59:59Z",
+		"0000-01-01T01:00:00+01:00": "0000-01-01T00:00:00Z",
+		"2026-06-01T10:00:00+23:59": "2026-05-31T10:01:00Z",
+	} {
+		r := e.do(t, "POST", "/v1/todos", tok, map[string]any{"title": "x", "dueAt": in})
+		var got struct {
+			DueAt string `json:"dueAt"`
+		}
+		r.json(t, &got)
+		if r.status != 201 || got.DueAt != want {
+			t.Errorf("dueAt %s: %d %s, want 201 with dueAt %s", in, r.status, r.body, want)
+		}
+	}
+}
+
+// TestUnreadableStoredTodo: a stored to-do the service cannot show (stored by an older
+// version that took 9999-12-31T23:00:00-05:00) fails alone: the list is a 200 with the
+// others and names it under "unreadable"; a GET of it is a 500 envelope; DELETE works.
+func TestUnreadableStoredTodo(t *testing.T) {
+	mem := todotest.NewMemory()
+	e := newEnvWith(t, mem)
+	tok := e.pool.IDToken(t, "alice", nil)
+	r := e.do(t, "POST", "/v1/todos", tok, map[string]any{"title": "good"})
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	due := time.Date(10000, 1, 1, 4, 0, 0, 0, time.UTC)
+	now := time.Now().UTC()
+	bad := todo.Todo{ID: "01JDX0000000000000000000AA", Title: "bad", DueAt: &due, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if err := mem.Create(context.Background(), "alice", bad); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do(t, "GET", "/v1/todos", tok, nil)
+	var page struct {
+		Items      []todo.Todo `json:"items"`
+		Unreadable []struct {
+			ID      string `json:"id"`
+			Message string `json:"message"`
+		} `json:"unreadable"`
+	}
+	r.json(t, &page)
+	if r.status != 200 || len(page.Items) != 1 || page.Items[0].Title != "good" || len(page.Unreadable) != 1 ||
+		page.Unreadable[0].ID != bad.ID || page.Unreadable[0].Message == "" {
+		t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), "10000") {
+		t.Errorf("the list shows the unreadable value: %s", r.body)
+	}
+	if r = e.do(t, "GET", "/v1/todos/"+bad.ID, tok, nil); r.status != 500 || r.errBody(t).Code != apperr.Internal {
+		t.Errorf("get the unreadable to-do: %d %s, want a 500 envelope", r.status, r.body)
+	}
+	if r = e.do(t, "DELETE", "/v1/todos/"+bad.ID, tok, nil); r.status != 204 {
+		t.Errorf("delete the unreadable to-do: %d %s", r.status, r.body)
+	}
+	if r = e.do(t, "GET", "/v1/todos", tok, nil); r.status != 200 || strings.Contains(string(r.body), "unreadable") {
+		t.Errorf("list after the delete: %d %s", r.status, r.body)
 	}
 }
 

@@ -37,7 +37,7 @@ func (h *handlers) fileCredentials(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, g)
+	jsonapi.Respond(c, h.Log, http.StatusOK, g)
 }
 
 type uploadRequest struct {
@@ -73,7 +73,7 @@ func (h *handlers) uploadURL(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, u)
+	jsonapi.Respond(c, h.Log, http.StatusOK, u)
 }
 
 // downloadURL is GET /v1/files/download-url?key=.
@@ -88,7 +88,7 @@ func (h *handlers) downloadURL(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, d)
+	jsonapi.Respond(c, h.Log, http.StatusOK, d)
 }
 
 // listFiles is GET /v1/files?prefix=.
@@ -103,7 +103,7 @@ func (h *handlers) listFiles(c *gin.Context) {
 		return
 	}
 	private(c)
-	c.JSON(http.StatusOK, l)
+	jsonapi.Respond(c, h.Log, http.StatusOK, l)
 }
 
 // noStore marks an answer holding credentials or signed URLs: no cache may keep it.

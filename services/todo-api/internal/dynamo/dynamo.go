@@ -110,7 +110,20 @@ func toItem(owner string, t todo.Todo) item {
 	return it
 }
 
+// fromItem decodes a stored to-do. An item that does not decode, or decodes into a
+// to-do that todo.CheckStored refuses, is an error wrapping todo.ErrUnreadable.
 func fromItem(av map[string]types.AttributeValue) (todo.Todo, error) {
+	t, err := decodeItem(av)
+	if err == nil {
+		err = todo.CheckStored(t)
+	}
+	if err != nil {
+		return todo.Todo{}, fmt.Errorf("%w: %w", todo.ErrUnreadable, err)
+	}
+	return t, nil
+}
+
+func decodeItem(av map[string]types.AttributeValue) (todo.Todo, error) {
 	var it item
 	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
 		return todo.Todo{}, fmt.Errorf("decode item: %w", err)
@@ -118,19 +131,27 @@ func fromItem(av map[string]types.AttributeValue) (todo.Todo, error) {
 	t := todo.Todo{ID: it.ID, Title: it.Title, Notes: it.Notes, Done: it.Done, Version: it.Version}
 	var err error
 	if t.CreatedAt, err = time.Parse(time.RFC3339Nano, it.CreatedAt); err != nil {
-		return todo.Todo{}, fmt.Errorf("decode item %s: createdAt: %w", it.ID, err)
+		return todo.Todo{}, fmt.Errorf("createdAt: %w", err)
 	}
 	if t.UpdatedAt, err = time.Parse(time.RFC3339Nano, it.UpdatedAt); err != nil {
-		return todo.Todo{}, fmt.Errorf("decode item %s: updatedAt: %w", it.ID, err)
+		return todo.Todo{}, fmt.Errorf("updatedAt: %w", err)
 	}
 	if it.DueAt != "" {
 		due, err := time.Parse(time.RFC3339Nano, it.DueAt)
 		if err != nil {
-			return todo.Todo{}, fmt.Errorf("decode item %s: dueAt: %w", it.ID, err)
+			return todo.Todo{}, fmt.Errorf("dueAt: %w", err)
 		}
 		t.DueAt = &due
 	}
 	return t, nil
+}
+
+// sortKey is an item's sort key, readable whatever the rest of the item holds.
+func sortKey(av map[string]types.AttributeValue) string {
+	if s, ok := av["sk"].(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
 }
 
 func key(owner, sk string) map[string]types.AttributeValue {
@@ -206,7 +227,11 @@ func (s *Store) Get(ctx context.Context, owner, id string) (todo.Todo, error) {
 	if out.Item == nil {
 		return todo.Todo{}, apperr.New(apperr.NotFound, "no such to-do")
 	}
-	return fromItem(out.Item)
+	t, err := fromItem(out.Item)
+	if err != nil {
+		return todo.Todo{}, fmt.Errorf("get todo %s: %w", id, err)
+	}
+	return t, nil
 }
 
 // List implements todo.Store. The cursor is the sort key of the last item returned.
@@ -240,12 +265,14 @@ func (s *Store) List(ctx context.Context, owner string, limit int, cursor string
 	page := todo.Page{Items: make([]todo.Todo, 0, min(len(out.Items), limit))}
 	for i, av := range out.Items {
 		if i == limit {
-			page.Cursor = todoPrefix + page.Items[limit-1].ID
+			// The key of the last item on the page, read or not.
+			page.Cursor = sortKey(out.Items[limit-1])
 			break
 		}
 		t, err := fromItem(av)
 		if err != nil {
-			return todo.Page{}, err
+			page.Unreadable = append(page.Unreadable, todo.Unreadable{ID: strings.TrimPrefix(sortKey(av), todoPrefix), Err: err})
+			continue
 		}
 		page.Items = append(page.Items, t)
 	}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
@@ -162,5 +164,80 @@ func TestDAXWiring(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the call hung until the test deadline: %v", err)
+	}
+}
+
+// TestUnreadableItemsOnMoto plants items no version of the service should have
+// written (a version that is a string, no createdAt, a dueAt in the year 10000 as the
+// old parser stored it) between good ones: each is reported alone, by its id, and the
+// list still pages over every stored item.
+func TestUnreadableItemsOnMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep))
+	table := newTable(t, db)
+	s := New(db, Options{Table: table, RecentWrite: time.Minute})
+	ctx := context.Background()
+	alice := mototest.Name("alice")
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	num := func(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
+	ids := []string{"01JDX0000000000000000000A1", "01JDX0000000000000000000A2", "01JDX0000000000000000000A3", "01JDX0000000000000000000A4", "01JDX0000000000000000000A5"}
+	item := func(id string, attrs map[string]types.AttributeValue) map[string]types.AttributeValue {
+		av := map[string]types.AttributeValue{"pk": str(alice), "sk": str(todoPrefix + id), "id": str(id), "title": str("t " + id),
+			"done": &types.AttributeValueMemberBOOL{Value: false}, "createdAt": str(now), "updatedAt": str(now), "version": num("1")}
+		for k, v := range attrs {
+			if v == nil {
+				delete(av, k)
+			} else {
+				av[k] = v
+			}
+		}
+		return av
+	}
+	items := []map[string]types.AttributeValue{
+		item(ids[0], nil),
+		item(ids[1], map[string]types.AttributeValue{"version": str("one")}),
+		item(ids[2], map[string]types.AttributeValue{"createdAt": nil}),
+		item(ids[3], map[string]types.AttributeValue{"dueAt": str("10000-01-01T04:00:00Z")}),
+		item(ids[4], nil),
+	}
+	for _, av := range items {
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: av}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var shown, unreadable []string
+	cursor := ""
+	for range 5 {
+		p, err := s.List(ctx, alice, 2, cursor)
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		for _, it := range p.Items {
+			shown = append(shown, it.ID)
+		}
+		for _, u := range p.Unreadable {
+			if !errors.Is(u.Err, todo.ErrUnreadable) {
+				t.Errorf("unreadable %s: err %v does not wrap ErrUnreadable", u.ID, u.Err)
+			}
+			unreadable = append(unreadable, u.ID)
+		}
+		if cursor = p.Cursor; cursor == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff([]string{ids[4], ids[0]}, shown); diff != "" {
+		t.Errorf("shown (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{ids[3], ids[2], ids[1]}, unreadable); diff != "" {
+		t.Errorf("unreadable (-want +got):\n%s", diff)
+	}
+	for _, id := range ids[1:4] {
+		if _, err := s.Get(ctx, alice, id); !errors.Is(err, todo.ErrUnreadable) || apperr.CodeOf(err) != apperr.Internal {
+			t.Errorf("Get %s: %v, want an internal error wrapping ErrUnreadable", id, err)
+		}
+		if err := s.Delete(ctx, alice, id, 0); err != nil {
+			t.Errorf("Delete %s: %v", id, err)
+		}
 	}
 }

@@ -7,6 +7,8 @@ package todo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -58,9 +60,25 @@ func (p Patch) Empty() bool {
 
 // Page is one page of a list, newest first. Cursor is empty on the last page.
 type Page struct {
-	Items  []Todo
-	Cursor string
+	Items []Todo
+	// Unreadable are the stored to-dos of this page that could not be read (see
+	// ErrUnreadable): they are left out of Items, and the page still counts them.
+	Unreadable []Unreadable
+	Cursor     string
 }
+
+// Unreadable is a stored to-do that cannot be shown: its id (from its key, which is
+// always readable) and why.
+type Unreadable struct {
+	ID  string
+	Err error
+}
+
+// ErrUnreadable is wrapped by a Store's errors for a stored to-do it cannot decode or
+// that breaks the rules every shown to-do meets (CheckStored): data written by hand,
+// by another program or by an older version with a bug. Such a to-do is an error for
+// itself only; a list shows the others, and it can still be deleted.
+var ErrUnreadable = errors.New("stored to-do is unreadable")
 
 // Store keeps to-dos. Implementations return *apperr.Error values with code NotFound
 // (no such to-do for this owner), PreconditionFailed (version mismatch), Conflict (id
@@ -68,14 +86,58 @@ type Page struct {
 type Store interface {
 	// Create stores a new to-do; it fails with Conflict if the id exists.
 	Create(ctx context.Context, owner string, t Todo) error
-	// Get returns one to-do.
+	// Get returns one to-do; one that cannot be read is an error wrapping ErrUnreadable.
 	Get(ctx context.Context, owner, id string) (Todo, error)
-	// List returns up to limit to-dos, newest first, starting after cursor.
+	// List returns up to limit stored to-dos, newest first, starting after cursor; those
+	// that cannot be read are in Page.Unreadable instead of failing the list.
 	List(ctx context.Context, owner string, limit int, cursor string) (Page, error)
 	// Replace writes t if the stored version is still prev.
 	Replace(ctx context.Context, owner string, t Todo, prev int64) error
 	// Delete removes a to-do; with version > 0 only if that is the stored version.
 	Delete(ctx context.Context, owner, id string, version int64) error
+}
+
+// The instants a to-do can hold: those RFC 3339 can write in UTC, the years 0000 to
+// 9999. Every time is stored and shown in UTC, so this is checked after conversion.
+var (
+	earliest = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
+	latest   = time.Date(9999, time.December, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// inRange reports whether t, in UTC, is an instant a to-do can hold.
+func inRange(t time.Time) bool {
+	u := t.UTC()
+	return !u.Before(earliest) && !u.After(latest)
+}
+
+// ValidateDue checks a due date as it will be stored, in UTC, and returns it in UTC.
+// 9999-12-31T23:00:00-05:00 is a valid RFC 3339 date-time whose UTC instant lies in
+// the year 10000, which neither JSON nor the table can write back: it is refused.
+func ValidateDue(t time.Time) (time.Time, error) {
+	u := t.UTC()
+	if !inRange(u) {
+		return time.Time{}, apperr.Field("dueAt", "must lie between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z once converted to UTC (it is %s)", u.Format(time.RFC3339))
+	}
+	return u, nil
+}
+
+// CheckStored reports a stored to-do that cannot be shown as it is: an id that is not
+// a ULID, a time outside the years 0000 to 9999 in UTC, or a version below 1. Stores
+// call it on every to-do they read (with ErrUnreadable).
+func CheckStored(t Todo) error {
+	switch {
+	case !ValidID(t.ID):
+		return fmt.Errorf("id %q is not a ULID", t.ID)
+	case !inRange(t.CreatedAt):
+		return fmt.Errorf("createdAt %s is out of range", t.CreatedAt.UTC().Format(time.RFC3339Nano))
+	case !inRange(t.UpdatedAt):
+		return fmt.Errorf("updatedAt %s is out of range", t.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	case t.DueAt != nil && !inRange(*t.DueAt):
+		return fmt.Errorf("dueAt %s is out of range", t.DueAt.UTC().Format(time.RFC3339Nano))
+	case t.Version < 1:
+		return fmt.Errorf("version %d is below 1", t.Version)
+	}
+	return nil
 }
 
 // ValidateTitle checks a title: 1 to 200 characters after trimming, no control characters.
@@ -125,8 +187,12 @@ func New(id string, d Draft, now time.Time) (Todo, error) {
 	if err != nil {
 		return Todo{}, err
 	}
+	due, err := validateDue(d.DueAt)
+	if err != nil {
+		return Todo{}, err
+	}
 	now = now.UTC().Truncate(time.Millisecond)
-	return Todo{ID: id, Title: title, Notes: notes, Done: d.Done, DueAt: utc(d.DueAt), CreatedAt: now, UpdatedAt: now, Version: 1}, nil
+	return Todo{ID: id, Title: title, Notes: notes, Done: d.Done, DueAt: due, CreatedAt: now, UpdatedAt: now, Version: 1}, nil
 }
 
 // Apply returns t changed by p, with a new version and update time.
@@ -151,17 +217,25 @@ func Apply(t Todo, p Patch, now time.Time) (Todo, error) {
 	if p.ClearDue {
 		t.DueAt = nil
 	} else if p.DueAt != nil {
-		t.DueAt = utc(p.DueAt)
+		due, err := validateDue(p.DueAt)
+		if err != nil {
+			return Todo{}, err
+		}
+		t.DueAt = due
 	}
 	t.UpdatedAt = now.UTC().Truncate(time.Millisecond)
 	t.Version++
 	return t, nil
 }
 
-func utc(t *time.Time) *time.Time {
+// validateDue is ValidateDue for an optional due date.
+func validateDue(t *time.Time) (*time.Time, error) {
 	if t == nil {
-		return nil
+		return nil, nil
 	}
-	u := t.UTC()
-	return &u
+	u, err := ValidateDue(*t)
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
 }

@@ -2,6 +2,7 @@ package todotest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -99,6 +100,47 @@ func StoreContract(t *testing.T, newStore func(t *testing.T) todo.Store) {
 		}
 		if pages != 3 {
 			t.Errorf("pages = %d, want 3 (2+2+1, no empty last page)", pages)
+		}
+	})
+
+	// A to-do stored with a due date in the year 10000 in UTC (as the API once accepted
+	// from 9999-12-31T23:00:00-05:00) is an error for that to-do only: Get fails with
+	// ErrUnreadable, a list shows the others, counts it in the page and names it, and it
+	// can be deleted.
+	t.Run("an unreadable to-do fails alone", func(t *testing.T) {
+		s, alice := newStore(t), owner("alice")
+		good1, bad, good2 := mk(1, "before"), mk(2, "year 10000"), mk(3, "after")
+		due := time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("", -5*3600)).UTC()
+		bad.DueAt = &due
+		for _, td := range []todo.Todo{good1, bad, good2} {
+			if err := s.Create(ctx, alice, td); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Get(ctx, alice, bad.ID); !errors.Is(err, todo.ErrUnreadable) {
+			t.Fatalf("Get of the bad to-do: err = %v, want ErrUnreadable", err)
+		}
+		if got, err := s.Get(ctx, alice, good1.ID); err != nil || got.ID != good1.ID {
+			t.Fatalf("Get of a good to-do beside it = %+v, %v", got, err)
+		}
+		p, err := s.List(ctx, alice, 2, "")
+		if err != nil {
+			t.Fatalf("List with an unreadable to-do on the page: %v", err)
+		}
+		if len(p.Items) != 1 || p.Items[0].ID != good2.ID || len(p.Unreadable) != 1 || p.Unreadable[0].ID != bad.ID ||
+			!errors.Is(p.Unreadable[0].Err, todo.ErrUnreadable) || p.Cursor == "" {
+			t.Fatalf("first page = %+v, want %s shown, %s unreadable, and a cursor", p, good2.ID, bad.ID)
+		}
+		p, err = s.List(ctx, alice, 2, p.Cursor)
+		if err != nil || len(p.Items) != 1 || p.Items[0].ID != good1.ID || len(p.Unreadable) != 0 || p.Cursor != "" {
+			t.Fatalf("second page = %+v, %v; want only %s", p, err, good1.ID)
+		}
+		if err := s.Delete(ctx, alice, bad.ID, 0); err != nil {
+			t.Fatalf("delete the unreadable to-do: %v", err)
+		}
+		p, err = s.List(ctx, alice, 10, "")
+		if err != nil || len(p.Items) != 2 || len(p.Unreadable) != 0 {
+			t.Fatalf("after deleting it: %+v, %v", p, err)
 		}
 	})
 

@@ -5,6 +5,7 @@ package todotest
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -12,7 +13,8 @@ import (
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
 )
 
-// Memory is an in-memory todo.Store.
+// Memory is an in-memory todo.Store. Like the DynamoDB store it keeps what it is given
+// and reports a to-do that breaks todo.CheckStored when it reads it.
 type Memory struct {
 	mu    sync.Mutex
 	items map[string]map[string]todo.Todo // owner -> id -> to-do
@@ -45,6 +47,9 @@ func (m *Memory) Get(_ context.Context, owner, id string) (todo.Todo, error) {
 	if !ok {
 		return todo.Todo{}, apperr.New(apperr.NotFound, "no such to-do")
 	}
+	if err := todo.CheckStored(t); err != nil {
+		return todo.Todo{}, fmt.Errorf("get todo %s: %w: %w", id, todo.ErrUnreadable, err)
+	}
 	return t, nil
 }
 
@@ -65,7 +70,12 @@ func (m *Memory) List(_ context.Context, owner string, limit int, cursor string)
 			p.Cursor = ids[i-1]
 			break
 		}
-		p.Items = append(p.Items, m.items[owner][id])
+		t := m.items[owner][id]
+		if err := todo.CheckStored(t); err != nil {
+			p.Unreadable = append(p.Unreadable, todo.Unreadable{ID: id, Err: fmt.Errorf("%w: %w", todo.ErrUnreadable, err)})
+			continue
+		}
+		p.Items = append(p.Items, t)
 	}
 	return p, nil
 }
