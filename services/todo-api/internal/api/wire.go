@@ -123,7 +123,6 @@ func newStore(ctx context.Context, cfg Config, log *slog.Logger) (*dynamo.Store,
 	if err != nil {
 		return nil, err
 	}
-	opts.ThroughDAX = true
 	log.Info("store ready", "backend", "dax", "endpoint", cfg.DAXEndpoint, "table", cfg.TodosTable, "region", awsCfg.Region)
 	return dynamo.New(client, opts), nil
 }

@@ -9,16 +9,24 @@
 // The store talks to an API interface that both *dynamodb.Client and *dax.Dax satisfy,
 // so the code path is the same with or without DAX; only the client differs.
 //
-// Read-your-writes. DAX's query cache is not invalidated by writes, and DynamoDB's
-// default reads are eventually consistent, so a list right after a create could miss
-// the new item. Every write therefore first stamps the owner's META item with the
-// time; a list first reads that stamp and, if the owner wrote within the query-cache
-// TTL, runs its Query with ConsistentRead (DAX passes those to DynamoDB); otherwise
-// the Query is eventually consistent and DAX serves it from its query cache. Through
-// DAX the stamp is read from the item cache, which DAX updates on every write that goes
-// through it (write-through), so it is fresh; directly against DynamoDB the stamp is
-// read with ConsistentRead. The cost is one small extra write per change and one
-// small read per list; lists by users who are only reading stay fully cached.
+// Read-your-writes, also through DAX. DAX answers eventually consistent reads from
+// caches that writes do not make fresh everywhere: its query cache is not invalidated
+// by writes, its item cache is written through on the primary node only and reaches
+// the other nodes eventually, and both caches remember misses. A strongly consistent
+// read (ConsistentRead) is passed to DynamoDB and not cached. So:
+//
+//   - every write first stamps the owner's META item with the time;
+//   - the stamp is always read with ConsistentRead, so no node can hide a write;
+//   - a list whose owner wrote within the query-cache TTL runs its Query with
+//     ConsistentRead; otherwise the Query is eventually consistent and DAX may answer
+//     it from its query cache;
+//   - a single to-do is always read with ConsistentRead: knowing whether a cached copy
+//     is fresh would take the consistent stamp read, which costs as much as reading the
+//     item itself.
+//
+// The price is one small write per change and one small consistent read per list;
+// lists by owners who are only reading stay cached. services/todo-api/README.md
+// explains the design against AWS's DAX consistency documentation.
 package dynamo
 
 import (
@@ -63,10 +71,7 @@ type Store struct {
 	// recentWrite is how long after a write lists are strongly consistent: the DAX
 	// query-cache TTL.
 	recentWrite time.Duration
-	// consistentMeta reads the write watermark with ConsistentRead: true against
-	// DynamoDB, false through DAX (the item cache is write-through).
-	consistentMeta bool
-	now            func() time.Time
+	now         func() time.Time
 }
 
 var _ todo.Store = (*Store)(nil)
@@ -74,15 +79,14 @@ var _ todo.Store = (*Store)(nil)
 // Options configure a Store.
 type Options struct {
 	Table string
-	// RecentWrite is the window after a write in which lists use strong consistency.
+	// RecentWrite is the window after a write in which lists use strong consistency:
+	// at least the DAX cluster's query-cache TTL (query-ttl-millis).
 	RecentWrite time.Duration
-	// ThroughDAX tells the store that db is a DAX client.
-	ThroughDAX bool
 }
 
-// New returns a store over db.
+// New returns a store over db, a DynamoDB or a DAX client: the reads are the same.
 func New(db API, o Options) *Store {
-	return &Store{db: db, table: o.Table, recentWrite: o.RecentWrite, consistentMeta: !o.ThroughDAX, now: time.Now}
+	return &Store{db: db, table: o.Table, recentWrite: o.RecentWrite, now: time.Now}
 }
 
 type item struct {
@@ -172,7 +176,9 @@ func (s *Store) stamp(ctx context.Context, owner string) error {
 	return awsconf.DependencyError("stamp write watermark", err)
 }
 
-// wroteRecently reports whether owner wrote within the recent-write window.
+// wroteRecently reports whether owner wrote within the recent-write window. The stamp
+// is read with ConsistentRead: through DAX an eventually consistent read could come
+// from a node the stamp has not reached yet, or from a cached miss.
 func (s *Store) wroteRecently(ctx context.Context, owner string) (bool, error) {
 	if s.recentWrite <= 0 {
 		return true, nil
@@ -180,7 +186,7 @@ func (s *Store) wroteRecently(ctx context.Context, owner string) (bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:            &s.table,
 		Key:                  key(owner, metaKey),
-		ConsistentRead:       aws.Bool(s.consistentMeta),
+		ConsistentRead:       aws.Bool(true),
 		ProjectionExpression: aws.String("lastWriteAt"),
 	})
 	if err != nil {
@@ -217,10 +223,11 @@ func (s *Store) Create(ctx context.Context, owner string, t todo.Todo) error {
 	return awsconf.DependencyError("put todo", err)
 }
 
-// Get implements todo.Store. Single-item reads are eventually consistent: through DAX
-// they come from the write-through item cache, so a user sees their own writes.
+// Get implements todo.Store. The read is strongly consistent, so the caller sees their
+// own create or change at once, whichever DAX node would have answered (and a patch's
+// read-modify-write starts from the stored version).
 func (s *Store) Get(ctx context.Context, owner, id string) (todo.Todo, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(owner, todoPrefix+id), ConsistentRead: aws.Bool(s.consistentMeta)})
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(owner, todoPrefix+id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return todo.Todo{}, awsconf.DependencyError("get todo", err)
 	}

@@ -44,65 +44,67 @@ func TestStoreContractOnMoto(t *testing.T) {
 	})
 }
 
-// consistency records the ConsistentRead flag of every Query the store sends.
-type consistency struct{ queries []bool }
+// consistency records the ConsistentRead flag of every GetItem and Query the store
+// sends.
+type consistency struct{ gets, queries []bool }
 
 func (c *consistency) option(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 		return s.Initialize.Add(middleware.InitializeMiddlewareFunc("recordConsistentRead",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if q, ok := in.Parameters.(*dynamodb.QueryInput); ok {
-					c.queries = append(c.queries, aws.ToBool(q.ConsistentRead))
+				switch p := in.Parameters.(type) {
+				case *dynamodb.QueryInput:
+					c.queries = append(c.queries, aws.ToBool(p.ConsistentRead))
+				case *dynamodb.GetItemInput:
+					c.gets = append(c.gets, aws.ToBool(p.ConsistentRead))
 				}
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	})
 }
 
-// TestReadYourWrites checks the watermark: lists are strongly consistent for the
-// query-cache TTL after the owner's write, eventually consistent (cacheable) otherwise,
-// and another owner's writes do not make my lists consistent.
+// TestReadYourWrites checks the reads the store sends: the watermark and single
+// to-dos always with ConsistentRead; lists strongly consistent for the query-cache TTL
+// after the owner's write, eventually consistent (cacheable) otherwise; another owner's
+// writes do not make my lists consistent.
 func TestReadYourWrites(t *testing.T) {
 	ep := mototest.Endpoint(t)
 	rec := &consistency{}
 	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep), rec.option)
 	table := newTable(t, db)
-	for _, throughDAX := range []bool{false, true} {
-		s := New(db, Options{Table: table, RecentWrite: time.Minute, ThroughDAX: throughDAX})
-		now := time.Now()
-		s.now = func() time.Time { return now }
-		ctx := context.Background()
-		alice, bob := mototest.Name("alice"), mototest.Name("bob")
+	s := New(db, Options{Table: table, RecentWrite: time.Minute})
+	now := time.Now()
+	s.now = func() time.Time { return now }
+	ctx := context.Background()
+	alice, bob := mototest.Name("alice"), mototest.Name("bob")
 
-		rec.queries = nil
-		if _, err := s.List(ctx, alice, 10, ""); err != nil {
-			t.Fatal(err)
-		}
-		td, _ := todo.New(todo.Todo{}.ID, todo.Draft{Title: "x"}, now)
-		td.ID = "01JDX0000000000000000000AA"
-		if err := s.Create(ctx, alice, td); err != nil {
-			t.Fatal(err)
-		}
-		p, err := s.List(ctx, alice, 10, "")
-		if err != nil || len(p.Items) != 1 {
-			t.Fatalf("list right after create = %v, %v", p.Items, err)
-		}
-		if _, err := s.List(ctx, bob, 10, ""); err != nil {
-			t.Fatal(err)
-		}
-		now = now.Add(2 * time.Minute)
-		if _, err := s.List(ctx, alice, 10, ""); err != nil {
-			t.Fatal(err)
-		}
-		want := []bool{false, true, false, false}
-		if len(rec.queries) != len(want) {
-			t.Fatalf("dax=%v: queries = %v, want %v", throughDAX, rec.queries, want)
-		}
-		for i := range want {
-			if rec.queries[i] != want[i] {
-				t.Errorf("dax=%v: query %d ConsistentRead = %v, want %v (all: %v)", throughDAX, i, rec.queries[i], want[i], rec.queries)
-			}
-		}
+	if _, err := s.List(ctx, alice, 10, ""); err != nil {
+		t.Fatal(err)
+	}
+	td, _ := todo.New("01JDX0000000000000000000AA", todo.Draft{Title: "x"}, now)
+	if err := s.Create(ctx, alice, td); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.List(ctx, alice, 10, "")
+	if err != nil || len(p.Items) != 1 {
+		t.Fatalf("list right after create = %v, %v", p.Items, err)
+	}
+	if _, err := s.Get(ctx, alice, td.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.List(ctx, bob, 10, ""); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	if _, err := s.List(ctx, alice, 10, ""); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bool{false, true, false, false}, rec.queries); diff != "" {
+		t.Errorf("Query ConsistentRead (-want +got):\n%s", diff)
+	}
+	// Four watermark reads (one per list) and one Get: every one consistent.
+	if diff := cmp.Diff([]bool{true, true, true, true, true}, rec.gets); diff != "" {
+		t.Errorf("GetItem ConsistentRead (-want +got):\n%s", diff)
 	}
 }
 
@@ -152,10 +154,7 @@ func TestDAXWiring(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewDAX: %v", err)
 	}
-	s := New(client, Options{Table: "todos", RecentWrite: time.Minute, ThroughDAX: true})
-	if s.consistentMeta {
-		t.Error("through DAX the watermark must be read from the item cache (ConsistentRead false)")
-	}
+	s := New(client, Options{Table: "todos", RecentWrite: time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = s.List(ctx, "alice", 10, "")
