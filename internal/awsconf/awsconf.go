@@ -34,6 +34,10 @@ type Options struct {
 	// Log receives the SDK's own warnings as JSON lines; nil leaves the SDK's default
 	// (plain text on stderr).
 	Log *slog.Logger
+	// CredentialsExpiryWindow makes the SDK replace temporary credentials this long
+	// before they expire (0: when they expire). Whatever is signed with them (a
+	// presigned URL) stays valid at least this long.
+	CredentialsExpiryWindow time.Duration
 }
 
 // sdkLogger routes the SDK's log lines into slog.
@@ -78,6 +82,11 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if o.Anonymous {
 		opts = append(opts, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	}
+	if o.CredentialsExpiryWindow > 0 {
+		opts = append(opts, config.WithCredentialsCacheOptions(func(c *aws.CredentialsCacheOptions) {
+			c.ExpiryWindow = o.CredentialsExpiryWindow
+		}))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

@@ -7,10 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
@@ -36,54 +41,17 @@ func TestRecoversWhenDatabaseReturns(t *testing.T) {
 	createTable(t, moto.Endpoint, "todos")
 	pool := authtest.NewPool(t)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	// The AWS SDK reads its standard variables from the process environment itself.
 	t.Setenv("AWS_ENDPOINT_URL", moto.Endpoint)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	environ := []string{
-		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "AWS_REGION=us-east-1",
-		"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,
-		"PAGE_TOKEN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logtest.Buffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, environ, logs) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	svc := startService(t, pool)
+	logs := svc.logs
 	token := pool.IDToken(t, "alice", nil)
 	call := func(method, path, body string) (int, string, http.Header) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header
+		return svc.call(t, token, method, path, body)
 	}
-	waitReady(t, base)
 
 	if status, body, _ := call("POST", "/v1/todos", `{"title":"before the outage"}`); status != 201 {
 		t.Fatalf("create: %d %s", status, body)
@@ -108,7 +76,7 @@ func TestRecoversWhenDatabaseReturns(t *testing.T) {
 	if status, _, _ := call("POST", "/v1/todos", `{"title":"during the outage"}`); status != 503 {
 		t.Errorf("write during outage: %d, want 503", status)
 	}
-	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != 200 {
+	if resp, err := http.Get(svc.base + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz during outage: %v", err)
 	}
 	if !strings.Contains(logs.String(), "dependency unavailable") {
@@ -133,6 +101,140 @@ func TestRecoversWhenDatabaseReturns(t *testing.T) {
 	status, body, _ = call("GET", "/v1/todos", "")
 	if status != 200 || !strings.Contains(body, "after the outage") || strings.Contains(body, "during the outage") {
 		t.Errorf("after recovery: %d %s", status, body)
+	}
+}
+
+// service is todo-api started by run, as main does, on a free port.
+type service struct {
+	base string
+	logs *logtest.Buffer
+}
+
+// startService runs todo-api with pool's Cognito settings and extra variables until the
+// test ends; the AWS SDK reads its own variables (endpoint, keys) from the process
+// environment, which the test sets with t.Setenv.
+func startService(t *testing.T, pool *authtest.Pool, extra ...string) *service {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	environ := append([]string{
+		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "AWS_REGION=us-east-1",
+		"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,
+		"PAGE_TOKEN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &logtest.Buffer{}}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, environ, s.logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	waitReady(t, s.base)
+	return s
+}
+
+// call sends one request with token and returns the status, body and headers.
+func (s *service) call(t *testing.T, token, method, path, body string) (int, string, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// TestRoleChainingLimits runs the whole service on role credentials (what IRSA and Pod
+// Identity give a pod; here a session of moto's AssumeRole) with FILES_CREDENTIALS_TTL
+// 2h and FILES_URL_TTL 3h: vended credentials last an hour at most (STS refuses more
+// to a chained AssumeRole; moto does not, so without the clamp they would last two),
+// presigned URLs an hour at most, and each lowering is logged once. On long-term keys
+// the same settings are kept.
+func TestRoleChainingLimits(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	cfg := mototest.AWSConfig(t, ep)
+	ctx := context.Background()
+	bucket := mototest.Name("files")
+	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sts.NewFromConfig(cfg).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/sa-todo-api"), RoleSessionName: aws.String("pod"), DurationSeconds: aws.Int32(3600)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := authtest.NewPool(t)
+	token := pool.IDToken(t, "alice", nil)
+	files := []string{"FILES_BUCKET=" + bucket, "FILES_VENDING_ROLE_ARN=arn:aws:iam::123456789012:role/mytodolist-files-vending",
+		"FILES_CREDENTIALS_TTL=2h", "FILES_URL_TTL=3h", "S3_FORCE_PATH_STYLE=true"}
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	for _, tc := range []struct {
+		name                     string
+		key, secret, session     string
+		credentials, url         time.Duration
+		credentialsWarn, urlWarn string
+	}{
+		{"role session", aws.ToString(out.Credentials.AccessKeyId), aws.ToString(out.Credentials.SecretAccessKey), aws.ToString(out.Credentials.SessionToken),
+			time.Hour, time.Hour, "FILES_CREDENTIALS_TTL 2h0m0s lowered to 1h0m0s", "FILES_URL_TTL 3h0m0s lowered to 1h0m0s"},
+		{"long-term keys", "test", "test", "", 2 * time.Hour, 3 * time.Hour, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", tc.key)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", tc.secret)
+			t.Setenv("AWS_SESSION_TOKEN", tc.session)
+			svc := startService(t, pool, files...)
+			for range 3 {
+				start := time.Now()
+				status, body, _ := svc.call(t, token, "POST", "/v1/files/credentials", "")
+				var g struct {
+					Expiration time.Time `json:"expiration"`
+				}
+				if err := json.Unmarshal([]byte(body), &g); status != 200 || err != nil {
+					t.Fatalf("credentials: %d %s", status, body)
+				}
+				if life := g.Expiration.Sub(start); life > tc.credentials+5*time.Second || life < tc.credentials-time.Minute {
+					t.Errorf("vended credentials live %s, want %s", life.Round(time.Second), tc.credentials)
+				}
+				status, body, _ = svc.call(t, token, "GET", "/v1/files/download-url?key=a.txt", "")
+				var d struct {
+					URL string `json:"url"`
+				}
+				if err := json.Unmarshal([]byte(body), &d); status != 200 || err != nil {
+					t.Fatalf("download-url: %d %s", status, body)
+				}
+				u, _ := url.Parse(d.URL)
+				if got := u.Query().Get("X-Amz-Expires"); got != fmt.Sprint(int(tc.url.Seconds())) {
+					t.Errorf("X-Amz-Expires = %s, want %d", got, int(tc.url.Seconds()))
+				}
+			}
+			for _, w := range []string{tc.credentialsWarn, tc.urlWarn} {
+				if w == "" {
+					continue
+				}
+				if n := strings.Count(svc.logs.String(), w); n != 1 {
+					t.Errorf("%q logged %d times, want once:\n%s", w, n, svc.logs.String())
+				}
+			}
+			if tc.credentialsWarn == "" && strings.Contains(svc.logs.String(), "lowered") {
+				t.Errorf("long-term keys: a lifetime was lowered:\n%s", svc.logs.String())
+			}
+		})
 	}
 }
 

@@ -22,6 +22,11 @@ import (
 // pageTokenMaxAge bounds how long a client may hold a nextToken.
 const pageTokenMaxAge = 24 * time.Hour
 
+// presignRefreshMax bounds how long before they expire the files clients replace
+// temporary credentials (role sessions last an hour: refreshing more than a quarter of
+// that early would renew them too often).
+const presignRefreshMax = 15 * time.Minute
+
 // Build checks cfg and returns todo-api's handler. Nothing slow happens here: AWS
 // configuration and clients (and the DAX cluster discovery) are built in the
 // background, so the server is ready within milliseconds of exec.
@@ -90,21 +95,34 @@ func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pen
 		return nil, fmt.Errorf("FILES_LIST_LIMIT %d: want at least 1", cfg.Files.ListLimit)
 	}
 	return awsconf.Start(ctx, func(ctx context.Context) (*files.Service, error) {
-		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
+		// Temporary credentials are replaced a URL's lifetime before they expire (at most
+		// 15 minutes before), so a URL signed at any moment lives its FILES_URL_TTL up to
+		// that much; a longer one ends with the signing session (s3files.Bucket).
+		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, CredentialsExpiryWindow: min(cfg.Files.URLTTL, presignRefreshMax)})
 		if err != nil {
 			log.Error("cannot build the files clients; the /v1/files routes answer 503 until the process is restarted with a fixed configuration", "err", err)
 			return nil, err
 		}
 		opts.Region = awsCfg.Region
+		stsAPI := sts.NewFromConfig(awsCfg)
+		signer, err := s3files.DescribeSigner(ctx, awsCfg.Credentials, stsAPI)
+		if err != nil {
+			log.Warn("could not tell whether todo-api runs on role credentials; assuming it does (vended credentials and URLs at most 1h)", "err", err)
+		}
+		lifetimes, warnings := opts.ForSigner(signer)
+		for _, w := range warnings {
+			log.Warn(w)
+		}
 		bucket := s3files.NewBucket(s3files.NewS3(awsCfg, cfg.Files.ForcePathStyle), cfg.Files.Bucket)
 		var vendor files.Vendor
 		if cfg.Files.VendingRoleARN != "" {
-			vendor = s3files.NewVendor(sts.NewFromConfig(awsCfg), cfg.Files.VendingRoleARN)
+			vendor = s3files.NewVendor(stsAPI, cfg.Files.VendingRoleARN)
 		} else {
 			log.Warn("FILES_VENDING_ROLE_ARN is not set: POST /v1/files/credentials answers 503")
 		}
-		log.Info("files ready", "bucket", cfg.Files.Bucket, "vending", cfg.Files.VendingRoleARN != "", "pathStyle", cfg.Files.ForcePathStyle)
-		return files.NewService(opts, vendor, bucket)
+		log.Info("files ready", "bucket", cfg.Files.Bucket, "vending", cfg.Files.VendingRoleARN != "", "pathStyle", cfg.Files.ForcePathStyle,
+			"roleSession", signer.RoleSession, "credentialsTTL", lifetimes.CredentialsTTL.String(), "urlTTL", lifetimes.URLTTL.String())
+		return files.NewService(lifetimes, vendor, bucket)
 	}), nil
 }
 

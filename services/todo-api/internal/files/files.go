@@ -147,6 +147,46 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// MaxChainedSession is the longest session STS grants to an AssumeRole made with a
+// role's own credentials (role chaining), whatever the role's maximum session says.
+// Under IRSA or EKS Pod Identity todo-api runs on role credentials, so every vended
+// session is a chained one.
+const MaxChainedSession = time.Hour
+
+// Signer describes the credentials todo-api signs and assumes roles with.
+type Signer struct {
+	// RoleSession is true when they are a role's session (IRSA, Pod Identity, an
+	// instance profile, an assumed role), or could not be told apart from one.
+	RoleSession bool
+	// Identity is the caller's ARN when it is known, for the log.
+	Identity string
+}
+
+// ForSigner returns o with the lifetimes the signer's credentials can honour, and one
+// warning per value it lowered. On a role session, FILES_CREDENTIALS_TTL above an hour
+// would make STS refuse every AssumeRole (role chaining is capped at an hour), and a
+// presigned URL cannot outlive the session that signed it, which is an hour for IRSA's
+// and Pod Identity's sessions: both are lowered to MaxChainedSession.
+func (o Options) ForSigner(s Signer) (Options, []string) {
+	if !s.RoleSession {
+		return o, nil
+	}
+	who := "role credentials"
+	if s.Identity != "" {
+		who += " (" + s.Identity + ")"
+	}
+	var warnings []string
+	if o.CredentialsTTL > MaxChainedSession {
+		warnings = append(warnings, fmt.Sprintf("FILES_CREDENTIALS_TTL %s lowered to %s: todo-api runs on %s, so its AssumeRole is role chaining, which STS caps at one hour", o.CredentialsTTL, MaxChainedSession, who))
+		o.CredentialsTTL = MaxChainedSession
+	}
+	if o.URLTTL > MaxChainedSession {
+		warnings = append(warnings, fmt.Sprintf("FILES_URL_TTL %s lowered to %s: todo-api runs on %s, and a presigned URL stops working when the session that signed it expires", o.URLTTL, MaxChainedSession, who))
+		o.URLTTL = MaxChainedSession
+	}
+	return o, warnings
+}
+
 // Service answers the files routes for one caller at a time.
 type Service struct {
 	o      Options

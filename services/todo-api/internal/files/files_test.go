@@ -264,3 +264,38 @@ func TestKeyErrorsNameTheField(t *testing.T) {
 		t.Errorf("FolderOf(../bob) error = %v, want unauthenticated", err)
 	}
 }
+
+// TestForSigner: on a role session the credentials and URL lifetimes are lowered to an
+// hour, each with a warning that names the variable and why; on long-term keys nothing
+// changes.
+func TestForSigner(t *testing.T) {
+	base := Options{Bucket: "b", CredentialsTTL: 2 * time.Hour, URLTTL: 3 * time.Hour, MaxUploadBytes: 1, ContentTypes: []string{"text/plain"}}
+	tests := []struct {
+		name          string
+		signer        Signer
+		cred, url     time.Duration
+		warnings      int
+		warnSubstring string
+	}{
+		{"long-term keys", Signer{}, 2 * time.Hour, 3 * time.Hour, 0, ""},
+		{"role session", Signer{RoleSession: true, Identity: "arn:aws:sts::123456789012:assumed-role/sa-todo-api/x"}, time.Hour, time.Hour, 2, "sa-todo-api"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, warnings := base.ForSigner(tt.signer)
+			if got.CredentialsTTL != tt.cred || got.URLTTL != tt.url || len(warnings) != tt.warnings {
+				t.Fatalf("ForSigner = %s, %s, %q; want %s, %s and %d warnings", got.CredentialsTTL, got.URLTTL, warnings, tt.cred, tt.url, tt.warnings)
+			}
+			for i, v := range []string{"FILES_CREDENTIALS_TTL", "FILES_URL_TTL"}[:len(warnings)] {
+				if !strings.Contains(warnings[i], v) || !strings.Contains(warnings[i], tt.warnSubstring) {
+					t.Errorf("warning %q: want it to name %s and %s", warnings[i], v, tt.warnSubstring)
+				}
+			}
+		})
+	}
+	short := base
+	short.CredentialsTTL, short.URLTTL = 15*time.Minute, 5*time.Minute
+	if got, w := short.ForSigner(Signer{RoleSession: true}); got.CredentialsTTL != short.CredentialsTTL || got.URLTTL != short.URLTTL || len(w) != 0 {
+		t.Errorf("lifetimes within an hour on a role session: %s, %s, %q; want them unchanged and no warning", got.CredentialsTTL, got.URLTTL, w)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 )
@@ -45,10 +47,34 @@ func NewBucket(client *s3.Client, name string) *Bucket {
 	return &Bucket{name: name, api: client, presign: s3.NewPresignClient(client), now: time.Now}
 }
 
+// lifetime is how long a URL signed now can be valid: want, or less when the signing
+// credentials expire sooner (S3 refuses a URL signed by an expired session, whatever
+// its X-Amz-Expires says). The SDK replaces temporary credentials
+// awsconf.Options.CredentialsExpiryWindow before they expire, so this only bites when
+// want is longer than that window.
+func (b *Bucket) lifetime(ctx context.Context, want time.Duration) (time.Duration, time.Time, error) {
+	now := b.now()
+	creds, err := b.api.Options().Credentials.Retrieve(ctx)
+	if err != nil {
+		return 0, now, awsconf.DependencyError("credentials to sign with", err)
+	}
+	if creds.CanExpire {
+		if left := creds.Expires.Sub(now).Truncate(time.Second); left < want {
+			want = left
+		}
+	}
+	if want < time.Second {
+		return 0, now, apperr.New(apperr.Unavailable, "the service's credentials are being renewed; retry shortly")
+	}
+	return want, now, nil
+}
+
 // PresignUpload implements files.Bucket. The PUT URL signs Content-Type and
 // Content-Length (S3 refuses the upload with SignatureDoesNotMatch when either
 // differs); the POST form's policy pins the key and content type and bounds the size
-// with content-length-range (S3 refuses a larger file with EntityTooLarge).
+// with content-length-range (S3 refuses a larger file with EntityTooLarge). Both expire
+// after u.Expires, or when the signing credentials do if that is sooner; ExpiresAt
+// says which.
 func (b *Bucket) PresignUpload(ctx context.Context, u files.Upload) (files.SignedUpload, error) {
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(b.name),
@@ -56,7 +82,11 @@ func (b *Bucket) PresignUpload(ctx context.Context, u files.Upload) (files.Signe
 		ContentType:   aws.String(u.ContentType),
 		ContentLength: aws.Int64(u.Size),
 	}
-	now := b.now()
+	expires, now, err := b.lifetime(ctx, u.Expires)
+	if err != nil {
+		return files.SignedUpload{}, err
+	}
+	u.Expires = expires
 	put, err := b.presign.PresignPutObject(ctx, in, s3.WithPresignExpires(u.Expires))
 	if err != nil {
 		return files.SignedUpload{}, fmt.Errorf("presign put %s: %w", u.Key, err)
@@ -96,9 +126,13 @@ func (b *Bucket) PresignUpload(ctx context.Context, u files.Upload) (files.Signe
 	}, nil
 }
 
-// PresignDownload implements files.Bucket.
+// PresignDownload implements files.Bucket; like an upload, the URL expires no later
+// than the signing credentials.
 func (b *Bucket) PresignDownload(ctx context.Context, key string, expires time.Duration) (files.SignedDownload, error) {
-	now := b.now()
+	expires, now, err := b.lifetime(ctx, expires)
+	if err != nil {
+		return files.SignedDownload{}, err
+	}
 	get, err := b.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.name), Key: aws.String(key)}, s3.WithPresignExpires(expires))
 	if err != nil {
 		return files.SignedDownload{}, fmt.Errorf("presign get %s: %w", key, err)
@@ -128,6 +162,33 @@ func (b *Bucket) List(ctx context.Context, prefix string, limit int) ([]files.Ob
 		}
 	}
 	return out, false, nil
+}
+
+// CallerIdentityAPI is the STS call DescribeSigner makes (it needs no permission).
+type CallerIdentityAPI interface {
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, opts ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
+}
+
+// DescribeSigner tells whether creds are a role's session, which makes every
+// AssumeRole todo-api calls role chaining. Long-term keys (no session token) are not;
+// otherwise STS says whose credentials they are, and a role's session has an ARN of the
+// form arn:<partition>:sts::<account>:assumed-role/<role>/<session>. When the
+// credentials or STS cannot be reached, the answer is a role session (the safe side)
+// together with the error, for the log.
+func DescribeSigner(ctx context.Context, creds aws.CredentialsProvider, api CallerIdentityAPI) (files.Signer, error) {
+	c, err := creds.Retrieve(ctx)
+	if err != nil {
+		return files.Signer{RoleSession: true}, fmt.Errorf("retrieve credentials: %w", err)
+	}
+	if c.SessionToken == "" && !c.CanExpire {
+		return files.Signer{}, nil
+	}
+	out, err := api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return files.Signer{RoleSession: true}, fmt.Errorf("sts:GetCallerIdentity: %w", err)
+	}
+	arn := aws.ToString(out.Arn)
+	return files.Signer{RoleSession: strings.Contains(arn, ":assumed-role/"), Identity: arn}, nil
 }
 
 // Vendor issues sessions of the token-vending role.

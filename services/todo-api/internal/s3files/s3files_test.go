@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 )
@@ -213,5 +214,94 @@ func TestAgainstMoto(t *testing.T) {
 	}
 	if c.AccessKeyID == "" || c.SecretAccessKey == "" || c.SessionToken == "" || c.Expiration.Before(time.Now().Add(14*time.Minute)) {
 		t.Errorf("credentials %+v", c)
+	}
+}
+
+// TestURLsEndWithTheirCredentials: a URL signed with temporary credentials that expire
+// before FILES_URL_TTL is signed for the time they have left, and says so in
+// expiresAt (S3 would refuse it after the session expired anyway); credentials about to
+// be replaced give a retryable 503 rather than a URL that dies at once.
+func TestURLsEndWithTheirCredentials(t *testing.T) {
+	now := time.Now()
+	bucketExpiringIn := func(left time.Duration) *Bucket {
+		cfg := aws.Config{Region: "us-east-1", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(left)}, nil
+		})}
+		b := NewBucket(NewS3(cfg, false), "files")
+		b.now = func() time.Time { return now }
+		return b
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		left time.Duration
+		want int
+	}{
+		{"credentials outlive the TTL", time.Hour, 300},
+		{"credentials end first", 2*time.Minute + 500*time.Millisecond, 120},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bucketExpiringIn(tc.left)
+			up, err := b.PresignUpload(ctx, files.Upload{Key: "users/a/x.txt", ContentType: "text/plain", Size: 1, MaxBytes: 10, Expires: 5 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			down, err := b.PresignDownload(ctx, "users/a/x.txt", 5*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []struct {
+				raw string
+				at  time.Time
+			}{{up.URL, up.ExpiresAt}, {down.URL, down.ExpiresAt}} {
+				q, _ := url.Parse(u.raw)
+				if got := q.Query().Get("X-Amz-Expires"); got != strconv.Itoa(tc.want) {
+					t.Errorf("X-Amz-Expires = %s, want %d", got, tc.want)
+				}
+				if want := now.Add(time.Duration(tc.want) * time.Second).UTC(); !u.at.Equal(want) {
+					t.Errorf("expiresAt = %s, want %s", u.at, want)
+				}
+			}
+			raw, _ := base64.StdEncoding.DecodeString(up.Post.Fields["policy"])
+			var pol struct {
+				Expiration time.Time `json:"expiration"`
+			}
+			if err := json.Unmarshal(raw, &pol); err != nil || pol.Expiration.After(now.Add(time.Duration(tc.want)*time.Second+time.Second)) {
+				t.Errorf("POST policy expiration %s (%v): want by %s", pol.Expiration, err, now.Add(time.Duration(tc.want)*time.Second))
+			}
+		})
+	}
+	if _, err := bucketExpiringIn(300*time.Millisecond).PresignDownload(ctx, "users/a/x.txt", 5*time.Minute); apperr.CodeOf(err) != apperr.Unavailable {
+		t.Errorf("credentials about to expire: err = %v, want %s", err, apperr.Unavailable)
+	}
+}
+
+// TestDescribeSigner asks moto's STS who the credentials belong to: long-term keys are
+// not a role session (no STS call is needed); credentials from AssumeRole are (an
+// assumed-role ARN), which is what IRSA and Pod Identity hand a pod; an STS that cannot
+// be reached gives the safe answer and the error.
+func TestDescribeSigner(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	cfg := mototest.AWSConfig(t, ep)
+	ctx := context.Background()
+	api := sts.NewFromConfig(cfg)
+	s, err := DescribeSigner(ctx, cfg.Credentials, api)
+	if err != nil || s.RoleSession {
+		t.Errorf("long-term keys: %+v, %v; want no role session", s, err)
+	}
+	out, err := api.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/sa-todo-api"), RoleSessionName: aws.String("pod")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	role := cfg.Copy()
+	role.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)))
+	s, err = DescribeSigner(ctx, role.Credentials, sts.NewFromConfig(role))
+	if err != nil || !s.RoleSession || !strings.Contains(s.Identity, ":assumed-role/sa-todo-api/pod") {
+		t.Errorf("role credentials: %+v, %v; want a role session of sa-todo-api", s, err)
+	}
+	down := sts.NewFromConfig(role, func(o *sts.Options) { o.BaseEndpoint, o.RetryMaxAttempts = aws.String("http://127.0.0.1:1"), 1 })
+	if s, err = DescribeSigner(ctx, role.Credentials, down); err == nil || !s.RoleSession {
+		t.Errorf("STS unreachable: %+v, %v; want a role session and the error", s, err)
 	}
 }
