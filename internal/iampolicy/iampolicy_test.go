@@ -16,8 +16,7 @@ func TestFolderGolden(t *testing.T) {
 		name   string
 		folder iampolicy.Folder
 	}{
-		{"cognito-identity", iampolicy.Folder{Bucket: "files", Prefix: "users/" + iampolicy.CognitoIdentitySub + "/"}},
-		{"principal-tag", iampolicy.Folder{Bucket: "files", Prefix: "users/" + iampolicy.PrincipalTag("sub") + "/"}},
+		{"principal-tag", iampolicy.Folder{Bucket: "files", Prefix: iampolicy.UserFolder()}},
 		{"literal", iampolicy.Folder{Bucket: "files", Prefix: "users/0b5c2b4e-8d0e-4a53-9c77-5f2f0a1b2c3d/"}},
 		{"china-partition", iampolicy.Folder{Bucket: "files", Prefix: "users/alice/", Partition: "aws-cn"}},
 	}

@@ -4,19 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-)
 
-// Policy variables the project's folder policies use. IAM substitutes them at
-// evaluation time with the caller's own value.
-const (
-	// CognitoIdentitySub is the caller's Cognito Identity Pool identity id
-	// ("<region>:<uuid>"), set for credentials from GetCredentialsForIdentity.
-	CognitoIdentitySub = "${cognito-identity.amazonaws.com:sub}"
+	"github.com/serverless-architect/serverless-architect/internal/filekey"
 )
 
 // PrincipalTag is the policy variable holding the session tag key of the caller
-// (set by sts:AssumeRole with Tags), e.g. PrincipalTag("sub") is "${aws:PrincipalTag/sub}".
+// (set by sts:AssumeRole with Tags, or by a Cognito Identity Pool's attributes for
+// access control), e.g. PrincipalTag("sub") is "${aws:PrincipalTag/sub}".
 func PrincipalTag(key string) string { return "${aws:PrincipalTag/" + key + "}" }
+
+// UserTag is the session tag that names a user's folder, the user pool `sub` of the
+// user: the identity pool maps the id token's sub claim to it (principal tags), and
+// todo-api sets it on every session it vends.
+const UserTag = "sub"
+
+// UserFolder is a user's folder as a role's policy names it, whoever the user is:
+// users/${aws:PrincipalTag/sub}/. IAM substitutes the session's tag, so one policy
+// gives every user exactly their own users/<user pool sub>/, on every path.
+func UserFolder() string { return filekey.UsersPrefix + PrincipalTag(UserTag) + "/" }
 
 // ObjectActions are what a user may do with the objects of their own folder.
 // s3:PutObject also covers CreateMultipartUpload, UploadPart and
@@ -26,13 +31,13 @@ var objectActions = []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", 
 // Folder is the access of one user to their own folder of a bucket: list the folder,
 // and get, put and delete objects under it, nothing else. It is the single definition
 // behind every policy that grants folder access: the Cognito Identity Pool's
-// authenticated role (Prefix with CognitoIdentitySub), the token-vending role (Prefix
-// with PrincipalTag("sub")), and the session policy todo-api attaches to each vended
-// session (Prefix with the caller's literal id).
+// authenticated role and the token-vending role (both with Prefix UserFolder()), and
+// the session policy todo-api attaches to each vended session (Prefix with the
+// caller's literal folder).
 type Folder struct {
 	// Bucket is the bucket's name.
 	Bucket string
-	// Prefix is the folder, ending in "/", e.g. "users/" + CognitoIdentitySub + "/".
+	// Prefix is the folder, ending in "/", e.g. UserFolder().
 	// It may contain policy variables but no wildcards.
 	Prefix string
 	// Partition is the ARN partition ("aws" when empty).

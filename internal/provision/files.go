@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	ci "github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	citypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentity/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -18,13 +16,14 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/serverless-architect/serverless-architect/internal/filekey"
 	"github.com/serverless-architect/serverless-architect/internal/iampolicy"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
-// filesUsersPrefix is the folder of each user in the files bucket, with the policy
-// variable IAM replaces by the caller's identity: users/<id>/.
-const filesUsersPrefix = "users/"
+// filesUsersPrefix is where the users' folders are in the files bucket,
+// users/<user pool sub>/.
+const filesUsersPrefix = filekey.UsersPrefix
 
 // folderPolicyName is the name of the inline policy granting folder access.
 const folderPolicyName = "user-folder"
@@ -231,13 +230,15 @@ func findIdentityPools(ctx context.Context, api ci.ListIdentityPoolsAPIClient, n
 
 // AuthenticatedTrustPolicy is the trust policy of the identity pool's authenticated
 // role: only Cognito Identity, only for identities of this pool (aud), only once
-// authenticated (amr).
+// authenticated (amr). Cognito tags the session with the principal tags the pool maps
+// from the id token (attributes for access control), so the role must also allow
+// sts:TagSession: without it AWS refuses the credentials of a pool that maps any.
 func AuthenticatedTrustPolicy(identityPoolID string) iampolicy.Document {
 	return iampolicy.New(iampolicy.Statement{
 		Sid:       "CognitoAuthenticatedIdentities",
 		Effect:    iampolicy.Allow,
 		Principal: iampolicy.Principal{"Federated": {"cognito-identity.amazonaws.com"}},
-		Action:    iampolicy.Values{"sts:AssumeRoleWithWebIdentity"},
+		Action:    iampolicy.Values{"sts:AssumeRoleWithWebIdentity", "sts:TagSession"},
 		Condition: iampolicy.Condition{
 			"StringEquals":           {"cognito-identity.amazonaws.com:aud": {identityPoolID}},
 			"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": {"authenticated"}},
@@ -245,10 +246,16 @@ func AuthenticatedTrustPolicy(identityPoolID string) iampolicy.Document {
 	})
 }
 
-// AuthenticatedFolderPolicy is the authenticated role's permissions: the project's
-// folder definition with the identity id as the folder.
-func AuthenticatedFolderPolicy(bucket, partition string) (iampolicy.Document, error) {
-	return iampolicy.Folder{Bucket: bucket, Partition: partition, Prefix: filesUsersPrefix + iampolicy.CognitoIdentitySub + "/"}.Document()
+// UserFolderPolicy is the permissions of both folder roles, the identity pool's
+// authenticated role and the token-vending role: the project's folder definition
+// (iampolicy.Folder) with the folder the session's sub tag names,
+// users/${aws:PrincipalTag/sub}/. The identity pool sets that tag from the id token's
+// sub claim (IdentityPoolAccess); todo-api sets it on each vended session, and also
+// passes a session policy naming the folder literally (a session gets the
+// intersection). Either way the folder is users/<user pool sub>/, the one the API
+// states as prefix.
+func UserFolderPolicy(bucket, partition string) (iampolicy.Document, error) {
+	return iampolicy.Folder{Bucket: bucket, Partition: partition, Prefix: iampolicy.UserFolder()}.Document()
 }
 
 // VendingTrustPolicy is the trust policy of the token-vending role: principal (the
@@ -260,15 +267,8 @@ func VendingTrustPolicy(principal string) iampolicy.Document {
 		Effect:    iampolicy.Allow,
 		Principal: iampolicy.Principal{"AWS": {principal}},
 		Action:    iampolicy.Values{"sts:AssumeRole", "sts:TagSession"},
-		Condition: iampolicy.Condition{"Null": {"aws:RequestTag/sub": {"false"}}},
+		Condition: iampolicy.Condition{"Null": {"aws:RequestTag/" + iampolicy.UserTag: {"false"}}},
 	})
-}
-
-// VendingFolderPolicy is the token-vending role's permissions: the folder definition
-// with the session tag "sub" as the folder. todo-api also passes a session policy
-// naming the folder literally; a session gets the intersection of the two.
-func VendingFolderPolicy(bucket, partition string) (iampolicy.Document, error) {
-	return iampolicy.Folder{Bucket: bucket, Partition: partition, Prefix: filesUsersPrefix + iampolicy.PrincipalTag("sub") + "/"}.Document()
 }
 
 // AuthenticatedRole is the IAM role the identity pool gives authenticated users.
@@ -290,7 +290,7 @@ func (r AuthenticatedRole) Ensure(ctx context.Context, c *Clients, out *stack.Re
 	if out.FilesBucket == "" || out.IdentityPoolID == "" {
 		return Outcome{}, errors.New("no files bucket or identity pool: they must be provisioned first")
 	}
-	perms, err := AuthenticatedFolderPolicy(out.FilesBucket, "")
+	perms, err := UserFolderPolicy(out.FilesBucket, "")
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -334,7 +334,7 @@ func (r VendingRole) Ensure(ctx context.Context, c *Clients, out *stack.Resource
 		}
 		principal = "arn:aws:iam::" + aws.ToString(id.Account) + ":root"
 	}
-	perms, err := VendingFolderPolicy(out.FilesBucket, "")
+	perms, err := UserFolderPolicy(out.FilesBucket, "")
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -353,48 +353,67 @@ func folderRole(ctx context.Context, api *iam.Client, name, description string, 
 	return ensureRole(ctx, api, roleSpec{Name: name, Description: description, Trust: trust, Perms: perms, PolicyName: folderPolicyName, MaxSession: 12 * time.Hour})
 }
 
-// IdentityPoolRoles attaches the authenticated role to the identity pool
-// (SetIdentityPoolRoles). moto 5.2 does not implement that call (it answers 500): with
-// an endpoint override, such an answer is reported on the resource's line as "not
-// attached" instead of failing the run; against AWS every error fails it.
-type IdentityPoolRoles struct{}
+// IdentityPoolAccess is the identity pool's access control: its authenticated role
+// (SetIdentityPoolRoles) and its attributes for access control
+// (SetPrincipalTagAttributeMap), which map the user pool id token's sub claim to the
+// principal tag sub that UserFolderPolicy names. Both are put on every run. moto 5.2
+// implements neither call: there the resource's one line says so and provisioning
+// goes on; against AWS any error fails the run.
+type IdentityPoolAccess struct{}
 
-var _ Resource = IdentityPoolRoles{}
+var _ Resource = IdentityPoolAccess{}
 
 // Kind implements Resource.
-func (IdentityPoolRoles) Kind() string { return "cognito identity pool roles" }
+func (IdentityPoolAccess) Kind() string { return "cognito identity pool access" }
 
 // Name implements Resource.
-func (IdentityPoolRoles) Name() string { return "authenticated" }
+func (IdentityPoolAccess) Name() string {
+	return "authenticated role, principal tag " + iampolicy.UserTag
+}
 
-// NotAttached is the Outcome ID when the endpoint cannot attach roles (moto).
-const NotAttached = "NOT attached: this endpoint does not implement SetIdentityPoolRoles (moto); AWS would attach the role"
+// PrincipalTags is the identity pool's attribute map: principal tag -> id token claim.
+func PrincipalTags() map[string]string { return map[string]string{iampolicy.UserTag: "sub"} }
 
-// Ensure implements Resource. It needs the identity pool and the authenticated role.
-func (IdentityPoolRoles) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	if out.IdentityPoolID == "" || out.FilesAuthenticatedRoleARN == "" {
-		return Outcome{}, errors.New("no identity pool or authenticated role: they must be provisioned first")
+// Ensure implements Resource. It needs the user pool, the identity pool and the
+// authenticated role in out.
+func (IdentityPoolAccess) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	if out.UserPoolID == "" || out.IdentityPoolID == "" || out.FilesAuthenticatedRoleARN == "" {
+		return Outcome{}, errors.New("no user pool, identity pool or authenticated role: they must be provisioned first")
 	}
+	endpoint := aws.ToString(c.CognitoIdentity.Options().BaseEndpoint)
+	once := func(o *ci.Options) { o.RetryMaxAttempts = 1 }
+	var lacking []string
 	_, err := c.CognitoIdentity.SetIdentityPoolRoles(ctx, &ci.SetIdentityPoolRolesInput{
 		IdentityPoolId: aws.String(out.IdentityPoolID),
 		Roles:          map[string]string{"authenticated": out.FilesAuthenticatedRoleARN},
-	}, func(o *ci.Options) { o.RetryMaxAttempts = 1 })
-	if err != nil {
-		if aws.ToString(c.CognitoIdentity.Options().BaseEndpoint) != "" && httpStatus(err) == http.StatusInternalServerError {
-			return Outcome{Skipped: true, ID: NotAttached}, nil
-		}
+	}, once)
+	switch {
+	case c.unimplemented(ctx, endpoint, err):
+		lacking = append(lacking, "SetIdentityPoolRoles")
+	case err != nil:
 		return Outcome{}, fmt.Errorf("set identity pool roles: %w", err)
 	}
-	return Outcome{ID: out.FilesAuthenticatedRoleARN}, nil
+	_, err = c.CognitoIdentity.SetPrincipalTagAttributeMap(ctx, &ci.SetPrincipalTagAttributeMapInput{
+		IdentityPoolId:       aws.String(out.IdentityPoolID),
+		IdentityProviderName: aws.String(ProviderName(c.Region, out.UserPoolID)),
+		UseDefaults:          aws.Bool(false),
+		PrincipalTags:        PrincipalTags(),
+	}, once)
+	switch {
+	case c.unimplemented(ctx, endpoint, err):
+		lacking = append(lacking, "SetPrincipalTagAttributeMap")
+	case err != nil:
+		return Outcome{}, fmt.Errorf("map the id token's sub claim to the principal tag %s: %w", iampolicy.UserTag, err)
+	}
+	if len(lacking) > 0 {
+		return Outcome{Skipped: true, ID: NotSetOnMoto(lacking)}, nil
+	}
+	return Outcome{Applied: true, ID: out.FilesAuthenticatedRoleARN}, nil
 }
 
-// httpStatus is the HTTP status of an AWS call's failed response, 0 when none.
-func httpStatus(err error) int {
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
+// NotSetOnMoto is the Outcome ID of IdentityPoolAccess when moto lacks calls.
+func NotSetOnMoto(calls []string) string {
+	return "NOT set: moto does not implement " + strings.Join(calls, " or ") + "; AWS attaches the authenticated role and maps the sub claim to the principal tag"
 }
 
 // bucketName lowers a name to S3's rules (lower case; letters, digits, '-', '.').

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -18,35 +20,27 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/iampolicy"
 	"github.com/serverless-architect/serverless-architect/internal/iampolicy/policytest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 // TestFilesPolicyGolden pins every policy document the files resources install.
 func TestFilesPolicyGolden(t *testing.T) {
-	auth, err := AuthenticatedFolderPolicy("user-files", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vend, err := VendingFolderPolicy("user-files", "")
+	folder, err := UserFolderPolicy("user-files", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	docs := map[string]iampolicy.Document{
-		"authenticated-trust":       AuthenticatedTrustPolicy("us-east-1:11111111-2222-3333-4444-555555555555"),
-		"authenticated-permissions": auth,
-		"vending-trust":             VendingTrustPolicy("arn:aws:iam::123456789012:root"),
-		"vending-permissions":       vend,
+		"authenticated-trust":     AuthenticatedTrustPolicy("us-east-1:11111111-2222-3333-4444-555555555555"),
+		"user-folder-permissions": folder,
+		"vending-trust":           VendingTrustPolicy("arn:aws:iam::123456789012:root"),
 	}
 	for name, d := range docs {
 		t.Run(name, func(t *testing.T) { policytest.Golden(t, "testdata/files-"+name+".json", d) })
 	}
-	// The variables sit only where they belong: in the folder, never in the bucket ARN.
-	a, _ := auth.JSON()
-	if n := strings.Count(string(a), "users/${cognito-identity.amazonaws.com:sub}/"); n != 3 {
-		t.Errorf("identity variable appears %d times in the authenticated role's policy, want 3", n)
-	}
-	v, _ := vend.JSON()
-	if n := strings.Count(string(v), "users/${aws:PrincipalTag/sub}/"); n != 3 {
-		t.Errorf("tag variable appears %d times in the vending role's policy, want 3", n)
+	// The variable sits only where it belongs: in the folder, never in the bucket ARN.
+	b, _ := folder.JSON()
+	if n := strings.Count(string(b), "users/${aws:PrincipalTag/sub}/"); n != 3 {
+		t.Errorf("tag variable appears %d times in the folder policy, want 3", n)
 	}
 }
 
@@ -60,7 +54,7 @@ func filesResources(prefix string) []Resource {
 	var rs []Resource
 	for _, r := range Definitions(prefix) {
 		switch r.(type) {
-		case UserPool, AppClient, FilesBucket, IdentityPool, AuthenticatedRole, VendingRole, IdentityPoolRoles:
+		case UserPool, AppClient, FilesBucket, IdentityPool, AuthenticatedRole, VendingRole, IdentityPoolAccess:
 			rs = append(rs, r)
 		}
 	}
@@ -87,7 +81,7 @@ func TestFilesResourcesAgainstMoto(t *testing.T) {
 		"created  cognito identity pool " + prefix + "mytodolist-files (" + first.IdentityPoolID + ")",
 		"created  iam role (identity pool, authenticated) " + prefix + "mytodolist-files-authenticated (" + first.FilesAuthenticatedRoleARN + ")",
 		"created  iam role (token vending) " + prefix + "mytodolist-files-vending (" + first.FilesVendingRoleARN + ")",
-		"skipped  cognito identity pool roles authenticated (" + NotAttached + ")",
+		"skipped  cognito identity pool access authenticated role, principal tag sub (" + NotSetOnMoto([]string{"SetIdentityPoolRoles", "SetPrincipalTagAttributeMap"}) + ")",
 	}
 	if diff := cmp.Diff(wantLines, lines(log1.String())[2:]); diff != "" {
 		t.Errorf("first run's lines (-want +got):\n%s", diff)
@@ -152,28 +146,87 @@ func TestFilesResourcesAgainstMoto(t *testing.T) {
 	})
 
 	t.Run("roles hold the golden documents", func(t *testing.T) {
-		auth, _ := AuthenticatedFolderPolicy(first.FilesBucket, "")
-		vend, _ := VendingFolderPolicy(first.FilesBucket, "")
+		folder, _ := UserFolderPolicy(first.FilesBucket, "")
 		for _, r := range []struct {
 			arn          string
 			trust, perms iampolicy.Document
 		}{
-			{first.FilesAuthenticatedRoleARN, AuthenticatedTrustPolicy(first.IdentityPoolID), auth},
-			{first.FilesVendingRoleARN, VendingTrustPolicy("arn:aws:iam::123456789012:root"), vend},
+			{first.FilesAuthenticatedRoleARN, AuthenticatedTrustPolicy(first.IdentityPoolID), folder},
+			{first.FilesVendingRoleARN, VendingTrustPolicy("arn:aws:iam::123456789012:root"), folder},
 		} {
 			name := r.arn[strings.LastIndex(r.arn, "/")+1:]
-			role, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			comparePolicy(t, name+" trust", r.trust, aws.ToString(role.Role.AssumeRolePolicyDocument))
-			pol, err := c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(folderPolicyName)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			comparePolicy(t, name+" permissions", r.perms, aws.ToString(pol.PolicyDocument))
+			trust, perms := storedRole(t, c, name)
+			comparePolicy(t, name+" trust", r.trust, trust)
+			comparePolicy(t, name+" permissions", r.perms, perms)
 		}
 	})
+
+	// What IAM holds for the identity pool's role, read back and checked for what it
+	// means, not only against the golden file: the folder is the principal tag sub
+	// (the user pool sub, the folder the API states), and the trust lets Cognito tag
+	// the session.
+	t.Run("authenticated role: scope and sts:TagSession", func(t *testing.T) {
+		name := first.FilesAuthenticatedRoleARN[strings.LastIndex(first.FilesAuthenticatedRoleARN, "/")+1:]
+		trustJSON, permsJSON := storedRole(t, c, name)
+		trust, err := iampolicy.Parse([]byte(trustJSON))
+		if err != nil || len(trust.Statement) != 1 {
+			t.Fatalf("trust %s: %v", trustJSON, err)
+		}
+		st := trust.Statement[0]
+		if !contains(st.Action, "sts:AssumeRoleWithWebIdentity") || !contains(st.Action, "sts:TagSession") || len(st.Action) != 2 {
+			t.Errorf("trust actions %v, want sts:AssumeRoleWithWebIdentity and sts:TagSession", st.Action)
+		}
+		if aud := st.Condition["StringEquals"]["cognito-identity.amazonaws.com:aud"]; len(aud) != 1 || aud[0] != first.IdentityPoolID {
+			t.Errorf("trust aud %v, want only the pool %s", aud, first.IdentityPoolID)
+		}
+		perms, err := iampolicy.Parse([]byte(permsJSON))
+		if err != nil {
+			t.Fatalf("permissions %s: %v", permsJSON, err)
+		}
+		bucketARN := "arn:aws:s3:::" + first.FilesBucket
+		for _, st := range perms.Statement {
+			if st.Effect != iampolicy.Allow {
+				t.Errorf("statement %s: effect %s", st.Sid, st.Effect)
+			}
+			for _, a := range st.Action {
+				switch {
+				case a == "s3:ListBucket":
+					prefixes := st.Condition["StringLike"]["s3:prefix"]
+					if len(st.Resource) != 1 || st.Resource[0] != bucketARN || !cmp.Equal([]string(prefixes), []string{"users/${aws:PrincipalTag/sub}/", "users/${aws:PrincipalTag/sub}/*"}) {
+						t.Errorf("ListBucket on %v with s3:prefix %v: want only the bucket, only under users/${aws:PrincipalTag/sub}/", st.Resource, prefixes)
+					}
+				case strings.HasPrefix(a, "s3:") && strings.HasSuffix(a, "Object") || a == "s3:AbortMultipartUpload":
+					if len(st.Resource) != 1 || st.Resource[0] != bucketARN+"/users/${aws:PrincipalTag/sub}/*" {
+						t.Errorf("%s on %v: want only %s/users/${aws:PrincipalTag/sub}/*", a, st.Resource, bucketARN)
+					}
+				default:
+					t.Errorf("unexpected action %s in the authenticated role's policy", a)
+				}
+			}
+		}
+	})
+}
+
+// storedRole reads a role's trust policy and folder policy back from IAM.
+func storedRole(t *testing.T, c *Clients, name string) (trust, perms string) {
+	t.Helper()
+	ctx := context.Background()
+	role, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(folderPolicyName)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, perms = aws.ToString(role.Role.AssumeRolePolicyDocument), aws.ToString(pol.PolicyDocument)
+	if dec, err := url.QueryUnescape(trust); err == nil {
+		trust = dec
+	}
+	if dec, err := url.QueryUnescape(perms); err == nil {
+		perms = dec
+	}
+	return trust, perms
 }
 
 // comparePolicy compares a document with what IAM holds (URL-encoded JSON).
@@ -190,5 +243,77 @@ func comparePolicy(t *testing.T, what string, want iampolicy.Document, stored st
 	_ = json.Unmarshal([]byte(b), &exp)
 	if diff := cmp.Diff(exp, got); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", what, diff)
+	}
+}
+
+// fakeCognitoIdentity answers Cognito Identity's JSON protocol with status for every
+// call, recording each call's target and body; it is not moto (no /moto-api/).
+func fakeCognitoIdentity(t *testing.T, status int) (*Clients, *[]string, *[]map[string]any) {
+	t.Helper()
+	var targets []string
+	var bodies []map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/moto-api/") {
+			http.NotFound(w, r)
+			return
+		}
+		var body map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		targets = append(targets, r.Header.Get("X-Amz-Target"))
+		bodies = append(bodies, body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte("{}"))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(srv.URL)}
+	return NewClients(cfg), &targets, &bodies
+}
+
+// TestIdentityPoolAccess: where the calls work, the role is attached and the id
+// token's sub claim is mapped to the principal tag sub for the user pool's provider,
+// without Cognito's default map; a 500 from an endpoint that is not moto fails the
+// run (on AWS nothing is skipped).
+func TestIdentityPoolAccess(t *testing.T) {
+	ctx := context.Background()
+	out := &stack.Resources{UserPoolID: "eu-west-1_pool", IdentityPoolID: "eu-west-1:ids", FilesAuthenticatedRoleARN: "arn:aws:iam::123456789012:role/auth"}
+
+	c, targets, bodies := fakeCognitoIdentity(t, http.StatusOK)
+	o, err := IdentityPoolAccess{}.Ensure(ctx, c, out)
+	if err != nil || !o.Applied || o.Skipped {
+		t.Fatalf("Ensure = %+v, %v; want applied", o, err)
+	}
+	want := []string{"AWSCognitoIdentityService.SetIdentityPoolRoles", "AWSCognitoIdentityService.SetPrincipalTagAttributeMap"}
+	if diff := cmp.Diff(want, *targets); diff != "" {
+		t.Fatalf("calls (-want +got):\n%s", diff)
+	}
+	wantTags := map[string]any{
+		"IdentityPoolId": "eu-west-1:ids", "IdentityProviderName": "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool",
+		"UseDefaults": false, "PrincipalTags": map[string]any{"sub": "sub"},
+	}
+	if diff := cmp.Diff(wantTags, (*bodies)[1]); diff != "" {
+		t.Errorf("SetPrincipalTagAttributeMap (-want +got):\n%s", diff)
+	}
+	if roles := (*bodies)[0]["Roles"]; !cmp.Equal(roles, map[string]any{"authenticated": out.FilesAuthenticatedRoleARN}) {
+		t.Errorf("SetIdentityPoolRoles roles = %v", roles)
+	}
+
+	c, _, _ = fakeCognitoIdentity(t, http.StatusInternalServerError)
+	if o, err := (IdentityPoolAccess{}).Ensure(ctx, c, out); err == nil || o.Skipped {
+		t.Errorf("a 500 from an endpoint that is not moto: %+v, %v; want the run to fail", o, err)
+	}
+}
+
+// TestIsMoto: moto is recognised by its own API; an endpoint that is not moto, and AWS
+// (no override), are not.
+func TestIsMoto(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := fakeCognitoIdentity(t, http.StatusOK)
+	if c.isMoto(ctx, aws.ToString(c.CognitoIdentity.Options().BaseEndpoint)) || c.isMoto(ctx, "") {
+		t.Error("an endpoint that is not moto, or AWS, taken for moto")
+	}
+	ep := mototest.Endpoint(t)
+	if !NewClients(mototest.AWSConfig(t, ep)).isMoto(ctx, ep+"/") {
+		t.Errorf("moto at %s not recognised", ep)
 	}
 }

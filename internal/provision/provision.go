@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
@@ -50,6 +51,9 @@ type Clients struct {
 	SQS *sqs.Client
 	// SESv2 manages the welcome mailer's sender identity.
 	SESv2 *sesv2.Client
+
+	// motoEndpoints remembers which endpoint overrides are moto (moto.go).
+	motoEndpoints sync.Map
 }
 
 // NewClients builds the clients from cfg (awsconf.Load in the tools,
@@ -137,7 +141,7 @@ func DefinitionsFor(o Options) []Resource {
 		IdentityPool{PoolName: prefix + "mytodolist-files"},
 		AuthenticatedRole{RoleName: prefix + "mytodolist-files-authenticated"},
 		VendingRole{RoleName: prefix + "mytodolist-files-vending"},
-		IdentityPoolRoles{},
+		IdentityPoolAccess{},
 	}
 	// MyBlog (blog.go): tables, buckets, CloudFront.
 	rs = append(rs, BlogResources(prefix, o.Blog)...)

@@ -29,19 +29,10 @@ import (
 func BenchmarkFilesCredentials(b *testing.B) {
 	ep := mototest.Endpoint(b)
 	pool := authtest.NewPool(b)
-	api := build(b, b.TempDir(), "./services/todo-api", "todo-api")
-	port := porttest.Free(b)
 	cfg := pool.Config()
-	cmd := exec.Command(api)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "LOG_LEVEL=error",
-		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL="+ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"COGNITO_ISSUER="+cfg.Issuer, "COGNITO_JWKS_URL="+cfg.JWKSURL, "COGNITO_CLIENT_IDS="+strings.Join(cfg.ClientIDs, ","),
-		"FILES_BUCKET="+mototest.Name("bench-files"), "FILES_VENDING_ROLE_ARN=arn:aws:iam::123456789012:role/bench-vending", "S3_FORCE_PATH_STYLE=true")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	url := fmt.Sprintf("http://127.0.0.1:%d/v1/files/credentials", port)
+	base := startTodoAPI(b, ep, "COGNITO_ISSUER="+cfg.Issuer, "COGNITO_JWKS_URL="+cfg.JWKSURL, "COGNITO_CLIENT_IDS="+strings.Join(cfg.ClientIDs, ","),
+		"FILES_BUCKET="+mototest.Name("bench-files"), "FILES_VENDING_ROLE_ARN=arn:aws:iam::123456789012:role/bench-vending")
+	url := base + "/v1/files/credentials"
 	token := pool.IDToken(b, "bench-user", nil)
 	call := func() (time.Duration, int) {
 		req, _ := http.NewRequest(http.MethodPost, url, nil)
@@ -96,7 +87,7 @@ func BenchmarkFilesUpload100MB(b *testing.B) {
 	var rs []provision.Resource
 	for _, r := range provision.Definitions(prefix) {
 		switch r.(type) {
-		case provision.UserPool, provision.AppClient, provision.FilesBucket, provision.IdentityPool, provision.AuthenticatedRole, provision.IdentityPoolRoles:
+		case provision.UserPool, provision.AppClient, provision.FilesBucket, provision.IdentityPool, provision.AuthenticatedRole, provision.IdentityPoolAccess:
 			rs = append(rs, r)
 		}
 	}
@@ -104,8 +95,12 @@ func BenchmarkFilesUpload100MB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The CLI asks todo-api for the user's folder (GET /v1/files states it): a todo-api
+	// on the same pool and bucket, no vending role.
+	api := startTodoAPI(b, ep, "COGNITO_ISSUER="+res.Issuer, "COGNITO_JWKS_URL="+res.JWKSURL, "COGNITO_CLIENT_IDS="+res.UserPoolClientID,
+		"FILES_BUCKET="+res.FilesBucket)
 	stackFile := filepath.Join(dir, "stack.json")
-	if err := stack.Write(stackFile, &stack.Stack{Region: mototest.Region, AWSEndpoint: ep, APIURL: "https://127.0.0.1:1", Resources: res}); err != nil {
+	if err := stack.Write(stackFile, &stack.Stack{Region: mototest.Region, AWSEndpoint: ep, APIURL: api, Resources: res}); err != nil {
 		b.Fatal(err)
 	}
 	email, password := "bench@example.com", "Passw0rd1x!"
@@ -148,4 +143,31 @@ func BenchmarkFilesUpload100MB(b *testing.B) {
 	b.ReportMetric(mb/sumCLI.Seconds(), "todo-MB/s")
 	b.ReportMetric(mb/sumAWS.Seconds(), "aws-MB/s")
 	b.ReportMetric(sumAWS.Seconds()/sumCLI.Seconds(), "ratio")
+}
+
+// startTodoAPI builds todo-api and runs it against moto at ep, with env added to the
+// common settings, until the benchmark ends; it returns its base URL.
+func startTodoAPI(b *testing.B, ep string, env ...string) string {
+	b.Helper()
+	bin := build(b, b.TempDir(), "./services/todo-api", "todo-api")
+	port := porttest.Free(b)
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(os.Environ(), fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "LOG_LEVEL=error",
+		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL="+ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "S3_FORCE_PATH_STYLE=true"), env...)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("todo-api was not ready within 10 s")
+		}
+	}
 }

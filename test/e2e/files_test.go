@@ -15,7 +15,8 @@ import (
 )
 
 type filesListJSON struct {
-	Items []struct {
+	Prefix string `json:"prefix"`
+	Items  []struct {
 		Key  string `json:"key"`
 		Size int64  `json:"size"`
 	} `json:"items"`
@@ -50,6 +51,13 @@ func TestFilesJourney(t *testing.T) {
 			alice.okJSON(&l, "files", "--via", via, "ls", "notes/")
 			if len(l.Items) != 1 || l.Items[0].Key != key || l.Items[0].Size != int64(len(content)) {
 				t.Fatalf("alice's listing via %s = %+v, want only %s", via, l.Items, key)
+			}
+			// One folder per user: whichever way the file went, the API lists it, in the
+			// folder it states.
+			var api filesListJSON
+			alice.okJSON(&api, "files", "--via", "presign", "ls", "notes/")
+			if len(api.Items) != 1 || api.Items[0].Key != key || api.Prefix != l.Prefix || !strings.HasPrefix(api.Prefix, "users/") {
+				t.Fatalf("after a put via %s the API lists %+v in %q (the flow listed in %q), want only %s", via, api.Items, api.Prefix, l.Prefix, key)
 			}
 			got := alice.ok("files", "--via", via, "get", key, "-")
 			if got != string(content) {

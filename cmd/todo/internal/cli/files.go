@@ -45,11 +45,13 @@ func (a *app) filesCmd() *cobra.Command {
 
   identity  (default) what the mobile app does: exchange your id token with the Cognito
             Identity Pool for temporary AWS credentials (cached next to the session until
-            shortly before they expire), then call S3 directly; your folder is
-            users/<identity id>/
+            shortly before they expire), then call S3 directly
   vend      get temporary credentials from the API (POST /v1/files/credentials), then
-            call S3 directly; your folder is users/<sub>/
-  presign   ask the API for presigned URLs, then plain HTTPS to S3; same folder as vend`,
+            call S3 directly
+  presign   ask the API for presigned URLs, then plain HTTPS to S3
+
+Every way reaches the same folder, users/<your user pool sub>/, which the API states
+(the prefix of GET /v1/files and of the credentials): the CLI never builds it.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&ff.via, "via", viaIdentity, "identity, vend or presign")
@@ -111,6 +113,14 @@ func (a *app) access(ctx context.Context, ff *filesFlags) (*folderAccess, error)
 		st.Bucket, st.Folder = g.Bucket, g.Prefix
 		return &folderAccess{store: st, api: fa}, nil
 	case viaIdentity:
+		fa, err := a.filesAPI()
+		if err != nil {
+			return nil, err
+		}
+		folder, err := fa.Folder(ctx)
+		if err != nil {
+			return nil, err
+		}
 		s, err := a.settings()
 		if err != nil {
 			return nil, err
@@ -157,16 +167,12 @@ func (a *app) access(ctx context.Context, ff *filesFlags) (*folderAccess, error)
 				return sess.IDToken, sess.Sub, nil
 			},
 		}
-		id, err := pool.IdentityID(ctx)
-		if err != nil {
-			return nil, err
-		}
 		store, err := a.s3Store(ctx, pool, s.Region, ff)
 		if err != nil {
 			return nil, err
 		}
-		store.Bucket, store.Folder = r.FilesBucket, "users/"+id+"/"
-		return &folderAccess{store: store}, nil
+		store.Bucket, store.Folder = r.FilesBucket, folder
+		return &folderAccess{store: store, api: fa}, nil
 	}
 	return nil, fmt.Errorf("--via %q: want identity, vend or presign", ff.via)
 }
@@ -333,12 +339,12 @@ func (a *app) filesLsCmd(ff *filesFlags) *cobra.Command {
 				return err
 			}
 			var items []files.Item
+			var folder string
 			if fa.store != nil {
+				folder = fa.store.Folder
 				items, err = fa.store.List(cmd.Context(), prefix)
 			} else {
-				var l files.Listing
-				l, err = fa.api.List(cmd.Context(), prefix)
-				items = l.Items
+				folder, items, err = fa.api.ListAll(cmd.Context(), prefix)
 			}
 			if err != nil {
 				return err
@@ -347,7 +353,7 @@ func (a *app) filesLsCmd(ff *filesFlags) *cobra.Command {
 				items = []files.Item{}
 			}
 			if a.json {
-				return output.Value(a.stdout, map[string]any{"items": items})
+				return output.Value(a.stdout, map[string]any{"prefix": folder, "items": items})
 			}
 			for _, it := range items {
 				a.printf("%12d  %s  %s\n", it.Size, it.LastModified.UTC().Format(time.RFC3339), it.Key)

@@ -2,8 +2,11 @@ package files
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,10 +46,12 @@ type Item struct {
 	LastModified time.Time `json:"lastModified"`
 }
 
-// Listing is todo-api's answer to GET /v1/files.
+// Listing is todo-api's answer to GET /v1/files: a page of the caller's objects, keys
+// relative to Prefix, the caller's folder.
 type Listing struct {
+	Prefix    string `json:"prefix"`
 	Items     []Item `json:"items"`
-	Truncated bool   `json:"truncated"`
+	NextToken string `json:"nextToken"`
 }
 
 // API calls todo-api's /v1/files routes.
@@ -78,11 +83,59 @@ func (a *API) DownloadURL(ctx context.Context, key string) (SignedDownload, erro
 	return d, err
 }
 
-// List lists the caller's objects under prefix.
-func (a *API) List(ctx context.Context, prefix string) (Listing, error) {
+// List lists one page of the caller's objects under prefix, after nextToken; limit 0
+// is the API's default page.
+func (a *API) List(ctx context.Context, prefix, nextToken string, limit int) (Listing, error) {
+	q := url.Values{"prefix": {prefix}}
+	if nextToken != "" {
+		q.Set("nextToken", nextToken)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
 	var l Listing
-	err := a.Client.Call(ctx, http.MethodGet, []string{"v1", "files"}, url.Values{"prefix": {prefix}}, nil, &l)
+	err := a.Client.Call(ctx, http.MethodGet, []string{"v1", "files"}, q, nil, &l)
 	return l, err
+}
+
+// maxListPages bounds ListAll, in case a server keeps answering with a next token.
+const maxListPages = 10000
+
+// ListAll lists every object under prefix, page after page, and returns the folder
+// the API states with them.
+func (a *API) ListAll(ctx context.Context, prefix string) (string, []Item, error) {
+	var items []Item
+	next, folder := "", ""
+	seen := map[string]bool{}
+	for range maxListPages {
+		l, err := a.List(ctx, prefix, next, 0)
+		if err != nil {
+			return "", nil, err
+		}
+		folder = l.Prefix
+		items = append(items, l.Items...)
+		if next = l.NextToken; next == "" {
+			return folder, items, nil
+		}
+		if seen[next] {
+			return "", nil, fmt.Errorf("list files: the API repeated the page token %q", next)
+		}
+		seen[next] = true
+	}
+	return "", nil, fmt.Errorf("list files: more than %d pages", maxListPages)
+}
+
+// Folder asks the API for the caller's folder (the prefix of GET /v1/files): clients
+// never build it themselves.
+func (a *API) Folder(ctx context.Context) (string, error) {
+	l, err := a.List(ctx, "", "", 1)
+	if err != nil {
+		return "", fmt.Errorf("ask the API for your folder: %w", err)
+	}
+	if l.Prefix == "" {
+		return "", errors.New("the API did not state your folder (prefix in GET /v1/files): it is older than this CLI")
+	}
+	return l.Prefix, nil
 }
 
 // Vended is an aws.CredentialsProvider backed by todo-api's token vending. The grant's

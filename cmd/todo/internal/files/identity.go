@@ -159,19 +159,6 @@ func (p *IdentityPool) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return c.credentials(), nil
 }
 
-// IdentityID returns the user's identity id (their folder is users/<id>/), getting
-// credentials first when none are cached.
-func (p *IdentityPool) IdentityID(ctx context.Context) (string, error) {
-	if _, err := p.Retrieve(ctx); err != nil {
-		return "", err
-	}
-	c, err := p.Cache.Load()
-	if err != nil {
-		return "", err
-	}
-	return c.IdentityID, nil
-}
-
 func (c Cached) credentials() aws.Credentials {
 	return aws.Credentials{
 		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,

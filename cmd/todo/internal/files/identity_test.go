@@ -74,9 +74,8 @@ func TestIdentityPoolCachesUntilShortlyBeforeExpiry(t *testing.T) {
 	if err != nil || c.AccessKeyID != "AK2" || api.getID != 1 {
 		t.Errorf("near expiry: %+v %v, getId=%d", c, err, api.getID)
 	}
-	id, _ := p2.IdentityID(ctx)
-	if id != "us-east-1:id-1" {
-		t.Errorf("identity id = %q", id)
+	if c, _ := p2.Cache.Load(); c.IdentityID != "us-east-1:id-1" {
+		t.Errorf("cached identity id = %q", c.IdentityID)
 	}
 	// Another user signs in with the same config dir: the cache is not reused.
 	sub = "bob"

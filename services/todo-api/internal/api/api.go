@@ -32,6 +32,9 @@ type Deps struct {
 	MaxPage  int
 	// Files serves the /v1/files routes; nil when FILES_BUCKET is not set (503).
 	Files *awsconf.Pending[*files.Service]
+	// FilePages seals the nextToken of file listings (a purpose of its own, so a to-do
+	// token is no files token).
+	FilePages *pagetoken.Sealer
 }
 
 const identityKey = "identity"

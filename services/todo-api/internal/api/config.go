@@ -52,7 +52,7 @@ type FilesConfig struct {
 	// UploadContentTypes are the media types that may be uploaded; "type/*" admits a
 	// whole type.
 	UploadContentTypes []string `env:"FILES_UPLOAD_CONTENT_TYPES" envDefault:"text/plain,application/pdf,application/octet-stream,image/*" envSeparator:","`
-	// ListLimit bounds one listing.
+	// ListLimit is the default and largest page of a file listing (1 to 1000).
 	ListLimit int `env:"FILES_LIST_LIMIT" envDefault:"1000"`
 	// ForcePathStyle puts the bucket in the URL path instead of the host name (moto
 	// needs it).

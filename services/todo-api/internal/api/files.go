@@ -1,7 +1,10 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -91,19 +94,65 @@ func (h *handlers) downloadURL(c *gin.Context) {
 	jsonapi.Respond(c, h.Log, http.StatusOK, d)
 }
 
-// listFiles is GET /v1/files?prefix=.
+// filesPage is what a files nextToken seals: the listing's prefix and the key the
+// next page starts after, both relative to the caller's folder.
+type filesPage struct {
+	Prefix string `json:"p"`
+	After  string `json:"a"`
+}
+
+// listFilesResponse is a page of GET /v1/files.
+type listFilesResponse struct {
+	Prefix    string            `json:"prefix"`
+	Items     []files.ListedKey `json:"items"`
+	NextToken *string           `json:"nextToken"`
+}
+
+// listFiles is GET /v1/files?prefix=&limit=&nextToken=.
 func (h *handlers) listFiles(c *gin.Context) {
+	sub := owner(c)
+	q := files.ListQuery{Prefix: c.Query("prefix")}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			h.fail(c, apperr.Field("limit", "must be a whole number of at least 1"))
+			return
+		}
+		q.Limit = n
+	}
+	if tok := c.Query("nextToken"); tok != "" {
+		raw, err := h.FilePages.Open(sub, tok)
+		var p filesPage
+		if err == nil {
+			err = json.Unmarshal([]byte(raw), &p)
+		}
+		if err != nil || p.Prefix != q.Prefix {
+			h.fail(c, apperr.Field("nextToken", "is invalid, expired or for another prefix; list again from the start"))
+			return
+		}
+		q.StartAfter = p.After
+	}
 	s, ok := h.filesService(c)
 	if !ok {
 		return
 	}
-	l, err := s.List(c.Request.Context(), owner(c), c.Query("prefix"))
+	l, err := s.List(c.Request.Context(), sub, q)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
+	resp := listFilesResponse{Prefix: l.Prefix, Items: l.Items}
+	if l.Cursor != "" {
+		raw, err := json.Marshal(filesPage{Prefix: q.Prefix, After: l.Cursor})
+		if err != nil {
+			h.fail(c, fmt.Errorf("seal the files page: %w", err))
+			return
+		}
+		t := h.FilePages.Seal(sub, string(raw))
+		resp.NextToken = &t
+	}
 	private(c)
-	jsonapi.Respond(c, h.Log, http.StatusOK, l)
+	jsonapi.Respond(c, h.Log, http.StatusOK, resp)
 }
 
 // noStore marks an answer holding credentials or signed URLs: no cache may keep it.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,11 +42,14 @@ func (b *memBucket) PresignDownload(_ context.Context, key string, _ time.Durati
 	return files.SignedDownload{Method: "GET", URL: "https://s3.test/files/" + key}, nil
 }
 
-func (b *memBucket) List(_ context.Context, prefix string, _ int) ([]files.Object, bool, error) {
+func (b *memBucket) List(_ context.Context, prefix, startAfter string, limit int) ([]files.Object, bool, error) {
 	var out []files.Object
-	for k, n := range b.objects {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, files.Object{Key: k, Size: n})
+	for _, k := range slices.Sorted(maps.Keys(b.objects)) {
+		if strings.HasPrefix(k, prefix) && k > startAfter {
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, files.Object{Key: k, Size: b.objects[k]})
 		}
 	}
 	return out, false, nil
@@ -68,11 +73,12 @@ func newFilesEnv(t *testing.T, withFiles bool) (*env, *memBucket, *stubVendor) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	b := &memBucket{objects: map[string]int64{}}
 	vend := &stubVendor{}
-	d := Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(todotest.NewMemory())), Pages: pages, PageSize: 2, MaxPage: 100}
+	filePages, _ := pagetoken.New(pagetoken.RandomKey(), "files.list", time.Hour)
+	d := Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(todotest.NewMemory())), Pages: pages, PageSize: 2, MaxPage: 100, FilePages: filePages}
 	if withFiles {
 		svc, err := files.NewService(files.Options{
 			Bucket: "files", Region: "eu-west-1", CredentialsTTL: 15 * time.Minute, URLTTL: time.Minute,
-			MaxUploadBytes: 1000, ContentTypes: []string{"text/plain"},
+			MaxUploadBytes: 1000, ContentTypes: []string{"text/plain"}, ListLimit: 10,
 		}, vend, b)
 		if err != nil {
 			t.Fatal(err)
@@ -111,15 +117,18 @@ func TestFilesRoutes(t *testing.T) {
 	b.objects["users/bob/secret.txt"] = 3
 
 	r = e.do(t, "GET", "/v1/files?prefix=notes/", alice, nil)
-	var l files.Listing
+	var l listFilesResponse
 	r.json(t, &l)
 	if diff := cmp.Diff([]files.ListedKey{{Key: "notes/a.txt", Size: 12, LastModified: time.Time{}.UTC()}}, l.Items); r.status != 200 || diff != "" {
 		t.Fatalf("list: %d (-want +got):\n%s", r.status, diff)
 	}
+	if l.Prefix != "users/alice/" || l.NextToken != nil || !strings.Contains(string(r.body), `"nextToken":null`) {
+		t.Errorf("list: %s; want the caller's folder as prefix and a null nextToken", r.body)
+	}
 	r = e.do(t, "GET", "/v1/files", bob, nil)
 	r.json(t, &l)
-	if len(l.Items) != 1 || l.Items[0].Key != "secret.txt" {
-		t.Fatalf("bob's list = %+v", l.Items)
+	if len(l.Items) != 1 || l.Items[0].Key != "secret.txt" || l.Prefix != "users/bob/" {
+		t.Fatalf("bob's list = %s", r.body)
 	}
 
 	r = e.do(t, "GET", "/v1/files/download-url?key="+url.QueryEscape("notes/a.txt"), alice, nil)
@@ -138,6 +147,75 @@ func TestFilesRoutes(t *testing.T) {
 		if !strings.HasPrefix(k, "users/alice/") && !strings.HasPrefix(k, "users/bob/") {
 			t.Errorf("signed %q", k)
 		}
+	}
+}
+
+// TestFilesPagination: GET /v1/files pages with limit and a sealed nextToken, which is
+// refused for another prefix, another user, or when tampered with.
+func TestFilesPagination(t *testing.T) {
+	e, b, _ := newFilesEnv(t, true)
+	alice, bob := e.pool.IDToken(t, "alice", nil), e.pool.IDToken(t, "bob", nil)
+	for _, k := range []string{"a/1", "a/2", "a/3", "b/1", "c/1"} {
+		b.objects["users/alice/"+k] = 1
+	}
+	b.objects["users/bob/a/9"] = 1
+	var keys []string
+	next, first, pages := "", "", 0
+	for {
+		path := "/v1/files?prefix=a/&limit=2"
+		if next != "" {
+			path += "&nextToken=" + url.QueryEscape(next)
+		}
+		r := e.do(t, "GET", path, alice, nil)
+		var l listFilesResponse
+		r.json(t, &l)
+		if r.status != 200 || l.Prefix != "users/alice/" {
+			t.Fatalf("page %d: %d %s", pages, r.status, r.body)
+		}
+		pages++
+		for _, it := range l.Items {
+			keys = append(keys, it.Key)
+		}
+		if l.NextToken == nil {
+			break
+		}
+		next = *l.NextToken
+		if first == "" {
+			first = next
+		}
+	}
+	if diff := cmp.Diff([]string{"a/1", "a/2", "a/3"}, keys); diff != "" || pages != 2 {
+		t.Errorf("%d pages (-want +got):\n%s", pages, diff)
+	}
+	tampered := []byte(first)
+	tampered[3] ^= 1
+	for name, c := range map[string]struct{ path, token string }{
+		"another prefix": {"/v1/files?prefix=b/&nextToken=" + url.QueryEscape(first), alice},
+		"another user":   {"/v1/files?prefix=a/&nextToken=" + url.QueryEscape(first), bob},
+		"tampered":       {"/v1/files?prefix=a/&nextToken=" + url.QueryEscape(string(tampered)), alice},
+		"garbage":        {"/v1/files?nextToken=abc", alice},
+		"limit 0":        {"/v1/files?limit=0", alice},
+		"limit too big":  {"/v1/files?limit=11", alice},
+		"limit a word":   {"/v1/files?limit=ten", alice},
+	} {
+		r := e.do(t, "GET", c.path, c.token, nil)
+		if r.status != 400 || r.errBody(t).Field == "" {
+			t.Errorf("%s: %d %s, want a 400 naming a field", name, r.status, r.body)
+		}
+	}
+	// A to-do page token is no files token.
+	for range 3 {
+		e.do(t, "POST", "/v1/todos", alice, map[string]any{"title": "x"})
+	}
+	var todos struct {
+		NextToken *string `json:"nextToken"`
+	}
+	e.do(t, "GET", "/v1/todos?limit=1", alice, nil).json(t, &todos)
+	if todos.NextToken == nil {
+		t.Fatal("no to-do page token to try")
+	}
+	if r := e.do(t, "GET", "/v1/files?nextToken="+url.QueryEscape(*todos.NextToken), alice, nil); r.status != 400 {
+		t.Errorf("a to-do token on /v1/files: %d %s", r.status, r.body)
 	}
 }
 

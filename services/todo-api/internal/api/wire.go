@@ -49,6 +49,10 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	if err != nil {
 		return nil, err
 	}
+	filePages, err := pagetoken.New(key, "files.list", pageTokenMaxAge)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.DAXEndpoint != "" {
 		if _, err := dynamo.ParseDAXEndpoint(cfg.DAXEndpoint); err != nil {
 			return nil, err
@@ -67,7 +71,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		return nil, err
 	}
 	go func() { _ = verifier.Prefetch(ctx) }()
-	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize, Files: filesSvc}), nil
+	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize, Files: filesSvc, FilePages: filePages}), nil
 }
 
 // filesOptions turns the configuration into the files service's options.
@@ -92,7 +96,7 @@ func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pen
 		return nil, err
 	}
 	if cfg.Files.ListLimit < 1 {
-		return nil, fmt.Errorf("FILES_LIST_LIMIT %d: want at least 1", cfg.Files.ListLimit)
+		return nil, fmt.Errorf("FILES_LIST_LIMIT %d: want 1 to 1000 (one S3 page)", cfg.Files.ListLimit)
 	}
 	return awsconf.Start(ctx, func(ctx context.Context) (*files.Service, error) {
 		// Temporary credentials are replaced a URL's lifetime before they expire (at most

@@ -99,9 +99,9 @@ type Object struct {
 type Bucket interface {
 	PresignUpload(ctx context.Context, u Upload) (SignedUpload, error)
 	PresignDownload(ctx context.Context, key string, expires time.Duration) (SignedDownload, error)
-	// List returns up to limit objects whose keys start with prefix, and whether more
-	// exist.
-	List(ctx context.Context, prefix string, limit int) ([]Object, bool, error)
+	// List returns up to limit objects whose keys start with prefix and sort after
+	// startAfter (all when it is empty), in key order, and whether more exist.
+	List(ctx context.Context, prefix, startAfter string, limit int) ([]Object, bool, error)
 }
 
 // Options configure a Service.
@@ -121,7 +121,8 @@ type Options struct {
 	// ContentTypes are the media types that may be uploaded ("image/png"); a "type/*"
 	// entry admits a whole type.
 	ContentTypes []string
-	// ListLimit bounds one listing (1000).
+	// ListLimit is the largest page of a listing, and its default size (1 to 1000,
+	// S3's own page).
 	ListLimit int
 }
 
@@ -138,6 +139,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("FILES_UPLOAD_MAX_BYTES %d: want 1 byte to 5 GiB (one PUT)", o.MaxUploadBytes)
 	case len(o.ContentTypes) == 0:
 		return fmt.Errorf("FILES_UPLOAD_CONTENT_TYPES is empty: no upload could be signed")
+	case o.ListLimit < 0 || o.ListLimit > 1000:
+		return fmt.Errorf("FILES_LIST_LIMIT %d: want 1 to 1000 (one S3 page)", o.ListLimit)
 	}
 	for _, ct := range o.ContentTypes {
 		if _, _, err := mime.ParseMediaType(ct); err != nil {
@@ -248,8 +251,8 @@ func SessionName(sub string) string {
 
 // Credentials vends credentials limited to the caller's folder: a session of the
 // vending role with a session policy naming the folder literally, and the session tag
-// sub=<sub> which the vending role's own policy uses (users/${aws:PrincipalTag/sub}/),
-// so that in AWS the folder is enforced twice by IAM.
+// sub=<sub> (iampolicy.UserTag) which the vending role's own policy uses
+// (iampolicy.UserFolder), so that in AWS the folder is enforced twice by IAM.
 func (s *Service) Credentials(ctx context.Context, sub string) (Grant, error) {
 	if s.vendor == nil {
 		return Grant{}, apperr.New(apperr.Unavailable, "token vending is not configured on this server (FILES_VENDING_ROLE_ARN); use the presigned URLs")
@@ -269,7 +272,7 @@ func (s *Service) Credentials(ctx context.Context, sub string) (Grant, error) {
 	c, err := s.vendor.Vend(ctx, SessionRequest{
 		SessionName: SessionName(sub),
 		Policy:      policy,
-		Tags:        map[string]string{"sub": sub},
+		Tags:        map[string]string{iampolicy.UserTag: sub},
 		Duration:    s.o.CredentialsTTL,
 	})
 	if err != nil {
@@ -334,11 +337,16 @@ func (s *Service) DownloadURL(ctx context.Context, sub, key string) (SignedDownl
 	return s.bucket.PresignDownload(ctx, full, s.o.URLTTL)
 }
 
-// Listing is a page of the caller's objects, keys relative to their folder.
+// Listing is a page of the caller's objects.
 type Listing struct {
-	Prefix    string      `json:"prefix"`
-	Items     []ListedKey `json:"items"`
-	Truncated bool        `json:"truncated"`
+	// Prefix is the caller's folder, "users/<sub>/": an object listed as Key is the S3
+	// object Prefix+Key. Clients use it; they never build the folder themselves.
+	Prefix string
+	// Items are the objects, keys relative to Prefix, in key order.
+	Items []ListedKey
+	// Cursor is where the next page starts (a key relative to the folder), empty on the
+	// last page. The API seals it into nextToken.
+	Cursor string
 }
 
 // ListedKey is one object of a Listing.
@@ -349,14 +357,22 @@ type ListedKey struct {
 	ETag         string    `json:"etag,omitempty"`
 }
 
-// List lists the caller's objects whose keys start with prefix (relative to the
-// folder). Anything the bucket returns outside the folder is dropped, not shown.
-func (s *Service) List(ctx context.Context, sub, prefix string) (Listing, error) {
+// ListQuery is one page of a listing: the objects under Prefix (relative to the
+// folder) after the relative key StartAfter, at most Limit (ListLimit when 0).
+type ListQuery struct {
+	Prefix     string
+	StartAfter string
+	Limit      int
+}
+
+// List lists a page of the caller's objects. Anything the bucket returns outside the
+// folder (or outside the prefix) is dropped, not shown.
+func (s *Service) List(ctx context.Context, sub string, q ListQuery) (Listing, error) {
 	folder, err := FolderOf(sub)
 	if err != nil {
 		return Listing{}, err
 	}
-	p, err := CleanPrefix("prefix", prefix)
+	p, err := CleanPrefix("prefix", q.Prefix)
 	if err != nil {
 		return Listing{}, err
 	}
@@ -364,17 +380,34 @@ func (s *Service) List(ctx context.Context, sub, prefix string) (Listing, error)
 	if err != nil {
 		return Listing{}, apperr.Field("prefix", "%s", err)
 	}
-	objs, more, err := s.bucket.List(ctx, full, s.o.ListLimit)
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = s.o.ListLimit
+	case limit < 0 || limit > s.o.ListLimit:
+		return Listing{}, apperr.Field("limit", "must be a whole number from 1 to %d", s.o.ListLimit)
+	}
+	after := ""
+	if q.StartAfter != "" {
+		if !strings.HasPrefix(q.StartAfter, p) {
+			return Listing{}, apperr.Field("nextToken", "belongs to a listing of another prefix; list again from the start")
+		}
+		after = folder + q.StartAfter
+	}
+	objs, more, err := s.bucket.List(ctx, full, after, limit)
 	if err != nil {
 		return Listing{}, err
 	}
-	out := Listing{Prefix: p, Items: make([]ListedKey, 0, len(objs)), Truncated: more}
+	out := Listing{Prefix: folder, Items: make([]ListedKey, 0, len(objs))}
 	for _, o := range objs {
-		if !Inside(folder, o.Key) || !strings.HasPrefix(o.Key, folder+p) {
+		if !Inside(folder, o.Key) || !strings.HasPrefix(o.Key, full) {
 			continue
 		}
 		out.Items = append(out.Items, ListedKey{Key: strings.TrimPrefix(o.Key, folder), Size: o.Size, LastModified: o.LastModified.UTC(), ETag: o.ETag})
 	}
 	slices.SortFunc(out.Items, func(a, b ListedKey) int { return strings.Compare(a.Key, b.Key) })
+	if last := len(objs) - 1; more && last >= 0 && strings.HasPrefix(objs[last].Key, full) {
+		out.Cursor = strings.TrimPrefix(objs[last].Key, folder)
+	}
 	return out, nil
 }

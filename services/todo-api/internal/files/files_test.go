@@ -2,6 +2,7 @@ package files
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,11 +37,21 @@ func (b *fakeBucket) PresignDownload(_ context.Context, key string, _ time.Durat
 	return SignedDownload{Method: "GET", URL: "https://s3/" + key}, nil
 }
 
-func (b *fakeBucket) List(_ context.Context, prefix string, _ int) ([]Object, bool, error) {
+func (b *fakeBucket) List(_ context.Context, prefix, startAfter string, limit int) ([]Object, bool, error) {
 	b.listed = append(b.listed, prefix)
+	if startAfter != "" {
+		b.listed = append(b.listed, startAfter)
+	}
+	keys := slices.Sorted(slices.Values(b.keys))
 	var out []Object
-	for _, k := range b.keys {
+	for _, k := range keys {
+		if k <= startAfter {
+			continue
+		}
 		if strings.HasPrefix(k, prefix) || strings.HasPrefix(prefix, UsersPrefix+alice) {
+			if len(out) == limit {
+				return out, true, nil
+			}
 			out = append(out, Object{Key: k, Size: 1}) // a careless store returns everything
 		}
 	}
@@ -86,16 +97,19 @@ func TestNeverOutsideTheFolder(t *testing.T) {
 		for _, k := range crafted {
 			_, _ = s.UploadURL(ctx, sub, UploadRequest{Key: k, ContentType: "text/plain", Size: 10})
 			_, _ = s.DownloadURL(ctx, sub, k)
-			l, _ := s.List(ctx, sub, k)
+			l, _ := s.List(ctx, sub, ListQuery{Prefix: k})
 			for _, it := range l.Items {
 				if strings.Contains(it.Key, "secret") && sub == alice {
 					t.Errorf("%s's listing shows %q", sub, it.Key)
 				}
 			}
 		}
-		l, err := s.List(ctx, sub, "")
+		l, err := s.List(ctx, sub, ListQuery{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if l.Prefix != folder {
+			t.Errorf("%s's listing states the folder %q, want %q", sub, l.Prefix, folder)
 		}
 		for _, it := range l.Items {
 			if !Inside(folder, folder+it.Key) || strings.Contains(it.Key, "users/") {
@@ -136,7 +150,7 @@ func TestNeverOutsideTheFolder(t *testing.T) {
 
 func TestListShowsOnlyOwnKeysRelative(t *testing.T) {
 	s, _, _ := newService(t)
-	l, err := s.List(context.Background(), alice, "")
+	l, err := s.List(context.Background(), alice, ListQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +160,45 @@ func TestListShowsOnlyOwnKeysRelative(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a.txt", "photos/p.png"}, keys); diff != "" {
 		t.Errorf("alice's keys (-want +got):\n%s", diff)
+	}
+}
+
+// TestListPages: a listing pages in key order, each page after the previous one's
+// cursor, the last page without one; a cursor outside the listing's prefix and a limit
+// above ListLimit are 400s naming their field.
+func TestListPages(t *testing.T) {
+	s, b, _ := newService(t)
+	folder := "users/" + bob + "/"
+	b.keys = nil
+	for _, k := range []string{"d/4", "a/1", "b/2", "c/3", "e/5"} {
+		b.keys = append(b.keys, folder+k)
+	}
+	ctx := context.Background()
+	var got []string
+	var pages int
+	q := ListQuery{Limit: 2}
+	for {
+		l, err := s.List(ctx, bob, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, it := range l.Items {
+			got = append(got, it.Key)
+		}
+		if l.Cursor == "" {
+			break
+		}
+		q.StartAfter = l.Cursor
+	}
+	if diff := cmp.Diff([]string{"a/1", "b/2", "c/3", "d/4", "e/5"}, got); diff != "" || pages != 3 {
+		t.Errorf("%d pages (-want +got):\n%s", pages, diff)
+	}
+	if _, err := s.List(ctx, bob, ListQuery{Prefix: "a/", StartAfter: "b/2"}); apperr.As(err) == nil || apperr.As(err).Field != "nextToken" {
+		t.Errorf("cursor of another prefix: %v, want a 400 naming nextToken", err)
+	}
+	if _, err := s.List(ctx, bob, ListQuery{Limit: 1001}); apperr.As(err) == nil || apperr.As(err).Field != "limit" {
+		t.Errorf("limit 1001: %v, want a 400 naming limit", err)
 	}
 }
 

@@ -140,28 +140,25 @@ func (b *Bucket) PresignDownload(ctx context.Context, key string, expires time.D
 	return files.SignedDownload{Method: get.Method, URL: get.URL, ExpiresAt: now.Add(expires).UTC()}, nil
 }
 
-// List implements files.Bucket.
-func (b *Bucket) List(ctx context.Context, prefix string, limit int) ([]files.Object, bool, error) {
-	var out []files.Object
-	pages := s3.NewListObjectsV2Paginator(b.api, &s3.ListObjectsV2Input{
-		Bucket: aws.String(b.name), Prefix: aws.String(prefix), MaxKeys: aws.Int32(int32(min(limit, 1000))),
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, false, awsconf.DependencyError("list "+prefix, err)
-		}
-		for _, o := range page.Contents {
-			if len(out) == limit {
-				return out, true, nil
-			}
-			out = append(out, files.Object{
-				Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size),
-				LastModified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag),
-			})
-		}
+// List implements files.Bucket with one ListObjectsV2 call (limit is at most 1000,
+// S3's page).
+func (b *Bucket) List(ctx context.Context, prefix, startAfter string, limit int) ([]files.Object, bool, error) {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(b.name), Prefix: aws.String(prefix), MaxKeys: aws.Int32(int32(min(limit, 1000)))}
+	if startAfter != "" {
+		in.StartAfter = aws.String(startAfter)
 	}
-	return out, false, nil
+	page, err := b.api.ListObjectsV2(ctx, in)
+	if err != nil {
+		return nil, false, awsconf.DependencyError("list "+prefix, err)
+	}
+	out := make([]files.Object, 0, len(page.Contents))
+	for _, o := range page.Contents {
+		out = append(out, files.Object{
+			Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size),
+			LastModified: aws.ToTime(o.LastModified), ETag: aws.ToString(o.ETag),
+		})
+	}
+	return out, aws.ToBool(page.IsTruncated), nil
 }
 
 // CallerIdentityAPI is the STS call DescribeSigner makes (it needs no permission).

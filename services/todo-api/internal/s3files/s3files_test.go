@@ -188,9 +188,23 @@ func TestAgainstMoto(t *testing.T) {
 	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(name), Key: aws.String("users/b/y.txt"), Body: strings.NewReader("b")}); err != nil {
 		t.Fatal(err)
 	}
-	objs, more, err := b.List(ctx, "users/a/", 10)
+	objs, more, err := b.List(ctx, "users/a/", "", 10)
 	if err != nil || more || len(objs) != 1 || objs[0].Key != "users/a/x.txt" || objs[0].Size != int64(len(body)) {
 		t.Fatalf("List = %+v, %v, %v", objs, more, err)
+	}
+	// Pages: one S3 call each, in key order, after the given key.
+	for _, k := range []string{"users/a/y1", "users/a/y2", "users/a/y3"} {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(name), Key: aws.String(k), Body: strings.NewReader("y")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, more, err = b.List(ctx, "users/a/", "users/a/x.txt", 2)
+	if err != nil || !more || len(objs) != 2 || objs[0].Key != "users/a/y1" || objs[1].Key != "users/a/y2" {
+		t.Fatalf("List after x.txt, 2 = %+v, %v, %v; want y1, y2 and more", objs, more, err)
+	}
+	objs, more, err = b.List(ctx, "users/a/", "users/a/y2", 2)
+	if err != nil || more || len(objs) != 1 || objs[0].Key != "users/a/y3" {
+		t.Fatalf("List after y2, 2 = %+v, %v, %v; want y3 and no more", objs, more, err)
 	}
 	down, err := b.PresignDownload(ctx, "users/a/x.txt", time.Minute)
 	if err != nil {
