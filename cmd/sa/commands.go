@@ -46,14 +46,17 @@ func newProvisionCmd(stdout, stderr io.Writer) *cobra.Command {
 	var region, prefix, output string
 	var blog provision.BlogOptions
 	var roles provision.RoleOptions
+	var daxOpts provision.DAXOptions
 	cmd := &cobra.Command{
-		Use:   "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--cluster-oidc-provider ARN [--namespace NS] | --pod-identity] [--output text|json]",
+		Use:   "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--cluster-oidc-provider ARN [--namespace NS] | --pod-identity] [--dax --vpc-id VPC --subnet-ids S1,S2 --cluster-security-group SG] [--output text|json]",
 		Short: "Create the project's AWS resources, or find them if they exist",
 		Long: `Create the project's AWS resources, or find them if they already exist: the
 to-dos table, the Cognito user pool (app client, admins group), the files bucket with
 its identity pool and roles, MyBlog's global tables, buckets and CloudFront
 distribution, the event queues, stream checkpoints, idempotency table and SES sender,
-and (when asked) one least-privilege IAM role per service.
+and (when asked) one least-privilege IAM role per service and a DAX cluster in front of
+the to-dos table (--dax: in the Kubernetes cluster's VPC, reachable on 8111/9111 from
+its security group only, with the cache TTLs todo-api expects).
 Running it again changes nothing and prints "exists" for each resource.
 
 It uses your normal AWS configuration (AWS_PROFILE, AWS_REGION, SSO, instance roles),
@@ -68,6 +71,9 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output must be text or json, not %q", output)
+			}
+			if err := daxOpts.Validate(); err != nil {
+				return err
 			}
 			cfg, err := awsconf.Load(cmd.Context(), awsconf.Options{Region: region})
 			if err != nil {
@@ -87,7 +93,7 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 					return err
 				}
 			}
-			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, Roles: roles})
+			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, Roles: roles, DAX: daxOpts})
 			if err != nil {
 				if strings.Contains(err.Error(), "credential") {
 					return fmt.Errorf("%w\nhint: no usable AWS credentials; log in (aws sso login, AWS_PROFILE) or point AWS_ENDPOINT_URL at moto", err)
@@ -111,7 +117,13 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 	f.StringVar(&roles.OIDCProviderARN, "cluster-oidc-provider", "", "also create one IAM role per service (<prefix>sa-<service>) trusted through this EKS cluster's OIDC provider ARN (IRSA)")
 	f.StringVar(&roles.Namespace, "namespace", provision.DefaultNamespace, "namespace of the services' ServiceAccounts (IRSA trust)")
 	f.BoolVar(&roles.PodIdentity, "pod-identity", false, "also create one IAM role per service trusted by EKS Pod Identity (associate them with aws eks create-pod-identity-association)")
-	f.StringVar(&roles.DAXClusterARN, "dax-cluster-arn", "", "with service roles: let todo-api use this DAX cluster")
+	f.StringVar(&roles.DAXClusterARN, "dax-cluster-arn", "", "with service roles: let todo-api use this DAX cluster (with --dax, the one provisioned)")
+	f.BoolVar(&daxOpts.Enabled, "dax", false, "also create a DAX cluster in front of the to-dos table (needs --vpc-id, --subnet-ids, --cluster-security-group)")
+	f.StringVar(&daxOpts.VPCID, "vpc-id", "", "with --dax: the Kubernetes cluster's VPC")
+	f.StringSliceVar(&daxOpts.SubnetIDs, "subnet-ids", nil, "with --dax: the VPC's private subnets for the DAX nodes, one per zone")
+	f.StringVar(&daxOpts.ClusterSecurityGroup, "cluster-security-group", "", "with --dax: the security group of the pods' network interfaces (EKS: the cluster security group); DAX accepts 8111/9111 from it only")
+	f.StringVar(&daxOpts.NodeType, "dax-node-type", "", "with --dax: node type (default dax.t3.small)")
+	f.IntVar(&daxOpts.Nodes, "dax-nodes", 0, "with --dax: number of nodes, 1 to 11 (default 3, one per zone)")
 	return cmd
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
@@ -23,7 +25,7 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		want []string
 	}{
 		{[]string{"--help"}, []string{"provision", "dev"}},
-		{[]string{"provision", "--help"}, []string{"--region", "--prefix", "--output", "REAL AWS"}},
+		{[]string{"provision", "--help"}, []string{"--region", "--prefix", "--output", "REAL AWS", "--dax", "--vpc-id", "--subnet-ids", "--cluster-security-group"}},
 		{[]string{"dev", "--help"}, []string{"--dir", "--region", "--moto-endpoint", "--moto-port", "--api-port", "--prefix", "stack.json"}},
 	}
 	for _, tt := range tests {
@@ -47,6 +49,11 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"provision", "--output", "yaml"}, "--output must be text or json"},
+		{[]string{"provision", "--dax", "--subnet-ids", "subnet-a", "--cluster-security-group", "sg-1"}, "--dax needs --vpc-id"},
+		{[]string{"provision", "--dax", "--vpc-id", "vpc-1", "--cluster-security-group", "sg-1"}, "--dax needs --subnet-ids"},
+		{[]string{"provision", "--dax", "--vpc-id", "vpc-1", "--subnet-ids", "subnet-a"}, "--dax needs --cluster-security-group"},
+		{[]string{"provision", "--dax", "--vpc-id", "vpc-1", "--subnet-ids", "sg-1", "--cluster-security-group", "sg-1"}, "not a subnet id"},
+		{[]string{"provision", "--vpc-id", "vpc-1"}, "only go with --dax"},
 		{[]string{"dev", "extra"}, "unknown command"},
 		{[]string{"dev", "--api-port", "many"}, "invalid argument"},
 		{[]string{"nope"}, "unknown command"},
@@ -115,5 +122,55 @@ func TestProvisionAgainstMoto(t *testing.T) {
 	want := "exists   cognito app client " + prefix + "mobile (" + res.UserPoolClientID + ")"
 	if !strings.Contains(stdout.String(), want) {
 		t.Errorf("second run's stdout lacks %q:\n%s", want, stdout.String())
+	}
+}
+
+// TestProvisionDAXAgainstMoto runs `sa provision --dax ... --pod-identity` against a
+// VPC made in moto: the DAX cluster is made and todo-api's role is allowed it; the
+// parts moto lacks are one skipped line each.
+func TestProvisionDAXAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	t.Setenv("AWS_REGION", mototest.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	ctx := context.Background()
+	ec := ec2.NewFromConfig(mototest.AWSConfig(t, ep))
+	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.7.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subnets []string
+	for _, cidr := range []string{"10.7.1.0/24", "10.7.2.0/24"} {
+		s, err := ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
+	}
+	sg, err := ec.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(mototest.Name("eks")), Description: aws.String("EKS cluster"), VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "x" + strings.ReplaceAll(mototest.Name(""), "-", "")[:6] + "-"
+	var stdout, stderr bytes.Buffer
+	args := []string{"provision", "--prefix", prefix, "--output", "json", "--pod-identity",
+		"--dax", "--vpc-id", aws.ToString(vpc.Vpc.VpcId), "--subnet-ids", strings.Join(subnets, ","), "--cluster-security-group", aws.ToString(sg.GroupId), "--dax-nodes", "1"}
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("provision --dax: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var res stack.Resources
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout.String())
+	}
+	if res.DAXClusterARN == "" || res.DAXSecurityGroupID == "" || res.ServiceRoleARNs["todo-api"] == "" {
+		t.Errorf("resources = %+v", res)
+	}
+	for _, want := range []string{"created  dax cluster " + prefix + "todos-dax", "skipped  dax subnet group", "skipped  dax parameter group",
+		"skipped  cognito identity pool access"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
 	}
 }

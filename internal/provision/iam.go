@@ -283,7 +283,8 @@ type RoleOptions struct {
 	PodIdentity bool
 	// Namespace of the ServiceAccounts (DefaultNamespace when empty); IRSA only.
 	Namespace string
-	// DAXClusterARN, when set, is added to todo-api's permissions.
+	// DAXClusterARN, when set, is added to todo-api's permissions; with --dax the
+	// cluster provisioned in the same run is.
 	DAXClusterARN string
 }
 
@@ -376,6 +377,9 @@ func (r ServiceRoleResource) Ensure(ctx context.Context, c *Clients, out *stack.
 		return Outcome{}, fmt.Errorf("find the account: %w", err)
 	}
 	a := Account{ID: aws.ToString(id.Account), Regions: r.Regions, DAXClusterARN: r.Options.DAXClusterARN}
+	if a.DAXClusterARN == "" {
+		a.DAXClusterARN = out.DAXClusterARN // provisioned in this run (--dax)
+	}
 	if p := strings.SplitN(aws.ToString(id.Arn), ":", 3); len(p) == 3 {
 		a.Partition = p[1]
 	}

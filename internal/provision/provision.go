@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dax"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -51,6 +53,10 @@ type Clients struct {
 	SQS *sqs.Client
 	// SESv2 manages the welcome mailer's sender identity.
 	SESv2 *sesv2.Client
+	// DAX manages the DAX cluster of the to-dos table (sa provision --dax).
+	DAX *dax.Client
+	// EC2 checks the VPC and manages the DAX security group.
+	EC2 *ec2.Client
 
 	// motoEndpoints remembers which endpoint overrides are moto (moto.go).
 	motoEndpoints sync.Map
@@ -72,6 +78,8 @@ func NewClients(cfg aws.Config) *Clients {
 		STS:             sts.NewFromConfig(cfg),
 		SQS:             sqs.NewFromConfig(cfg),
 		SESv2:           sesv2.NewFromConfig(cfg),
+		DAX:             dax.NewFromConfig(cfg),
+		EC2:             ec2.NewFromConfig(cfg),
 	}
 }
 
@@ -118,6 +126,8 @@ type Options struct {
 	Blog BlogOptions
 	// Roles, when enabled, adds one IAM role per service for a cluster (iam.go).
 	Roles RoleOptions
+	// DAX, when enabled, adds a DAX cluster in front of the to-dos table (dax.go).
+	DAX DAXOptions
 }
 
 // Definitions returns every resource the project provisions, in dependency order,
@@ -149,6 +159,10 @@ func DefinitionsFor(o Options) []Resource {
 	rs = append(rs, ThumbnailResources(prefix)...)
 	// Subscriber events (events.go): stream, checkpoints, DLQ, idempotency, SES identity.
 	rs = append(rs, EventResources(prefix, "")...)
+	// The to-dos table's DAX cluster (dax.go), before the roles: todo-api's may use it.
+	if o.DAX.Enabled {
+		rs = append(rs, DAXResources(prefix, o.DAX)...)
+	}
 	// The services' own roles in a cluster (iam.go), last: they name the resources above.
 	if o.Roles.Enabled() {
 		rs = append(rs, ServiceRoleResources(prefix, o.Blog.Regions, o.Roles)...)

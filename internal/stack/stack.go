@@ -88,6 +88,17 @@ type Resources struct {
 	// IdempotencyTable is the welcome mailer's ledger; SenderEmail its SES identity.
 	IdempotencyTable string `json:"idempotencyTable,omitempty"`
 	SenderEmail      string `json:"senderEmail,omitempty"`
+	// DAXClusterARN and DAXEndpoint (todo-api's DAX_ENDPOINT, daxs://...) identify the
+	// to-dos table's DAX cluster, with `sa provision --dax`; the endpoint is empty
+	// until AWS has made the cluster. DAXRoleARN is the role DAX reaches the table
+	// with; DAXSecurityGroupID, DAXSubnetGroup and DAXParameterGroup its network and
+	// cache settings.
+	DAXClusterARN      string `json:"daxClusterArn,omitempty"`
+	DAXEndpoint        string `json:"daxEndpoint,omitempty"`
+	DAXRoleARN         string `json:"daxRoleArn,omitempty"`
+	DAXSecurityGroupID string `json:"daxSecurityGroupId,omitempty"`
+	DAXSubnetGroup     string `json:"daxSubnetGroup,omitempty"`
+	DAXParameterGroup  string `json:"daxParameterGroup,omitempty"`
 	// ServiceRoleARNs maps a service to its IAM role (IRSA or Pod Identity), when
 	// `sa provision` was asked for them.
 	ServiceRoleARNs map[string]string `json:"serviceRoleArns,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -22,6 +23,8 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+
+	"github.com/serverless-architect/serverless-architect/internal/provision"
 )
 
 // TestChartLint runs `helm lint` through the SDK with the default and the flipped
@@ -552,5 +555,35 @@ func TestRoutesInSync(t *testing.T) {
 	cm := one[*corev1.ConfigMap](t, configManifests(t), "ConfigMap", "gateway-routes")
 	if diff := cmp.Diff(string(want), cm.Data["routes.yaml"]); diff != "" {
 		t.Errorf("config/ gateway-routes differs from services/gateway/routes.yaml (-service +config):\n%s", diff)
+	}
+}
+
+// TestDAXWindowCoversTheQueryTTL: the read-your-writes window todo-api is configured
+// with (DAX_QUERY_CACHE_TTL in config/ and in the chart's defaults) is at least the
+// query TTL `sa provision --dax` gives the cluster; a shorter window lets a user see a
+// list cached before their own write (services/todo-api/README.md).
+func TestDAXWindowCoversTheQueryTTL(t *testing.T) {
+	r, err := renderChart(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]*corev1.ConfigMap{"chart": one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "config-todo-api")}
+	for _, m := range configManifests(t) {
+		if cm, ok := m.obj.(*corev1.ConfigMap); ok && cm.Name == "config-todo-api" {
+			sources["config/"] = cm
+		}
+	}
+	if len(sources) != 2 {
+		t.Fatalf("config-todo-api found in %d places, want config/ and the chart", len(sources))
+	}
+	for where, cm := range sources {
+		v, ok := cm.Data["DAX_QUERY_CACHE_TTL"]
+		if !ok {
+			continue // the service's default applies (checked in services/todo-api)
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < provision.DAXQueryTTL {
+			t.Errorf("%s: DAX_QUERY_CACHE_TTL %q is below the cluster's query TTL %s (or not a duration: %v)", where, v, provision.DAXQueryTTL, err)
+		}
 	}
 }
