@@ -88,12 +88,7 @@ func TestRepoRoot(t *testing.T) {
 }
 
 func TestProvisionAgainstMoto(t *testing.T) {
-	ep := mototest.Endpoint(t)
-	t.Setenv("AWS_ENDPOINT_URL", ep)
-	t.Setenv("AWS_REGION", mototest.Region)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	ep := motoEnv(t)
 	prefix := mototest.Name("sa") + "-"
 
 	var stdout, stderr bytes.Buffer
@@ -129,12 +124,7 @@ func TestProvisionAgainstMoto(t *testing.T) {
 // VPC made in moto: the DAX cluster is made and todo-api's role is allowed it; the
 // parts moto lacks are one skipped line each.
 func TestProvisionDAXAgainstMoto(t *testing.T) {
-	ep := mototest.Endpoint(t)
-	t.Setenv("AWS_ENDPOINT_URL", ep)
-	t.Setenv("AWS_REGION", mototest.Region)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	ep := motoEnv(t)
 	ctx := context.Background()
 	ec := ec2.NewFromConfig(mototest.AWSConfig(t, ep))
 	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.7.0.0/16")})
@@ -173,4 +163,17 @@ func TestProvisionDAXAgainstMoto(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
 	}
+}
+
+// motoEnv points the AWS SDK's own variables at the test's moto and returns its
+// endpoint.
+func motoEnv(t *testing.T) string {
+	t.Helper()
+	ep := mototest.Endpoint(t)
+	t.Setenv("AWS_ENDPOINT_URL", ep)
+	t.Setenv("AWS_REGION", mototest.Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	return ep
 }

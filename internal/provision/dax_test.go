@@ -3,9 +3,7 @@ package provision
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -218,40 +216,21 @@ func TestDAXAgainstMoto(t *testing.T) {
 	}
 }
 
-// fakeDAX answers DAX's JSON protocol like AWS for the subnet and parameter groups:
-// the Describe calls find nothing, the others succeed; it records each call. With
-// fail, every call is a 500 (and it is not moto).
+// fakeDAX is fakeAWS answering DAX's calls like AWS for the subnet and parameter
+// groups (the Describe calls find nothing, the others succeed), or with a 500 to all
+// when fail.
 func fakeDAX(t *testing.T, fail bool) (*Clients, *[]string, *[]map[string]any) {
-	t.Helper()
-	var targets []string
-	var bodies []map[string]any
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/moto-api/") {
-			http.NotFound(w, r)
-			return
-		}
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		target := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonDAXV3.")
-		targets = append(targets, target)
-		bodies = append(bodies, body)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	return fakeAWS(t, func(target string) (int, string) {
 		switch {
 		case fail:
-			w.WriteHeader(http.StatusInternalServerError)
+			return http.StatusInternalServerError, "{}"
 		case target == "DescribeSubnetGroups":
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"__type":"SubnetGroupNotFoundFault","message":"not found"}`))
+			return http.StatusBadRequest, `{"__type":"SubnetGroupNotFoundFault","message":"not found"}`
 		case target == "DescribeParameterGroups":
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"__type":"ParameterGroupNotFoundFault","message":"not found"}`))
-		default:
-			_, _ = w.Write([]byte(`{}`))
+			return http.StatusBadRequest, `{"__type":"ParameterGroupNotFoundFault","message":"not found"}`
 		}
-	}))
-	t.Cleanup(srv.Close)
-	cfg := aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(srv.URL)}
-	return NewClients(cfg), &targets, &bodies
+		return http.StatusOK, "{}"
+	})
 }
 
 // TestDAXGroupsWhereTheAPIExists: on an endpoint that has DAX's subnet and parameter

@@ -246,9 +246,11 @@ func comparePolicy(t *testing.T, what string, want iampolicy.Document, stored st
 	}
 }
 
-// fakeCognitoIdentity answers Cognito Identity's JSON protocol with status for every
-// call, recording each call's target and body; it is not moto (no /moto-api/).
-func fakeCognitoIdentity(t *testing.T, status int) (*Clients, *[]string, *[]map[string]any) {
+// fakeAWS is an endpoint speaking the AWS JSON protocol that is not moto (it has no
+// /moto-api/): answer gives the status and body for each call's target (the
+// X-Amz-Target header without the service's prefix); every call's target and body
+// are recorded.
+func fakeAWS(t *testing.T, answer func(target string) (int, string)) (*Clients, *[]string, *[]map[string]any) {
 	t.Helper()
 	var targets []string
 	var bodies []map[string]any
@@ -259,15 +261,23 @@ func fakeCognitoIdentity(t *testing.T, status int) (*Clients, *[]string, *[]map[
 		}
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
-		targets = append(targets, r.Header.Get("X-Amz-Target"))
+		target := r.Header.Get("X-Amz-Target")
+		target = target[strings.LastIndex(target, ".")+1:]
+		targets = append(targets, target)
 		bodies = append(bodies, body)
+		status, out := answer(target)
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.WriteHeader(status)
-		_, _ = w.Write([]byte("{}"))
+		_, _ = w.Write([]byte(out))
 	}))
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(srv.URL)}
 	return NewClients(cfg), &targets, &bodies
+}
+
+// fakeCognitoIdentity is fakeAWS answering every call with status.
+func fakeCognitoIdentity(t *testing.T, status int) (*Clients, *[]string, *[]map[string]any) {
+	return fakeAWS(t, func(string) (int, string) { return status, "{}" })
 }
 
 // TestIdentityPoolAccess: where the calls work, the role is attached and the id
@@ -283,7 +293,7 @@ func TestIdentityPoolAccess(t *testing.T) {
 	if err != nil || !o.Applied || o.Skipped {
 		t.Fatalf("Ensure = %+v, %v; want applied", o, err)
 	}
-	want := []string{"AWSCognitoIdentityService.SetIdentityPoolRoles", "AWSCognitoIdentityService.SetPrincipalTagAttributeMap"}
+	want := []string{"SetIdentityPoolRoles", "SetPrincipalTagAttributeMap"}
 	if diff := cmp.Diff(want, *targets); diff != "" {
 		t.Fatalf("calls (-want +got):\n%s", diff)
 	}
