@@ -3,9 +3,23 @@ package thumbnail
 import (
 	"image"
 	"image/color"
+	"math"
 
 	"golang.org/x/image/draw"
 )
+
+// lanczos3 is the resampling kernel libvips reduces with: a windowed sinc of three
+// lobes, sharper than Catmull-Rom.
+var lanczos3 = &draw.Kernel{Support: 3, At: func(t float64) float64 {
+	if t == 0 {
+		return 1
+	}
+	if t >= 3 {
+		return 0
+	}
+	x := math.Pi * t
+	return 3 * math.Sin(x) * math.Sin(x/3) / (x * x)
+}}
 
 // shrink averages f×f blocks of m into a new RGBA image (alpha premultiplied), reading
 // YCbCr planes directly when it can. Edge blocks average the pixels they have.
@@ -153,7 +167,7 @@ func shrinkGeneric(m image.Image, f int) *image.RGBA {
 }
 
 // resample scales src (in stored orientation) to a tw×th thumbnail as displayed: it
-// resamples with Catmull-Rom, applies the orientation, and flattens any transparency
+// resamples with Lanczos-3, applies the orientation, and flattens any transparency
 // onto white (JPEG has no alpha).
 func resample(src *image.RGBA, tw, th int, o Orientation) *image.RGBA {
 	sw, sh := tw, th
@@ -161,7 +175,7 @@ func resample(src *image.RGBA, tw, th int, o Orientation) *image.RGBA {
 		sw, sh = th, tw
 	}
 	scaled := image.NewRGBA(image.Rect(0, 0, sw, sh))
-	draw.CatmullRom.Scale(scaled, scaled.Rect, src, src.Rect, draw.Src, nil)
+	lanczos3.Scale(scaled, scaled.Rect, src, src.Rect, draw.Src, nil)
 	out := image.NewRGBA(image.Rect(0, 0, tw, th))
 	for dy := range th {
 		for dx := range tw {
@@ -170,7 +184,7 @@ func resample(src *image.RGBA, tw, th int, o Orientation) *image.RGBA {
 			di := dy*out.Stride + 4*dx
 			a := scaled.Pix[si+3]
 			for k := range 3 {
-				// Catmull-Rom clamps channels one by one, so a colour may slightly
+				// The kernel clamps channels one by one, so a colour may slightly
 				// exceed its alpha: clamp the sum.
 				out.Pix[di+k] = uint8(min(int(scaled.Pix[si+k])+int(0xFF-a), 0xFF))
 			}

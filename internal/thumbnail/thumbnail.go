@@ -1,11 +1,23 @@
-// Package thumbnail turns an uploaded photo into small JPEG thumbnails, safely: the
-// header is read first (DecodeConfig) and images over the pixel limit are refused before
-// anything large is allocated; the memory a decode will need is estimated from the
-// header so callers can budget it; EXIF orientation is honoured; and the resize is done
-// in two steps (an integer box shrink straight from the decoded planes, then a
-// Catmull-Rom resample), which is most of the speed of a native thumbnailer.
+// Package thumbnail turns an uploaded photo into small thumbnails, safely and fast.
 //
-// JPEG, PNG, GIF (first frame) and WebP are read, in pure Go.
+// Safely: the format is sniffed from the bytes (never taken from a name or a declared
+// type); the header is read first, and dimensions, frame counts and metadata sizes are
+// checked against Limits before anything large is allocated; the memory a decode will
+// need is estimated from the header so callers can budget it; the whole file's
+// structure is walked before decoding, so truncated files, data appended after the
+// image (polyglots) and oversized metadata are refused with a reason; a decoder panic
+// on hostile input is an error, never a crash.
+//
+// Fast: JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (package jpegdct),
+// so a 12-megapixel photo becomes a 500-pixel image before any pixel is resampled;
+// HEIF files that carry a large enough thumbnail image are decoded from it. A box
+// shrink straight from the decoded planes, then a Lanczos-3 resample, make each size.
+//
+// Formats in: JPEG, PNG, GIF (first frame) and WebP in pure Go; HEIC (libheif with
+// libde265) and AVIF (libavif with libaom) compiled to WebAssembly and run by wazero,
+// so the binary stays static and cgo-free. Orientation (EXIF, or HEIF's irot/imir) is
+// applied. Out: JPEG, and WebP when it is smaller at the same quality setting; an ICC
+// profile other than sRGB is carried over into both.
 package thumbnail
 
 import (
@@ -13,13 +25,14 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"io"
 
 	"golang.org/x/image/webp"
+
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail/jpegdct"
 )
 
 // Format is an input image format.
@@ -31,13 +44,24 @@ const (
 	PNG  Format = "png"
 	GIF  Format = "gif"
 	WebP Format = "webp"
+	HEIC Format = "heic"
+	AVIF Format = "avif"
 )
+
+// Formats are the formats read, in the order error messages list them.
+var Formats = []Format{JPEG, PNG, GIF, WebP, HEIC, AVIF}
+
+// ContentType is the format's media type (image/heic covers HEIF files coded with HEVC).
+func (f Format) ContentType() string {
+	return "image/" + string(f)
+}
 
 // Errors Inspect and Make return. ErrNotImage and ErrTooLarge are final: the same
 // bytes will never succeed.
 var (
-	// ErrNotImage: the bytes are not a JPEG, PNG, GIF or WebP image, or are corrupt.
-	ErrNotImage = errors.New("not a supported image (JPEG, PNG, GIF or WebP)")
+	// ErrNotImage: the bytes are not a JPEG, PNG, GIF, WebP, HEIC or AVIF image, or
+	// are corrupt, truncated or carry data that is not part of the image.
+	ErrNotImage = errors.New("not a supported image (JPEG, PNG, GIF, WebP, HEIC or AVIF)")
 	// ErrTooLarge: the image is over a limit.
 	ErrTooLarge = errors.New("image too large")
 	// ErrIncomplete: the bytes given to Inspect end before the image's header does.
@@ -50,47 +74,126 @@ type Limits struct {
 	MaxPixels int64
 	// MaxBytes is the largest encoded size accepted.
 	MaxBytes int64
+	// MaxMetadataBytes bounds the metadata (EXIF, XMP, ICC, comments, text chunks,
+	// unknown chunks) a file may carry.
+	MaxMetadataBytes int64
+	// MaxFrames bounds the frames of an animation or image sequence (the first frame
+	// is the one thumbnailed).
+	MaxFrames int
 }
 
-// DefaultLimits are 50 megapixels and 25 MB.
-var DefaultLimits = Limits{MaxPixels: 50_000_000, MaxBytes: 25 << 20}
+// DefaultLimits are 50 megapixels, 25 MB, 1 MB of metadata and 1,000 frames.
+var DefaultLimits = Limits{MaxPixels: 50_000_000, MaxBytes: 25 << 20, MaxMetadataBytes: 1 << 20, MaxFrames: 1000}
 
-// Header is what an image's header says, read without decoding it.
+// Header is what an image's header says, read without decoding it, and how Make will
+// decode it.
 type Header struct {
 	Format Format
-	// Width and Height are the stored dimensions (before EXIF orientation).
+	// Width and Height are the stored dimensions (before orientation).
 	Width, Height int
-	// DecodeBytes estimates the memory the decoder allocates for the image.
+	// Orientation is the transform that shows the image upright (EXIF, or HEIF's
+	// irot/imir).
+	Orientation Orientation
+	// DecodeBytes estimates the memory the decoder allocates for the image, on the
+	// path Make will take for the options Inspect was given.
 	DecodeBytes int64
+
+	// scale is the JPEG DCT scale denominator (1, 2, 4, 8); 0 decodes with image/jpeg.
+	scale int
+	jpeg  jpegdct.Info
+	heif  *heifFile
+	// heifThumb is the HEIF item decoded instead of the primary (0: the primary).
+	heifThumb uint32
 }
 
-// Inspect reads the header at the start of b (b need not hold the whole image) and
-// checks it against l. It fails with ErrNotImage, ErrTooLarge or ErrIncomplete.
-func Inspect(b []byte, l Limits) (Header, error) {
+// Inspect reads the header at the start of b (b need not hold the whole image), checks
+// it against o.Limits and plans the decode for o.Widths. It fails with ErrNotImage,
+// ErrTooLarge or ErrIncomplete.
+func Inspect(b []byte, o Options) (Header, error) {
 	f := sniff(b)
 	if f == "" {
-		if len(b) < 12 {
+		if len(b) < 32 {
 			return Header{}, ErrIncomplete
 		}
 		return Header{}, ErrNotImage
 	}
-	cfg, err := decodeConfig(f, bytes.NewReader(b))
-	if err != nil {
+	h := Header{Format: f, Orientation: Normal}
+	var err error
+	switch f {
+	case JPEG:
+		err = inspectJPEG(&h, b)
+	case HEIC, AVIF:
+		err = inspectHEIF(&h, b, o.Limits)
+	default:
+		var cfg image.Config
+		cfg, err = decodeConfig(f, bytes.NewReader(b))
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return Header{}, fmt.Errorf("%w: %s header: %v", ErrIncomplete, f, err)
 		}
-		return Header{}, fmt.Errorf("%w: %s header: %v", ErrNotImage, f, err)
+		if err != nil {
+			return Header{}, fmt.Errorf("%w: %s header: %v", ErrNotImage, f, err)
+		}
+		h.Width, h.Height = cfg.Width, cfg.Height
+		h.Orientation = orientationOf(f, b)
+		h.DecodeBytes = decodeBytes(f, b, cfg)
 	}
-	h := Header{Format: f, Width: cfg.Width, Height: cfg.Height}
+	if err != nil {
+		return Header{}, err
+	}
 	if h.Width <= 0 || h.Height <= 0 {
 		return Header{}, fmt.Errorf("%w: %s of %d×%d pixels", ErrNotImage, f, h.Width, h.Height)
 	}
-	if px := int64(h.Width) * int64(h.Height); px > l.MaxPixels {
+	if px := int64(h.Width) * int64(h.Height); px > o.Limits.MaxPixels {
 		return Header{}, fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f", ErrTooLarge,
-			h.Width, h.Height, float64(px)/1e6, float64(l.MaxPixels)/1e6)
+			h.Width, h.Height, float64(px)/1e6, float64(o.Limits.MaxPixels)/1e6)
 	}
-	h.DecodeBytes = decodeBytes(f, b, cfg)
+	h.plan(o)
 	return h, nil
+}
+
+// inspectJPEG reads a JPEG's frame header with the scaled decoder, or with image/jpeg
+// for the files that decoder leaves to it.
+func inspectJPEG(h *Header, b []byte) error {
+	h.Orientation = orientationOf(JPEG, b)
+	info, err := jpegdct.Inspect(b)
+	switch {
+	case errors.Is(err, jpegdct.ErrTruncated):
+		return fmt.Errorf("%w: jpeg header: %v", ErrIncomplete, err)
+	case errors.Is(err, jpegdct.ErrUnsupported):
+		cfg, cerr := jpeg.DecodeConfig(bytes.NewReader(b))
+		if errors.Is(cerr, io.ErrUnexpectedEOF) || errors.Is(cerr, io.EOF) {
+			return fmt.Errorf("%w: jpeg header: %v", ErrIncomplete, cerr)
+		}
+		if cerr != nil {
+			return fmt.Errorf("%w: jpeg: %v", ErrNotImage, err)
+		}
+		h.Width, h.Height = cfg.Width, cfg.Height
+		h.DecodeBytes = decodeBytes(JPEG, b, cfg)
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrNotImage, err)
+	}
+	h.Width, h.Height, h.scale, h.jpeg = info.Width, info.Height, 1, info
+	return nil
+}
+
+// inspectHEIF reads an HEIF file's boxes.
+func inspectHEIF(h *Header, b []byte, l Limits) error {
+	hf, err := parseHEIF(b)
+	if err != nil {
+		return err
+	}
+	if h.Format == HEIC && hf.items[hf.primary].typ == "av01" || h.Format == AVIF && hf.items[hf.primary].typ == "hvc1" {
+		h.Format = map[Format]Format{HEIC: AVIF, AVIF: HEIC}[h.Format]
+	}
+	if l.MaxFrames > 0 && hf.frames > l.MaxFrames {
+		return fmt.Errorf("%w: an image sequence of %d frames, over the limit of %d", ErrTooLarge, hf.frames, l.MaxFrames)
+	}
+	if l.MaxMetadataBytes > 0 && hf.metadata > l.MaxMetadataBytes {
+		return fmt.Errorf("%w: %d bytes of metadata, over the limit of %d", ErrTooLarge, hf.metadata, l.MaxMetadataBytes)
+	}
+	h.heif, h.Width, h.Height, h.Orientation = hf, hf.width, hf.height, hf.orientation()
+	return nil
 }
 
 // sniff names the format from the magic bytes, or "".
@@ -105,13 +208,15 @@ func sniff(b []byte) Format {
 	case len(b) >= 12 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP":
 		return WebP
 	}
-	return ""
+	return heifBrand(b)
 }
+
+// Sniff names the format of the image whose first bytes are b ("" when none is
+// recognised): what a file is, whatever its name or declared type says.
+func Sniff(b []byte) Format { return sniff(b) }
 
 func decodeConfig(f Format, r io.Reader) (image.Config, error) {
 	switch f {
-	case JPEG:
-		return jpeg.DecodeConfig(r)
 	case PNG:
 		return png.DecodeConfig(r)
 	case GIF:
@@ -122,151 +227,43 @@ func decodeConfig(f Format, r io.Reader) (image.Config, error) {
 	return image.Config{}, ErrNotImage
 }
 
-// decode decodes b, turning a decoder panic (a decoder bug met by hostile input) into
-// ErrNotImage instead of a crash.
-func decode(f Format, b []byte) (m image.Image, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("%w: %s decoder failed: %v", ErrNotImage, f, r)
-		}
-	}()
-	r := bytes.NewReader(b)
-	switch f {
-	case JPEG:
-		m, err = jpeg.Decode(r)
-	case PNG:
-		m, err = png.Decode(r)
-	case GIF:
-		m, err = gif.Decode(r)
-	case WebP:
-		m, err = webp.Decode(r)
-	default:
-		return nil, ErrNotImage
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNotImage, f, err)
-	}
-	return m, nil
-}
-
-// Options say which thumbnails Make renders.
-type Options struct {
-	// Widths are the thumbnail widths in pixels, as displayed (after orientation). An
-	// image narrower than a width is not enlarged.
-	Widths []int
-	// Quality is the JPEG quality, 1..100.
-	Quality int
-	// Limits are checked before decoding.
-	Limits Limits
-	// MaxAspect bounds height/width of a thumbnail; taller images are refused (a
-	// 1×50,000,000 image would otherwise make a huge "thumbnail").
-	MaxAspect int
-}
-
-// DefaultOptions: one thumbnail 256 pixels wide, quality 82.
-var DefaultOptions = Options{Widths: []int{256}, Quality: 82, Limits: DefaultLimits, MaxAspect: 16}
-
-// Rendition is one thumbnail.
-type Rendition struct {
-	// Width is the requested width; the JPEG is this wide unless the image was narrower.
-	Width int
-	// Size is the JPEG's actual size in pixels.
-	Size image.Point
-	// JPEG is the encoded thumbnail.
-	JPEG []byte
-}
-
-// Result is what Make made.
-type Result struct {
-	Header
-	// Orientation is the EXIF orientation that was applied.
-	Orientation Orientation
-	// Renditions are in the order of Options.Widths.
-	Renditions []Rendition
-}
-
-// Make decodes the whole encoded image b and renders one JPEG per width. The output is
-// deterministic: the same bytes and options give the same thumbnails.
-func Make(b []byte, o Options) (Result, error) {
-	if int64(len(b)) > o.Limits.MaxBytes {
-		return Result{}, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrTooLarge, len(b), o.Limits.MaxBytes)
-	}
-	if len(o.Widths) == 0 {
-		return Result{}, errors.New("thumbnail: no widths")
-	}
-	h, err := Inspect(b, o.Limits)
-	if errors.Is(err, ErrIncomplete) {
-		return Result{}, fmt.Errorf("%w: truncated (%v)", ErrNotImage, err)
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	orient := orientationOf(h.Format, b)
-	dw, dh := h.Width, h.Height
-	if orient.swapsAxes() {
+// targetSize is the largest thumbnail's size as displayed, and the display size.
+func (h *Header) targetSize(widths []int) (tw, th, dw, dh int) {
+	dw, dh = h.Width, h.Height
+	if h.Orientation.swapsAxes() {
 		dw, dh = dh, dw
 	}
-	maxW := 0
-	for _, w := range o.Widths {
-		if w < 1 {
-			return Result{}, fmt.Errorf("thumbnail: width %d", w)
-		}
-		maxW = max(maxW, min(w, dw))
+	for _, w := range widths {
+		tw = max(tw, min(w, dw))
 	}
-	if o.MaxAspect > 0 && dh > dw*o.MaxAspect {
-		return Result{}, fmt.Errorf("%w: %d×%d is taller than 1:%d", ErrTooLarge, dw, dh, o.MaxAspect)
-	}
-	m, err := decode(h.Format, b)
-	if err != nil {
-		return Result{}, err
-	}
-	if m.Bounds().Dx() != h.Width || m.Bounds().Dy() != h.Height {
-		// GIF frames may be smaller than the logical screen; use what was decoded.
-		h.Width, h.Height = m.Bounds().Dx(), m.Bounds().Dy()
-		dw, dh = h.Width, h.Height
-		if orient.swapsAxes() {
-			dw, dh = dh, dw
-		}
-		maxW = 0
-		for _, w := range o.Widths {
-			maxW = max(maxW, min(w, dw))
-		}
-	}
-	// Shrink by a whole factor to about twice the largest width, straight from the
-	// decoded planes; the quality resample then works on a small image.
-	f := dw / (2 * maxW)
-	small := shrink(m, max(f, 1))
-	m = nil // let the full-size image go before encoding
-	res := Result{Header: h, Orientation: orient}
-	for _, w := range o.Widths {
-		tw := min(w, dw)
-		th := max(1, int((int64(dh)*int64(tw)+int64(dw)/2)/int64(dw)))
-		out := resample(small, tw, th, orient)
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, out, &jpeg.Options{Quality: o.Quality}); err != nil {
-			return Result{}, fmt.Errorf("encode thumbnail: %w", err)
-		}
-		res.Renditions = append(res.Renditions, Rendition{Width: w, Size: image.Pt(tw, th), JPEG: buf.Bytes()})
-	}
-	return res, nil
+	tw = max(tw, 1)
+	th = max(1, int((int64(dh)*int64(tw)+int64(dw)/2)/int64(dw)))
+	return tw, th, dw, dh
 }
 
-// bytesPerPixel is what an image of the color model takes per pixel.
-func bytesPerPixel(m color.Model) int64 {
-	switch m {
-	case color.GrayModel, color.AlphaModel:
-		return 1
-	case color.Gray16Model, color.Alpha16Model:
-		return 2
-	case color.RGBA64Model, color.NRGBA64Model:
-		return 8
-	case color.YCbCrModel:
-		return 3
-	case color.NYCbCrAModel:
-		return 4
+// plan picks the cheapest decode that still gives at least the largest thumbnail's
+// pixels, and sets DecodeBytes for it.
+func (h *Header) plan(o Options) {
+	tw, th, _, _ := h.targetSize(o.Widths)
+	sw, sh := tw, th // the target in stored orientation
+	if h.Orientation.swapsAxes() {
+		sw, sh = th, tw
 	}
-	if _, ok := m.(color.Palette); ok {
-		return 1
+	switch {
+	case h.Format == JPEG && h.scale > 0:
+		h.scale = jpegdct.Scale(h.Width, h.Height, sw, sh)
+		w, hh := h.jpeg.ScaledSize(h.scale)
+		// The decoder's planes, then the RGBA image the box shrink makes.
+		h.DecodeBytes = h.jpeg.DecodeBytes(h.scale) + 4*int64(w)*int64(hh) + workBytes
+	case h.heif != nil:
+		hf := h.heif
+		// A thumbnail item in the file, if it is big enough (in the primary's stored
+		// orientation: thumbnails carry the same transforms).
+		if hf.thumbnail != 0 && hf.thumbWidth >= sw && hf.thmbHigh >= sh {
+			h.heifThumb = hf.thumbnail
+			h.DecodeBytes = heifDecodeBytes(h.Format, hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
+		} else {
+			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
+		}
 	}
-	return 4
 }

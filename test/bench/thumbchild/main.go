@@ -1,0 +1,29 @@
+// Command thumbchild makes the 256-pixel thumbnail of one file, as the thumbnailer
+// would, and exits: BenchmarkThumbnailVersusVips runs it as a process of its own to
+// measure its time and peak memory beside vipsthumbnail's.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: thumbchild IN OUT.jpg")
+		os.Exit(2)
+	}
+	b, err := os.ReadFile(os.Args[1])
+	if err == nil {
+		var res thumbnail.Result
+		if res, err = thumbnail.Make(b, thumbnail.DefaultOptions); err == nil {
+			err = os.WriteFile(os.Args[2], res.Renditions[0].JPEG, 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "thumbchild:", err)
+		os.Exit(1)
+	}
+}
