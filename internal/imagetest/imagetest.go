@@ -13,7 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync"
 	"testing"
+	"time"
 )
 
 // Photo is a deterministic w×h picture with what makes photos hard to compress and to
@@ -195,4 +199,35 @@ func SSIM(a, b image.Image) float64 {
 		total += (2*mx[i]*my[i] + c1) * (2*cov + c2) / ((mx[i]*mx[i] + my[i]*my[i] + c1) * (vx + vy + c2))
 	}
 	return total / float64(len(x))
+}
+
+// HeapPeak runs f with the garbage collector made eager and samples the live heap
+// every 2 ms, returning the highest value above the heap before f: what f needed at
+// once, give or take what a sample missed.
+func HeapPeak(f func()) int64 {
+	runtime.GC()
+	old := debug.SetGCPercent(10)
+	defer debug.SetGCPercent(old)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := int64(ms.HeapAlloc)
+	var peak int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var s runtime.MemStats
+		for {
+			runtime.ReadMemStats(&s)
+			peak = max(peak, int64(s.HeapAlloc)-base)
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	})
+	f()
+	close(done)
+	wg.Wait()
+	return peak
 }

@@ -94,27 +94,30 @@ func Make(b []byte, o Options) (Result, error) {
 	if o.MaxAspect > 0 && (dh > dw*o.MaxAspect || dw > dh*o.MaxAspect*4) {
 		return Result{}, fmt.Errorf("%w: %d×%d is more elongated than 1:%d", ErrTooLarge, dw, dh, o.MaxAspect)
 	}
-	m, orient, err := decode(h, b)
-	if err != nil {
-		return Result{}, err
-	}
-	if h.Format == GIF && (m.Bounds().Dx() != h.Width || m.Bounds().Dy() != h.Height) {
-		// A GIF's first frame may be smaller than its logical screen: use the frame.
-		h.Width, h.Height = m.Bounds().Dx(), m.Bounds().Dy()
-		_, _, dw, dh = h.targetSize(o.Widths)
-	}
 	// Shrink by a whole factor to about twice the largest width, straight from the
-	// decoded planes; the Lanczos resample then works on a small image.
-	mw := m.Bounds().Dx()
-	if orient.swapsAxes() {
-		mw = m.Bounds().Dy()
+	// decoded planes (or, for PNG, from each row as it is decoded); the Lanczos
+	// resample then works on a small image.
+	var small *image.RGBA
+	orient := h.Orientation
+	if h.pngStream {
+		p, _ := readIHDR(b)
+		if small, err = shrinkPNGSafely(b, p, h.boxFactor(o.Widths, h.Width, h.Height)); err != nil {
+			return Result{}, err
+		}
+	} else {
+		var m image.Image
+		if m, orient, err = decode(h, b); err != nil {
+			return Result{}, err
+		}
+		if h.Format == GIF && (m.Bounds().Dx() != h.Width || m.Bounds().Dy() != h.Height) {
+			// A GIF's first frame may be smaller than its logical screen: use the frame.
+			h.Width, h.Height = m.Bounds().Dx(), m.Bounds().Dy()
+			_, _, dw, dh = h.targetSize(o.Widths)
+		}
+		decoded := h
+		decoded.Orientation = orient
+		small = shrink(m, decoded.boxFactor(o.Widths, m.Bounds().Dx(), m.Bounds().Dy()))
 	}
-	maxW := 0
-	for _, w := range o.Widths {
-		maxW = max(maxW, min(w, dw))
-	}
-	small := shrink(m, max(mw/(2*maxW), 1))
-	m = nil // let the decoded image go before encoding
 	res := Result{Header: h}
 	icc := taggedProfile(meta.icc)
 	for _, w := range o.Widths {
@@ -139,6 +142,16 @@ func Make(b []byte, o Options) (Result, error) {
 		res.Renditions = append(res.Renditions, r)
 	}
 	return res, nil
+}
+
+// shrinkPNGSafely is shrinkPNG with a panic turned into ErrNotImage.
+func shrinkPNGSafely(b []byte, p pngInfo, f int) (m *image.RGBA, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("%w: png decoder failed: %v", ErrNotImage, r)
+		}
+	}()
+	return shrinkPNG(b, p, f)
 }
 
 // decode decodes b on the planned path and returns the image with the orientation

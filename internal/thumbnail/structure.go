@@ -58,12 +58,12 @@ func checkStructure(h Header, b []byte, l Limits) (structure, error) {
 	}
 	what := "data"
 	switch t := bytes.TrimLeft(rest, " \t\r\n"); {
+	case bytes.HasPrefix(t, []byte("#!")), bytes.HasPrefix(t, []byte("<?php")):
+		what = "a script"
 	case bytes.HasPrefix(t, []byte("<")):
 		what = "markup (HTML, SVG or XML)"
 	case bytes.HasPrefix(t, []byte("%PDF")):
 		what = "a PDF document"
-	case bytes.HasPrefix(t, []byte("#!")), bytes.HasPrefix(t, []byte("<?php")):
-		what = "a script"
 	}
 	return s, fmt.Errorf("%w: %d bytes of %s follow the end of the %s image: a polyglot", ErrNotImage, len(rest), what, h.Format)
 }

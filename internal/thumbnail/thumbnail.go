@@ -101,7 +101,9 @@ type Header struct {
 	// scale is the JPEG DCT scale denominator (1, 2, 4, 8); 0 decodes with image/jpeg.
 	scale int
 	jpeg  jpegdct.Info
-	heif  *heifFile
+	// pngStream: the PNG is decoded row by row into its box shrink (shrinkPNG).
+	pngStream bool
+	heif      *heifFile
 	// heifThumb is the HEIF item decoded instead of the primary (0: the primary).
 	heifThumb uint32
 }
@@ -147,7 +149,7 @@ func Inspect(b []byte, o Options) (Header, error) {
 		return Header{}, fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f", ErrTooLarge,
 			h.Width, h.Height, float64(px)/1e6, float64(o.Limits.MaxPixels)/1e6)
 	}
-	h.plan(o)
+	h.plan(o, b)
 	return h, nil
 }
 
@@ -241,15 +243,31 @@ func (h *Header) targetSize(widths []int) (tw, th, dw, dh int) {
 	return tw, th, dw, dh
 }
 
+// boxFactor is the whole factor the decoded image is box-shrunk by: to about twice the
+// largest thumbnail's width.
+func (h *Header) boxFactor(widths []int, decodedW, decodedH int) int {
+	tw, _, _, _ := h.targetSize(widths)
+	w := decodedW
+	if h.Orientation.swapsAxes() {
+		w = decodedH
+	}
+	return max(w/(2*tw), 1)
+}
+
 // plan picks the cheapest decode that still gives at least the largest thumbnail's
 // pixels, and sets DecodeBytes for it.
-func (h *Header) plan(o Options) {
+func (h *Header) plan(o Options, b []byte) {
 	tw, th, _, _ := h.targetSize(o.Widths)
 	sw, sh := tw, th // the target in stored orientation
 	if h.Orientation.swapsAxes() {
 		sw, sh = th, tw
 	}
 	switch {
+	case h.Format == PNG:
+		if p, ok := readIHDR(b); ok && p.streamable() {
+			h.pngStream = true
+			h.DecodeBytes = p.streamBytes(h.boxFactor(o.Widths, h.Width, h.Height)) + workBytes
+		}
 	case h.Format == JPEG && h.scale > 0:
 		h.scale = jpegdct.Scale(h.Width, h.Height, sw, sh)
 		w, hh := h.jpeg.ScaledSize(h.scale)
@@ -258,12 +276,25 @@ func (h *Header) plan(o Options) {
 	case h.heif != nil:
 		hf := h.heif
 		// A thumbnail item in the file, if it is big enough (in the primary's stored
-		// orientation: thumbnails carry the same transforms).
-		if hf.thumbnail != 0 && hf.thumbWidth >= sw && hf.thmbHigh >= sh {
+		// orientation: thumbnails carry the same transforms). Only libheif decodes one
+		// named primary in place of the real one; libavif refuses it.
+		if h.Format == HEIC && hf.thumbnail != 0 && hf.thumbWidth >= sw && hf.thmbHigh >= sh {
 			h.heifThumb = hf.thumbnail
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
 		} else {
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
 		}
 	}
+	if h.DecodeBytes > 0 {
+		for _, w := range o.Widths {
+			h.DecodeBytes += resampleBytes(min(w, tw), th*min(w, tw)/tw)
+		}
+	}
+}
+
+// resampleBytes is what resampling to one tw×th thumbnail allocates: x/image/draw's
+// intermediate of four float64 channels per pixel, the source at most about twice the
+// thumbnail's height, the scaled and the oriented image, and the encoders' buffers.
+func resampleBytes(tw, th int) int64 {
+	return int64(tw) * int64(th) * (64 + 4 + 4 + 8)
 }

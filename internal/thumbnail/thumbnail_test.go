@@ -393,11 +393,14 @@ func TestInspect(t *testing.T) {
 	}{
 		// 4000×3000 4:2:0 baseline, decoded at 1/8 for 256 pixels: 250×188 MCUs of 2×2
 		// luma and two chroma samples, 8 KiB of Huffman tables, then a 500×375 RGBA image.
-		{"12 MP jpeg header only", big[:600], Header{Format: JPEG, Width: 4000, Height: 3000, Orientation: Normal, DecodeBytes: 282_000 + 8192 + 750_000 + workBytes}, nil},
+		{"12 MP jpeg header only", big[:600], Header{Format: JPEG, Width: 4000, Height: 3000, Orientation: Normal, DecodeBytes: 282_000 + 8192 + 750_000 + workBytes + 256*192*80}, nil},
 		{"few bytes", big[:5], Header{}, ErrIncomplete},
 		{"header cut before SOF", big[:100], Header{}, ErrIncomplete},
-		{"gif", encodeGIF(t, storedPicture(1)), Header{Format: GIF, Width: visualW, Height: visualH, Orientation: Normal, DecodeBytes: visualW*visualH + workBytes}, nil},
-		{"16-bit png", encodePNG(t, image.NewRGBA64(image.Rect(0, 0, 10, 10)), 0), Header{Format: PNG, Width: 10, Height: 10, Orientation: Normal, DecodeBytes: 800 + workBytes}, nil},
+		{"gif", encodeGIF(t, storedPicture(1)), Header{Format: GIF, Width: visualW, Height: visualH, Orientation: Normal, DecodeBytes: visualW*visualH + workBytes + visualW*visualH*80}, nil},
+		// Decoded row by row: two rows of 81 bytes, 10 column sums of 40 bytes, the
+		// 10×10 RGBA result and zlib's 64 KiB.
+		{"16-bit png", encodePNG(t, image.NewRGBA64(image.Rect(0, 0, 10, 10)), 0), Header{Format: PNG, Width: 10, Height: 10, Orientation: Normal, DecodeBytes: 162 + 400 + 400 + 64<<10 + workBytes + 10*10*80}, nil},
+		{"interlaced png", interlacedPNG(t), Header{Format: PNG, Width: 8, Height: 8, Orientation: Normal, DecodeBytes: 2*8*8 + workBytes + 8*8*80}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

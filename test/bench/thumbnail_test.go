@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -122,7 +120,7 @@ func BenchmarkThumbnailVersusVips(b *testing.B) {
 			if got := res.Renditions[0].Size; got != image.Pt(256, 192) {
 				b.Fatalf("thumbnail is %v, want 256×192", got)
 			}
-			peak := heapPeak(func() { _, _ = thumbnail.Make(in.data, opts) })
+			peak := imagetest.HeapPeak(func() { _, _ = thumbnail.Make(in.data, opts) })
 			hdr, _ := thumbnail.Inspect(in.data, opts)
 			vipsOut := filepath.Join(dir, "vips.jpg")
 			var inSum, childSum, vipsSum time.Duration
@@ -172,36 +170,6 @@ func BenchmarkThumbnailVersusVips(b *testing.B) {
 				imagetest.SSIM(ours, theirs), float64(childRSS)/1e6, float64(vipsRSS)/1e6)
 		})
 	}
-}
-
-// heapPeak runs f with the GC made eager and samples the live heap, returning the
-// highest value above the starting heap.
-func heapPeak(f func()) int64 {
-	runtime.GC()
-	old := debug.SetGCPercent(10)
-	defer debug.SetGCPercent(old)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := int64(ms.HeapAlloc)
-	var peak int64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var s runtime.MemStats
-		for {
-			runtime.ReadMemStats(&s)
-			peak = max(peak, int64(s.HeapAlloc)-base)
-			select {
-			case <-done:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-	})
-	f()
-	close(done)
-	wg.Wait()
-	return peak
 }
 
 // BenchmarkThumbnail12MP is the in-process figure alone (go test -bench).

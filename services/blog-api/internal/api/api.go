@@ -444,14 +444,16 @@ type photoRequest struct {
 
 // photoView is a photo as the API shows it.
 type photoView struct {
-	ID           string    `json:"id"`
-	Status       string    `json:"status"`
-	ContentType  string    `json:"contentType"`
-	OriginalURL  string    `json:"originalUrl"`
-	ThumbnailURL *string   `json:"thumbnailUrl"`
-	Reason       string    `json:"reason,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
-	UploadURL    string    `json:"uploadUrl,omitempty"`
+	ID           string  `json:"id"`
+	Status       string  `json:"status"`
+	ContentType  string  `json:"contentType"`
+	OriginalURL  string  `json:"originalUrl"`
+	ThumbnailURL *string `json:"thumbnailUrl"`
+	// ThumbnailWebPURL is the same thumbnail as WebP, when one was made (smaller).
+	ThumbnailWebPURL *string   `json:"thumbnailWebpUrl,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UploadURL        string    `json:"uploadUrl,omitempty"`
 }
 
 func (h *handlers) view(p blog.Photo) photoView {
@@ -459,6 +461,10 @@ func (h *handlers) view(p blog.Photo) photoView {
 	if p.Status == blog.PhotoReady && p.ThumbnailKey != "" {
 		u := h.mediaURL(p.ThumbnailKey)
 		v.ThumbnailURL = &u
+		if p.ThumbnailWebPKey != "" {
+			w := h.mediaURL(p.ThumbnailWebPKey)
+			v.ThumbnailWebPURL = &w
+		}
 	}
 	return v
 }

@@ -356,13 +356,28 @@ func TestPhotos(t *testing.T) {
 		t.Errorf("pending photo = %d %s cc=%q", r.status, r.body, r.header.Get("Cache-Control"))
 	}
 	p, _ := f.store.GetPhoto(context.Background(), id)
-	p.Status, p.ThumbnailKey = blog.PhotoReady, "thumbnails/"+id+".jpg"
+	p.Status, p.ThumbnailKey, p.ThumbnailWebPKey = blog.PhotoReady, "thumbnails/"+id+".jpg", "thumbnails/"+id+".webp"
 	f.store.SetPhoto(p)
 	r = f.do(t, "GET", "/v1/photos/"+id, "", nil)
-	if got := r.json(t)["thumbnailUrl"]; got != "/media/thumbnails/"+id+".jpg" {
-		t.Errorf("thumbnailUrl = %v", got)
+	if got := r.json(t); got["thumbnailUrl"] != "/media/thumbnails/"+id+".jpg" || got["thumbnailWebpUrl"] != "/media/thumbnails/"+id+".webp" {
+		t.Errorf("thumbnailUrl = %v, thumbnailWebpUrl = %v", got["thumbnailUrl"], got["thumbnailWebpUrl"])
 	}
-	if r := f.do(t, "GET", "/v1/photos", "", nil); r.status != 200 || len(r.json(t)["items"].([]any)) != 1 {
+	// Every type a phone or a browser writes is accepted (the bytes are the
+	// thumbnailer's to check); its extension follows the declared type.
+	for ct, ext := range map[string]string{"image/heic": "heic", "image/heif": "heif", "image/avif": "avif", "image/webp": "webp", "image/gif": "gif", "IMAGE/PNG": "png"} {
+		r := f.do(t, "POST", "/v1/photos", f.admin, map[string]any{"contentType": ct, "filename": "IMG_0001." + ext})
+		if r.status != 201 || !strings.HasSuffix(r.json(t)["originalUrl"].(string), "."+ext) {
+			t.Errorf("create a %s photo = %d %s", ct, r.status, r.body)
+		}
+	}
+	// A rejected photo says why, and is final (cacheable), with no thumbnail.
+	p.Status, p.ThumbnailKey, p.ThumbnailWebPKey, p.Reason = blog.PhotoRejected, "", "", "the file is PNG (image/png), but was uploaded as image/jpeg"
+	f.store.SetPhoto(p)
+	r = f.do(t, "GET", "/v1/photos/"+id, "", nil)
+	if got := r.json(t); got["status"] != "rejected" || got["reason"] != p.Reason || got["thumbnailUrl"] != nil || r.header.Get("Cache-Control") == "no-cache" {
+		t.Errorf("rejected photo = %s cc=%q", r.body, r.header.Get("Cache-Control"))
+	}
+	if r := f.do(t, "GET", "/v1/photos?limit=50", "", nil); r.status != 200 || len(r.json(t)["items"].([]any)) != 7 {
 		t.Errorf("list photos = %d %s", r.status, r.body)
 	}
 	if r := f.do(t, "GET", "/v1/photos/01ARZ3NDEKTSV4RRFFQ69G5FAV", "", nil); r.status != 404 {

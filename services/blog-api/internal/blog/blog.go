@@ -58,11 +58,15 @@ type PostPage struct {
 	Cursor string
 }
 
-// Photo statuses.
+// Photo statuses. The thumbnailer moves a pending photo to one of the others, once:
+// ready (thumbnails made), rejected (the upload is not an image it accepts: not an
+// image, not of the declared type, too large, truncated, hostile; Reason says which) or
+// failed (it could not be processed for good, such as deleted before it was).
 const (
-	PhotoPending = "pending"
-	PhotoReady   = "ready"
-	PhotoFailed  = "failed"
+	PhotoPending  = "pending"
+	PhotoReady    = "ready"
+	PhotoRejected = "rejected"
+	PhotoFailed   = "failed"
 )
 
 // Photo is an uploaded image and what became of it.
@@ -73,9 +77,12 @@ type Photo struct {
 	Filename     string
 	OriginalKey  string
 	ThumbnailKey string
-	Reason       string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// ThumbnailWebPKey is the WebP of the same thumbnail, when the thumbnailer found it
+	// smaller than the JPEG ("" otherwise).
+	ThumbnailWebPKey string
+	Reason           string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // PhotoPage is one page of photos, newest first.

@@ -139,12 +139,17 @@ func (s *Service) Unsubscribe(ctx context.Context, email string) error {
 	return s.Store.RemoveSubscriber(ctx, email)
 }
 
-// photoExt maps the image types accepted for upload to their file extensions.
+// photoExt maps the image types accepted for upload to their file extensions. The
+// declared type is not trusted: the thumbnailer sniffs the uploaded bytes and rejects
+// a file that is not of this type (the original is served with it).
 var photoExt = map[string]string{
 	"image/jpeg": "jpg",
 	"image/png":  "png",
 	"image/gif":  "gif",
 	"image/webp": "webp",
+	"image/heic": "heic",
+	"image/heif": "heif",
+	"image/avif": "avif",
 }
 
 // MaxFilenameBytes bounds a photo's original file name.
@@ -156,7 +161,7 @@ func (s *Service) CreatePhoto(ctx context.Context, contentType, filename string)
 	mt, _, err := mime.ParseMediaType(contentType)
 	ext, ok := photoExt[strings.ToLower(mt)]
 	if err != nil || !ok {
-		return Photo{}, apperr.Field("contentType", "must be one of image/jpeg, image/png, image/gif, image/webp")
+		return Photo{}, apperr.Field("contentType", "must be one of image/jpeg, image/png, image/gif, image/webp, image/heic, image/heif, image/avif")
 	}
 	filename = strings.TrimSpace(filename)
 	if len(filename) > MaxFilenameBytes || strings.IndexFunc(filename, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {

@@ -86,6 +86,7 @@ type photoItem struct {
 	Filename     string `dynamodbav:"filename,omitempty"`
 	OriginalKey  string `dynamodbav:"originalKey"`
 	ThumbnailKey string `dynamodbav:"thumbnailKey,omitempty"`
+	ThumbWebPKey string `dynamodbav:"thumbnailWebpKey,omitempty"`
 	Reason       string `dynamodbav:"reason,omitempty"`
 	CreatedAt    string `dynamodbav:"createdAt"`
 	UpdatedAt    string `dynamodbav:"updatedAt"`
@@ -142,7 +143,7 @@ func toPhotoItem(p blog.Photo) photoItem {
 	return photoItem{
 		PK: photoPrefix + p.ID, SK: photoSK, FeedPK: photosFeed, FeedSK: p.ID,
 		ID: p.ID, Status: p.Status, ContentType: p.ContentType, Filename: p.Filename,
-		OriginalKey: p.OriginalKey, ThumbnailKey: p.ThumbnailKey, Reason: p.Reason,
+		OriginalKey: p.OriginalKey, ThumbnailKey: p.ThumbnailKey, ThumbWebPKey: p.ThumbnailWebPKey, Reason: p.Reason,
 		CreatedAt: blog.FormatTime(p.CreatedAt), UpdatedAt: blog.FormatTime(p.UpdatedAt),
 	}
 }
@@ -155,7 +156,7 @@ func (it photoItem) photo() blog.Photo {
 	}
 	return blog.Photo{
 		ID: it.ID, Status: it.Status, ContentType: it.ContentType, Filename: it.Filename,
-		OriginalKey: it.OriginalKey, ThumbnailKey: it.ThumbnailKey, Reason: it.Reason,
+		OriginalKey: it.OriginalKey, ThumbnailKey: it.ThumbnailKey, ThumbnailWebPKey: it.ThumbWebPKey, Reason: it.Reason,
 		CreatedAt: parse(it.CreatedAt), UpdatedAt: parse(it.UpdatedAt),
 	}
 }

@@ -7,15 +7,18 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/s3event"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 )
@@ -25,16 +28,19 @@ type object struct {
 	contentType, cacheControl string
 }
 
-// memObjects is an in-memory bucket that also measures how many Gets overlap.
+// memObjects is an in-memory bucket that also counts reads and writes and measures how
+// many whole-object reads overlap.
 type memObjects struct {
 	mu              sync.Mutex
 	objects         map[string]object
 	active, maxSeen int
+	probes, writes  int
 }
 
 func (m *memObjects) Probe(_ context.Context, _, key string, n int64) ([]byte, int64, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.probes++
 	o, ok := m.objects[key]
 	if !ok {
 		return nil, 0, "", ErrObjectGone
@@ -50,40 +56,61 @@ func (m *memObjects) Get(_ context.Context, _, key, _ string, _ int64) ([]byte, 
 	return bytes.Clone(m.objects[key].body), nil
 }
 
-func (m *memObjects) Put(_ context.Context, _, key string, body []byte, ct, cc string) error {
+func (m *memObjects) Create(_ context.Context, _, key string, body []byte, ct, cc string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if strings.HasSuffix(key, ".jpg") {
+		m.active = max(m.active-1, 0)
+	}
+	if _, ok := m.objects[key]; ok {
+		return ErrExists
+	}
+	m.writes++
 	m.objects[key] = object{body, ct, cc}
-	m.active = max(m.active-1, 0)
 	return nil
 }
 
-type photoItem struct{ status, thumbnailKey, reason string }
+type photoItem struct{ status, thumbnailKey, webpKey, reason string }
 
 type memPhotos struct {
 	mu     sync.Mutex
 	photos map[string]*photoItem
 }
 
-func (m *memPhotos) mark(id string, set func(*photoItem)) error {
+func (m *memPhotos) Status(_ context.Context, id string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.photos[id]
 	if !ok {
-		return ErrNoPhoto
+		return "", ErrNoPhoto
 	}
-	if p.status == "pending" {
-		set(p)
-	}
-	return nil
+	return p.status, nil
 }
 
-func (m *memPhotos) MarkReady(_ context.Context, id, k string) error {
-	return m.mark(id, func(p *photoItem) { p.status, p.thumbnailKey = "ready", k })
+func (m *memPhotos) mark(id string, set func(*photoItem)) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.photos[id]
+	if !ok {
+		return false, ErrNoPhoto
+	}
+	if p.status != Pending {
+		return false, nil
+	}
+	set(p)
+	return true, nil
 }
 
-func (m *memPhotos) MarkFailed(_ context.Context, id, why string) error {
-	return m.mark(id, func(p *photoItem) { p.status, p.reason = "failed", why })
+func (m *memPhotos) MarkReady(_ context.Context, id string, t Thumbnails) (bool, error) {
+	return m.mark(id, func(p *photoItem) { p.status, p.thumbnailKey, p.webpKey = Ready, t.JPEG, t.WebP })
+}
+
+func (m *memPhotos) MarkRejected(_ context.Context, id, why string) (bool, error) {
+	return m.mark(id, func(p *photoItem) { p.status, p.reason = Rejected, why })
+}
+
+func (m *memPhotos) MarkFailed(_ context.Context, id, why string) (bool, error) {
+	return m.mark(id, func(p *photoItem) { p.status, p.reason = Failed, why })
 }
 
 func testJPEG(t testing.TB, w, h int) []byte {
@@ -137,6 +164,15 @@ func newHandler(t testing.TB, objs map[string][]byte, photos map[string]*photoIt
 	return h, mo, mp
 }
 
+func testPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func TestHandle(t *testing.T) {
 	photo := testJPEG(t, 1000, 500)
 	tests := []struct {
@@ -149,33 +185,42 @@ func TestHandle(t *testing.T) {
 		wantThumb bool
 	}{
 		{"a photo becomes ready", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo}, nil,
-			"", photoItem{"ready", "thumbnails/P1.jpg", ""}, true},
+			"", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
 		{"read in two steps when the probe is short", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
-			func(o *Options) { o.ProbeBytes = 1024 }, "", photoItem{"ready", "thumbnails/P1.jpg", ""}, true},
-		{"a text file named .jpg fails", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": []byte("just some text, honestly\n")}, nil,
-			"", photoItem{"failed", "", "not a supported image (JPEG, PNG, GIF or WebP)"}, false},
-		{"an upload over the budget fails", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
-			func(o *Options) { o.MemoryBudget = 2 << 20 }, "", photoItem{"failed", "", "processing needs 4 MB, over the memory budget of 2 MB"}, false},
-		{"an upload over the byte limit fails", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
-			func(o *Options) { o.Thumbnail.Limits.MaxBytes = 100 }, "", photoItem{"failed", "", fmt.Sprintf("the file is %d bytes, over the limit of 100", len(photo))}, false},
+			func(o *Options) { o.ProbeBytes = 1024 }, "", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
+		{"without WebP", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+			func(o *Options) { o.Thumbnail.WebP = false }, "", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
+		{"a text file named .jpg is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": []byte("just some text, honestly, nothing more to it\n")}, nil,
+			"", photoItem{Rejected, "", "", "not a supported image (JPEG, PNG, GIF, WebP, HEIC or AVIF)"}, false},
+		{"a PNG uploaded as a JPEG is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": testPNG(t, 300, 200)}, nil,
+			"", photoItem{Rejected, "", "", "the file is PNG (image/png), but was uploaded as image/jpeg"}, false},
+		{"a PNG uploaded as a PNG is fine", event(t, "ObjectCreated:Put", "uploads/P1.png"), map[string][]byte{"uploads/P1.png": testPNG(t, 1000, 500)}, nil,
+			"", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
+		{"an upload over the budget is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+			func(o *Options) { o.MemoryBudget = 1 << 20 }, "", photoItem{Rejected, "", "", "processing needs 4 MB, over the memory budget of 1 MB"}, false},
+		{"an upload over the byte limit is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+			func(o *Options) { o.Thumbnail.Limits.MaxBytes = 100 }, "", photoItem{Rejected, "", "", fmt.Sprintf("the file is %d bytes, over the limit of 100", len(photo))}, false},
 		{"a deleted upload fails", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), nil, nil,
-			"", photoItem{"failed", "", "the upload no longer exists"}, false},
+			"", photoItem{Failed, "", "", "the upload no longer exists"}, false},
 		{"an unregistered upload is refused", event(t, "ObjectCreated:Put", "uploads/NOPE.jpg"), map[string][]byte{"uploads/NOPE.jpg": photo}, nil,
-			"permanent", photoItem{"pending", "", ""}, false},
+			"permanent", photoItem{Pending, "", "", ""}, false},
 		{"a nested key is refused", event(t, "ObjectCreated:Put", "uploads/a/P1.jpg"), nil, nil,
-			"permanent", photoItem{"pending", "", ""}, false},
+			"permanent", photoItem{Pending, "", "", ""}, false},
 		{"other prefixes are ignored", event(t, "ObjectCreated:Put", "thumbnails/P1.jpg"), nil, nil,
-			"", photoItem{"pending", "", ""}, false},
+			"", photoItem{Pending, "", "", ""}, false},
 		{"deletions are ignored", event(t, "ObjectRemoved:Delete", "uploads/P1.jpg"), nil, nil,
-			"", photoItem{"pending", "", ""}, false},
+			"", photoItem{Pending, "", "", ""}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, mo, mp := newHandler(t, tt.objects, map[string]*photoItem{"P1": {status: "pending"}}, tt.mod)
+			h, mo, mp := newHandler(t, tt.objects, map[string]*photoItem{"P1": {status: Pending}}, tt.mod)
 			err := h.Handle(context.Background(), tt.event)
 			switch {
 			case tt.wantErr == "" && err != nil, tt.wantErr == "permanent" && !cloudevent.IsPermanent(err):
 				t.Fatalf("Handle: %v, want %s", err, map[string]string{"": "nil"}[tt.wantErr]+tt.wantErr)
+			}
+			if _, ok := mo.objects["thumbnails/P1.webp"]; ok {
+				tt.wantPhoto.webpKey = "thumbnails/P1.webp"
 			}
 			if diff := cmp.Diff(tt.wantPhoto, *mp.photos["P1"], cmp.AllowUnexported(photoItem{})); diff != "" {
 				t.Errorf("photo (-want +got):\n%s", diff)
@@ -194,12 +239,62 @@ func TestHandle(t *testing.T) {
 			if thumb.contentType != "image/jpeg" || thumb.cacheControl != "public, max-age=60" {
 				t.Errorf("thumbnail headers %q %q", thumb.contentType, thumb.cacheControl)
 			}
-			// Redelivery: the same bytes at the same key, the photo unchanged, no error.
+			if w, ok := mo.objects["thumbnails/P1.webp"]; ok {
+				if w.contentType != "image/webp" || len(w.body) >= len(thumb.body) || string(w.body[8:12]) != "WEBP" {
+					t.Errorf("WebP thumbnail: %q, %d bytes against the JPEG's %d", w.contentType, len(w.body), len(thumb.body))
+				}
+			}
+			// Redelivery: nothing read past the state, nothing written, no error.
+			probes, writes := mo.probes, mo.writes
 			if err := h.Handle(context.Background(), tt.event); err != nil {
 				t.Fatalf("second Handle: %v", err)
 			}
-			if again := mo.objects["thumbnails/P1.jpg"]; !bytes.Equal(again.body, thumb.body) {
-				t.Error("redelivery wrote different bytes")
+			if mo.probes != probes || mo.writes != writes {
+				t.Errorf("a redelivery read the upload %d times and wrote %d objects, want none", mo.probes-probes, mo.writes-writes)
+			}
+		})
+	}
+}
+
+// TestDuplicatesCostNothing: fourteen deliveries of one event, one after the other and
+// then all at once on a fresh photo, make one thumbnail, write each object once and log
+// "photo ready" once; the sequential duplicates do not even read the upload.
+func TestDuplicatesCostNothing(t *testing.T) {
+	for _, concurrent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one after the other", true: "all at once"}[concurrent], func(t *testing.T) {
+			var logs logtest.Buffer
+			h, mo, mp := newHandler(t, map[string][]byte{"uploads/P1.jpg": testJPEG(t, 1000, 500)}, map[string]*photoItem{"P1": {status: Pending}}, nil)
+			h.log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			e := event(t, "ObjectCreated:Put", "uploads/P1.jpg")
+			var wg sync.WaitGroup
+			for range 14 {
+				deliver := func() {
+					if err := h.Handle(context.Background(), e); err != nil {
+						t.Error(err)
+					}
+				}
+				if concurrent {
+					wg.Go(deliver)
+				} else {
+					deliver()
+				}
+			}
+			wg.Wait()
+			if got := strings.Count(logs.String(), `"msg":"photo ready"`); got != 1 {
+				t.Errorf("logged photo ready %d times, want once:\n%s", got, logs.String())
+			}
+			wantWrites := 1
+			if mp.photos["P1"].webpKey != "" {
+				wantWrites = 2
+			}
+			if mo.writes != wantWrites {
+				t.Errorf("%d objects written, want %d", mo.writes, wantWrites)
+			}
+			if !concurrent && mo.probes != 1 {
+				t.Errorf("the upload was read %d times for 14 sequential deliveries, want once", mo.probes)
+			}
+			if mp.photos["P1"].status != Ready {
+				t.Errorf("photo is %s", mp.photos["P1"].status)
 			}
 		})
 	}
@@ -212,11 +307,15 @@ func TestMemoryBudgetBoundsConcurrentJobs(t *testing.T) {
 	for i := range jobs {
 		id := fmt.Sprintf("P%d", i)
 		objs["uploads/"+id+".jpg"] = testJPEG(t, 1000, 1000)
-		photos[id] = &photoItem{status: "pending"}
+		photos[id] = &photoItem{status: Pending}
 	}
-	// One job needs about 1.5 MB of planes + 4 MB working set + the file: a budget of
-	// 8 MiB admits one at a time.
-	h, mo, mp := newHandler(t, objs, photos, func(o *Options) { o.MemoryBudget = 8 << 20; o.ProbeBytes = 1024 })
+	// Full-scale decodes (widths as large as the images), each about 8 MB of planes,
+	// RGBA and working set: a budget of 12 MiB admits one at a time.
+	h, mo, mp := newHandler(t, objs, photos, func(o *Options) {
+		o.MemoryBudget, o.ProbeBytes, o.Thumbnail.Widths = 12<<20, 1024, []int{1000}
+	})
+	var frees atomic.Int32
+	h.freeOSMemory = func() { frees.Add(1) }
 	var wg sync.WaitGroup
 	for i := range jobs {
 		wg.Go(func() {
@@ -227,12 +326,16 @@ func TestMemoryBudgetBoundsConcurrentJobs(t *testing.T) {
 	}
 	wg.Wait()
 	if mo.maxSeen != 1 {
-		t.Errorf("%d jobs held images at once, want 1 under an 8 MiB budget", mo.maxSeen)
+		t.Errorf("%d jobs held images at once, want 1 under a 12 MiB budget", mo.maxSeen)
 	}
 	for id, p := range mp.photos {
-		if p.status != "ready" {
+		if p.status != Ready {
 			t.Errorf("photo %s is %s", id, p.status)
 		}
+	}
+	// The jobs queue behind each other: one burst, whose end returns memory once.
+	if got := frees.Load(); got != 1 {
+		t.Errorf("memory returned %d times after one burst, want once", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,6 +16,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/memlimit"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/photo"
@@ -38,9 +40,13 @@ type Config struct {
 	Quality int `env:"THUMBNAIL_QUALITY" envDefault:"82"`
 	// CacheControl is the thumbnails' Cache-Control header.
 	CacheControl string `env:"THUMBNAIL_CACHE_CONTROL" envDefault:"public, max-age=31536000, immutable"`
-	// MaxPixels and MaxImageBytes refuse larger uploads.
-	MaxPixels     int64 `env:"MAX_PIXELS" envDefault:"50000000"`
-	MaxImageBytes int64 `env:"MAX_IMAGE_BYTES" envDefault:"26214400"`
+	// WebP also writes each thumbnail as WebP when that is smaller.
+	WebP bool `env:"THUMBNAIL_WEBP" envDefault:"true"`
+	// MaxPixels, MaxImageBytes, MaxMetadataBytes and MaxFrames refuse larger uploads.
+	MaxPixels        int64 `env:"MAX_PIXELS" envDefault:"50000000"`
+	MaxImageBytes    int64 `env:"MAX_IMAGE_BYTES" envDefault:"26214400"`
+	MaxMetadataBytes int64 `env:"MAX_METADATA_BYTES" envDefault:"1048576"`
+	MaxFrames        int   `env:"MAX_FRAMES" envDefault:"1000"`
 	// MemoryBudget bounds the bytes all jobs in flight reserve together.
 	MemoryBudget int64 `env:"MEMORY_BUDGET_BYTES" envDefault:"268435456"`
 	// ProbeBytes is how much of an upload is read to find its header.
@@ -48,28 +54,44 @@ type Config struct {
 	// UploadsPrefix and ThumbnailsPrefix are where uploads are and thumbnails go.
 	UploadsPrefix    string `env:"UPLOADS_PREFIX" envDefault:"uploads/"`
 	ThumbnailsPrefix string `env:"THUMBNAILS_PREFIX" envDefault:"thumbnails/"`
+	// CgroupRoot is where the container's memory limit is read (memlimit).
+	CgroupRoot string `env:"CGROUP_ROOT" envDefault:"/sys/fs/cgroup"`
+	// GoMemLimit is GOMEMLIMIT as set (the runtime applies it; memlimit leaves it be).
+	GoMemLimit string `env:"GOMEMLIMIT"`
 }
 
 // Options are the photo handler options cfg sets.
 func (c Config) Options() photo.Options {
 	return photo.Options{
 		Thumbnail: thumbnail.Options{
-			Widths: c.Widths, Quality: c.Quality, MaxAspect: thumbnail.DefaultOptions.MaxAspect,
-			Limits: thumbnail.Limits{MaxPixels: c.MaxPixels, MaxBytes: c.MaxImageBytes},
+			Widths: c.Widths, Quality: c.Quality, MaxAspect: thumbnail.DefaultOptions.MaxAspect, WebP: c.WebP,
+			Limits: thumbnail.Limits{MaxPixels: c.MaxPixels, MaxBytes: c.MaxImageBytes, MaxMetadataBytes: c.MaxMetadataBytes, MaxFrames: c.MaxFrames},
 		},
 		MemoryBudget: c.MemoryBudget, ProbeBytes: c.ProbeBytes,
 		UploadsPrefix: c.UploadsPrefix, ThumbnailsPrefix: c.ThumbnailsPrefix, CacheControl: c.CacheControl,
 	}
 }
 
-// Build checks cfg and returns the thumbnailer's HTTP handler (CloudEvents on POST /).
-// The AWS clients are built in the background so the server is ready at once; events
-// arriving first wait for them.
+// Build checks cfg, sets Go's memory limit from the container's, and returns the
+// thumbnailer's HTTP handler (CloudEvents on POST /). The AWS clients are built, and
+// the WebAssembly codecs compiled, in the background so the server is ready at once;
+// events arriving first wait for them.
 func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, error) {
 	opts := cfg.Options()
 	if _, err := photo.New(nil, nil, opts, log); err != nil {
 		return nil, err
 	}
+	limit, source, err := memlimit.Apply(func(string) string { return cfg.GoMemLimit }, cfg.CgroupRoot)
+	if err != nil {
+		log.Warn("cannot read the container's memory limit; Go's is left as it was", "err", err)
+	}
+	log.Info("memory", "goMemoryLimitBytes", limit, "from", source, "memoryBudgetBytes", cfg.MemoryBudget)
+	if limit != math.MaxInt64 && cfg.MemoryBudget > limit-runtimeBytes {
+		log.Warn("MEMORY_BUDGET_BYTES leaves less than 48 MiB under Go's memory limit for the runtime, the server and the codecs: "+
+			"large jobs may make the collector thrash or the container be OOM-killed; lower the budget or raise the container's limit",
+			"memoryBudgetBytes", cfg.MemoryBudget, "goMemoryLimitBytes", limit)
+	}
+	go thumbnail.Warm()
 	h := awsconf.Start(ctx, func(ctx context.Context) (*photo.Handler, error) {
 		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
 		if err != nil {
@@ -88,6 +110,11 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		return ph.Handle(ctx, e)
 	}), nil
 }
+
+// runtimeBytes is what the thumbnailer uses outside the budgeted jobs: the Go runtime,
+// the HTTP server, the AWS SDK, the compiled WebAssembly codecs (measured: about 30 MiB
+// of heap at rest after a first HEIC and AVIF).
+const runtimeBytes = 48 << 20
 
 // Describe is the start-up line's attributes.
 func (c Config) Describe() []any {

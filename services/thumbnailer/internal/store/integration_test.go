@@ -104,10 +104,14 @@ func TestS3AgainstMoto(t *testing.T) {
 		}
 	})
 
-	t.Run("put", func(t *testing.T) {
+	t.Run("create", func(t *testing.T) {
 		body := []byte("\xff\xd8\xff thumbnail")
-		if err := s.Put(ctx, bucket, "thumbnails/a.jpg", body, "image/jpeg", "public, max-age=31536000, immutable"); err != nil {
+		if err := s.Create(ctx, bucket, "thumbnails/a.jpg", body, "image/jpeg", "public, max-age=31536000, immutable"); err != nil {
 			t.Fatal(err)
+		}
+		// A second write (a duplicate delivery) is refused by S3 and changes nothing.
+		if err := s.Create(ctx, bucket, "thumbnails/a.jpg", []byte("other"), "image/png", "no-store"); !errors.Is(err, photo.ErrExists) {
+			t.Errorf("Create over an existing object: %v, want ErrExists", err)
 		}
 		out, err := s.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("thumbnails/a.jpg")})
 		if err != nil {
@@ -123,9 +127,10 @@ func TestS3AgainstMoto(t *testing.T) {
 	})
 }
 
-// TestPhotosAgainstMoto: the photo update blog-api documents, on its posts table
-// provisioned by the project's own definition: pending -> ready or failed once;
-// duplicates change nothing and succeed; an unregistered photo is ErrNoPhoto.
+// TestPhotosAgainstMoto: the photo updates blog-api documents, on its posts table
+// provisioned by the project's own definition: the status read; pending -> ready,
+// rejected or failed once; duplicates change nothing, succeed and say so; an
+// unregistered photo is ErrNoPhoto.
 func TestPhotosAgainstMoto(t *testing.T) {
 	ep := mototest.Endpoint(t)
 	cfg := mototest.AWSConfig(t, ep)
@@ -156,7 +161,7 @@ func TestPhotosAgainstMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := map[string]string{}
-		for _, a := range []string{"status", "thumbnailKey", "reason", "updatedAt"} {
+		for _, a := range []string{"status", "thumbnailKey", "thumbnailWebpKey", "reason", "updatedAt"} {
 			if v, ok := out.Item[a].(*ddbtypes.AttributeValueMemberS); ok {
 				got[a] = v.Value
 			}
@@ -165,40 +170,61 @@ func TestPhotosAgainstMoto(t *testing.T) {
 	}
 	const at = "2026-03-01T12:00:00Z"
 
-	pending("READY1")
-	if err := p.MarkReady(ctx, "READY1", "thumbnails/READY1.jpg"); err != nil {
-		t.Fatal(err)
+	mark := func(what string, done bool, err error, wantDone bool) {
+		t.Helper()
+		if err != nil || done != wantDone {
+			t.Errorf("%s: %v, %v; want %v, nil", what, done, err, wantDone)
+		}
 	}
-	want := map[string]string{"status": "ready", "thumbnailKey": "thumbnails/READY1.jpg", "updatedAt": at}
+	pending("READY1")
+	if st, err := p.Status(ctx, "READY1"); st != "pending" || err != nil {
+		t.Errorf("Status = %q, %v; want pending", st, err)
+	}
+	done, err := p.MarkReady(ctx, "READY1", photo.Thumbnails{JPEG: "thumbnails/READY1.jpg", WebP: "thumbnails/READY1.webp"})
+	mark("MarkReady", done, err, true)
+	want := map[string]string{"status": "ready", "thumbnailKey": "thumbnails/READY1.jpg", "thumbnailWebpKey": "thumbnails/READY1.webp", "updatedAt": at}
 	if diff := cmp.Diff(want, read("READY1")); diff != "" {
 		t.Errorf("after MarkReady (-want +got):\n%s", diff)
 	}
+	if st, err := p.Status(ctx, "READY1"); st != "ready" || err != nil {
+		t.Errorf("Status = %q, %v; want ready", st, err)
+	}
 	// A duplicate delivery, even one that now fails, changes nothing.
 	clock = clock.Add(time.Hour)
-	if err := p.MarkFailed(ctx, "READY1", "late duplicate"); err != nil {
-		t.Errorf("MarkFailed on a ready photo: %v, want nil", err)
-	}
-	if err := p.MarkReady(ctx, "READY1", "thumbnails/other.jpg"); err != nil {
-		t.Errorf("MarkReady again: %v, want nil", err)
-	}
+	done, err = p.MarkFailed(ctx, "READY1", "late duplicate")
+	mark("MarkFailed on a ready photo", done, err, false)
+	done, err = p.MarkRejected(ctx, "READY1", "late duplicate")
+	mark("MarkRejected on a ready photo", done, err, false)
+	done, err = p.MarkReady(ctx, "READY1", photo.Thumbnails{JPEG: "thumbnails/other.jpg"})
+	mark("MarkReady again", done, err, false)
 	if diff := cmp.Diff(want, read("READY1")); diff != "" {
 		t.Errorf("after duplicates (-want +got):\n%s", diff)
 	}
 
 	pending("FAILED1")
-	if err := p.MarkFailed(ctx, "FAILED1", "not an image"); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]string{"status": "failed", "reason": "not an image", "updatedAt": "2026-03-01T13:00:00Z"}, read("FAILED1")); diff != "" {
+	done, err = p.MarkFailed(ctx, "FAILED1", "the upload no longer exists")
+	mark("MarkFailed", done, err, true)
+	if diff := cmp.Diff(map[string]string{"status": "failed", "reason": "the upload no longer exists", "updatedAt": "2026-03-01T13:00:00Z"}, read("FAILED1")); diff != "" {
 		t.Errorf("after MarkFailed (-want +got):\n%s", diff)
+	}
+	pending("REJECTED1")
+	done, err = p.MarkRejected(ctx, "REJECTED1", "not an image")
+	mark("MarkRejected", done, err, true)
+	if diff := cmp.Diff(map[string]string{"status": "rejected", "reason": "not an image", "updatedAt": "2026-03-01T13:00:00Z"}, read("REJECTED1")); diff != "" {
+		t.Errorf("after MarkRejected (-want +got):\n%s", diff)
 	}
 
 	for name, f := range map[string]func() error{
-		"ready":  func() error { return p.MarkReady(ctx, "NOBODY", "thumbnails/NOBODY.jpg") },
-		"failed": func() error { return p.MarkFailed(ctx, "NOBODY", "x") },
+		"status": func() error { _, err := p.Status(ctx, "NOBODY"); return err },
+		"ready": func() error {
+			_, err := p.MarkReady(ctx, "NOBODY", photo.Thumbnails{JPEG: "thumbnails/NOBODY.jpg"})
+			return err
+		},
+		"rejected": func() error { _, err := p.MarkRejected(ctx, "NOBODY", "x"); return err },
+		"failed":   func() error { _, err := p.MarkFailed(ctx, "NOBODY", "x"); return err },
 	} {
 		if err := f(); !errors.Is(err, photo.ErrNoPhoto) {
-			t.Errorf("mark %s on an unregistered photo: %v, want ErrNoPhoto", name, err)
+			t.Errorf("%s on an unregistered photo: %v, want ErrNoPhoto", name, err)
 		}
 	}
 	if out, _ := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(res.PostsTable), Key: key("NOBODY")}); len(out.Item) != 0 {

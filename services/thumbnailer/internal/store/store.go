@@ -88,17 +88,23 @@ func (s S3) Get(ctx context.Context, bucket, key, etag string, size int64) ([]by
 	return b, nil
 }
 
-// Put implements photo.Objects.
-func (s S3) Put(ctx context.Context, bucket, key string, body []byte, contentType, cacheControl string) error {
+// Create implements photo.Objects with a conditional PutObject (If-None-Match: *,
+// which S3 and moto honour): 412 PreconditionFailed, or 409 ConditionalRequestConflict
+// while another such write is in flight, mean the object is there.
+func (s S3) Create(ctx context.Context, bucket, key string, body []byte, contentType, cacheControl string) error {
 	_, err := s.Client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentType: aws.String(contentType), CacheControl: aws.String(cacheControl),
-		ContentLength: aws.Int64(int64(len(body))),
+		ContentLength: aws.Int64(int64(len(body))), IfNoneMatch: aws.String("*"),
 	})
-	if err != nil {
+	switch code := apiCode(err); {
+	case err == nil:
+		return nil
+	case code == "PreconditionFailed", code == "ConditionalRequestConflict":
+		return photo.ErrExists
+	default:
 		return fmt.Errorf("put %s/%s: %w", bucket, key, err)
 	}
-	return nil
 }
 
 func apiCode(err error) string {
@@ -119,18 +125,52 @@ type Photos struct {
 
 var _ photo.Photos = Photos{}
 
-// MarkReady implements photo.Photos.
-func (p Photos) MarkReady(ctx context.Context, id, thumbnailKey string) error {
-	return p.update(ctx, id, "SET #s = :ready, thumbnailKey = :k, updatedAt = :now REMOVE reason", map[string]ddbtypes.AttributeValue{
-		":ready": &ddbtypes.AttributeValueMemberS{Value: "ready"},
-		":k":     &ddbtypes.AttributeValueMemberS{Value: thumbnailKey},
+// Status implements photo.Photos with a consistent read.
+func (p Photos) Status(ctx context.Context, id string) (string, error) {
+	out, err := p.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(p.Table), Key: key(id), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("#s"), ExpressionAttributeNames: map[string]string{"#s": "status"},
 	})
+	if err != nil {
+		return "", fmt.Errorf("get photo %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return "", photo.ErrNoPhoto
+	}
+	s, _ := out.Item["status"].(*ddbtypes.AttributeValueMemberS)
+	if s == nil {
+		return "", fmt.Errorf("photo %s has no status", id)
+	}
+	return s.Value, nil
+}
+
+// MarkReady implements photo.Photos.
+func (p Photos) MarkReady(ctx context.Context, id string, t photo.Thumbnails) (bool, error) {
+	values := map[string]ddbtypes.AttributeValue{
+		":ready": &ddbtypes.AttributeValueMemberS{Value: photo.Ready},
+		":k":     &ddbtypes.AttributeValueMemberS{Value: t.JPEG},
+	}
+	expr := "SET #s = :ready, thumbnailKey = :k, updatedAt = :now REMOVE reason"
+	if t.WebP != "" {
+		values[":w"] = &ddbtypes.AttributeValueMemberS{Value: t.WebP}
+		expr = "SET #s = :ready, thumbnailKey = :k, thumbnailWebpKey = :w, updatedAt = :now REMOVE reason"
+	}
+	return p.update(ctx, id, expr, values)
+}
+
+// MarkRejected implements photo.Photos.
+func (p Photos) MarkRejected(ctx context.Context, id, reason string) (bool, error) {
+	return p.finish(ctx, id, photo.Rejected, reason)
 }
 
 // MarkFailed implements photo.Photos.
-func (p Photos) MarkFailed(ctx context.Context, id, reason string) error {
-	return p.update(ctx, id, "SET #s = :failed, reason = :why, updatedAt = :now", map[string]ddbtypes.AttributeValue{
-		":failed": &ddbtypes.AttributeValueMemberS{Value: "failed"},
+func (p Photos) MarkFailed(ctx context.Context, id, reason string) (bool, error) {
+	return p.finish(ctx, id, photo.Failed, reason)
+}
+
+func (p Photos) finish(ctx context.Context, id, status, reason string) (bool, error) {
+	return p.update(ctx, id, "SET #s = :status, reason = :why, updatedAt = :now", map[string]ddbtypes.AttributeValue{
+		":status": &ddbtypes.AttributeValueMemberS{Value: status},
 		":why":    &ddbtypes.AttributeValueMemberS{Value: reason},
 	})
 }
@@ -142,14 +182,15 @@ func key(id string) map[string]ddbtypes.AttributeValue {
 	}
 }
 
-// update applies expr only to a pending photo. A failed condition is a duplicate
-// delivery (the photo is already done: nil) or an unregistered upload (ErrNoPhoto).
-func (p Photos) update(ctx context.Context, id, expr string, values map[string]ddbtypes.AttributeValue) error {
+// update applies expr only to a pending photo and reports whether it did. A failed
+// condition is a duplicate delivery (the photo is already done: false, nil) or an
+// unregistered upload (ErrNoPhoto).
+func (p Photos) update(ctx context.Context, id, expr string, values map[string]ddbtypes.AttributeValue) (bool, error) {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
-	values[":pending"] = &ddbtypes.AttributeValueMemberS{Value: "pending"}
+	values[":pending"] = &ddbtypes.AttributeValueMemberS{Value: photo.Pending}
 	values[":now"] = &ddbtypes.AttributeValueMemberS{Value: now().UTC().Format(time.RFC3339Nano)}
 	_, err := p.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(p.Table),
@@ -162,16 +203,16 @@ func (p Photos) update(ctx context.Context, id, expr string, values map[string]d
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
 		if err != nil {
-			return fmt.Errorf("update photo %s: %w", id, err)
+			return false, fmt.Errorf("update photo %s: %w", id, err)
 		}
-		return nil
+		return true, nil
 	}
 	got, err := p.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(p.Table), Key: key(id), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return fmt.Errorf("get photo %s: %w", id, err)
+		return false, fmt.Errorf("get photo %s: %w", id, err)
 	}
 	if got.Item == nil {
-		return photo.ErrNoPhoto
+		return false, photo.ErrNoPhoto
 	}
-	return nil
+	return false, nil
 }

@@ -1,0 +1,357 @@
+package thumbnail
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/color/palette"
+	"image/jpeg"
+	"image/png"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/gen2brain/heic"
+
+	"github.com/serverless-architect/serverless-architect/internal/imagetest"
+)
+
+// rawPNG builds a PNG of the given IHDR fields and unfiltered rows (each row is given
+// without its filter byte), with extra chunks before IDAT.
+func rawPNG(t testing.TB, w, h, depth, colorType, interlace int, rows []byte, extra ...[]byte) []byte {
+	t.Helper()
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	ihdr = append(ihdr, byte(depth), byte(colorType), 0, 0, byte(interlace))
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	if _, err := zw.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	_ = zw.Close()
+	out := append(append([]byte{}, pngSignature...), pngChunk("IHDR", ihdr)...)
+	for _, c := range extra {
+		out = append(out, c...)
+	}
+	out = append(out, pngChunk("IDAT", z.Bytes())...)
+	return append(out, pngChunk("IEND", nil)...)
+}
+
+// interlacedPNG is an 8×8 gray Adam7 PNG: its seven passes hold 79 filter and sample
+// bytes.
+func interlacedPNG(t testing.TB) []byte {
+	t.Helper()
+	return rawPNG(t, 8, 8, 8, 0, 1, make([]byte, 79))
+}
+
+// TestShrinkPNGMatchesImagePNG: decoding row by row gives, for every colour type, bit
+// depth and transparency a PNG can have, exactly the box shrink of image/png's image.
+func TestShrinkPNGMatchesImagePNG(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const w, h = 37, 23
+	fill := func(m interface{ Set(int, int, color.Color) }, c func() color.Color) {
+		for y := range h {
+			for x := range w {
+				m.Set(x, y, c())
+			}
+		}
+	}
+	byteAt := func() uint8 { return uint8(rng.IntN(256)) }
+	encode := func(m image.Image) []byte {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, m); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	inputs := map[string][]byte{}
+	nrgba := image.NewNRGBA(image.Rect(0, 0, w, h))
+	fill(nrgba, func() color.Color { return color.NRGBA{byteAt(), byteAt(), byteAt(), byteAt()} })
+	inputs["rgba 8"] = encode(nrgba)
+	rgb := image.NewRGBA(image.Rect(0, 0, w, h))
+	fill(rgb, func() color.Color { return color.RGBA{byteAt(), byteAt(), byteAt(), 255} })
+	inputs["rgb 8"] = encode(rgb)
+	n64 := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	fill(n64, func() color.Color {
+		return color.NRGBA64{uint16(rng.IntN(65536)), uint16(rng.IntN(65536)), uint16(rng.IntN(65536)), uint16(rng.IntN(65536))}
+	})
+	inputs["rgba 16"] = encode(n64)
+	r64 := image.NewRGBA64(image.Rect(0, 0, w, h))
+	fill(r64, func() color.Color {
+		return color.RGBA64{uint16(rng.IntN(65536)), uint16(rng.IntN(65536)), uint16(rng.IntN(65536)), 0xFFFF}
+	})
+	inputs["rgb 16"] = encode(r64)
+	gray := image.NewGray(image.Rect(0, 0, w, h))
+	fill(gray, func() color.Color { return color.Gray{byteAt()} })
+	inputs["gray 8"] = encode(gray)
+	g16 := image.NewGray16(image.Rect(0, 0, w, h))
+	fill(g16, func() color.Color { return color.Gray16{uint16(rng.IntN(65536))} })
+	inputs["gray 16"] = encode(g16)
+	for _, n := range []int{2, 4, 16, 256} { // 1-, 2-, 4- and 8-bit palettes
+		pal := make(color.Palette, n)
+		copy(pal, palette.Plan9[:n])
+		pal[0] = color.NRGBA{10, 20, 30, 0} // a transparent entry: tRNS
+		pal[1] = color.NRGBA{200, 100, 50, 128}
+		pm := image.NewPaletted(image.Rect(0, 0, w, h), pal)
+		for i := range pm.Pix {
+			pm.Pix[i] = uint8(rng.IntN(n))
+		}
+		inputs[fmt.Sprintf("palette of %d", n)] = encode(pm)
+	}
+	// What Go's encoder does not write: gray with alpha, sub-byte gray, colour keys.
+	ga := make([]byte, 0, h*(1+2*w))
+	for range h {
+		ga = append(ga, 0)
+		for range 2 * w {
+			ga = append(ga, byteAt())
+		}
+	}
+	inputs["gray+alpha 8"] = rawPNG(t, w, h, 8, 4, 0, ga)
+	for _, depth := range []int{1, 2, 4} {
+		row := (w*depth + 7) / 8
+		g := make([]byte, 0, h*(1+row))
+		for range h {
+			g = append(g, 0)
+			for range row {
+				g = append(g, byteAt())
+			}
+		}
+		inputs[fmt.Sprintf("gray %d", depth)] = rawPNG(t, w, h, depth, 0, 0, g)
+	}
+	keyed := make([]byte, 0, h*(1+3*w))
+	for y := range h {
+		keyed = append(keyed, 0)
+		for x := range w {
+			if (x+y)%3 == 0 {
+				keyed = append(keyed, 1, 2, 3) // the transparent colour
+			} else {
+				keyed = append(keyed, byteAt(), byteAt(), byteAt())
+			}
+		}
+	}
+	inputs["rgb 8 with a colour key"] = rawPNG(t, w, h, 8, 2, 0, keyed, pngChunk("tRNS", []byte{0, 1, 0, 2, 0, 3}))
+	g8 := make([]byte, 0, h*(1+w))
+	for range h {
+		g8 = append(g8, 0)
+		for range w {
+			g8 = append(g8, byte(rng.IntN(16))) // often 7, the transparent grey
+		}
+	}
+	inputs["gray 8 with a colour key"] = rawPNG(t, w, h, 8, 0, 0, g8, pngChunk("tRNS", []byte{0, 7}))
+	for name, b := range inputs {
+		for _, f := range []int{1, 2, 5, 40} {
+			t.Run(fmt.Sprintf("%s/%d", name, f), func(t *testing.T) {
+				m, err := png.Decode(bytes.NewReader(b))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, ok := readIHDR(b)
+				if !ok || !p.streamable() {
+					t.Fatal("not streamable")
+				}
+				got, err := shrinkPNG(b, p, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := shrinkGeneric(m, f)
+				if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+					t.Errorf("row-by-row shrink differs from image/png's image shrunk (%v vs %v)", got.Rect, want.Rect)
+				}
+			})
+		}
+	}
+}
+
+// TestSevenThousandSquarePNGStaysSmall: the one-colour 7000×7000 PNG of the memory
+// probe (a few hundred KB that image/png turns into 147 MB of RGB) is reduced row by
+// row, and Inspect budgets it at a few megabytes, which the job stays within.
+func TestSevenThousandSquarePNGStaysSmall(t *testing.T) {
+	b := onePixelColourPNG(t, 7000, 7000)
+	Warm() // the service compiles the codecs at start, outside any job
+	h, err := Inspect(b, DefaultOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.DecodeBytes > 16<<20 {
+		t.Errorf("budgeted %d bytes to decode (image/png would take 147 MB), want under 16 MiB", h.DecodeBytes)
+	}
+	peak := imagetest.HeapPeak(func() {
+		res, err := Make(b, DefaultOptions)
+		if err != nil || res.Renditions[0].Size != image.Pt(256, 256) {
+			t.Errorf("Make: %v, %v", res.Renditions, err)
+		}
+	})
+	if peak > h.DecodeBytes+int64(len(b)) {
+		t.Errorf("heap peak %d bytes, over the %d budgeted", peak, h.DecodeBytes+int64(len(b)))
+	}
+}
+
+// onePixelColourPNG is a w×h PNG of one opaque colour (it compresses to almost nothing).
+func onePixelColourPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	row := make([]byte, 1+3*w)
+	for x := range w {
+		copy(row[1+3*x:], []byte{40, 120, 200})
+	}
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	for range h {
+		_, _ = zw.Write(row)
+	}
+	_ = zw.Close()
+	ihdr := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(w)), uint32(h))
+	ihdr = append(ihdr, 8, 2, 0, 0, 0)
+	out := append(append([]byte{}, pngSignature...), pngChunk("IHDR", ihdr)...)
+	out = append(out, pngChunk("IDAT", z.Bytes())...)
+	return append(out, pngChunk("IEND", nil)...)
+}
+
+// TestStructure: what the walk over the whole file refuses, and what it lets through.
+func TestStructure(t *testing.T) {
+	jpg := encodeJPEG(t, imagetest.Photo(120, 90, 2), 0)
+	pngb := encodePNG(t, imagetest.Photo(120, 90, 2), 0)
+	gifb := encodeGIF(t, storedPicture(1))
+	zip := zipOf(t, "payload.jar", "class Main {}")
+	var bigMeta []byte
+	for range 20 { // 20 comment segments of 60,000 bytes: 1.2 MB of metadata
+		seg := []byte{0xFF, 0xFE, 0, 0}
+		binary.BigEndian.PutUint16(seg[2:], 60002)
+		bigMeta = append(bigMeta, append(seg, bytes.Repeat([]byte("x"), 60000)...)...)
+	}
+	metaJPEG := append(append(append([]byte{}, jpg[:2]...), bigMeta...), jpg[2:]...)
+	twoFrames := func(n int) []byte { // a GIF of n frames
+		g := bytes.TrimSuffix(gifb, []byte{0x3B})
+		i := bytes.IndexByte(g[13+3*256:], 0x2C) // the first image descriptor (after the colour table and any extension)
+		frame := g[13+3*256+i:]
+		out := append([]byte{}, g...)
+		for range n - 1 {
+			out = append(out, frame...)
+		}
+		return append(out, 0x3B)
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want error  // nil: accepted
+		msg  string // in the error
+	}{
+		{"jpeg", jpg, nil, ""},
+		{"jpeg + zero padding", append(bytes.Clone(jpg), make([]byte, 300)...), nil, ""},
+		{"jpeg + a second JPEG (MPF, gain map)", append(bytes.Clone(jpg), jpg...), nil, ""},
+		{"jpeg + a motion photo's MP4", append(bytes.Clone(jpg), "\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"...), nil, ""},
+		{"jpeg + Samsung's trailer", append(bytes.Clone(jpg), "\x00\x00SEFH\x01\x00\x00\x00data\x10\x00\x00\x00SEFT"...), nil, ""},
+		{"jpeg + a ZIP (a JAR polyglot)", append(bytes.Clone(jpg), zip...), ErrNotImage, "also a ZIP archive"},
+		{"jpeg + HTML", append(bytes.Clone(jpg), "\n<html><script>alert(1)</script></html>"...), ErrNotImage, "markup"},
+		{"jpeg + stray bytes", append(bytes.Clone(jpg), "hello"...), ErrNotImage, "5 bytes of data follow the end of the jpeg image"},
+		{"jpeg cut in the image data", jpg[:len(jpg)/2], ErrNotImage, "truncated"},
+		{"jpeg without its end marker", jpg[:len(jpg)-2], ErrNotImage, "truncated"},
+		{"jpeg with 1.2 MB of comments", metaJPEG, ErrTooLarge, "metadata"},
+		{"png", pngb, nil, ""},
+		{"png + data after IEND", append(bytes.Clone(pngb), "<?php system($_GET['c']); ?>"...), ErrNotImage, "a script"},
+		{"png cut short", pngb[:len(pngb)-40], ErrNotImage, "truncated"},
+		{"gif", gifb, nil, ""},
+		{"gif of 5 frames", twoFrames(5), nil, ""},
+		{"gif of 1,001 frames", twoFrames(1001), ErrTooLarge, "1001 frames"},
+		{"gif + a ZIP (GIFAR)", append(bytes.Clone(gifb), zip...), ErrNotImage, "ZIP"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Make(tt.data, DefaultOptions)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Make: %v, want a thumbnail", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Make: %v; want %v saying %q", err, tt.want, tt.msg)
+			}
+		})
+	}
+}
+
+// zipOf is a one-file ZIP archive, stored (what a JAR or a ZIP polyglot appends).
+func zipOf(t testing.TB, name, content string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte(content))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestHEIF: HEIC and AVIF files as heif-enc (libheif) writes them, decoded through the
+// WebAssembly builds, with their thumbnail item used when it is big enough; and the
+// transforms (irot, imir) applied as libheif applies them, which vips shows.
+func TestHEIF(t *testing.T) {
+	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+	if heic.Dynamic() == nil {
+		t.Fatal("libheif was loaded from the system: production (static, -tags nodynamic) decodes with WebAssembly; run the tests with -tags nodynamic as make test does")
+	}
+	src := imagetest.Photo(640, 480, 5)
+	for _, tc := range []struct {
+		name string
+		args []string
+		f    Format
+	}{
+		{"heic", []string{"-q", "70", "-p", "preset=ultrafast"}, HEIC},
+		{"avif", []string{"-A", "-q", "70", "-p", "speed=9"}, AVIF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := imagetest.Convert(t, enc, src, nil, ".png", "."+tc.name, append(tc.args, "-o", "OUT", "IN")...)
+			h, err := Inspect(b, DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Format != tc.f || h.Width != 640 || h.Height != 480 || h.Orientation != Normal || h.heifThumb != 0 {
+				t.Errorf("header %+v", h)
+			}
+			res, err := Make(b, DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := imagetest.SSIM(m, reference(src, 256, 192)); got < 0.9 {
+				t.Errorf("SSIM against the source %.3f, want ≥ 0.9", got)
+			}
+			// With a 320-pixel thumbnail item, a 256-pixel HEIC thumbnail is made from it
+			// (libavif decodes only the real primary: AVIF decodes the whole image).
+			withThumb := imagetest.Convert(t, enc, src, nil, ".png", "."+tc.name, append(tc.args, "-t", "320", "-o", "OUT", "IN")...)
+			h, err = Inspect(withThumb, DefaultOptions)
+			if err != nil || (h.heifThumb != 0) != (tc.f == HEIC) || tc.f == HEIC && h.DecodeBytes >= heifDecodeBytes(tc.f, 640, 480, 8) {
+				t.Errorf("with a thumbnail item: %+v, %v; want it planned for HEIC, for less memory", h, err)
+			}
+			res, err = Make(withThumb, DefaultOptions)
+			if err != nil || res.Renditions[0].Size != image.Pt(256, 192) {
+				t.Fatalf("Make from the thumbnail item: %v, %v", res.Renditions, err)
+			}
+			// Truncated, or with data appended: refused.
+			if _, err := Make(b[:len(b)*2/3], DefaultOptions); !errors.Is(err, ErrNotImage) || !strings.Contains(err.Error(), "truncated") {
+				t.Errorf("truncated: %v", err)
+			}
+			if _, err := Make(append(bytes.Clone(b), "<script>x</script>"...), DefaultOptions); !errors.Is(err, ErrNotImage) {
+				t.Errorf("with appended markup: %v", err)
+			}
+		})
+	}
+}
+
+// reference is src reduced by image/draw's box-then-Lanczos path of this package, for
+// quality comparisons.
+func reference(src *image.RGBA, w, h int) image.Image {
+	return resample(shrink(src, max(src.Rect.Dx()/(2*w), 1)), w, h, Normal)
+}
