@@ -1,10 +1,10 @@
 // Package jpegdct decodes baseline and progressive Huffman-coded JPEG images at 1/1,
 // 1/2, 1/4 or 1/8 of their size in the DCT domain, as libjpeg's scaled decoding and
-// libvips' shrink-on-load do: of each 8×8 block of coefficients only the N×N lowest
-// frequencies are dequantised and run through an N-point inverse DCT (N = 8/scale), so
-// a 4000×3000 photo becomes a 500×375 image without a full-size pixel ever existing.
-// Progressive images keep only those coefficients between scans, and scans that carry
-// none of them are skipped unread.
+// libvips' shrink-on-load do: each 8×8 block of coefficients becomes N×N samples (N =
+// 8/scale), the means of the full-size block's runs of 8/N samples computed straight
+// from the coefficients (at 1/8, the DC term alone), so a 4000×3000 photo becomes a
+// 500×375 image without a full-size pixel ever existing. At 1/8 progressive images
+// keep one coefficient per block between scans, and the AC scans are skipped unread.
 //
 // What it does not decode (four-component CMYK/YCCK, RGB-coded files, unusual chroma
 // layouts) it refuses with ErrUnsupported before allocating anything, so callers can
@@ -435,14 +435,12 @@ var unzig = func() (z [64]int) {
 	return z
 }()
 
-// keptCoefficients is how many leading zigzag coefficients cover every (row, col) below
-// n: all that an n-point inverse DCT reads.
+// keptCoefficients is how many leading zigzag coefficients the n-sample reduction
+// reads: the DC term alone at n = 1, every coefficient otherwise (each contributes to
+// the means of runs of 8/n samples).
 func keptCoefficients(n int) int {
-	k := 0
-	for i, nat := range unzig {
-		if nat/8 < n && nat%8 < n {
-			k = i + 1
-		}
+	if n == 1 {
+		return 1
 	}
-	return k
+	return 64
 }
