@@ -302,8 +302,13 @@ func (s *stackRun) build(ctx context.Context, svc Service) (string, error) {
 	}
 	out := filepath.Join(s.o.Dir, "bin", svc.Name)
 	s.con.Printf("building %s (%s)", svc.Name, svc.Package)
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, svc.Package)
+	env, flags, err := KoBuildSettings(s.o.SourceDir)
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", svc.Name, err)
+	}
+	cmd := exec.CommandContext(ctx, goBin, append(append([]string{"build"}, flags...), "-o", out, svc.Package)...)
 	cmd.Dir = s.o.SourceDir
+	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build %s: go build %s: %w\n%s", svc.Name, svc.Package, err, indent(strings.TrimSpace(string(b))))
 	}

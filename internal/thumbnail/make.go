@@ -207,14 +207,15 @@ func decode(h Header, b []byte) (m image.Image, orient Orientation, err error) {
 
 // heifDecodeBytes is what the WebAssembly decoders take for a w×h image: the module's
 // linear memory (the file, the decoder's frame buffers, the converted output) lives on
-// the Go heap, and grows by copying. Measured peaks of the Go heap for 12-megapixel
-// 8-bit images (BenchmarkThumbnailFormats): HEIC about 17 bytes a pixel (libheif's
-// YCbCr planes), AVIF about 53 (libaom's 16-bit frame buffers, then RGBA copied twice).
+// the Go heap, and grows by copying. Measured peaks of the Go heap of a whole job on
+// 12-megapixel 8-bit images (services/thumbnailer TestPeakHeapPerFormat): HEIC about 20
+// bytes a pixel (libheif's and libde265's YCbCr planes), AVIF about 56 (libaom's
+// frame buffers, then RGBA, copied twice); these keep 5% or more above.
 func heifDecodeBytes(f Format, w, h, depth int) int64 {
 	px := int64(w) * int64(h)
-	perPixel := int64(18)
+	perPixel := int64(21)
 	if f == AVIF {
-		perPixel = 56
+		perPixel = 60
 	}
 	if depth > 8 {
 		perPixel = perPixel * 3 / 2

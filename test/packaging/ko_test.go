@@ -330,7 +330,8 @@ func containersOf(m manifest) []corev1.Container {
 }
 
 // checkImage pulls a built image and checks what ko made of ko.yaml: the
-// entrypoint, a static linux/amd64 binary built with -trimpath and stripped. It logs
+// entrypoint, a static linux/amd64 binary (no ELF interpreter) built with -trimpath and
+// stripped. It logs
 // the image's size. (That -X names a real variable is TestKoConfig's check.)
 func checkImage(t *testing.T, ref string) {
 	t.Helper()
@@ -406,6 +407,12 @@ func checkImage(t *testing.T, ref string) {
 		t.Fatalf("open the binary as ELF: %v", err)
 	}
 	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the binary is dynamically linked (it names an ELF interpreter), and the static base image has no libc: " +
+				"a dependency linked it (purego's cgo stand-in, under the image codecs, unless built with -tags=nodynamic)")
+		}
+	}
 	if _, err := f.Symbols(); !errors.Is(err, elf.ErrNoSymbols) {
 		t.Errorf("the binary has a symbol table (err %v); want it stripped with -ldflags=-s", err)
 	}
