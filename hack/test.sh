@@ -7,7 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_moto
-apt_install chromium  # the browser test (test/e2e/blog_browser_test.go)
+# chromium: the browser test (test/e2e/blog_browser_test.go). libheif-examples (heif-enc),
+# webp (cwebp) and libjpeg-turbo-progs (cjpeg, jpegtran, djpeg): the image tests make
+# HEIC, AVIF, WebP and every kind of JPEG on the spot, and compare with libjpeg.
+apt_install chromium libheif-examples webp libjpeg-turbo-progs
+# As ko builds the images (ko.yaml): the image codecs' WebAssembly builds only.
+export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=nodynamic"
 log "downloading Go modules"
 go mod download
 "$ROOT/hack/lint.sh"

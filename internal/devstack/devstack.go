@@ -191,7 +191,15 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		return nil, err
 	}
 	s.con.Printf("provisioning AWS resources in moto (%s)", o.Region)
-	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  ")})
+	// The blog's local origin is where the admin page runs: the media bucket's CORS rule
+	// must let it PUT photos to their presigned URLs, as it lets the CloudFront domain.
+	var blog provision.BlogOptions
+	for _, svc := range o.Services {
+		if svc.Blog {
+			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
+		}
+	}
+	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog})
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
+	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -41,7 +42,8 @@ const (
 // TestBlogInBrowser drives MyBlog as a reader and an admin do, in headless Debian
 // chromium through the local edge: the home page lists the posts (seeded through
 // blog-api), a reader subscribes through the form, an admin signs in on the admin page
-// (Cognito from the browser) and publishes a post, and the home page then shows it.
+// (Cognito from the browser) and publishes a post, and the home page then shows it; the
+// admin uploads a HEIC photo, sees its thumbnail, and the gallery shows it.
 // It also measures the home page's weight, cold and on a reload with a warm cache.
 // Screenshots go to test/e2e/artifacts/.
 //
@@ -184,6 +186,67 @@ func TestBlogInBrowser(t *testing.T) {
 	// The home page shows it.
 	do("see the new post on the home page", chromedp.Navigate(home), waitText("#posts", append([]string{title}, seeded...)...))
 	shot("home-after-publish.png")
+
+	// The admin uploads a photo as an iPhone writes it (HEIC, which chromium cannot
+	// show and reports no type for): the page names the type from the bytes, the
+	// preview is the thumbnail, and the gallery offers it as a <picture> whose WebP,
+	// when the thumbnailer kept one, is what chromium loads.
+	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+	heicFile := filepath.Join(t.TempDir(), "IMG_0001.HEIC")
+	heicBytes := imagetest.Convert(t, enc, imagetest.Photo(1200, 900, 8), nil, ".png", ".heic", "-q", "60", "-p", "preset=ultrafast", "-o", "OUT", "IN")
+	if err := os.WriteFile(heicFile, heicBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do("upload a HEIC photo",
+		chromedp.Navigate(st.BlogURL+"/admin.html"),
+		chromedp.WaitVisible(chromedp.CSS("#photo-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#photo"), []string{heicFile}),
+		chromedp.Click(chromedp.CSS(`#photo-form button[type="submit"]`)),
+		waitTextFor("#photo-status", 90*time.Second, "Ready."))
+	shot("admin-photo-ready.png")
+	type shown struct {
+		Width int    `json:"width"`
+		Src   string `json:"src"`
+		WebP  bool   `json:"webp"`
+	}
+	loaded := func(sel string) shown {
+		t.Helper()
+		js := fmt.Sprintf(`(async () => { const i = document.querySelector(%q); if (!i) return {width: 0, src: "", webp: false};
+			await i.decode().catch(() => {}); return {width: i.naturalWidth, src: i.currentSrc, webp: !!i.closest("picture").querySelector("source[type='image/webp']")}; })()`, sel)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[shown](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return got
+	}
+	check := func(where string, got shown) {
+		t.Helper()
+		want := ".jpg"
+		if got.WebP {
+			want = ".webp"
+		}
+		if got.Width != 256 || !strings.HasSuffix(got.Src, want) {
+			t.Errorf("%s: the browser shows %q, %d pixels wide; want the %s thumbnail, 256 wide", where, got.Src, got.Width, want)
+		}
+	}
+	check("admin preview", loaded("#photo-result img"))
+	do("see the photo in the gallery", chromedp.Navigate(st.BlogURL+"/gallery.html"), chromedp.WaitVisible(chromedp.CSS("#photos picture img")))
+	check("gallery", loaded("#photos picture img"))
+	shot("gallery.png")
+}
+
+// waitTextFor is waitText with a timeout of its own (a photo takes the event flow).
+func waitTextFor(sel string, timeout time.Duration, want ...string) chromedp.Action[chromedp.Void] {
+	js, _ := json.Marshal(want)
+	q, _ := json.Marshal(sel)
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && %s.every((w) => e.textContent.includes(w)); })()`, q, js)
+	poll := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(timeout))
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := poll(ctx, t); err != nil {
+			return fmt.Errorf("wait for %s to show %q: %w", sel, want, err)
+		}
+		return nil
+	})
 }
 
 // newBrowser starts headless chromium, trusting only the stack's leaf certificate
@@ -235,16 +298,7 @@ func leafSPKI(t *testing.T, certFile string) string {
 
 // waitText waits until the element's text holds every one of want.
 func waitText(sel string, want ...string) chromedp.Action[chromedp.Void] {
-	js, _ := json.Marshal(want)
-	q, _ := json.Marshal(sel)
-	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%s); return !!e && %s.every((w) => e.textContent.includes(w)); })()`, q, js)
-	poll := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := poll(ctx, t); err != nil {
-			return fmt.Errorf("wait for %s to show %q: %w", sel, want, err)
-		}
-		return nil
-	})
+	return waitTextFor(sel, 20*time.Second, want...)
 }
 
 // newAdmin creates a confirmed user with a permanent password in the admins group,

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"io"
 	"net/http"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -69,7 +71,9 @@ type photoJSON struct {
 	Status       string  `json:"status"`
 	UploadURL    string  `json:"uploadUrl"`
 	ThumbnailURL *string `json:"thumbnailUrl"`
-	Reason       string  `json:"reason"`
+	// ThumbnailWebPURL is set when the thumbnailer kept a WebP.
+	ThumbnailWebPURL *string `json:"thumbnailWebpUrl"`
+	Reason           string  `json:"reason"`
 }
 
 // uploadPhoto registers a photo with blog-api and PUTs body to its presigned URL.
@@ -143,8 +147,9 @@ func testJPEG(t *testing.T, w, h int) []byte {
 }
 
 // testThumbnail: an admin uploads a JPEG through the blog flow and its 256-pixel
-// thumbnail appears in the media bucket, the photo ready; a text file named .jpg ends
-// failed with a reason, and the stack keeps running.
+// thumbnail appears in the media bucket, the photo ready; so does an iPhone's HEIC; a
+// text file named .jpg, and a PNG declared as a JPEG, end rejected with a reason, and
+// the stack keeps running.
 func testThumbnail(t *testing.T, s *localStack, client *http.Client) {
 	blogAPI := s.stack.Services["blog-api"].URL
 	token := adminToken(t, s.stack)
@@ -172,11 +177,40 @@ func testThumbnail(t *testing.T, s *localStack, client *http.Client) {
 		}
 	})
 
+	t.Run("a HEIC from a phone", func(t *testing.T) {
+		enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+		heic := imagetest.Convert(t, enc, imagetest.Photo(1600, 1200, 3), nil, ".png", ".heic", "-q", "60", "-p", "preset=ultrafast", "-o", "OUT", "IN")
+		p := uploadPhoto(t, client, blogAPI, token, "image/heic", "IMG_0042.HEIC", heic)
+		got := waitPhoto(t, client, blogAPI, p.ID, 60*time.Second)
+		if got.Status != "ready" || got.ThumbnailURL == nil {
+			t.Fatalf("photo = %+v, want ready", got)
+		}
+		for key, ct := range map[string]string{"thumbnails/" + p.ID + ".jpg": "image/jpeg", "thumbnails/" + p.ID + ".webp": "image/webp"} {
+			if ct == "image/webp" && got.ThumbnailWebPURL == nil {
+				continue // the WebP was not smaller
+			}
+			out, err := s3c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.stack.Resources.MediaBucket), Key: aws.String(key)})
+			if err != nil || aws.ToString(out.ContentType) != ct {
+				t.Errorf("%s: %v, %v; want %s", key, out, err, ct)
+			}
+		}
+	})
+
+	t.Run("a PNG declared as a JPEG", func(t *testing.T) {
+		var buf bytes.Buffer
+		_ = png.Encode(&buf, imagetest.Photo(300, 200, 4))
+		p := uploadPhoto(t, client, blogAPI, token, "image/jpeg", "drawing.jpg", buf.Bytes())
+		got := waitPhoto(t, client, blogAPI, p.ID, 20*time.Second)
+		if got.Status != "rejected" || !strings.Contains(got.Reason, "uploaded as image/jpeg") {
+			t.Fatalf("photo = %+v, want rejected: not the declared type", got)
+		}
+	})
+
 	t.Run("a text file named .jpg", func(t *testing.T) {
 		p := uploadPhoto(t, client, blogAPI, token, "image/jpeg", "notes.jpg", []byte("these are my notes, not a photo\n"))
 		got := waitPhoto(t, client, blogAPI, p.ID, 20*time.Second)
-		if got.Status != "failed" || got.Reason == "" || got.ThumbnailURL != nil {
-			t.Fatalf("photo = %+v, want failed with a reason", got)
+		if got.Status != "rejected" || got.Reason == "" || got.ThumbnailURL != nil {
+			t.Fatalf("photo = %+v, want rejected with a reason", got)
 		}
 		t.Logf("reason: %s", got.Reason)
 		if _, err := s3c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(s.stack.Resources.MediaBucket), Key: aws.String("thumbnails/" + p.ID + ".jpg")}); err == nil {

@@ -1,7 +1,9 @@
 // MyBlog's admin page: sign in against the Cognito user pool straight from the
 // browser (InitiateAuth, USER_PASSWORD_AUTH, over Cognito's JSON API), then write a
 // post (POST /v1/posts) and upload a photo (POST /v1/photos, PUT the file to the
-// presigned URL, poll GET /v1/photos/{id} until the thumbnail is ready).
+// presigned URL, poll GET /v1/photos/{id} until the thumbnail is ready). A photo's type
+// is read from its first bytes, not from the browser's guess (which is empty for HEIC
+// and AVIF on many systems); the thumbnailer checks the bytes again.
 // Where Cognito is comes from config.json, which `sa site deploy` writes from the
 // stack. The id token lives in sessionStorage: it ends with the tab.
 "use strict";
@@ -87,6 +89,31 @@
   });
 
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+  // sniff names an image's type from its first bytes, as the thumbnailer does, or "".
+  const sniff = async (file) => {
+    const b = new Uint8Array(await file.slice(0, 64).arrayBuffer());
+    const ascii = (i, n) => String.fromCharCode(...b.subarray(i, i + n));
+    if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "image/jpeg";
+    if (ascii(0, 8) === "\x89PNG\r\n\x1a\n") return "image/png";
+    if (ascii(0, 6) === "GIF87a" || ascii(0, 6) === "GIF89a") return "image/gif";
+    if (ascii(0, 4) === "RIFF" && ascii(8, 4) === "WEBP") return "image/webp";
+    if (ascii(4, 4) === "ftyp") {
+      const size = Math.min(b.length, (b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) >>> 0);
+      const brands = [ascii(8, 4)];
+      for (let i = 16; i + 4 <= size; i += 4) brands.push(ascii(i, 4));
+      if (brands.some((x) => x === "avif" || x === "avis")) return "image/avif";
+      if (brands.some((x) => ["heic", "heix", "heim", "heis", "hevc", "hevx"].includes(x))) return "image/heic";
+      if (brands.some((x) => x === "mif1" || x === "msf1")) return "image/heif";
+    }
+    return "";
+  };
+  // thumbnail is a <picture> offering the WebP thumbnail, when there is one, before the JPEG.
+  const thumbnail = (ph, alt, w, h) => {
+    const pic = document.createElement("picture");
+    if (ph.thumbnailWebpUrl) pic.append(Object.assign(document.createElement("source"), { type: "image/webp", srcset: ph.thumbnailWebpUrl }));
+    pic.append(Object.assign(document.createElement("img"), { src: ph.thumbnailUrl, alt, width: w, height: h }));
+    return pic;
+  };
   $("photo-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const form = ev.target, file = $("photo").files[0];
@@ -94,22 +121,26 @@
     busy(form, true);
     $("photo-result").textContent = "";
     try {
+      const type = await sniff(file);
+      if (!type) throw new Error(file.name + " is not a JPEG, PNG, GIF, WebP, HEIC or AVIF image.");
       say("photo-status", "Registering the photo…", true);
-      const [status, p] = await api("POST", "/v1/photos", { contentType: file.type, filename: file.name });
+      const [status, p] = await api("POST", "/v1/photos", { contentType: type, filename: file.name });
       if (status !== 201) throw new Error(errText(status, p));
       say("photo-status", "Uploading " + file.name + "…", true);
-      const put = await fetch(p.uploadUrl, { method: "PUT", headers: { "Content-Type": file.type }, body: file });
+      const put = await fetch(p.uploadUrl, { method: "PUT", headers: { "Content-Type": type }, body: file });
       if (!put.ok) throw new Error("The upload failed (HTTP " + put.status + ").");
       say("photo-status", "Uploaded; making the thumbnail…", true);
       for (let i = 0; i < 60; i++) {
         await sleep(1000);
         const [st, ph] = await api("GET", "/v1/photos/" + encodeURIComponent(p.id));
         if (st !== 200) throw new Error(errText(st, ph));
+        if (ph.status === "rejected") throw new Error("The photo was refused: " + (ph.reason || "no reason given"));
         if (ph.status === "failed") throw new Error("The thumbnail could not be made: " + (ph.reason || "unknown reason"));
         if (ph.status === "ready") {
           say("photo-status", "Ready.", true);
+          // The preview is the thumbnail: browsers other than Safari cannot show HEIC.
           const a = Object.assign(document.createElement("a"), { href: ph.originalUrl });
-          a.append(Object.assign(document.createElement("img"), { src: ph.thumbnailUrl, alt: "Thumbnail of " + file.name, width: 320, height: 240 }));
+          a.append(thumbnail(ph, "Thumbnail of " + file.name, 320, 240));
           $("photo-result").append(a);
           form.reset();
           return;

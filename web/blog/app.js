@@ -69,8 +69,11 @@
   } else if (page === "gallery") {
     pager("/v1/photos?limit=24", $("photos"), (ph) => {
       if (ph.status !== "ready" || !ph.thumbnailUrl) return null;
-      const li = el("li"), a = el("a", "", { href: ph.originalUrl });
-      a.append(el("img", "", { src: ph.thumbnailUrl, alt: "Photo from " + date(ph.createdAt) + " (opens full size)", loading: "lazy", decoding: "async", width: "320", height: "240" }));
+      // A WebP thumbnail, when the thumbnailer made a smaller one, else the JPEG.
+      const li = el("li"), a = el("a", "", { href: ph.originalUrl }), pic = el("picture");
+      if (ph.thumbnailWebpUrl) pic.append(el("source", "", { type: "image/webp", srcset: ph.thumbnailWebpUrl }));
+      pic.append(el("img", "", { src: ph.thumbnailUrl, alt: "Photo from " + date(ph.createdAt) + " (opens full size)", loading: "lazy", decoding: "async", width: "320", height: "240" }));
+      a.append(pic);
       li.append(a);
       return li;
     }, "No photos yet.");
