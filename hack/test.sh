@@ -9,8 +9,9 @@ cd "$ROOT"
 ensure_moto
 # chromium: the browser test (test/e2e/blog_browser_test.go). libheif-examples (heif-enc),
 # webp (cwebp) and libjpeg-turbo-progs (cjpeg, jpegtran, djpeg): the image tests make
-# HEIC, AVIF, WebP and every kind of JPEG on the spot, and compare with libjpeg.
-apt_install chromium libheif-examples webp libjpeg-turbo-progs
+# HEIC, AVIF, WebP and every kind of JPEG on the spot, and compare with libjpeg and,
+# for HEIF orientation, with libvips-tools (vipsthumbnail, built with libheif).
+apt_install chromium libheif-examples webp libjpeg-turbo-progs libvips-tools
 # As ko builds the images (ko.yaml): the image codecs' WebAssembly builds only.
 export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=nodynamic"
 log "downloading Go modules"

@@ -25,6 +25,8 @@ type heifFile struct {
 	metadata int64
 	// frames is the sample count of an image sequence's track (0 when none).
 	frames int
+	// props are the ipco property boxes, 1-based indices less one.
+	props []box
 	// thumbnail is the id of the largest thumbnail item of the primary, or 0.
 	thumbnail            uint32
 	thumbWidth, thmbHigh int
@@ -39,12 +41,17 @@ type heifItem struct {
 	extents [][2]uint64
 	idat    bool
 	props   []int // 1-based ipco indices
-	refs    map[string][]uint32
+	// assoc are where in the file each of props is associated (the byte holding the
+	// essential bit), in the same order.
+	assoc []int64
+	refs  map[string][]uint32
 }
 
 type heifTransform struct {
 	rotate int // anticlockwise quarter turns, 0..3; -1 when this is a mirror
-	mirror int // 0 vertical axis (left-right), 1 horizontal axis (top-bottom)
+	// mirror is imir's axis bit. libheif (and so vips, and every viewer built on it)
+	// flips top-bottom for 0 and left-right for 1; the thumbnailer does the same.
+	mirror int
 }
 
 // errHEIF builds ErrNotImage errors about the container.
@@ -144,7 +151,7 @@ func parseHEIF(b []byte) (*heifFile, error) {
 		return nil, errHEIF("no meta box")
 	}
 	h := &heifFile{items: map[uint32]*heifItem{}}
-	if err := h.readMeta(meta.body); err != nil {
+	if err := h.readMeta(meta.body, bodyStart(*meta)); err != nil {
 		return nil, err
 	}
 	for _, t := range top {
@@ -205,12 +212,15 @@ const (
 	maxHEIFTiles      = 4096
 )
 
-func (h *heifFile) readMeta(body []byte) error {
+// bodyStart is the file offset of a box's payload.
+func bodyStart(b box) int64 { return b.end - int64(len(b.body)) }
+
+func (h *heifFile) readMeta(body []byte, at int64) error {
 	_, _, body, ok := fullBox(body)
 	if !ok {
 		return errHEIF("short meta box")
 	}
-	children, err := boxes(body, 0)
+	children, err := boxes(body, at+4)
 	if err != nil {
 		return errHEIF("meta: %v", err)
 	}
@@ -244,27 +254,28 @@ func (h *heifFile) readMeta(body []byte) error {
 		case "idat":
 			idat = c.body
 		case "iprp":
-			ip, err := boxes(c.body, 0)
+			ip, err := boxes(c.body, bodyStart(c))
 			if err != nil {
 				return errHEIF("iprp: %v", err)
 			}
 			for _, p := range ip {
 				switch p.typ {
 				case "ipco":
-					if props, err = boxes(p.body, 0); err != nil {
+					if props, err = boxes(p.body, bodyStart(p)); err != nil {
 						return errHEIF("ipco: %v", err)
 					}
 					if len(props) > maxHEIFProperties {
 						return fmt.Errorf("%w: HEIF file declares %d properties", ErrTooLarge, len(props))
 					}
 				case "ipma":
-					if err := h.readIpma(p.body); err != nil {
+					if err := h.readIpma(p.body, bodyStart(p)); err != nil {
 						return err
 					}
 				}
 			}
 		}
 	}
+	h.props = props
 	return h.readPrimary(props, idat)
 }
 
@@ -398,7 +409,7 @@ func (h *heifFile) readIref(b []byte) error {
 	return nil
 }
 
-func (h *heifFile) readIpma(b []byte) error {
+func (h *heifFile) readIpma(b []byte, at int64) error {
 	v, flags, p, ok := fullBox(b)
 	if !ok {
 		return errHEIF("short ipma box")
@@ -413,12 +424,14 @@ func (h *heifFile) readIpma(b []byte) error {
 		na := r.u8()
 		for range na {
 			var idx int
+			off := at + int64(len(b)-len(r.b))
 			if flags&1 != 0 {
 				idx = int(r.u16() & 0x7FFF)
 			} else {
 				idx = int(r.u8() & 0x7F)
 			}
 			it.props = append(it.props, idx)
+			it.assoc = append(it.assoc, off)
 		}
 		if r.bad {
 			return errHEIF("short ipma box")
@@ -586,10 +599,10 @@ func (h *heifFile) orientation() Orientation {
 		p := c
 		for _, t := range h.transforms {
 			switch {
-			case t.rotate < 0 && t.mirror == 0: // about a vertical axis: left-right
-				p.x = 1 - p.x
-			case t.rotate < 0:
+			case t.rotate < 0 && t.mirror == 0: // top-bottom, as libheif reads axis 0
 				p.y = 1 - p.y
+			case t.rotate < 0:
+				p.x = 1 - p.x
 			default:
 				for range t.rotate { // a quarter turn anticlockwise
 					p = pt{p.y, 1 - p.x}
@@ -662,4 +675,34 @@ func withPrimary(b []byte, primary, id uint32) ([]byte, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// withoutTransforms returns a copy of the file in which item id's irot and imir
+// properties are renamed to 'free' boxes and their associations made non-essential, so
+// a decoder shows the image as stored (the thumbnailer applies the orientation to the
+// thumbnail itself, instead of libheif to a second full-size copy of the image).
+func (h *heifFile) withoutTransforms(b []byte, id uint32) []byte {
+	it := h.items[id]
+	if it == nil {
+		return b
+	}
+	var out []byte
+	for k, idx := range it.props {
+		if idx < 1 || idx > len(h.props) || k >= len(it.assoc) {
+			continue
+		}
+		p := h.props[idx-1]
+		if p.typ != "irot" && p.typ != "imir" {
+			continue
+		}
+		if out == nil {
+			out = bytes.Clone(b)
+		}
+		copy(out[p.start+4:p.start+8], "free")
+		out[it.assoc[k]] &^= 0x80 // the essential bit leads either width of index
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }

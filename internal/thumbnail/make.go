@@ -190,9 +190,14 @@ func decode(h Header, b []byte) (m image.Image, orient Orientation, err error) {
 			}
 		}
 		if h.Format == HEIC {
-			// libheif applies irot and imir itself.
-			m, err = heic.Decode(bytes.NewReader(data))
-			orient = Normal
+			// libheif would apply irot and imir to the full-size image, a second copy
+			// of it (about 18 MB more for 12 MP, and a pass over every pixel): decode
+			// as stored, and orient the small thumbnail here, as for AVIF.
+			item := h.heif.primary
+			if h.heifThumb != 0 {
+				item = h.heifThumb
+			}
+			m, err = heic.Decode(bytes.NewReader(h.heif.withoutTransforms(data, item)))
 		} else {
 			m, err = avif.Decode(bytes.NewReader(data))
 		}

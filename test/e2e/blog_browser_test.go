@@ -203,7 +203,6 @@ func TestBlogInBrowser(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS("#photo"), []string{heicFile}),
 		chromedp.Click(chromedp.CSS(`#photo-form button[type="submit"]`)),
 		waitTextFor("#photo-status", 90*time.Second, "Ready."))
-	shot("admin-photo-ready.png")
 	type shown struct {
 		Width int    `json:"width"`
 		Src   string `json:"src"`
@@ -230,6 +229,7 @@ func TestBlogInBrowser(t *testing.T) {
 		}
 	}
 	check("admin preview", loaded("#photo-result img"))
+	shot("admin-photo-ready.png")
 	do("see the photo in the gallery", chromedp.Navigate(st.BlogURL+"/gallery.html"), chromedp.WaitVisible(chromedp.CSS("#photos picture img")))
 	check("gallery", loaded("#photos picture img"))
 	shot("gallery.png")
