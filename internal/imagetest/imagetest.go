@@ -163,34 +163,25 @@ func SSIM(a, b image.Image) float64 {
 	for i := range k {
 		k[i] /= sum
 	}
-	blur := func(p []float64) []float64 {
-		tmp, out := make([]float64, len(p)), make([]float64, len(p))
-		for r := range h {
-			for c := range w {
-				var s, n float64
+	// pass filters along lines of n samples step apart, lines apart from each other,
+	// renormalising the window where it leaves the image.
+	pass := func(src []float64, lines, lineStep, n, step int) []float64 {
+		dst := make([]float64, len(src))
+		for l := range lines {
+			for c := range n {
+				var s, wsum float64
 				for i, kv := range k {
-					if cc := c + i - 5; cc >= 0 && cc < w {
-						s += kv * p[r*w+cc]
-						n += kv
+					if cc := c + i - 5; cc >= 0 && cc < n {
+						s += kv * src[l*lineStep+cc*step]
+						wsum += kv
 					}
 				}
-				tmp[r*w+c] = s / n
+				dst[l*lineStep+c*step] = s / wsum
 			}
 		}
-		for r := range h {
-			for c := range w {
-				var s, n float64
-				for i, kv := range k {
-					if rr := r + i - 5; rr >= 0 && rr < h {
-						s += kv * tmp[rr*w+c]
-						n += kv
-					}
-				}
-				out[r*w+c] = s / n
-			}
-		}
-		return out
+		return dst
 	}
+	blur := func(p []float64) []float64 { return pass(pass(p, h, w, w, 1), w, 1, h, w) }
 	mx, my, sxx, syy, sxy := blur(x), blur(y), blur(xx), blur(yy), blur(xy)
 	const c1, c2 = (0.01 * 255) * (0.01 * 255), (0.03 * 255) * (0.03 * 255)
 	var total float64

@@ -249,42 +249,15 @@ func (d *decoder) baselineBlock(c *component, block *[64]int32, bx, by int) erro
 	q := &d.q[c.tq]
 	block[0] = c.pred * q[0]
 	ac := &d.ac[c.ta]
-	if n == 1 {
-		// Only the DC term is used: read past the AC codes without placing them.
-		for k := 1; k < 64; k++ {
-			if d.nb < 32 {
-				d.fill()
-			}
-			rs, err := d.decodeHuffman(ac)
-			if err != nil {
-				return err
-			}
-			r, s := rs>>4, uint(rs&15)
-			if s == 0 {
-				if r != 15 {
-					break
-				}
-				k += 15
-				continue
-			}
-			k += int(r)
-			d.acc <<= s
-			d.nb -= s
-		}
-		d.idct1(c, block[0], bx, by)
-		return nil
+	dcOnly := n == 1
+	if !dcOnly {
+		clear(block[1:])
 	}
-	kept := d.k
-	clear(block[1:])
 	for k := 1; k < 64; k++ {
-		if d.nb < 32 {
-			d.fill()
-		}
-		rs, err := d.decodeHuffman(ac)
+		r, s, err := d.runSize(ac)
 		if err != nil {
 			return err
 		}
-		r, s := int(rs>>4), uint(rs&15)
 		if s == 0 {
 			if r != 15 {
 				break
@@ -293,11 +266,21 @@ func (d *decoder) baselineBlock(c *component, block *[64]int32, bx, by int) erro
 			continue
 		}
 		k += r
+		if dcOnly {
+			// Only the DC term is used: read past the AC values without placing them.
+			d.acc <<= s
+			d.nb -= s
+			continue
+		}
 		v := d.receiveExtend(s)
-		if k < kept && k < 64 {
+		if k < 64 {
 			nat := unzig[k]
 			block[nat] = v * q[nat]
 		}
+	}
+	if dcOnly {
+		d.idct1(c, block[0], bx, by)
+		return nil
 	}
 	d.idct(c, block, bx, by)
 	return nil
@@ -330,14 +313,10 @@ func (d *decoder) progressiveBlock(s scan, c *component, b int) error {
 			return nil
 		}
 		for k := s.ss; k <= s.se; k++ {
-			if d.nb < 32 {
-				d.fill()
-			}
-			rs, err := d.decodeHuffman(ac)
+			r, sz, err := d.runSize(ac)
 			if err != nil {
 				return err
 			}
-			r, sz := int(rs>>4), uint(rs&15)
 			if sz == 0 {
 				if r != 15 {
 					d.eobrun = 1<<r - 1
@@ -381,14 +360,10 @@ func (d *decoder) refineAC(s scan, c *component, b int, coef []int16, ac *huffma
 	k := s.ss
 	if d.eobrun == 0 {
 		for ; k <= s.se; k++ {
-			if d.nb < 32 {
-				d.fill()
-			}
-			rs, err := d.decodeHuffman(ac)
+			r, sz, err := d.runSize(ac)
 			if err != nil {
 				return err
 			}
-			r, sz := int(rs>>4), rs&15
 			var v int16
 			if sz != 0 {
 				if sz != 1 {
@@ -436,6 +411,17 @@ func (d *decoder) refineAC(s scan, c *component, b int, coef []int16, ac *huffma
 		d.eobrun--
 	}
 	return nil
+}
+
+// runSize reads one AC symbol: the run of zero coefficients before the next one, and
+// that one's size in bits (0 with a run of 15 is sixteen zeros; 0 otherwise ends the
+// block or, in progressive scans, starts an end-of-band run).
+func (d *decoder) runSize(ac *huffman) (int, uint, error) {
+	if d.nb < 32 {
+		d.fill()
+	}
+	rs, err := d.decodeHuffman(ac)
+	return int(rs >> 4), uint(rs & 15), err
 }
 
 // finishProgressive dequantises the kept coefficients and writes every block.
