@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,9 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
+	"github.com/serverless-architect/serverless-architect/internal/proctest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -84,7 +83,7 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 		})
 	}
 	for _, r := range regions {
-		waitReady(t, urls[r])
+		proctest.WaitReady(t, urls[r], 30*time.Second)
 	}
 
 	slugs := map[string]string{"us-east-1": "written-in-us", "eu-west-1": "written-in-eu"}
@@ -165,40 +164,5 @@ func adminToken(t *testing.T, c *cognitoidentityprovider.Client, res stack.Resou
 // startProcess runs bin with env until the test ends, then stops it with SIGTERM.
 func startProcess(t *testing.T, bin, name string, env []string) {
 	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = env
-	out := &logtest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("blog-api (%s) output:\n%s", name, out.String())
-		}
-	})
-}
-
-func waitReady(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s/readyz did not answer 200 within 30s", url)
+	proctest.Start(t, bin, "blog-api ("+name+")", env)
 }

@@ -10,12 +10,10 @@ import (
 	"image/png"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,11 +26,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
-	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
+	"github.com/serverless-architect/serverless-architect/internal/proctest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/s3event"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -138,36 +135,13 @@ func TestBurstOfHugeUploadsFitsTheContainer(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(cgroup, "memory.max"), []byte(strconv.FormatInt(limit, 10)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	koEnv, koFlags, err := devstack.KoBuildSettings("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "thumbnailer")
-	build := exec.Command("go", append(append([]string{"build"}, koFlags...), "-o", bin, ".")...)
-	build.Env = append(os.Environ(), koEnv...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := proctest.Build(t, ".")
 	port := porttest.Free(t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin)
-	cmd.Env = append(env, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH="+os.Getenv("PATH"),
+	cmd, out := proctest.Start(t, bin, "thumbnailer", append(env, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH="+os.Getenv("PATH"),
 		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL="+ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"S3_FORCE_PATH_STYLE=true", "POSTS_TABLE="+res.PostsTable, "CGROUP_ROOT="+cgroup)
-	out := &logtest.Buffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("thumbnailer output:\n%s", out.String())
-		}
-	})
-	waitReady(t, url)
+		"S3_FORCE_PATH_STYLE=true", "POSTS_TABLE="+res.PostsTable, "CGROUP_ROOT="+cgroup))
+	proctest.WaitReady(t, url, 30*time.Second)
 	if !strings.Contains(out.String(), fmt.Sprintf(`"goMemoryLimitBytes":%d`, limit-limit/10)) {
 		t.Errorf("Go's memory limit was not set from the container's %d bytes less 10%%:\n%s", limit, out.String())
 	}
@@ -258,21 +232,6 @@ func deliver(t *testing.T, url, bucket, key string) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Errorf("event for %s answered %d, want 204", key, resp.StatusCode)
 	}
-}
-
-func waitReady(t *testing.T, url string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s/readyz did not answer 200 within 30s", url)
 }
 
 // onePixelColourPNG is a w×h RGB PNG of one colour, written with the image package.
