@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/gen2brain/heic"
+	"golang.org/x/image/webp"
 
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 )
@@ -543,5 +544,70 @@ func TestHEIFTransformsAsLibheif(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// iccProfile is a minimal ICC profile header with a v2 'desc' tag saying desc.
+func iccProfile(desc string) []byte {
+	p := make([]byte, 132+12)
+	copy(p[36:], "acsp")
+	copy(p[16:], "RGB ")
+	binary.BigEndian.PutUint32(p[128:], 1)
+	tag := append([]byte("desc\x00\x00\x00\x00"), binary.BigEndian.AppendUint32(nil, uint32(len(desc)+1))...)
+	tag = append(append(tag, desc...), 0)
+	copy(p[132:], "desc")
+	binary.BigEndian.PutUint32(p[136:], uint32(len(p)))
+	binary.BigEndian.PutUint32(p[140:], uint32(len(tag)))
+	p = append(p, tag...)
+	binary.BigEndian.PutUint32(p, uint32(len(p)))
+	return p
+}
+
+// TestICCProfileIsCarried: a profile other than sRGB (Display P3, as iPhones tag
+// photos) is copied into the JPEG (APP2) and the WebP (ICCP) thumbnails; an sRGB one
+// is not (untagged means sRGB).
+func TestICCProfileIsCarried(t *testing.T) {
+	for _, tc := range []struct {
+		desc string
+		want bool
+	}{{"Display P3", true}, {"sRGB IEC61966-2.1", false}} {
+		t.Run(tc.desc, func(t *testing.T) {
+			icc := iccProfile(tc.desc)
+			src := encodeJPEG(t, imagetest.Photo(400, 300, 6), 0)
+			seg := append([]byte{0xFF, 0xE2, 0, 0}, "ICC_PROFILE\x00\x01\x01"...)
+			binary.BigEndian.PutUint16(seg[2:], uint16(2+14+len(icc)))
+			seg = append(seg, icc...)
+			tagged := append(append(append([]byte{}, src[:2]...), seg...), src[2:]...)
+			res, err := Make(tagged, DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := res.Renditions[0]
+			s, err := walkJPEG(r.JPEG)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Equal(s.icc, icc); got != tc.want {
+				t.Errorf("JPEG thumbnail carries the profile: %v, want %v", got, tc.want)
+			}
+			if _, err := jpeg.Decode(bytes.NewReader(r.JPEG)); err != nil {
+				t.Errorf("the tagged JPEG does not decode: %v", err)
+			}
+			if r.WebP == nil {
+				t.Fatal("no WebP kept, so its tagging is untested: the photo should make a smaller WebP")
+			}
+			{
+				ws, err := walkWebP(r.WebP)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := bytes.Equal(ws.icc, icc); got != tc.want {
+					t.Errorf("WebP thumbnail carries the profile: %v, want %v", got, tc.want)
+				}
+				if _, err := webp.DecodeConfig(bytes.NewReader(r.WebP)); err != nil {
+					t.Errorf("the tagged WebP does not decode: %v", err)
+				}
+			}
+		})
 	}
 }

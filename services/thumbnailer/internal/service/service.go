@@ -48,7 +48,7 @@ type Config struct {
 	MaxMetadataBytes int64 `env:"MAX_METADATA_BYTES" envDefault:"1048576"`
 	MaxFrames        int   `env:"MAX_FRAMES" envDefault:"1000"`
 	// MemoryBudget bounds the bytes all jobs in flight reserve together.
-	MemoryBudget int64 `env:"MEMORY_BUDGET_BYTES" envDefault:"805306368"`
+	MemoryBudget int64 `env:"MEMORY_BUDGET_BYTES" envDefault:"872415232"`
 	// ProbeBytes is how much of an upload is read to find its header.
 	ProbeBytes int64 `env:"PROBE_BYTES" envDefault:"262144"`
 	// UploadsPrefix and ThumbnailsPrefix are where uploads are and thumbnails go.
