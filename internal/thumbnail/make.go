@@ -27,7 +27,8 @@ type Options struct {
 	// Limits are checked before decoding.
 	Limits Limits
 	// MaxAspect bounds height/width of a thumbnail; taller images are refused (a
-	// 1×50,000,000 image would otherwise make a huge "thumbnail").
+	// 1×50,000,000 image would otherwise make a huge "thumbnail"), and so are images
+	// wider than 4×MaxAspect to 1 (a thumbnail a pixel high).
 	MaxAspect int
 	// WebP also encodes each thumbnail as WebP, kept when smaller than the JPEG.
 	WebP bool

@@ -10,7 +10,8 @@
 //
 // Fast: JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (package jpegdct),
 // so a 12-megapixel photo becomes a 500-pixel image before any pixel is resampled;
-// HEIF files that carry a large enough thumbnail image are decoded from it. A box
+// PNG is decoded row by row into its reduction; HEIC files that carry a large enough
+// thumbnail image are decoded from it. A box
 // shrink straight from the decoded planes, then a Lanczos-3 resample, make each size.
 //
 // Formats in: JPEG, PNG, GIF (first frame) and WebP in pure Go; HEIC (libheif with
