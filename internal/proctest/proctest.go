@@ -29,7 +29,11 @@ func Build(tb testing.TB, dir string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	bin := filepath.Join(tb.TempDir(), filepath.Base(dir))
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bin := filepath.Join(tb.TempDir(), filepath.Base(abs))
 	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, ".")...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)

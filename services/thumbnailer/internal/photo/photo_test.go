@@ -197,7 +197,7 @@ func TestHandle(t *testing.T) {
 		{"a PNG uploaded as a PNG is fine", event(t, "ObjectCreated:Put", "uploads/P1.png"), map[string][]byte{"uploads/P1.png": testPNG(t, 1000, 500)}, nil,
 			"", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
 		{"an upload over the budget is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
-			func(o *Options) { o.MemoryBudget = 1 << 20 }, "", photoItem{Rejected, "", "", "processing needs 4 MB, over the memory budget of 1 MB"}, false},
+			func(o *Options) { o.MemoryBudget = 1 << 20 }, "", photoItem{Rejected, "", "", fmt.Sprintf("processing needs %d MB, over the memory budget of 1 MB", need(t, photo)>>20)}, false},
 		{"an upload over the byte limit is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
 			func(o *Options) { o.Thumbnail.Limits.MaxBytes = 100 }, "", photoItem{Rejected, "", "", fmt.Sprintf("the file is %d bytes, over the limit of 100", len(photo))}, false},
 		{"a deleted upload fails", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), nil, nil,
@@ -300,6 +300,20 @@ func TestDuplicatesCostNothing(t *testing.T) {
 	}
 }
 
+// need is what the handler reserves for a job on b: the file and its decode.
+func need(t *testing.T, b []byte, mod ...func(*thumbnail.Options)) int64 {
+	t.Helper()
+	o := thumbnail.DefaultOptions
+	for _, m := range mod {
+		m(&o)
+	}
+	h, err := thumbnail.Inspect(b, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(b)) + h.DecodeBytes
+}
+
 func TestMemoryBudgetBoundsConcurrentJobs(t *testing.T) {
 	const jobs = 6
 	objs := map[string][]byte{}
@@ -309,10 +323,11 @@ func TestMemoryBudgetBoundsConcurrentJobs(t *testing.T) {
 		objs["uploads/"+id+".jpg"] = testJPEG(t, 1000, 1000)
 		photos[id] = &photoItem{status: Pending}
 	}
-	// Full-scale decodes (widths as large as the images), each about 8 MB of planes,
-	// RGBA and working set: a budget of 12 MiB admits one at a time.
+	// Full-scale decodes (widths as large as the images): a budget of one and a half
+	// jobs admits one at a time.
+	one := need(t, objs["uploads/P0.jpg"], func(o *thumbnail.Options) { o.Widths = []int{1000} })
 	h, mo, mp := newHandler(t, objs, photos, func(o *Options) {
-		o.MemoryBudget, o.ProbeBytes, o.Thumbnail.Widths = 12<<20, 1024, []int{1000}
+		o.MemoryBudget, o.ProbeBytes, o.Thumbnail.Widths = one*3/2, 1024, []int{1000}
 	})
 	var frees atomic.Int32
 	h.freeOSMemory = func() { frees.Add(1) }
@@ -326,7 +341,7 @@ func TestMemoryBudgetBoundsConcurrentJobs(t *testing.T) {
 	}
 	wg.Wait()
 	if mo.maxSeen != 1 {
-		t.Errorf("%d jobs held images at once, want 1 under a 12 MiB budget", mo.maxSeen)
+		t.Errorf("%d jobs held images at once, want 1 under a budget of one and a half jobs", mo.maxSeen)
 	}
 	for id, p := range mp.photos {
 		if p.status != Ready {
