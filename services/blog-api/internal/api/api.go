@@ -22,6 +22,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
@@ -338,7 +339,7 @@ func (h *handlers) subscribe(c *gin.Context) {
 		h.fail(c, apperr.Field("email", "is required"))
 		return
 	}
-	if _, err := blog.NormaliseEmail(*req.Email); err != nil {
+	if _, err := emailaddr.Normalise(*req.Email); err != nil {
 		h.fail(c, err)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -276,6 +277,11 @@ func TestSubscribe(t *testing.T) {
 		if r := f.do(t, "POST", "/v1/subscribers", "", bad); r.status != 400 {
 			t.Errorf("subscribe %v = %d, want 400", bad, r.status)
 		}
+	}
+	// An address SES cannot send to is refused with a message that says why.
+	r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "ü@example.com"})
+	if e, _ := r.json(t)["error"].(map[string]any); r.status != 400 || e["field"] != "email" || !strings.Contains(fmt.Sprint(e["message"]), "outside ASCII") {
+		t.Errorf("subscribe ü@example.com = %d %s, want 400 naming the non-ASCII local part", r.status, r.body)
 	}
 	// A flood of concurrent duplicates, spelled differently: one record, 202 to all.
 	var wg sync.WaitGroup

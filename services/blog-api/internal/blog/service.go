@@ -11,6 +11,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 )
 
 // Renderer turns Markdown into sanitised HTML.
@@ -127,7 +128,7 @@ func (s *Service) DeletePost(ctx context.Context, slug string) error {
 // Subscribe normalises email and adds it to the list once. The caller must not tell
 // the client whether it was new.
 func (s *Service) Subscribe(ctx context.Context, email string) (created bool, err error) {
-	addr, err := NormaliseEmail(email)
+	addr, err := emailaddr.Normalise(email)
 	if err != nil {
 		return false, err
 	}

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
-	"net/mail"
-	"strings"
 	texttemplate "text/template"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 )
 
 // State is where a subscriber's welcome email stands in the ledger.
@@ -106,18 +105,9 @@ type Handler struct {
 	Now func() time.Time
 }
 
-// Key is the ledger key of an address.
-func Key(email string) string { return "welcome#" + email }
-
-// NormaliseEmail trims and lower-cases an address and checks it is one plain address.
-func NormaliseEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", fmt.Errorf("%q is not an email address", s)
-	}
-	return s, nil
-}
+// Key is the ledger key of an address: one per mailbox (emailaddr.Mailbox), so the
+// spellings that reach one inbox (ann+news@, ann@) get one welcome email between them.
+func Key(email string) string { return "welcome#" + emailaddr.Mailbox(email) }
 
 // Handle is the cloudevent.Handler: other event types and non-INSERT records are
 // acknowledged and ignored (the local stack sends every event of the table here, as a
@@ -142,9 +132,9 @@ func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 		h.Log.InfoContext(ctx, "ignoring an item without an email address", "ceId", e.ID(), "subject", e.Subject())
 		return nil
 	}
-	email, err := NormaliseEmail(raw)
+	email, err := emailaddr.Normalise(raw)
 	if err != nil {
-		return cloudevent.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
+		return cloudevent.Permanent(fmt.Errorf("event %s: address %q: %w", e.ID(), raw, err))
 	}
 	return h.Welcome(ctx, email)
 }

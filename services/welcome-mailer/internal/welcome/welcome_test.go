@@ -355,17 +355,22 @@ func TestCallerGoneMidSendStillRecords(t *testing.T) {
 	}
 }
 
-func TestNormaliseEmail(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{" Ada@Example.COM ", "ada@example.com"},
-		{"Ada <ada@example.com>", ""},
-		{"nobody", ""},
-		{"a@b", "a@b"},
-	}
-	for _, tt := range tests {
-		got, err := NormaliseEmail(tt.in)
-		if got != tt.want || (err != nil) != (tt.want == "") {
-			t.Errorf("NormaliseEmail(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+// TestOneWelcomePerMailbox: the spellings that reach one inbox (a plus-tag, Gmail's
+// dots) share one ledger record, so they get one welcome email between them; an
+// address SES cannot send to is refused for good.
+func TestOneWelcomePerMailbox(t *testing.T) {
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	m := &fakeMailer{}
+	h := newTestHandler(newMemLedger(c.Now), m, c.Now)
+	for _, a := range []string{"Victim@Gmail.com", "vic.tim+0@gmail.com", "victim+1@googlemail.com"} {
+		if err := h.Handle(context.Background(), insertFor(t, a)); err != nil {
+			t.Fatalf("Handle(%s) = %v", a, err)
 		}
+	}
+	if m.count() != 1 || m.sent[0].To != "victim@gmail.com" {
+		t.Errorf("sent %d emails (%+v), want 1, to the first spelling", m.count(), m.sent)
+	}
+	if err := h.Handle(context.Background(), insertFor(t, "ü@example.com")); !cloudevent.IsPermanent(err) {
+		t.Errorf("a non-ASCII local part: %v, want a permanent refusal", err)
 	}
 }
