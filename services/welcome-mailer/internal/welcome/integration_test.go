@@ -3,6 +3,7 @@ package welcome
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
@@ -140,5 +142,32 @@ func TestAgainstMoto(t *testing.T) {
 	}
 	if got := fmt.Sprint(out.Item["state"]); !strings.Contains(got, "sent") {
 		t.Errorf("ledger state = %s, want sent", got)
+	}
+
+	// A claim in progress carries when it was taken and when its holder expects to be
+	// done, for the Retry-After of the deliveries it turns away.
+	ledger := &DynamoLedger{DB: db, Table: table}
+	k := Key(mototest.Name("gus") + "@example.com")
+	held, err := ledger.Claim(ctx, k, 30*time.Second, 400*time.Millisecond)
+	if err != nil || held.State != Acquired {
+		t.Fatalf("claim: %+v, %v", held, err)
+	}
+	busy, err := ledger.Claim(ctx, k, 30*time.Second, time.Second)
+	if err != nil || busy.State != InProgress {
+		t.Fatalf("second claim: %+v, %v; want in progress", busy, err)
+	}
+	if !busy.ClaimedAt.Equal(held.ClaimedAt.Truncate(time.Millisecond)) || busy.ExpectedBy.Sub(busy.ClaimedAt) != 400*time.Millisecond ||
+		busy.Until.Sub(busy.ClaimedAt) != 30*time.Second {
+		t.Errorf("claim in progress = %+v; want the holder's claim time, +400ms expected, +30s lease", busy)
+	}
+
+	// SES's own refusal of a recipient (moto answers 400 InvalidParameterValue) is final.
+	_, err = ses.SendEmail(ctx, &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(from),
+		Destination:      &sestypes.Destination{ToAddresses: []string{"no-domain"}},
+		Content:          &sestypes.EmailContent{Simple: &sestypes.Message{Subject: &sestypes.Content{Data: aws.String("x")}, Body: &sestypes.Body{Text: &sestypes.Content{Data: aws.String("x")}}}},
+	})
+	if got := Classify(err); !errors.Is(got, ErrRefused) {
+		t.Errorf("SES refusing a recipient: %v classified as %v, want ErrRefused", err, got)
 	}
 }

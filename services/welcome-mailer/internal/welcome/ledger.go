@@ -23,7 +23,8 @@ type DynamoDBAPI interface {
 
 // DynamoLedger is the Ledger in a DynamoDB table whose partition key is the string
 // attribute "pk" (the provisioned idempotency table). An item: pk, state ("sending" or
-// "sent"), token, leaseUntil (Unix ms), attempts, messageId, sentAt.
+// "sent"), token, claimedAt, expectedBy and leaseUntil (Unix ms), attempts, messageId,
+// sentAt.
 type DynamoLedger struct {
 	DB    DynamoDBAPI
 	Table string
@@ -53,7 +54,7 @@ func msv(t time.Time) types.AttributeValue {
 // Claim implements Ledger: one conditional UpdateItem that succeeds only if no item
 // exists or the item is "sending" with an expired lease; on a failed condition the item
 // is read to say whether it is sent or in progress.
-func (l *DynamoLedger) Claim(ctx context.Context, k string, lease time.Duration) (Claim, error) {
+func (l *DynamoLedger) Claim(ctx context.Context, k string, lease, expect time.Duration) (Claim, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
@@ -62,11 +63,11 @@ func (l *DynamoLedger) Claim(ctx context.Context, k string, lease time.Duration)
 	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.Table),
 		Key:                      key(k),
-		UpdateExpression:         aws.String("SET #state = :sending, #token = :token, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one"),
+		UpdateExpression:         aws.String("SET #state = :sending, #token = :token, claimedAt = :now, expectedBy = :expected, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one"),
 		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)"),
 		ExpressionAttributeNames: map[string]string{"#state": "state", "#token": "token"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":sending": sv("sending"), ":token": sv(token), ":until": msv(until), ":now": msv(now),
+			":sending": sv("sending"), ":token": sv(token), ":until": msv(until), ":now": msv(now), ":expected": msv(now.Add(expect)),
 			":zero": &types.AttributeValueMemberN{Value: "0"}, ":one": &types.AttributeValueMemberN{Value: "1"},
 		},
 		ReturnValues: types.ReturnValueAllOld,
@@ -75,7 +76,7 @@ func (l *DynamoLedger) Claim(ctx context.Context, k string, lease time.Duration)
 	switch {
 	case err == nil:
 		_, existed := out.Attributes["pk"]
-		return Claim{Key: k, Token: token, State: Acquired, Until: until, TakenOver: existed}, nil
+		return Claim{Key: k, Token: token, State: Acquired, Until: until, ClaimedAt: now, ExpectedBy: now.Add(expect), TakenOver: existed}, nil
 	case !errors.As(err, &ccf):
 		return Claim{}, fmt.Errorf("claim %s: %w", k, err)
 	}
@@ -87,12 +88,7 @@ func (l *DynamoLedger) Claim(ctx context.Context, k string, lease time.Duration)
 	if state != nil && state.Value == "sent" {
 		return Claim{Key: k, State: Sent}, nil
 	}
-	c := Claim{Key: k, State: InProgress}
-	if v, ok := got.Item["leaseUntil"].(*types.AttributeValueMemberN); ok {
-		if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
-			c.Until = time.UnixMilli(n)
-		}
-	}
+	c := Claim{Key: k, State: InProgress, Until: msAttr(got.Item, "leaseUntil"), ClaimedAt: msAttr(got.Item, "claimedAt"), ExpectedBy: msAttr(got.Item, "expectedBy")}
 	if got.Item == nil {
 		// Released between our write and our read: the caller's retry will claim it.
 		c.Until = now
@@ -100,12 +96,23 @@ func (l *DynamoLedger) Claim(ctx context.Context, k string, lease time.Duration)
 	return c, nil
 }
 
+// msAttr reads a time stored as Unix milliseconds; zero when absent (an item written
+// before the attribute existed).
+func msAttr(item map[string]types.AttributeValue, name string) time.Time {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		if n, err := strconv.ParseInt(v.Value, 10, 64); err == nil {
+			return time.UnixMilli(n)
+		}
+	}
+	return time.Time{}
+}
+
 // MarkSent implements Ledger: state becomes "sent" only if the claim is still ours.
 func (l *DynamoLedger) MarkSent(ctx context.Context, c Claim, messageID string) error {
 	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.Table),
 		Key:                      key(c.Key),
-		UpdateExpression:         aws.String("SET #state = :sent, messageId = :id, sentAt = :at REMOVE leaseUntil"),
+		UpdateExpression:         aws.String("SET #state = :sent, messageId = :id, sentAt = :at REMOVE leaseUntil, expectedBy"),
 		ConditionExpression:      aws.String("#state = :sending AND #token = :token"),
 		ExpressionAttributeNames: map[string]string{"#state": "state", "#token": "token"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net/http"
 	"net/mail"
 	"net/textproto"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 )
 
 // SESAPI is the part of the SES v2 client SESMailer uses.
@@ -130,11 +134,28 @@ func crlf(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
 }
 
-// Classify wraps an SES error with what it means for the email: an answer from SES
-// (any API error) means the email was not sent; BadRequest and MessageRejected are
-// final (ErrRefused), the rest — throttling, limits, a paused account, 5xx — may pass on
-// a retry (ErrNotAccepted). Anything else (a timeout, a broken connection) is returned
-// as is: SES may have sent the email.
+// accountProblems are SES answers about the account or its configuration, not about
+// the message: the operator must act, and the same email is accepted once they have.
+var accountProblems = map[string]bool{
+	"SendingPausedException":             true,
+	"AccountSuspendedException":          true,
+	"MailFromDomainNotVerifiedException": true,
+	"NotFoundException":                  true, // the configuration set
+	"AccessDeniedException":              true, // the role's policy
+	"AccessDenied":                       true,
+}
+
+// Classify wraps an SES error with what it means for the email. An answer from SES (an
+// API error) means the email was not sent, and then:
+//   - a client error (4xx) about the message — BadRequest, MessageRejected, an invalid
+//     parameter such as a recipient SES will not take — is final (ErrRefused): no
+//     retry sends this email;
+//   - throttling (429, TooManyRequests, LimitExceeded), a server error (5xx) and a
+//     4xx about the account (sending paused, suspended, an unverified MAIL FROM domain,
+//     a missing configuration set, access denied) may pass later (ErrNotAccepted).
+//
+// Anything else (a timeout, a broken connection) is returned as is: SES may have sent
+// the email.
 func Classify(err error) error {
 	var bad *types.BadRequestException
 	var rejected *types.MessageRejected
@@ -142,8 +163,17 @@ func Classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return fmt.Errorf("%w: %w", ErrNotAccepted, err)
+	if !errors.As(err, &ae) {
+		return err
 	}
-	return err
+	status := 0
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	if status >= 400 && status < 500 && status != http.StatusTooManyRequests &&
+		!awsconf.Throttled(err) && !accountProblems[ae.ErrorCode()] {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return fmt.Errorf("%w: %w", ErrNotAccepted, err)
 }

@@ -8,12 +8,16 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net/http"
 	"net/mail"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -152,5 +156,46 @@ func TestSESMailerSendsRaw(t *testing.T) {
 	}
 	if _, err := m.Send(context.Background(), Message{To: "nobody"}); !errors.Is(err, ErrRefused) {
 		t.Errorf("an unaddressable message: %v, want ErrRefused", err)
+	}
+}
+
+// apiError is an SES answer as the SDK returns it: an API error with its code inside
+// the HTTP response error that carries the status.
+func apiError(status int, code string) error {
+	return &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
+		Err:      &smithy.GenericAPIError{Code: code, Message: "test"},
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want error // ErrRefused, ErrNotAccepted, or nil for "outcome unknown"
+	}{
+		{"a recipient SES will not take", apiError(400, "InvalidParameterValue"), ErrRefused},
+		{"bad request", &types.BadRequestException{}, ErrRefused},
+		{"message rejected", &types.MessageRejected{}, ErrRefused},
+		{"some other 4xx about the message", apiError(400, "ValidationError"), ErrRefused},
+		{"throttled", apiError(429, "TooManyRequestsException"), ErrNotAccepted},
+		{"daily quota", apiError(400, "LimitExceededException"), ErrNotAccepted},
+		{"sending paused", apiError(400, "SendingPausedException"), ErrNotAccepted},
+		{"account suspended", apiError(400, "AccountSuspendedException"), ErrNotAccepted},
+		{"missing configuration set", apiError(404, "NotFoundException"), ErrNotAccepted},
+		{"access denied", apiError(403, "AccessDeniedException"), ErrNotAccepted},
+		{"server error", apiError(500, "InternalFailure"), ErrNotAccepted},
+		{"no answer", errors.New("read tcp: i/o timeout"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Classify(tc.err)
+			refused, notAccepted := errors.Is(got, ErrRefused), errors.Is(got, ErrNotAccepted)
+			switch {
+			case tc.want == ErrRefused && (!refused || notAccepted),
+				tc.want == ErrNotAccepted && (!notAccepted || refused),
+				tc.want == nil && (refused || notAccepted):
+				t.Errorf("Classify = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

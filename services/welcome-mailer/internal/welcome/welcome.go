@@ -12,6 +12,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -41,6 +42,9 @@ type Claim struct {
 	State      State
 	// Until is when the claim (ours or another delivery's) expires.
 	Until time.Time
+	// ClaimedAt is when the claim was taken, and ExpectedBy when its holder expected
+	// to be done (its recent sends' duration after ClaimedAt); zero when unknown.
+	ClaimedAt, ExpectedBy time.Time
 	// TakenOver is true when this claim replaced an expired one: the previous holder
 	// stopped after claiming and may or may not have reached SES.
 	TakenOver bool
@@ -50,8 +54,10 @@ type Claim struct {
 // transition with a conditional write.
 type Ledger interface {
 	// Claim takes the subscriber's claim for lease when nobody holds it or the holder's
-	// claim expired, or reports that the email was sent or is being sent.
-	Claim(ctx context.Context, key string, lease time.Duration) (Claim, error)
+	// claim expired, or reports that the email was sent or is being sent. expect is
+	// how long the claimer expects to need; it is stored so that a concurrent delivery
+	// can be told when to come back.
+	Claim(ctx context.Context, key string, lease, expect time.Duration) (Claim, error)
 	// MarkSent records that the claim's email was accepted by SES.
 	MarkSent(ctx context.Context, c Claim, messageID string) error
 	// Release gives up the claim when the email was certainly not sent.
@@ -103,6 +109,9 @@ type Handler struct {
 	SendTimeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+
+	// recent are the durations of the latest deliveries, from claim to recorded outcome.
+	recent durations
 }
 
 // Key is the ledger key of an address: one per mailbox (emailaddr.Mailbox), so the
@@ -151,7 +160,8 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 	// unknown outcome. The sequence runs to completion, bounded by the claim's lease.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.Lease)
 	defer cancel()
-	c, err := h.Ledger.Claim(ctx, Key(email), h.Lease)
+	started := now()
+	c, err := h.Ledger.Claim(ctx, Key(email), h.Lease, h.recent.estimate(h.SendTimeout))
 	if err != nil {
 		return apperr.Wrap(err, apperr.Unavailable, "idempotency ledger unavailable")
 	}
@@ -160,10 +170,12 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 		h.Log.InfoContext(ctx, "welcome email already sent; duplicate delivery acknowledged", "to", email)
 		return nil
 	case InProgress:
-		wait := max(c.Until.Sub(now()), time.Second)
+		wait := h.RetryAfter(c, now())
 		return &apperr.Error{Code: apperr.Unavailable, Message: "another delivery is sending this email", RetryAfter: wait,
-			Err: fmt.Errorf("welcome email to %s is being sent by another delivery until %s", email, c.Until.Format(time.RFC3339))}
+			Err: fmt.Errorf("welcome email to %s is being sent by another delivery (claimed %s, expected done by %s, claim expires %s); retry in %s",
+				email, c.ClaimedAt.Format(time.RFC3339Nano), c.ExpectedBy.Format(time.RFC3339Nano), c.Until.Format(time.RFC3339Nano), wait)}
 	}
+	defer func() { h.recent.add(now().Sub(started)) }()
 	if c.TakenOver {
 		h.Log.WarnContext(ctx, "taking over an expired claim: the previous attempt stopped without recording its outcome", "to", email)
 	}
@@ -199,6 +211,52 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 	}
 	h.Log.InfoContext(ctx, "welcome email sent", "to", email, "messageId", id)
 	return nil
+}
+
+// RetryAfter is when a delivery that found c in progress should come back: when the
+// holder expected to be done; past that, when a live holder is done at the latest (its
+// send and its record are each bounded by SendTimeout); past that too, the holder has
+// stopped and the claim can be taken over when it expires. At least 100ms.
+func (h *Handler) RetryAfter(c Claim, now time.Time) time.Duration {
+	next := c.Until
+	if !c.ClaimedAt.IsZero() {
+		for _, t := range []time.Time{c.ExpectedBy, c.ClaimedAt.Add(2 * h.SendTimeout)} {
+			if t.After(now) && t.Before(next) {
+				next = t
+				break
+			}
+		}
+	}
+	return max(next.Sub(now), 100*time.Millisecond)
+}
+
+// durations keeps the latest deliveries' durations; its zero value is ready.
+type durations struct {
+	mu   sync.Mutex
+	last [16]time.Duration
+	n    int
+}
+
+func (d *durations) add(v time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.last[d.n%len(d.last)] = v
+	d.n++
+}
+
+// estimate is how long a delivery is expected to take: the longest of the latest
+// ones (a second before there are any), between 50ms and limit.
+func (d *durations) estimate(limit time.Duration) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == 0 {
+		return min(time.Second, limit)
+	}
+	longest := time.Duration(0)
+	for _, v := range d.last[:min(d.n, len(d.last))] {
+		longest = max(longest, v)
+	}
+	return min(max(longest, 50*time.Millisecond), limit)
 }
 
 var (

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
@@ -30,15 +34,15 @@ type memLedger struct {
 }
 
 type memItem struct {
-	state, token string
-	until        time.Time
+	state, token                 string
+	until, claimedAt, expectedBy time.Time
 }
 
 func newMemLedger(now func() time.Time) *memLedger {
 	return &memLedger{now: now, items: map[string]memItem{}}
 }
 
-func (l *memLedger) Claim(_ context.Context, k string, lease time.Duration) (Claim, error) {
+func (l *memLedger) Claim(_ context.Context, k string, lease, expect time.Duration) (Claim, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	it, ok := l.items[k]
@@ -47,11 +51,11 @@ func (l *memLedger) Claim(_ context.Context, k string, lease time.Duration) (Cla
 	case ok && it.state == "sent":
 		return Claim{Key: k, State: Sent}, nil
 	case ok && !it.until.Before(now):
-		return Claim{Key: k, State: InProgress, Until: it.until}, nil
+		return Claim{Key: k, State: InProgress, Until: it.until, ClaimedAt: it.claimedAt, ExpectedBy: it.expectedBy}, nil
 	}
 	l.n++
-	c := Claim{Key: k, Token: string(rune('a' + l.n)), State: Acquired, Until: now.Add(lease), TakenOver: ok}
-	l.items[k] = memItem{state: "sending", token: c.Token, until: c.Until}
+	c := Claim{Key: k, Token: string(rune('a' + l.n)), State: Acquired, Until: now.Add(lease), ClaimedAt: now, ExpectedBy: now.Add(expect), TakenOver: ok}
+	l.items[k] = memItem{state: "sending", token: c.Token, until: c.Until, claimedAt: now, expectedBy: c.ExpectedBy}
 	return c, nil
 }
 
@@ -349,7 +353,7 @@ func TestCallerGoneMidSendStillRecords(t *testing.T) {
 	if m.sendErr != nil {
 		t.Fatalf("the SES call saw the caller's cancellation (%v): its outcome would be unknown and a redelivery could send twice", m.sendErr)
 	}
-	c, err := l.Claim(context.Background(), Key("erin@example.com"), time.Minute)
+	c, err := l.Claim(context.Background(), Key("erin@example.com"), time.Minute, time.Second)
 	if err != nil || c.State != Sent {
 		t.Fatalf("after the send the ledger says %+v, %v; want Sent", c, err)
 	}
@@ -372,5 +376,71 @@ func TestOneWelcomePerMailbox(t *testing.T) {
 	}
 	if err := h.Handle(context.Background(), insertFor(t, "ü@example.com")); !cloudevent.IsPermanent(err) {
 		t.Errorf("a non-ASCII local part: %v, want a permanent refusal", err)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	h := newTestHandler(nil, nil, nil) // SendTimeout 1s, Lease 30s
+	at := time.Unix(1_700_000_000, 0)
+	c := Claim{State: InProgress, ClaimedAt: at, ExpectedBy: at.Add(300 * time.Millisecond), Until: at.Add(30 * time.Second)}
+	for _, tc := range []struct {
+		name  string
+		claim Claim
+		now   time.Time
+		want  time.Duration
+	}{
+		{"the holder is expected to be done soon", c, at.Add(100 * time.Millisecond), 200 * time.Millisecond},
+		{"overdue: a live holder is done within its send and record bounds", c, at.Add(time.Second), time.Second},
+		{"past every bound: the holder stopped, the claim expires", c, at.Add(5 * time.Second), 25 * time.Second},
+		{"a claim written without its times (an older mailer)", Claim{State: InProgress, Until: at.Add(30 * time.Second)}, at, 30 * time.Second},
+		{"never less than 100ms", c, at.Add(299 * time.Millisecond), 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := h.RetryAfter(tc.claim, tc.now); got != tc.want {
+				t.Errorf("RetryAfter = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestInProgressAnswersWhatTheHolderNeeds: while a delivery that takes 300ms holds a
+// subscriber's claim, a concurrent one is told to come back when that delivery is
+// expected to be done — Retry-After: 1, the header's smallest unit — and not when its
+// 30-second claim would expire; coming back then, it finds the email sent.
+func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
+	m := &fakeMailer{delay: 300 * time.Millisecond}
+	h := newTestHandler(newMemLedger(time.Now), m, time.Now)
+	h.SendTimeout = 10 * time.Second
+	srv := httptest.NewServer(cloudevent.NewHTTPHandler(h.Log, h.Handle))
+	defer srv.Close()
+	deliver := func(e cloudevents.Event) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, nil)
+		if err := cehttp.WriteRequest(context.Background(), binding.ToMessage(&e), req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// A first delivery teaches the handler how long one takes.
+	if r := deliver(insertFor(t, "warm@example.com")); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("warm-up: %d", r.StatusCode)
+	}
+	first := make(chan *http.Response)
+	go func() { first <- deliver(insertFor(t, "fay@example.com")) }()
+	time.Sleep(50 * time.Millisecond) // the first holds the claim now
+	second := deliver(insertFor(t, "fay@example.com"))
+	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") != "1" {
+		t.Errorf("concurrent delivery: %d Retry-After %q; want 503 with Retry-After 1 (the holder needs about 300ms; its claim lasts 30s)",
+			second.StatusCode, second.Header.Get("Retry-After"))
+	}
+	if r := <-first; r.StatusCode != http.StatusNoContent {
+		t.Fatalf("holder: %d", r.StatusCode)
+	}
+	if r := deliver(insertFor(t, "fay@example.com")); r.StatusCode != http.StatusNoContent || m.count() != 2 {
+		t.Errorf("the retry: %d with %d emails; want 204 and one email each to warm@ and fay@", r.StatusCode, m.count())
 	}
 }
