@@ -39,4 +39,8 @@ type Config struct {
 	// AWS errors.
 	RetryBase time.Duration `env:"RETRY_BACKOFF_BASE" envDefault:"500ms"`
 	RetryMax  time.Duration `env:"RETRY_BACKOFF_MAX" envDefault:"30s"`
+	// DeliveryRounds is how many send rounds (each up to SEND_MAX_ATTEMPTS attempts) a
+	// record gets while the sink answers it with failures, before it is dead-lettered
+	// and the shard moves on.
+	DeliveryRounds int `env:"DELIVERY_ROUNDS" envDefault:"3"`
 }

@@ -128,7 +128,7 @@ func (e *env) poller(t *testing.T, worker string, crash bool) *Poller {
 		Dead:  &SQSDeadLetter{Client: e.sqs, QueueURL: e.queueURL},
 		Log:   slog.New(slog.NewJSONHandler(io.Discard, nil)).With("worker", worker),
 		Table: e.table, PollInterval: 50 * time.Millisecond, DiscoveryInterval: 30 * time.Second, // the default: take-over must not wait for it
-		BatchSize: 3, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		BatchSize: 3, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond, DeliveryRounds: 3,
 	}
 }
 

@@ -76,6 +76,11 @@ type Poller struct {
 	// RetryBase and RetryMax bound the backoff between rounds of redelivery when the
 	// sink keeps failing, and after throttling or AWS errors.
 	RetryBase, RetryMax time.Duration
+	// DeliveryRounds is how many send rounds (each up to the Sender's own attempts) a
+	// record gets while the sink answers it with a failure; then it is dead-lettered and
+	// the shard moves on. Rounds in which the sink gave no answer at all (it is down or
+	// unreachable) do not count: such a record is not poison, and waits.
+	DeliveryRounds int
 }
 
 // Run follows the stream until ctx ends, then stops every shard worker, releasing its
@@ -256,9 +261,43 @@ func (p *Poller) discover(ctx context.Context, active map[string]bool, start fun
 	return retryAt, nil
 }
 
-// work processes one leased shard until it ends, the lease is lost or ctx ends.
+// lease is a worker's own view of its shard's lease: the time it lapses unless renewed.
+// Every conditional write that extends the lease (acquire, renew, checkpoint) advances
+// it, counting from just before that write was sent, so the view is never later than
+// the stored expiry. A worker consults it before each send.
+type lease struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// extend records a successful extension sent at from, for ttl.
+func (l *lease) extend(from time.Time, ttl time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := from.Add(ttl); t.After(l.until) {
+		l.until = t
+	}
+}
+
+// left is how long the lease still runs at now (negative once it has lapsed).
+func (l *lease) left(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until.Sub(now)
+}
+
+// worker is what one shard's worker carries.
+type worker struct {
+	arn, shardID string
+	log          *slog.Logger
+	lease        *lease
+}
+
+// work processes one leased shard until it ends, the lease is lost or ctx ends. cp is
+// what Acquire returned: where to resume, and the lease's expiry.
 func (p *Poller) work(ctx context.Context, arn, shardID string, cp Checkpoint) {
 	log := p.Log.With("shard", shardID)
+	w := &worker{arn: arn, shardID: shardID, log: log, lease: &lease{until: cp.Expires}}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var lost sync.Once
@@ -266,11 +305,11 @@ func (p *Poller) work(ctx context.Context, arn, shardID string, cp Checkpoint) {
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
-		p.renew(wctx, arn, shardID, log, func() {
+		p.renew(wctx, w, func() {
 			lost.Do(func() { lostLease = true; cancel() })
 		})
 	}()
-	finished, err := p.process(wctx, arn, shardID, cp.Sequence, log)
+	finished, err := p.process(wctx, w, cp.Sequence)
 	cancel()
 	<-renewDone
 	switch {
@@ -294,20 +333,23 @@ func (p *Poller) work(ctx context.Context, arn, shardID string, cp Checkpoint) {
 
 // renew extends the lease every third of its TTL until ctx ends; onLost is called when
 // the lease is lost, or could not be renewed for a whole TTL.
-func (p *Poller) renew(ctx context.Context, arn, shardID string, log *slog.Logger, onLost func()) {
+func (p *Poller) renew(ctx context.Context, w *worker, onLost func()) {
 	ttl := p.Leases.TTL()
 	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
 	lastOK := time.Now()
+	log := w.log
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		err := p.Leases.Renew(ctx, arn, shardID)
+		sent := time.Now()
+		err := p.Leases.Renew(ctx, w.arn, w.shardID)
 		switch {
 		case err == nil:
+			w.lease.extend(sent, ttl)
 			lastOK = time.Now()
 		case errors.Is(err, ErrLeaseLost):
 			onLost()
@@ -328,7 +370,8 @@ func (p *Poller) renew(ctx context.Context, arn, shardID string, log *slog.Logge
 // process reads the shard from after seq (from its trim horizon when seq is empty)
 // and delivers every record. finished is true when the shard was closed and fully
 // delivered.
-func (p *Poller) process(ctx context.Context, arn, shardID, seq string, log *slog.Logger) (finished bool, err error) {
+func (p *Poller) process(ctx context.Context, w *worker, seq string) (finished bool, err error) {
+	arn, shardID, log := w.arn, w.shardID, w.log
 	iter, err := p.iterator(ctx, arn, shardID, seq, log)
 	if err != nil {
 		return false, err
@@ -370,7 +413,10 @@ func (p *Poller) process(ctx context.Context, arn, shardID, seq string, log *slo
 		}
 		failures = 0
 		for _, rec := range out.Records {
-			if err := p.deliver(ctx, arn, shardID, rec, log); err != nil {
+			if err := p.deliver(ctx, w, rec); err != nil {
+				if errors.Is(err, ErrLeaseLost) {
+					return false, err
+				}
 				return false, nil // ctx ended
 			}
 			recSeq := ""
@@ -380,7 +426,7 @@ func (p *Poller) process(ctx context.Context, arn, shardID, seq string, log *slo
 			// The record is delivered: record it even if shutdown has begun, so a
 			// graceful stop causes no redelivery.
 			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), p.Leases.TTL())
-			err := p.checkpoint(cctx, arn, shardID, recSeq, log)
+			err := p.checkpoint(cctx, w, recSeq)
 			ccancel()
 			if err != nil {
 				return false, err
@@ -431,10 +477,14 @@ func (p *Poller) iterator(ctx context.Context, arn, shardID, seq string, log *sl
 	}
 }
 
-// deliver sends the event of rec until the sink accepts it, dead-letters it when the
-// sink refuses it for good, and returns an error only when ctx ends. A sink that keeps
-// failing holds the shard (records of a key stay in order); nothing is skipped.
-func (p *Poller) deliver(ctx context.Context, arn, shardID string, rec types.Record, log *slog.Logger) error {
+// deliver sends the event of rec until the sink accepts it, and dead-letters it when
+// the sink refuses it for good (a 4xx) or keeps failing it for DeliveryRounds rounds.
+// While the sink gives no answer at all the record waits (the sink is down; nothing is
+// skipped). Before each round the lease is confirmed (holdLease), so a worker that was
+// paused past its lease sends nothing its successor may have sent. The error is
+// ErrLeaseLost, or ctx's when it ends.
+func (p *Poller) deliver(ctx context.Context, w *worker, rec types.Record) error {
+	arn, shardID, log := w.arn, w.shardID, w.log
 	seq := ""
 	if rec.Dynamodb != nil {
 		seq = aws.ToString(rec.Dynamodb.SequenceNumber)
@@ -445,9 +495,13 @@ func (p *Poller) deliver(ctx context.Context, arn, shardID string, rec types.Rec
 		region, _, _ := cloudevent.TableFromStreamARN(arn)
 		r := Record(rec, arn, region)
 		letter.Record, letter.Reason = &r, err.Error()
-		return p.deadLetter(ctx, letter, log)
+		return p.deadLetter(ctx, w, letter)
 	}
+	answered := 0 // rounds the sink answered with a failure
 	for attempt := 1; ; attempt++ {
+		if err := p.holdLease(ctx, w); err != nil {
+			return err
+		}
 		err := p.Sender.Send(ctx, e)
 		if err == nil {
 			log.Debug("delivered", "ceId", e.ID(), "ceType", e.Type(), "sequenceNumber", seq)
@@ -458,20 +512,62 @@ func (p *Poller) deliver(ctx context.Context, arn, shardID string, rec types.Rec
 		}
 		if cloudevent.IsPermanent(err) {
 			letter.Event, letter.Reason, letter.SinkStatus = &e, err.Error(), cloudevent.SinkStatus(err)
-			return p.deadLetter(ctx, letter, log)
+			return p.deadLetter(ctx, w, letter)
+		}
+		if status := cloudevent.SinkStatus(err); status != 0 {
+			if answered++; answered >= p.DeliveryRounds {
+				letter.Event, letter.SinkStatus = &e, status
+				letter.Reason = fmt.Sprintf("the sink failed this event in %d delivery rounds (DELIVERY_ROUNDS); last: %v", answered, err)
+				return p.deadLetter(ctx, w, letter)
+			}
 		}
 		d := cloudevent.Backoff(p.RetryBase, p.RetryMax, attempt, rand.Float64())
-		log.Error("sink keeps failing; the shard waits and the record is sent again", "ceId", e.ID(), "err", err, "retryIn", d.String())
+		log.Error("sink keeps failing; the shard waits and the record is sent again", "ceId", e.ID(), "err", err,
+			"failedRounds", answered, "deadLetterAfter", p.DeliveryRounds, "retryIn", d.String())
 		if err := cloudevent.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
 }
 
-// deadLetter stores a letter, retrying until it is stored or ctx ends.
-func (p *Poller) deadLetter(ctx context.Context, l Letter, log *slog.Logger) error {
+// holdLease makes sure the worker still holds its lease before it sends: with at
+// least a third of the TTL left (the renewer keeps it near full) nothing is asked;
+// with less — the worker was paused, or renewals failed — the lease is renewed first,
+// a conditional write that fails once another worker has taken the shard. Without that
+// check a worker stopped past its lease (a long GC pause, SIGSTOP, a frozen VM) would
+// wake up and send records its successor had already sent. The alternative ordering,
+// checkpoint-then-deliver, would make a crash between the two lose the record: at most
+// once instead of at least once.
+func (p *Poller) holdLease(ctx context.Context, w *worker) error {
+	ttl := p.Leases.TTL()
+	if w.lease.left(time.Now()) >= ttl/3 {
+		return nil
+	}
+	sent := time.Now()
+	err := p.Leases.Renew(ctx, w.arn, w.shardID)
+	switch {
+	case err == nil:
+		w.lease.extend(sent, ttl)
+		return nil
+	case errors.Is(err, ErrLeaseLost), ctx.Err() != nil:
+		return err
+	case w.lease.left(time.Now()) > 0:
+		w.log.Warn("could not renew the lease before a send; it still runs, sending", "err", err)
+		return nil
+	default:
+		return fmt.Errorf("%w: the lease lapsed and could not be renewed: %w", ErrLeaseLost, err)
+	}
+}
+
+// deadLetter stores a letter, retrying until it is stored or ctx ends. The lease is
+// confirmed first: a letter is a delivery too.
+func (p *Poller) deadLetter(ctx context.Context, w *worker, l Letter) error {
+	log := w.log
 	l.At = time.Now().UTC()
 	for attempt := 1; ; attempt++ {
+		if err := p.holdLease(ctx, w); err != nil {
+			return err
+		}
 		err := p.Dead.Put(ctx, l)
 		if err == nil {
 			log.Warn("record dead-lettered", "sequenceNumber", l.SequenceNumber, "reason", l.Reason, "sinkStatus", l.SinkStatus)
@@ -488,11 +584,17 @@ func (p *Poller) deadLetter(ctx context.Context, l Letter, log *slog.Logger) err
 	}
 }
 
-// checkpoint stores seq, retrying transient errors for up to one lease TTL.
-func (p *Poller) checkpoint(ctx context.Context, arn, shardID, seq string, log *slog.Logger) error {
+// checkpoint stores seq (which also renews the lease), retrying transient errors for
+// up to one lease TTL.
+func (p *Poller) checkpoint(ctx context.Context, w *worker, seq string) error {
+	log := w.log
 	deadline := time.Now().Add(p.Leases.TTL())
 	for attempt := 1; ; attempt++ {
-		err := p.Leases.Checkpoint(ctx, arn, shardID, seq)
+		sent := time.Now()
+		err := p.Leases.Checkpoint(ctx, w.arn, w.shardID, seq)
+		if err == nil {
+			w.lease.extend(sent, p.Leases.TTL())
+		}
 		if err == nil || errors.Is(err, ErrLeaseLost) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}

@@ -32,6 +32,9 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Poller, error) {
 	if cfg.BatchSize < 1 || cfg.BatchSize > 1000 {
 		return nil, fmt.Errorf("BATCH_SIZE is %d; it must be 1..1000", cfg.BatchSize)
 	}
+	if cfg.DeliveryRounds < 1 {
+		return nil, fmt.Errorf("DELIVERY_ROUNDS is %d; it must be at least 1", cfg.DeliveryRounds)
+	}
 	if cfg.LeaseDuration < time.Second {
 		return nil, fmt.Errorf("LEASE_DURATION is %s; it must be at least 1s", cfg.LeaseDuration)
 	}
@@ -67,6 +70,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Poller, error) {
 		BatchSize:         cfg.BatchSize,
 		RetryBase:         cfg.RetryBase,
 		RetryMax:          cfg.RetryMax,
+		DeliveryRounds:    cfg.DeliveryRounds,
 	}, nil
 }
 
