@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,6 +103,22 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 			t.Fatalf("create through %s = %d", r, resp.StatusCode)
 		}
 	}
+	// A post whose rendering is over DynamoDB's item limit is the client's 413 naming
+	// the limit, not a 503 blaming a dependency.
+	huge, _ := json.Marshal(map[string]string{"title": "Nested quotes", "body": strings.Repeat("> ", 32000)})
+	req, _ := http.NewRequest(http.MethodPost, urls["us-east-1"]+"/v1/posts", bytes.NewReader(huge))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !bytes.Contains(body, []byte("400 KB")) {
+		t.Errorf("an oversized post: %d %s; want 413 naming DynamoDB's 400 KB limit", resp.StatusCode, body)
+	}
+
 	for _, via := range regions {
 		for _, from := range regions {
 			want := http.StatusNotFound

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
@@ -161,6 +162,61 @@ func (it photoItem) photo() blog.Photo {
 	}
 }
 
+// MaxItemBytes is DynamoDB's limit on one item: attribute names and values together.
+const MaxItemBytes = 400 << 10
+
+// tooLarge reports DynamoDB's refusal of an item over MaxItemBytes: a ValidationException
+// (a client error, which would otherwise be taken for a bug) whose message says so.
+func tooLarge(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "ValidationException" && strings.Contains(api.ErrorMessage(), "Item size")
+}
+
+// postTooLarge is the client's error for a post whose item DynamoDB refused for its size.
+func postTooLarge(item map[string]types.AttributeValue, err error) error {
+	return apperr.Wrap(err, apperr.TooLarge, fmt.Sprintf(
+		"the post is too large to store: its Markdown and its rendered HTML come to about %d KB, over DynamoDB's limit of %d KB per item; shorten it",
+		ItemBytes(item)>>10, MaxItemBytes>>10))
+}
+
+// ItemBytes is about the size DynamoDB counts for an item: the UTF-8 length of every
+// attribute name and value (numbers counted as their digits, a little over what
+// DynamoDB counts for them).
+func ItemBytes(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name) + valueBytes(v)
+	}
+	return n
+}
+
+func valueBytes(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return len(v.Value)
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += 1 + valueBytes(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		return 3 + ItemBytes(v.Value)
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, e := range v.Value {
+			n += len(e)
+		}
+		return n
+	default:
+		return 1
+	}
+}
+
 func conditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
@@ -178,6 +234,9 @@ func (s *Store) CreatePost(ctx context.Context, p blog.Post) error {
 	})
 	if conditionFailed(err) {
 		return apperr.New(apperr.Conflict, "a post with slug %q exists", p.Slug)
+	}
+	if tooLarge(err) {
+		return postTooLarge(item, err)
 	}
 	return awsconf.DependencyError("put post", err)
 }
@@ -274,6 +333,9 @@ func (s *Store) ReplacePost(ctx context.Context, p blog.Post, prev int64) error 
 	})
 	if conditionFailed(err) {
 		return apperr.New(apperr.PreconditionFailed, "the post was changed or deleted meanwhile; read it again")
+	}
+	if tooLarge(err) {
+		return postTooLarge(item, err)
 	}
 	return awsconf.DependencyError("replace post", err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,6 +79,23 @@ func TestStoreAgainstMoto(t *testing.T) {
 		}
 		if _, err := store.GetPost(ctx, "nope"); apperr.CodeOf(err) != apperr.NotFound {
 			t.Errorf("unknown slug: %v", err)
+		}
+	})
+
+	t.Run("a post over DynamoDB's item limit is 413 naming the limit", func(t *testing.T) {
+		// 64 KB of Markdown nesting block quotes renders to over 800 KB of HTML.
+		huge := strings.Repeat("> ", 32000)
+		_, err := svc.CreatePost(ctx, blog.Draft{Title: "Nested quotes", Body: huge})
+		e := apperr.As(err)
+		if e == nil || e.Code != apperr.TooLarge || !strings.Contains(e.Message, "400 KB") {
+			t.Fatalf("create: %v; want payload_too_large naming the 400 KB limit", err)
+		}
+		if _, err := svc.CreatePost(ctx, blog.Draft{Title: "Nested quotes", Body: "short"}); err != nil {
+			t.Fatalf("a short post with that title: %v", err)
+		}
+		_, err = svc.ReplacePost(ctx, "nested-quotes", blog.Draft{Title: "Nested quotes", Body: huge})
+		if apperr.CodeOf(err) != apperr.TooLarge {
+			t.Errorf("replace: %v; want payload_too_large", err)
 		}
 	})
 
