@@ -59,6 +59,15 @@ func (im Image) String(name string) (string, bool) {
 	return *av.S, true
 }
 
+// Number returns the number attribute name of im as written, and whether it is one.
+func (im Image) Number(name string) (string, bool) {
+	av, ok := im[name]
+	if !ok || av.N == nil {
+		return "", false
+	}
+	return *av.N, true
+}
+
 // EpochTime is a time that travels as seconds since the epoch (a JSON number, as in
 // Lambda's events). It also accepts an RFC 3339 string when decoding, the Java SDK's
 // rendering of an Instant.

@@ -113,6 +113,7 @@ func BlogAPIEnv(in Inputs) []string {
 	return []string{
 		"POSTS_TABLE=" + in.Resources.PostsTable,
 		"SUBSCRIBERS_TABLE=" + in.Resources.SubscribersTable,
+		"SUBSCRIBE_LIMITS_TABLE=" + in.Resources.SubscribeLimitsTable,
 		"MEDIA_BUCKET=" + in.Resources.MediaBucket,
 		"COGNITO_ISSUER=" + in.Resources.Issuer,
 		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,

@@ -54,7 +54,7 @@ func Normalise(s string) (string, error) {
 		}
 	}
 	if len(local) > MaxLocalBytes {
-		return "", apperr.Field(field, "the part before the @ must be at most %d characters", MaxLocalBytes)
+		return "", apperr.Field(field, "must have at most %d characters before the @", MaxLocalBytes)
 	}
 	host, err := asciiDomain(domain)
 	if err != nil {

@@ -37,7 +37,7 @@ func TestNormalise(t *testing.T) {
 		{"a@b@example.com", "", "such as ann@example.com"},
 		{"ann\x00@example.com", "", "such as ann@example.com"},
 		{"ann@exa mple.com", "", "such as ann@example.com"},
-		{strings.Repeat("a", 65) + "@example.com", "", "at most 64"},
+		{strings.Repeat("a", 65) + "@example.com", "", "at most 64 characters before"},
 		{"a@" + strings.Repeat("b", 250) + ".com", "", ""},
 		{"\xff@example.com", "", "such as ann@example.com"},
 	} {

@@ -22,8 +22,14 @@ import (
 // In AWS, replace it with an address of a domain you own (and leave the SES sandbox).
 const DefaultSenderEmail = "welcome@myblog.example"
 
-// EventResources are the resources of the subscriber-event flow (dynamodb-source ->
-// welcome-mailer): the subscribers stream (verified, enabled when missing), the
+// TTLAttribute is the attribute DynamoDB's time to live reads on the tables that
+// expire items: pending subscribers, rate-limit counters, confirmation-email ledger
+// records (Unix seconds).
+const TTLAttribute = "expiresAt"
+
+// EventResources are the resources of the subscriber-event flow (blog-api ->
+// dynamodb-source -> welcome-mailer): the subscribers stream (verified, enabled when
+// missing) and the expiry of pending subscribers, blog-api's rate-limit counters, the
 // source's checkpoint table and dead-letter queue, the mailer's idempotency table and
 // its SES sender identity. They come after BlogResources, which make the subscribers
 // table.
@@ -33,8 +39,10 @@ func EventResources(prefix, senderEmail string) []Resource {
 	}
 	return []Resource{
 		TableStream{Record: func(out *stack.Resources, arn string) { out.SubscribersStreamARN = arn }},
+		SubscribersTTL{},
+		StateTable{TableName: prefix + "subscribe-limits", TTL: true, Record: func(out *stack.Resources, name string) { out.SubscribeLimitsTable = name }},
 		StateTable{TableName: prefix + "stream-checkpoints", Record: func(out *stack.Resources, name string) { out.CheckpointTable = name }},
-		StateTable{TableName: prefix + "welcome-idempotency", Record: func(out *stack.Resources, name string) { out.IdempotencyTable = name }},
+		StateTable{TableName: prefix + "welcome-idempotency", TTL: true, Record: func(out *stack.Resources, name string) { out.IdempotencyTable = name }},
 		DeadLetterQueue{QueueName: prefix + "subscriber-events-dlq", Record: func(out *stack.Resources, url string) { out.SubscriberEventsDLQURL = url }},
 		EmailIdentity{Address: senderEmail, Record: func(out *stack.Resources, a string) { out.SenderEmail = a }},
 	}
@@ -97,10 +105,13 @@ func StreamHasNewImage(v types.StreamViewType) bool {
 }
 
 // StateTable is a small on-demand table keyed by the string attribute pk: the
-// source's shard checkpoints and leases, the mailer's idempotency records.
+// source's shard checkpoints and leases, the mailer's idempotency records, blog-api's
+// rate-limit counters.
 type StateTable struct {
 	TableName string
-	Record    func(out *stack.Resources, name string)
+	// TTL turns on DynamoDB's time to live on TTLAttribute.
+	TTL    bool
+	Record func(out *stack.Resources, name string)
 }
 
 var _ Resource = StateTable{}
@@ -147,8 +158,57 @@ func (t StateTable) Ensure(ctx context.Context, c *Clients, out *stack.Resources
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.TableName)}, tableActiveTimeout); err != nil {
 		return Outcome{}, fmt.Errorf("wait for table to become ACTIVE: %w", err)
 	}
+	if t.TTL {
+		if _, err := ensureTTL(ctx, c, t.TableName); err != nil {
+			return Outcome{}, err
+		}
+	}
 	t.Record(out, t.TableName)
 	return Outcome{Created: created}, nil
+}
+
+// ensureTTL turns on time to live on TTLAttribute of table unless it is on (or being
+// turned on) already, and reports whether it did.
+func ensureTTL(ctx context.Context, c *Clients, table string) (bool, error) {
+	got, err := c.DynamoDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return false, fmt.Errorf("describe time to live of %s: %w", table, err)
+	}
+	if d := got.TimeToLiveDescription; d != nil && (d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		if name := aws.ToString(d.AttributeName); name != TTLAttribute {
+			return false, fmt.Errorf("table %s expires items on %q, but the project writes %q: turn its time to live off and run again", table, name, TTLAttribute)
+		}
+		return false, nil
+	}
+	if _, err := c.DynamoDB.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{Enabled: aws.Bool(true), AttributeName: aws.String(TTLAttribute)},
+	}); err != nil {
+		return false, fmt.Errorf("turn on time to live of %s: %w", table, err)
+	}
+	return true, nil
+}
+
+// SubscribersTTL turns on the subscribers table's time to live, which deletes pending
+// subscriptions nobody confirmed (blog-api writes their expiresAt). In each region of
+// a global table: run provisioning in every region.
+type SubscribersTTL struct{}
+
+var _ Resource = SubscribersTTL{}
+
+// Kind implements Resource.
+func (SubscribersTTL) Kind() string { return "dynamodb time to live" }
+
+// Name implements Resource.
+func (SubscribersTTL) Name() string { return "subscribers (" + TTLAttribute + ")" }
+
+// Ensure implements Resource.
+func (SubscribersTTL) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	if out.SubscribersTable == "" {
+		return Outcome{}, errors.New("the subscribers table must be provisioned first")
+	}
+	created, err := ensureTTL(ctx, c, out.SubscribersTable)
+	return Outcome{Created: created}, err
 }
 
 // DeadLetterQueue is the SQS queue dynamodb-source puts refused records on, kept 14

@@ -49,11 +49,12 @@ func TestEventResourcesAgainstMoto(t *testing.T) {
 			t.Fatalf("run %d: %v", run, err)
 		}
 		if out.SubscribersStreamARN == "" || out.CheckpointTable != prefix+"stream-checkpoints" || out.IdempotencyTable != prefix+"welcome-idempotency" ||
+			out.SubscribeLimitsTable != prefix+"subscribe-limits" ||
 			!strings.HasSuffix(out.SubscriberEventsDLQURL, prefix+"subscriber-events-dlq") || out.SenderEmail != prefix+"hello@example.com" {
 			t.Errorf("run %d: resources = %+v", run, out)
 		}
 		created := strings.Count(log.String(), "created")
-		if run == 1 && created != 5 || run == 2 && created != 0 {
+		if run == 1 && created != 7 || run == 2 && created != 0 {
 			t.Errorf("run %d created %d resources:\n%s", run, created, log.String())
 		}
 	}
@@ -63,6 +64,19 @@ func TestEventResourcesAgainstMoto(t *testing.T) {
 	}
 	if spec := desc.Table.StreamSpecification; spec == nil || !aws.ToBool(spec.StreamEnabled) || spec.StreamViewType != types.StreamViewTypeNewImage {
 		t.Errorf("stream = %+v, want NEW_IMAGE enabled", spec)
+	}
+	// Pending subscribers, rate-limit counters and confirmation records expire.
+	for _, table := range []string{subs, prefix + "subscribe-limits", prefix + "welcome-idempotency"} {
+		ttl, err := c.DynamoDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != TTLAttribute {
+			t.Errorf("time to live of %s = %+v, want enabled on %s", table, d, TTLAttribute)
+		}
+	}
+	if _, err := c.DynamoDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(prefix + "stream-checkpoints")}); err != nil {
+		t.Fatal(err)
 	}
 }
 

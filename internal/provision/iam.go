@@ -164,16 +164,19 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			allow("VendFolderCredentials", []string{"sts:AssumeRole", "sts:TagSession"}, r.FilesVendingRoleARN))
 	case "blog-api":
 		// internal/dynamo: posts and photos (PutItem, GetItem, DeleteItem, Query on the
-		// feed index); subscribers (conditional PutItem, DeleteItem).
+		// feed index); subscribers (conditional PutItem, the confirmation's conditional
+		// UpdateItem and its consistent GetItem, DeleteItem); the subscribe rate-limit
+		// counters (conditional UpdateItem).
 		if err := need(service, [2]string{"the posts table", r.PostsTable}, [2]string{"the subscribers table", r.SubscribersTable},
-			[2]string{"the media bucket", r.MediaBucket}); err != nil {
+			[2]string{"the subscribe limits table", r.SubscribeLimitsTable}, [2]string{"the media bucket", r.MediaBucket}); err != nil {
 			return iampolicy.Document{}, err
 		}
 		posts := a.table(r.PostsTable)
 		st = append(st,
 			allow("PostsAndPhotos", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}, posts...),
 			allow("PostsFeed", []string{"dynamodb:Query"}, a.arns("dynamodb", "table/"+r.PostsTable+"/index/"+feedIndex.Name)...),
-			allow("Subscribers", []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}, a.table(r.SubscribersTable)...),
+			allow("Subscribers", []string{"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}, a.table(r.SubscribersTable)...),
+			allow("SubscribeLimits", []string{"dynamodb:UpdateItem"}, a.table(r.SubscribeLimitsTable)...),
 			// POST /v1/photos: a presigned PUT under uploads/.
 			allow("PresignPhotoUploads", []string{"s3:PutObject"}, a.s3(r.MediaBucket, UploadsPrefix+"*")))
 		if r.BlogDistributionARN != "" {

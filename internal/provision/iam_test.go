@@ -27,6 +27,7 @@ func testResources() stack.Resources {
 		SubscribersTable:       "subscribers",
 		CheckpointTable:        "stream-checkpoints",
 		IdempotencyTable:       "welcome-idempotency",
+		SubscribeLimitsTable:   "subscribe-limits",
 		FilesBucket:            "user-files",
 		MediaBucket:            "myblog-media",
 		FilesVendingRoleARN:    "arn:aws:iam::123456789012:role/mytodolist-files-vending",
@@ -92,7 +93,7 @@ func TestServicePoliciesLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
 		"todo-api": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 			"s3:GetObject", "s3:ListBucket", "s3:PutObject", "sts:AssumeRole", "sts:TagSession"},
-		"blog-api":        {"cloudfront:CreateInvalidation", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "s3:PutObject"},
+		"blog-api":        {"cloudfront:CreateInvalidation", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:PutObject"},
 		"welcome-mailer":  {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "ses:SendEmail"},
 		"thumbnailer":     {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject"},
 		"dynamodb-source": {"dynamodb:DescribeStream", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:UpdateItem", "sqs:SendMessage"},

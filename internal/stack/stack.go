@@ -85,6 +85,8 @@ type Resources struct {
 	SubscribersStreamARN   string `json:"subscribersStreamArn,omitempty"`
 	CheckpointTable        string `json:"checkpointTable,omitempty"`
 	SubscriberEventsDLQURL string `json:"subscriberEventsDlqUrl,omitempty"`
+	// SubscribeLimitsTable holds blog-api's subscribe rate-limit counters.
+	SubscribeLimitsTable string `json:"subscribeLimitsTable,omitempty"`
 	// IdempotencyTable is the welcome mailer's ledger; SenderEmail its SES identity.
 	IdempotencyTable string `json:"idempotencyTable,omitempty"`
 	SenderEmail      string `json:"senderEmail,omitempty"`

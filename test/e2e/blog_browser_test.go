@@ -22,7 +22,6 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -41,7 +40,8 @@ const (
 
 // TestBlogInBrowser drives MyBlog as a reader and an admin do, in headless Debian
 // chromium through the local edge: the home page lists the posts (seeded through
-// blog-api), a reader subscribes through the form, an admin signs in on the admin page
+// blog-api), a reader subscribes through the form and confirms through the link in the
+// confirmation email (the page it opens, its button), an admin signs in on the admin page
 // (Cognito from the browser) and publishes a post, and the home page then shows it; the
 // admin uploads a HEIC photo, sees its thumbnail, and the gallery shows it.
 // It also measures the home page's weight, cold and on a reload with a warm cache.
@@ -148,20 +148,38 @@ func TestBlogInBrowser(t *testing.T) {
 	}
 	shot("home-reload.png")
 
-	// The reader subscribes; blog-api stores the address.
+	// The reader subscribes; blog-api stores the address, pending, and the mailer sends
+	// one confirmation email.
 	email := fmt.Sprintf("reader-%d@example.com", run)
 	do("subscribe",
 		chromedp.SendKeys(chromedp.CSS("#email"), email),
 		chromedp.Click(chromedp.CSS(`#subscribe button[type="submit"]`)),
-		waitText("#subscribe-status", "Thanks"))
+		waitText("#subscribe-status", "confirmation email"))
 	shot("home-subscribed.png")
 	ddb := dynamodb.NewFromConfig(stackAWS(t, st))
-	got, err := ddb.GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(st.Resources.SubscribersTable),
-		Key:       map[string]ddbtypes.AttributeValue{"email": &ddbtypes.AttributeValueMemberS{Value: email}},
-	})
-	if err != nil || len(got.Item) == 0 {
-		t.Errorf("subscriber %s not in %s: %v", email, st.Resources.SubscribersTable, err)
+	if got := subscriberStatus(t, ddb, st.Resources.SubscribersTable, email); got != "pending" {
+		t.Errorf("subscriber %s is %q in %s, want pending", email, got, st.Resources.SubscribersTable)
+	}
+	link := confirmLink(t, waitEmails(t, st.AWSEndpoint, 20*time.Second, email)[email][0], st.BlogURL)
+
+	// The reader opens the link: a page with a button; pressing it confirms, and the
+	// welcome email follows, once.
+	do("open the confirmation link",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`form[method="post"] button[type="submit"]`)))
+	shot("confirm-page.png")
+	if got := subscriberStatus(t, ddb, st.Resources.SubscribersTable, email); got != "pending" {
+		t.Errorf("opening the link made the subscriber %q, want still pending", got)
+	}
+	do("confirm", chromedp.Click(chromedp.CSS(`form[method="post"] button[type="submit"]`)), waitTextAfterNavigation("main", "is subscribed"))
+	shot("confirmed.png")
+	got := waitEmailCount(t, st.AWSEndpoint, 20*time.Second, email, 2)
+	if !strings.HasPrefix(got[1].Subject, "Welcome to ") {
+		t.Errorf("second email %q, want the welcome", got[1].Subject)
+	}
+	time.Sleep(time.Second)
+	if n := len(sentEmails(t, st.AWSEndpoint, email)[email]); n != 2 {
+		t.Errorf("%d emails to %s, want one confirmation and one welcome", n, email)
 	}
 
 	// An admin signs in on the admin page and publishes a post.
@@ -299,6 +317,21 @@ func leafSPKI(t *testing.T, certFile string) string {
 // waitText waits until the element's text holds every one of want.
 func waitText(sel string, want ...string) chromedp.Action[chromedp.Void] {
 	return waitTextFor(sel, 20*time.Second, want...)
+}
+
+// waitTextAfterNavigation is waitText for a page that is being replaced (a form was
+// posted): a poll the navigation interrupts is started again on the new page.
+func waitTextAfterNavigation(sel string, want ...string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err := waitText(sel, want...)(ctx, t)
+			if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context was destroyed") {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 }
 
 // newAdmin creates a confirmed user with a permanent password in the admins group,

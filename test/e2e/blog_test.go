@@ -30,7 +30,7 @@ import (
 // an admin (signed up, confirmed, added to the admins group, signed in through
 // Cognito) writes a post over HTTPS, the public reads it with validators and caching
 // headers, writes without the group or without a token are refused, and subscribing
-// twice keeps one record.
+// twice keeps one pending record.
 func TestBlogJourney(t *testing.T) {
 	s := startStack(t)
 	st := s.stack
@@ -116,6 +116,8 @@ func TestBlogJourney(t *testing.T) {
 	}
 	if scan.Count != 1 {
 		t.Errorf("subscriber records for %s = %d, want 1", email, scan.Count)
+	} else if st, _ := scan.Items[0]["status"].(*ddbtypes.AttributeValueMemberS); st == nil || st.Value != "pending" {
+		t.Errorf("subscriber %s = %v, want pending until the confirmation link is posted", email, scan.Items[0])
 	}
 }
 

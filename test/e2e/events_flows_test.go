@@ -11,8 +11,9 @@ import (
 )
 
 // TestEventFlows runs MyBlog's two event flows on one local stack (`sa dev`): a new
-// subscriber gets exactly one welcome email (blog-api -> DynamoDB stream ->
-// dynamodb-source -> welcome-mailer -> SES), an uploaded photo gets its thumbnail or
+// subscriber gets one confirmation email and, once confirmed, exactly one welcome email
+// (blog-api -> DynamoDB stream -> dynamodb-source -> welcome-mailer -> SES), a poisoned
+// subscriber among 50 stops nobody else's email, an uploaded photo gets its thumbnail or
 // fails cleanly (S3 -> SQS -> s3-source -> thumbnailer -> S3 + photo record), and each
 // source, killed mid-stream and restarted, loses nothing.
 func TestEventFlows(t *testing.T) {
@@ -21,6 +22,9 @@ func TestEventFlows(t *testing.T) {
 	t.Run("welcome email", func(t *testing.T) { testWelcome(t, s, client) })
 	t.Run("thumbnail", func(t *testing.T) { testThumbnail(t, s, client) })
 	t.Run("sources survive SIGKILL", func(t *testing.T) { testSourcesSurviveKill(t, s) })
+	// Last: its 50 subscribers and emails make moto's state (read whole by the tests'
+	// polling of /moto-api/data.json) heavier for everything after it.
+	t.Run("poison subscriber among 50", func(t *testing.T) { testPoisonSubscriber(t, s) })
 	stackAlive(t, s)
 }
 

@@ -124,11 +124,8 @@ func testSourcesSurviveKill(t *testing.T, s *localStack) {
 		wg.Go(func() {
 			for _, a := range addrs {
 				_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{
-					TableName: aws.String(res.SubscribersTable),
-					Item: map[string]ddbtypes.AttributeValue{
-						"email":        &ddbtypes.AttributeValueMemberS{Value: a},
-						"subscribedAt": &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339)},
-					},
+					TableName:           aws.String(res.SubscribersTable),
+					Item:                confirmedSubscriber(a, s.stack.Region),
 					ConditionExpression: aws.String("attribute_not_exists(email)"),
 				})
 				if err != nil {
@@ -242,6 +239,20 @@ func testSourcesSurviveKill(t *testing.T, s *localStack) {
 			})
 		}
 	})
+}
+
+// confirmedSubscriber is a subscriber item as blog-api leaves it once the address has
+// confirmed, in region: the item whose stream record makes region's mailer send the
+// welcome email.
+func confirmedSubscriber(address, region string) map[string]ddbtypes.AttributeValue {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	return map[string]ddbtypes.AttributeValue{
+		"email":        &ddbtypes.AttributeValueMemberS{Value: address},
+		"status":       &ddbtypes.AttributeValueMemberS{Value: "confirmed"},
+		"region":       &ddbtypes.AttributeValueMemberS{Value: region},
+		"subscribedAt": &ddbtypes.AttributeValueMemberS{Value: now},
+		"confirmedAt":  &ddbtypes.AttributeValueMemberS{Value: now},
+	}
 }
 
 // waitFor polls cond every 50 ms until it holds, or fails the test after timeout.

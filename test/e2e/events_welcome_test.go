@@ -2,125 +2,48 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
+	"html"
 	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 )
 
-// email is a welcome email as moto's SES holds it, parsed as a mail client would.
-type email struct {
-	Subject, ListUnsubscribe string
-	// Parts maps a part's media type (text/plain, text/html) to its decoded content.
-	Parts map[string]string
-}
+// email is an email as moto's SES holds it, parsed as a mail client would.
+type email = mototest.Email
 
-// sentEmails returns the emails moto's SES sent to each address in to.
+// sentEmails returns the emails moto's SES sent to each address in to, in order.
 func sentEmails(t *testing.T, motoURL string, to ...string) map[string][]email {
 	t.Helper()
-	var data struct {
-		SES struct {
-			Message []struct {
-				Destinations map[string][]string `json:"destinations"`
-			} `json:"Message"`
-			RawMessage []struct {
-				Destinations []string `json:"destinations"`
-				RawData      string   `json:"raw_data"`
-			} `json:"RawMessage"`
-		} `json:"ses"`
-	}
-	// moto sometimes fails to render its state while other requests change it (a 500
-	// page): read again.
-	for attempt := 1; ; attempt++ {
-		err := getJSON(motoURL+"/moto-api/data.json", &data)
-		if err == nil {
-			break
-		}
-		if attempt == 10 {
-			t.Fatalf("moto data.json: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	all, err := mototest.SentEmails(motoURL)
+	if err != nil {
+		t.Fatal(err)
 	}
 	out := map[string][]email{}
-	for _, m := range data.SES.RawMessage {
-		for _, a := range to {
-			if slices.Contains(m.Destinations, a) {
-				out[a] = append(out[a], parseEmail(t, m.RawData))
-			}
-		}
-	}
-	for _, m := range data.SES.Message { // a Simple message would lose its text part in moto
-		for _, a := range to {
-			if slices.Contains(m.Destinations["ToAddresses"], a) {
-				out[a] = append(out[a], email{Parts: map[string]string{"unknown": "simple message"}})
-			}
+	for _, a := range to {
+		if got := mototest.EmailsTo(all, a); len(got) > 0 {
+			out[a] = got
 		}
 	}
 	return out
 }
 
-// getJSON GETs url and decodes its 200 answer into v.
-func getJSON(url string, v any) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func parseEmail(t *testing.T, raw string) email {
+// subscribe POSTs an address to blog (blog-api, or the edge in front of it) and
+// expects 202.
+func subscribe(t *testing.T, client *http.Client, blog, address string) {
 	t.Helper()
-	m, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not an email: %v\n%s", err, raw)
-	}
-	subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	e := email{Subject: subject, ListUnsubscribe: m.Header.Get("List-Unsubscribe"), Parts: map[string]string{}}
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatalf("email Content-Type: %v", err)
-	}
-	r := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := r.NextRawPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("email part: %v", err)
-		}
-		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		var body io.Reader = p
-		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
-			body = quotedprintable.NewReader(p)
-		}
-		b, _ := io.ReadAll(body)
-		e.Parts[pt] = string(b)
-	}
-	return e
-}
-
-// subscribe POSTs an address to blog-api and expects 202.
-func subscribe(t *testing.T, client *http.Client, blogAPI, address string) {
-	t.Helper()
-	resp, err := client.Post(blogAPI+"/v1/subscribers", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q}`, address)))
+	resp, err := client.Post(blog+"/v1/subscribers", "application/json", strings.NewReader(fmt.Sprintf(`{"email":%q}`, address)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,22 +78,118 @@ func waitEmails(t *testing.T, motoURL string, timeout time.Duration, to ...strin
 
 var unsubscribeLink = regexp.MustCompile(`https://[^\s"<>]+/v1/subscribers/unsubscribe\?token=[A-Za-z0-9_.\-]+`)
 
-// testWelcome: a subscription through blog-api sends one welcome email with an HTML and
-// a text part, both carrying a working unsubscribe link; subscribing again sends
-// nothing more.
+// anyLink finds the URLs in an email's text.
+var anyLink = regexp.MustCompile(`https?://[^\s"<>]+`)
+
+// confirmLink returns the one link of a confirmation email, failing the test unless
+// its text part has exactly one link and that link's path has /confirm, on the blog's
+// public origin.
+func confirmLink(t *testing.T, e email, origin string) string {
+	t.Helper()
+	links := anyLink.FindAllString(e.Parts["text/plain"], -1)
+	if len(links) != 1 {
+		t.Fatalf("confirmation email text has %d links %v, want exactly one:\n%s", len(links), links, e.Parts["text/plain"])
+	}
+	u, err := url.Parse(links[0])
+	if err != nil || !strings.Contains(u.Path, "/confirm") || u.Scheme+"://"+u.Host != origin {
+		t.Fatalf("confirmation link %q: want a /confirm path on the blog's public origin %s", links[0], origin)
+	}
+	if !strings.HasPrefix(e.Subject, "Confirm your subscription") || e.ListUnsubscribe != "" {
+		t.Errorf("confirmation email: subject %q, List-Unsubscribe %q; want a confirmation without unsubscribe header", e.Subject, e.ListUnsubscribe)
+	}
+	return links[0]
+}
+
+// confirmPage GETs a confirmation link as a browser opening it would and returns the
+// action of the page's one form, which must POST to the same URL.
+func confirmPage(t *testing.T, client *http.Client, link string) {
+	t.Helper()
+	resp, err := client.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	forms := regexp.MustCompile(`<form method="post" action="([^"]*)">`).FindAllStringSubmatch(string(b), -1)
+	u, _ := url.Parse(link)
+	if resp.StatusCode != http.StatusOK || len(forms) != 1 || html.UnescapeString(forms[0][1]) != u.RequestURI() {
+		t.Fatalf("GET %s = %d:\n%s\nwant one form POSTing to the same URL", link, resp.StatusCode, b)
+	}
+}
+
+// postConfirm POSTs the confirmation page's form, as its button does.
+func postConfirm(t *testing.T, client *http.Client, link string) {
+	t.Helper()
+	u, _ := url.Parse(link)
+	req, _ := http.NewRequest(http.MethodPost, link, strings.NewReader(url.Values{"token": {u.Query().Get("token")}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), " subscribed") {
+		t.Fatalf("POST %s = %d:\n%s", link, resp.StatusCode, b)
+	}
+}
+
+// subscriberStatus reads the status of a subscriber item in table.
+func subscriberStatus(t *testing.T, db *dynamodb.Client, table, address string) string {
+	t.Helper()
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{"email": &ddbtypes.AttributeValueMemberS{Value: address}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := out.Item["status"].(*ddbtypes.AttributeValueMemberS); ok {
+		return st.Value
+	}
+	return ""
+}
+
+// testWelcome: a subscription through the blog's edge is double opt-in. It sends one
+// confirmation email whose one link, on the edge, opens a page whose button POSTs to
+// the same URL; opening the link (GET) confirms nothing and sends nothing more; the
+// POST confirms, and then exactly one welcome email goes out, with an HTML and a text
+// part both carrying a working unsubscribe link. Subscribing again sends nothing.
 func testWelcome(t *testing.T, s *localStack, client *http.Client) {
-	blogAPI := s.stack.Services["blog-api"].URL
+	blog := s.stack.BlogURL
 	moto := s.stack.AWSEndpoint
+	db := dynamodb.NewFromConfig(stackAWS(t, s.stack))
+	table := s.stack.Resources.SubscribersTable
 	ada := strings.ToLower(mototest.Name("ada")) + "@example.com"
 
 	start := time.Now()
-	subscribe(t, client, blogAPI, ada)
+	subscribe(t, client, blog, ada)
 	got := waitEmails(t, moto, 15*time.Second, ada)[ada]
-	t.Logf("subscribe -> email: %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("subscribe -> confirmation email: %v", time.Since(start).Round(time.Millisecond))
 	if len(got) != 1 {
-		t.Fatalf("%d emails to %s, want 1", len(got), ada)
+		t.Fatalf("%d emails to %s after subscribing, want 1 (the confirmation)", len(got), ada)
 	}
-	e := got[0]
+	link := confirmLink(t, got[0], blog)
+	if st := subscriberStatus(t, db, table, ada); st != "pending" {
+		t.Fatalf("subscriber status %q, want pending", st)
+	}
+
+	// Opening the link (what a mail scanner does too) only shows the page.
+	confirmPage(t, client, link)
+	time.Sleep(time.Second)
+	if st := subscriberStatus(t, db, table, ada); st != "pending" {
+		t.Errorf("after GET of the link the status is %q, want pending", st)
+	}
+	if n := len(sentEmails(t, moto, ada)[ada]); n != 1 {
+		t.Errorf("after GET of the link: %d emails, want still 1", n)
+	}
+
+	start = time.Now()
+	postConfirm(t, client, link)
+	got = waitEmailCount(t, moto, 15*time.Second, ada, 2)
+	t.Logf("confirm -> welcome email: %v", time.Since(start).Round(time.Millisecond))
+	e := got[1]
 	text, html := e.Parts["text/plain"], e.Parts["text/html"]
 	if !strings.Contains(text, ada) || !strings.Contains(html, ada) || !strings.HasPrefix(e.Subject, "Welcome to ") {
 		t.Errorf("email = %+v, want a welcome naming %s in both parts", e, ada)
@@ -180,29 +199,43 @@ func testWelcome(t *testing.T, s *localStack, client *http.Client) {
 		t.Fatalf("unsubscribe links: text %q, html %q, header %q; want the same link in all three", textLink, htmlLink, e.ListUnsubscribe)
 	}
 
-	// The same address again (also differently spelt): blog-api answers 202, nothing is
-	// sent. A third address subscribed afterwards is a barrier: the stream is in order,
-	// so once its email is out, anything the repeats caused would be too.
-	subscribe(t, client, blogAPI, ada)
-	subscribe(t, client, blogAPI, "  "+strings.ToUpper(ada)+" ")
+	// The same address again (also differently spelt), and its link again: 202 and
+	// 200, nothing is sent. A third address subscribed afterwards is a barrier: the
+	// stream is in order, so once its email is out, anything the repeats caused would
+	// be too.
+	subscribe(t, client, blog, ada)
+	subscribe(t, client, blog, "  "+strings.ToUpper(ada)+" ")
+	postConfirm(t, client, link)
 	barrier := strings.ToLower(mototest.Name("barrier")) + "@example.com"
-	subscribe(t, client, blogAPI, barrier)
+	subscribe(t, client, blog, barrier)
 	waitEmails(t, moto, 15*time.Second, barrier)
-	if n := len(sentEmails(t, moto, ada)[ada]); n != 1 {
-		t.Errorf("after subscribing again: %d emails to %s, want 1", n, ada)
+	if n := len(sentEmails(t, moto, ada)[ada]); n != 2 {
+		t.Errorf("after subscribing and confirming again: %d emails to %s, want 2 (one confirmation, one welcome)", n, ada)
 	}
 
-	// The link works against blog-api (the edge in front of it is the public origin).
-	u, err := url.Parse(textLink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.Post(blogAPI+u.Path+"?"+u.RawQuery, "application/json", bytes.NewReader(nil))
+	// The unsubscribe link works through the edge (one-click POST).
+	resp, err := client.Post(textLink, "application/json", bytes.NewReader(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("one-click unsubscribe answered %d, want 200", resp.StatusCode)
+	}
+}
+
+// waitEmailCount polls moto until address has n emails, and returns them in order.
+func waitEmailCount(t *testing.T, motoURL string, timeout time.Duration, address string, n int) []email {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := sentEmails(t, motoURL, address)[address]
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d emails after %s, want %d", address, len(got), timeout, n)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -49,8 +49,19 @@
       const status = $("subscribe-status"), email = $("email");
       const say = (msg, ok) => { status.textContent = msg; status.className = "status " + (ok ? "ok" : "err"); };
       if (!email.checkValidity()) { say("Please enter a valid email address.", false); email.focus(); return; }
+      // 202 is the same answer for every address (new, pending or subscribed): the
+      // confirmation email, if any, says the rest. 400 carries blog-api's reason (e.g. an
+      // address email cannot be sent to); 429 how long this network must wait.
       fetch("/v1/subscribers", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ email: email.value }) })
-        .then((r) => r.status === 202 ? say("Thanks! Check your inbox for a welcome email.", true) : say("Please enter a valid email address.", false))
+        .then((r) => {
+          if (r.status === 202) return say("Almost done: check your inbox for a confirmation email and open its link to start your subscription.", true);
+          if (r.status === 429) {
+            const mins = Math.max(1, Math.ceil((parseInt(r.headers.get("Retry-After"), 10) || 60) / 60));
+            return say("Too many subscriptions from your network right now; please try again in " + mins + " minute" + (mins > 1 ? "s" : "") + ".", false);
+          }
+          return r.json().then((b) => say(r.status === 400 && b.error && b.error.message ? "This address " + b.error.message + "." : "Something went wrong; please try again.", false),
+            () => say("Something went wrong; please try again.", false));
+        })
         .catch(() => say("Something went wrong; please try again.", false));
     });
   } else if (page === "post") {

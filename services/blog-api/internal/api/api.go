@@ -1,6 +1,7 @@
 // Package api is blog-api's HTTP layer (gin): public, cacheable reads of posts and
-// photos; admin writes gated on a Cognito group; subscribe and unsubscribe. Errors are
-// mapped to the contract's envelope in one place.
+// photos; admin writes gated on a Cognito group; subscribe (double opt-in: the
+// confirmation link's page and its POST) and unsubscribe. Errors are mapped to the
+// contract's envelope in one place.
 package api
 
 import (
@@ -8,10 +9,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +28,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
-	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/internal/maillink"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 )
 
@@ -53,10 +57,15 @@ var postsPaths = []string{"/v1/posts*"}
 
 // Deps are what the handlers need.
 type Deps struct {
-	Log         *slog.Logger
-	Auth        *auth.Verifier
-	Backend     *awsconf.Pending[Backend]
-	Unsubscribe *unsubscribe.Signer
+	Log     *slog.Logger
+	Auth    *auth.Verifier
+	Backend *awsconf.Pending[Backend]
+	// Links verifies the tokens of the confirmation and unsubscribe links.
+	Links *maillink.Signer
+	// ClientHeader names the request header holding the client's address as the CDN
+	// saw it (CloudFront-Viewer-Address); empty, or absent from a request, means the
+	// TCP peer's address.
+	ClientHeader string
 	// CacheControl is the Cache-Control of public reads.
 	CacheControl string
 	// MediaBaseURL prefixes media keys to make URLs.
@@ -87,6 +96,8 @@ func Handler(d Deps) http.Handler {
 	v1.PUT("/posts/:slug", h.admin, h.replacePost)
 	v1.DELETE("/posts/:slug", h.admin, h.deletePost)
 	v1.POST("/subscribers", h.subscribe)
+	v1.GET("/subscribers/confirm", h.confirmPage)
+	v1.POST("/subscribers/confirm", h.confirm)
 	v1.GET("/subscribers/unsubscribe", h.unsubscribePage)
 	v1.POST("/subscribers/unsubscribe", h.unsubscribe)
 	v1.GET("/photos", h.listPhotos)
@@ -327,8 +338,15 @@ type subscribeRequest struct {
 	Email *string `json:"email"`
 }
 
-// subscribe answers 202 whether or not the address was new, so the answer tells
-// nobody who is subscribed.
+// subscribeAnswer is the answer to every accepted subscribe request, whatever the
+// address's state: it tells nobody who is subscribed.
+var subscribeAnswer = gin.H{"status": "accepted",
+	"message": "If this address can be subscribed, a confirmation email is on its way: open the link in it to start the subscription."}
+
+// subscribe takes a subscribe request: a pending subscriber, whose confirmation email
+// the welcome mailer sends. The answer is 202 and the same whether the address was
+// new, pending, confirmed or over its mailbox's limit; only an invalid address (400)
+// and a client over its own limit (429) are told apart.
 func (h *handlers) subscribe(c *gin.Context) {
 	var req subscribeRequest
 	if err := jsonapi.Decode(c.Request, &req); err != nil {
@@ -347,23 +365,70 @@ func (h *handlers) subscribe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := b.Service.Subscribe(c.Request.Context(), *req.Email); err != nil {
+	if err := b.Service.Subscribe(c.Request.Context(), *req.Email, ClientKey(c.Request, h.ClientHeader)); err != nil {
 		h.fail(c, err)
 		return
 	}
-	private(c, http.StatusAccepted, gin.H{"status": "accepted", "message": "If this address is not subscribed yet, a welcome email is on its way."})
+	private(c, http.StatusAccepted, subscribeAnswer)
 }
 
-// renderPage writes the small HTML page of the unsubscribe flow. It is built with
-// html.EscapeString rather than html/template on purpose: executing a template links
-// reflect's method lookup, which stops the linker from dropping unused methods and
-// nearly doubles the binary (and the image). Every value goes into element text or a
-// double-quoted attribute, where EscapeString is the right escaping.
+// ClientKey is what a client's subscribe requests are counted under: its IP address,
+// taken from header when the request carries it (CloudFront-Viewer-Address, which
+// CloudFront sets from the connection it accepted, as "ip:port") and from the TCP peer
+// otherwise; an IPv6 address counts as its /64, which one subscriber line usually
+// holds whole. X-Forwarded-For is not used: CloudFront appends to whatever the client
+// sent, and every proxy after it appends again. "" when no address can be read.
+func ClientKey(r *http.Request, header string) string {
+	var addr netip.Addr
+	if header != "" {
+		if v := strings.TrimSpace(r.Header.Get(header)); v != "" {
+			addr = viewerAddress(v)
+		}
+	}
+	if !addr.IsValid() {
+		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+			addr = ap.Addr()
+		}
+	}
+	if !addr.IsValid() {
+		return ""
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+// viewerAddress reads CloudFront-Viewer-Address: "198.51.100.10:46532", an IPv6 address
+// followed by ":port" without brackets, or either without a port.
+func viewerAddress(v string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(v); err == nil {
+		return ap.Addr()
+	}
+	if i := strings.LastIndexByte(v, ':'); i > 0 {
+		if _, err := strconv.ParseUint(v[i+1:], 10, 16); err == nil {
+			if a, err := netip.ParseAddr(v[:i]); err == nil {
+				return a
+			}
+		}
+	}
+	a, _ := netip.ParseAddr(v)
+	return a
+}
+
+// renderPage writes the small HTML pages of the confirmation and unsubscribe links.
+// It is built with html.EscapeString rather than html/template on purpose: executing a
+// template links reflect's method lookup, which stops the linker from dropping unused
+// methods and nearly doubles the binary (and the image). Every value goes into element
+// text or a double-quoted attribute, where EscapeString is the right escaping.
 func renderPage(d pageData) []byte {
 	e := html.EscapeString
 	var b strings.Builder
 	b.WriteString(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex">
 <title>`)
 	b.WriteString(e(d.Title))
 	b.WriteString(` · MyBlog</title>
@@ -374,34 +439,114 @@ func renderPage(d pageData) []byte {
 	b.WriteString(e(d.Message))
 	b.WriteString("</p>\n")
 	if d.Token != "" {
-		b.WriteString(`<form method="post" action="` + e(d.Action) + `"><input type="hidden" name="token" value="` + e(d.Token) + `"><button type="submit">Unsubscribe</button></form>` + "\n")
+		b.WriteString(`<form method="post" action="` + e(d.Action) + `"><input type="hidden" name="token" value="` + e(d.Token) + `"><button type="submit">` + e(d.Button) + `</button></form>` + "\n")
 	}
 	b.WriteString("<p><a href=\"/\">Back to the blog</a></p></main></body></html>\n")
 	return []byte(b.String())
 }
 
+// pageData is what a link's page shows: a title and a message, and with a token a form
+// that POSTs it to Action behind a button labelled Button.
 type pageData struct {
-	Title, Message, Token, Action string
+	Title, Message, Token, Action, Button string
 }
 
 func (h *handlers) writePage(c *gin.Context, status int, d pageData) {
 	c.Header("Cache-Control", "no-store")
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(status, "text/html; charset=utf-8", renderPage(d))
+}
+
+// wantsHTML reports whether the client reads HTML (a browser posting a link's form)
+// rather than JSON.
+func wantsHTML(c *gin.Context) bool { return strings.Contains(c.GetHeader("Accept"), "text/html") }
+
+// linkToken is the token of a link's request: in the query (the link itself, a
+// one-click unsubscribe), or in the form its page posts.
+func linkToken(c *gin.Context) string {
+	if tok := c.Query(maillink.Param); tok != "" {
+		return tok
+	}
+	return c.PostForm(maillink.Param)
+}
+
+// confirmPage is what the confirmation link opens: a page with a button that POSTs to
+// the same URL. The GET changes nothing, so mail scanners that follow links confirm
+// nobody.
+func (h *handlers) confirmPage(c *gin.Context) {
+	tok := c.Query(maillink.Param)
+	email, _, err := h.Links.VerifyConfirm(tok, time.Now())
+	switch {
+	case errors.Is(err, maillink.ErrExpired):
+		h.writePage(c, http.StatusBadRequest, pageData{Title: "Link expired", Message: "This confirmation link has expired. Subscribe again on the blog to get a new one."})
+		return
+	case err != nil:
+		h.writePage(c, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This confirmation link is damaged or not ours. Copy the whole link from the email and try again."})
+		return
+	}
+	h.writePage(c, http.StatusOK, pageData{
+		Title: "Confirm your subscription", Message: "Send MyBlog's new posts to " + email + "?",
+		Token: tok, Action: maillink.ConfirmPath + "?" + url.Values{maillink.Param: {tok}}.Encode(), Button: "Confirm subscription",
+	})
+}
+
+// confirm confirms the subscription signed into the token: the only request that does.
+// It answers HTML to browsers and JSON otherwise; confirming twice is not an error.
+func (h *handlers) confirm(c *gin.Context) {
+	email, _, err := h.Links.VerifyConfirm(linkToken(c), time.Now())
+	if err != nil {
+		msg := "is not a valid confirmation token"
+		if errors.Is(err, maillink.ErrExpired) {
+			msg = "has expired; subscribe again to get a new link"
+		}
+		if wantsHTML(c) {
+			h.writePage(c, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This confirmation link " + msg + "."})
+			return
+		}
+		h.fail(c, apperr.Field("token", "%s", msg))
+		return
+	}
+	b, ok := h.backend(c)
+	if !ok {
+		return
+	}
+	outcome, err := b.Service.Confirm(c.Request.Context(), email)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if outcome == blog.NotPending {
+		if wantsHTML(c) {
+			h.writePage(c, http.StatusNotFound, pageData{Title: "Nothing to confirm", Message: "There is no subscription waiting for " + email + ": it expired or was cancelled. Subscribe again on the blog."})
+			return
+		}
+		h.fail(c, apperr.New(apperr.NotFound, "there is no pending subscription for this address; subscribe again"))
+		return
+	}
+	if wantsHTML(c) {
+		msg := email + " is subscribed. A welcome email is on its way."
+		if outcome == blog.AlreadyConfirmed {
+			msg = email + " was already subscribed."
+		}
+		h.writePage(c, http.StatusOK, pageData{Title: "Subscribed", Message: msg})
+		return
+	}
+	private(c, http.StatusOK, gin.H{"confirmed": true})
 }
 
 // unsubscribePage shows a confirmation form: a GET changes nothing, so mail scanners
 // that follow links do not unsubscribe anyone.
 func (h *handlers) unsubscribePage(c *gin.Context) {
-	tok := c.Query(unsubscribe.Param)
-	email, err := h.Unsubscribe.Verify(tok)
+	tok := c.Query(maillink.Param)
+	email, err := h.Links.VerifyUnsubscribe(tok)
 	if err != nil {
 		h.writePage(c, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This unsubscribe link is damaged or not ours. Copy the whole link from the email and try again."})
 		return
 	}
 	h.writePage(c, http.StatusOK, pageData{
 		Title: "Unsubscribe", Message: "Stop sending MyBlog emails to " + email + "?",
-		Token: tok, Action: unsubscribe.Path,
+		Token: tok, Action: maillink.UnsubscribePath, Button: "Unsubscribe",
 	})
 }
 
@@ -409,14 +554,9 @@ func (h *handlers) unsubscribePage(c *gin.Context) {
 // query (one-click List-Unsubscribe-Post) or a form field, and answers HTML to
 // browsers and JSON otherwise.
 func (h *handlers) unsubscribe(c *gin.Context) {
-	tok := c.Query(unsubscribe.Param)
-	if tok == "" {
-		tok = c.PostForm(unsubscribe.Param)
-	}
-	html := strings.Contains(c.GetHeader("Accept"), "text/html")
-	email, err := h.Unsubscribe.Verify(tok)
+	email, err := h.Links.VerifyUnsubscribe(linkToken(c))
 	if err != nil {
-		if html {
+		if wantsHTML(c) {
 			h.writePage(c, http.StatusBadRequest, pageData{Title: "Link not valid", Message: "This unsubscribe link is damaged or not ours."})
 			return
 		}
@@ -431,7 +571,7 @@ func (h *handlers) unsubscribe(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	if html {
+	if wantsHTML(c) {
 		h.writePage(c, http.StatusOK, pageData{Title: "Unsubscribed", Message: email + " will get no more emails from MyBlog."})
 		return
 	}

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +24,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
-	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/internal/maillink"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog/blogtest"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
@@ -58,7 +61,8 @@ type fixture struct {
 	srv    *httptest.Server
 	store  *blogtest.MemStore
 	pool   *authtest.Pool
-	signer *unsubscribe.Signer
+	signer *maillink.Signer
+	svc    *blog.Service
 	admin  string
 	reader string
 }
@@ -71,23 +75,25 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	store := blogtest.NewMemStore()
-	signer, err := unsubscribe.New(bytes.Repeat([]byte{9}, unsubscribe.KeySize))
+	signer, err := maillink.New(bytes.Repeat([]byte{9}, maillink.KeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := blog.NewService(store, markdown.New())
+	svc.Limiter = &blogtest.Limiter{}
+	svc.Rules.Region = "eu-west-1"
 	purger := &fakePurger{}
 	backend := awsconf.Start(context.Background(), func(context.Context) (Backend, error) {
 		return Backend{Service: svc, Presigner: fakePresigner{}, Purger: purger}, nil
 	})
 	h := Handler(Deps{
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Auth: v, Backend: backend, Unsubscribe: signer,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Auth: v, Backend: backend, Links: signer, ClientHeader: "CloudFront-Viewer-Address",
 		CacheControl: "public, max-age=60, s-maxage=300", MediaBaseURL: "/media", AdminGroup: "admins", PageSize: 2, MaxPage: 50,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &fixture{
-		srv: srv, store: store, pool: pool, signer: signer, purger: purger,
+		srv: srv, store: store, pool: pool, signer: signer, purger: purger, svc: svc,
 		admin:  pool.IDToken(t, "ann", map[string]any{"cognito:groups": []string{"admins"}}),
 		reader: pool.IDToken(t, "bob", map[string]any{"cognito:groups": []string{"readers"}}),
 	}
@@ -283,28 +289,169 @@ func TestSubscribe(t *testing.T) {
 	if e, _ := r.json(t)["error"].(map[string]any); r.status != 400 || e["field"] != "email" || !strings.Contains(fmt.Sprint(e["message"]), "outside ASCII") {
 		t.Errorf("subscribe ü@example.com = %d %s, want 400 naming the non-ASCII local part", r.status, r.body)
 	}
-	// A flood of concurrent duplicates, spelled differently: one record, 202 to all.
-	var wg sync.WaitGroup
-	statuses := make([]int, 50)
-	for i := range statuses {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			email := "Ann@Example.com"
-			if i%2 == 0 {
-				email = "  ann@example.COM "
-			}
-			statuses[i] = f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": email}).status
-		}()
+
+	// A new address: 202, a pending subscriber of this region that expires in 48h.
+	before := time.Now()
+	first := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": " Ann@Example.COM "}, "CloudFront-Viewer-Address", "198.51.100.7:40001")
+	if first.status != 202 || first.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("subscribe = %d %s cc=%q", first.status, first.body, first.header.Get("Cache-Control"))
 	}
-	wg.Wait()
-	for i, s := range statuses {
-		if s != 202 {
-			t.Errorf("subscribe %d = %d, want 202", i, s)
+	sub, ok := f.store.Subscriber("ann@example.com")
+	if !ok || sub.Status != blog.SubscriberPending || sub.Region != "eu-west-1" ||
+		sub.ExpiresAt.Before(before.Add(47*time.Hour)) || sub.ExpiresAt.After(time.Now().Add(49*time.Hour)) {
+		t.Fatalf("stored subscriber = %+v, %v; want pending, in eu-west-1, expiring in 48h", sub, ok)
+	}
+
+	// The same answer whatever the address's state: pending (a repeat in the mailbox's
+	// window is dropped), confirmed, or another spelling of one mailbox.
+	if _, err := f.svc.Confirm(context.Background(), "ann@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"ann@example.com", "ann+news@example.com", "bob@example.com"} {
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": email}, "CloudFront-Viewer-Address", "198.51.100.7:40001")
+		if r.status != first.status || r.json(t)["message"] != first.json(t)["message"] {
+			t.Errorf("subscribe %s = %d %s, want the same answer as the first: %s", email, r.status, r.body, first.body)
 		}
 	}
-	if diff := cmp.Diff([]string{"ann@example.com"}, f.store.Subscribers()); diff != "" {
-		t.Errorf("subscribers (-want +got):\n%s", diff)
+	if got, _ := f.store.Subscriber("ann@example.com"); got.Status != blog.SubscriberConfirmed {
+		t.Errorf("subscribing a confirmed address again made it %q", got.Status)
+	}
+	if _, ok := f.store.Subscriber("ann+news@example.com"); ok {
+		t.Error("a second spelling of Ann's mailbox within the hour was stored: it would mail her again")
+	}
+	if got, ok := f.store.Subscriber("bob@example.com"); !ok || got.Status != blog.SubscriberPending {
+		t.Errorf("bob = %+v, %v; want pending", got, ok)
+	}
+}
+
+// TestSubscribeRateLimits: a client address gets SUBSCRIBE_CLIENT_LIMIT requests per
+// window, then 429 with Retry-After; another address is not affected; an IPv6 client
+// counts as its /64; a mailbox gets one confirmation per hour however it is spelt,
+// the victim+0..+4 flood of the issue included.
+func TestSubscribeRateLimits(t *testing.T) {
+	f := newFixture(t)
+	for i := range 10 {
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("victim+%d@example.com", i)}, "CloudFront-Viewer-Address", "203.0.113.9:5000")
+		if r.status != 202 {
+			t.Fatalf("request %d = %d %s", i+1, r.status, r.body)
+		}
+	}
+	r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "someone@example.com"}, "CloudFront-Viewer-Address", "203.0.113.9:5001")
+	wait, _ := strconv.Atoi(r.header.Get("Retry-After"))
+	if r.status != http.StatusTooManyRequests || wait < 1 || wait > 600 || r.json(t)["error"].(map[string]any)["code"] != "throttled" {
+		t.Errorf("the 11th request = %d Retry-After %q %s; want 429 throttled within the 10-minute window", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "other@example.com"}, "CloudFront-Viewer-Address", "203.0.113.10:5000"); r.status != 202 {
+		t.Errorf("another client = %d, want 202", r.status)
+	}
+	var stored []string
+	for _, e := range f.store.Subscribers() {
+		if strings.HasPrefix(e, "victim") {
+			stored = append(stored, e)
+		}
+	}
+	if diff := cmp.Diff([]string{"victim+0@example.com"}, stored); diff != "" {
+		t.Errorf("the flood of one mailbox stored (-want +got):\n%s", diff)
+	}
+	// IPv6: one /64 is one client.
+	for i := range 11 {
+		addr := fmt.Sprintf("2001:db8:1:2::%x:443", i+1)
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("v6-%d@example.com", i)}, "CloudFront-Viewer-Address", addr)
+		if want := map[bool]int{true: 429, false: 202}[i == 10]; r.status != want {
+			t.Errorf("request %d from %s = %d, want %d", i+1, addr, r.status, want)
+		}
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for _, tc := range []struct{ header, remote, want string }{
+		{"198.51.100.10:46532", "10.0.0.1:1234", "198.51.100.10"},
+		{"2001:db8:85a3::8a2e:370:7334:46532", "10.0.0.1:1234", "2001:db8:85a3::/64"},
+		{"[2001:db8::1]:443", "10.0.0.1:1234", "2001:db8::/64"},
+		{"198.51.100.10", "10.0.0.1:1234", "198.51.100.10"},
+		{"", "10.0.0.1:1234", "10.0.0.1"},
+		{"garbage", "[::ffff:10.0.0.2]:80", "10.0.0.2"},
+		{"", "not an address", ""},
+	} {
+		r := httptest.NewRequest("POST", "/v1/subscribers", nil)
+		r.RemoteAddr = tc.remote
+		if tc.header != "" {
+			r.Header.Set("CloudFront-Viewer-Address", tc.header)
+		}
+		if got := ClientKey(r, "CloudFront-Viewer-Address"); got != tc.want {
+			t.Errorf("ClientKey(header %q, peer %q) = %q, want %q", tc.header, tc.remote, got, tc.want)
+		}
+	}
+	r := httptest.NewRequest("POST", "/v1/subscribers", nil)
+	r.RemoteAddr = "10.0.0.1:1"
+	r.Header.Set("CloudFront-Viewer-Address", "198.51.100.10:1")
+	if got := ClientKey(r, ""); got != "10.0.0.1" {
+		t.Errorf("with no header configured the peer counts, got %q", got)
+	}
+}
+
+// TestConfirm: the confirmation link's GET shows a page whose only form POSTs to the
+// same URL and changes nothing; the POST confirms (once: again is harmless); expired,
+// forged and unsubscribe tokens confirm nothing.
+func TestConfirm(t *testing.T) {
+	f := newFixture(t)
+	f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "ann@example.com"})
+	exp := time.Now().Add(time.Hour)
+	link := f.signer.ConfirmLink("https://blog.example", "ann@example.com", exp)
+	u, _ := url.Parse(link)
+	path := u.Path + "?" + u.RawQuery
+
+	r := f.do(t, "GET", path, "", nil)
+	if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET = %d %s", r.status, r.body)
+	}
+	forms := regexp.MustCompile(`<form method="post" action="([^"]*)">`).FindAllStringSubmatch(string(r.body), -1)
+	if len(forms) != 1 || html.UnescapeString(forms[0][1]) != path || !bytes.Contains(r.body, []byte("Confirm subscription</button>")) {
+		t.Errorf("page = %s; want one form POSTing to %s with a confirm button", r.body, path)
+	}
+	if got, _ := f.store.Subscriber("ann@example.com"); got.Status != blog.SubscriberPending {
+		t.Fatalf("a GET changed the subscriber to %q", got.Status)
+	}
+	forged, _ := maillink.New(bytes.Repeat([]byte{1}, maillink.KeySize))
+	for name, tok := range map[string]string{
+		"garbage": "x.y.z", "another key": forged.Confirm("ann@example.com", exp),
+		"an unsubscribe token": f.signer.Unsubscribe("ann@example.com"),
+		"expired":              f.signer.Confirm("ann@example.com", time.Now().Add(-time.Second)),
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			if r := f.do(t, method, "/v1/subscribers/confirm?token="+url.QueryEscape(tok), "", nil); r.status != 400 {
+				t.Errorf("%s with %s = %d, want 400", method, name, r.status)
+			}
+		}
+	}
+	if got, _ := f.store.Subscriber("ann@example.com"); got.Status != blog.SubscriberPending {
+		t.Fatalf("a bad token changed the subscriber to %q", got.Status)
+	}
+
+	// The browser posts the page's form (the token in the URL and in the body).
+	form := url.Values{"token": {u.Query().Get("token")}}.Encode()
+	req, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("is subscribed")) {
+		t.Errorf("POST = %d %s", resp.StatusCode, body)
+	}
+	if got, _ := f.store.Subscriber("ann@example.com"); got.Status != blog.SubscriberConfirmed || !got.ExpiresAt.IsZero() || got.Region != "eu-west-1" {
+		t.Errorf("after the POST: %+v; want confirmed, no expiry, its region kept", got)
+	}
+	if r := f.do(t, "POST", path, "", nil); r.status != 200 || r.json(t)["confirmed"] != true {
+		t.Errorf("confirming again = %d %s, want 200", r.status, r.body)
+	}
+	// Nothing pending: unsubscribed since, or never asked.
+	f.do(t, "POST", "/v1/subscribers/unsubscribe?token="+url.QueryEscape(f.signer.Unsubscribe("ann@example.com")), "", nil)
+	if r := f.do(t, "POST", path, "", nil); r.status != 404 {
+		t.Errorf("confirming after unsubscribing = %d %s, want 404", r.status, r.body)
 	}
 }
 
@@ -312,7 +459,7 @@ func TestUnsubscribe(t *testing.T) {
 	f := newFixture(t)
 	f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "ann@example.com"})
 	f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "bob@example.com"})
-	tok := f.signer.Sign("ann@example.com")
+	tok := f.signer.Unsubscribe("ann@example.com")
 	q := "/v1/subscribers/unsubscribe?token=" + url.QueryEscape(tok)
 
 	// The link itself (GET) only asks: mail scanners follow links.
@@ -323,8 +470,8 @@ func TestUnsubscribe(t *testing.T) {
 	if diff := cmp.Diff([]string{"ann@example.com", "bob@example.com"}, f.store.Subscribers()); diff != "" {
 		t.Errorf("GET changed the list (-want +got):\n%s", diff)
 	}
-	forged, _ := unsubscribe.New(bytes.Repeat([]byte{1}, unsubscribe.KeySize))
-	for _, bad := range []string{"", "garbage", forged.Sign("bob@example.com")} {
+	forged, _ := maillink.New(bytes.Repeat([]byte{1}, maillink.KeySize))
+	for _, bad := range []string{"", "garbage", forged.Unsubscribe("bob@example.com"), f.signer.Confirm("bob@example.com", time.Now().Add(time.Hour))} {
 		if r := f.do(t, "POST", "/v1/subscribers/unsubscribe?token="+url.QueryEscape(bad), "", nil); r.status != 400 {
 			t.Errorf("POST with token %q = %d, want 400", bad, r.status)
 		}
@@ -436,8 +583,9 @@ func TestRenderPageEscapes(t *testing.T) {
 		Message: `Stop sending to "a"@x.org & <b>`,
 		Token:   `t"><img src=x onerror=alert(1)>`,
 		Action:  "/v1/subscribers/unsubscribe",
+		Button:  "<b>Go</b>",
 	}))
-	for _, bad := range []string{"<script>", "<b>", `"><img`, "onerror=alert(1)>"} {
+	for _, bad := range []string{"<script>", "<b>", `"><img`, "onerror=alert(1)>", "<b>Go"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("page contains %q unescaped:\n%s", bad, page)
 		}

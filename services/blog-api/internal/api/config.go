@@ -28,8 +28,21 @@ type Config struct {
 	// UploadURLTTL is how long a presigned upload URL is valid.
 	UploadURLTTL time.Duration `env:"UPLOAD_URL_TTL" envDefault:"15m"`
 	// UnsubscribeKey is a base64 key of 32 bytes shared with the welcome mailer, which
-	// signs the unsubscribe links this service verifies.
+	// signs the confirmation and unsubscribe links this service verifies.
 	UnsubscribeKey string `env:"UNSUBSCRIBE_KEY"`
+	// SubscribeLimitsTable holds the rate limits' counters (key pk, TTL on expiresAt).
+	SubscribeLimitsTable string `env:"SUBSCRIBE_LIMITS_TABLE" envDefault:"subscribe-limits"`
+	// PendingTTL is how long a subscription waits for its confirmation.
+	PendingTTL time.Duration `env:"SUBSCRIBE_PENDING_TTL" envDefault:"48h"`
+	// ClientLimit subscribe requests per client address per ClientWindow; 0 disables.
+	ClientLimit  int           `env:"SUBSCRIBE_CLIENT_LIMIT" envDefault:"10"`
+	ClientWindow time.Duration `env:"SUBSCRIBE_CLIENT_WINDOW" envDefault:"10m"`
+	// MailboxLimit confirmation emails per mailbox per MailboxWindow; 0 disables.
+	MailboxLimit  int           `env:"SUBSCRIBE_MAILBOX_LIMIT" envDefault:"1"`
+	MailboxWindow time.Duration `env:"SUBSCRIBE_MAILBOX_WINDOW" envDefault:"1h"`
+	// ClientAddressHeader names the header with the client's address as the CDN saw
+	// it; empty means the TCP peer's address only.
+	ClientAddressHeader string `env:"CLIENT_ADDRESS_HEADER" envDefault:"CloudFront-Viewer-Address"`
 	// PublicCacheControl is the Cache-Control of public reads.
 	PublicCacheControl string `env:"PUBLIC_CACHE_CONTROL" envDefault:"public, max-age=60, s-maxage=300"`
 	// DistributionID, when set, is the blog's CloudFront distribution: every post

@@ -16,7 +16,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
-	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/internal/maillink"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/dynamo"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
@@ -35,12 +35,16 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	var signer *unsubscribe.Signer
+	if cfg.PendingTTL < time.Minute || cfg.ClientLimit < 0 || cfg.MailboxLimit < 0 || cfg.ClientWindow < time.Second || cfg.MailboxWindow < time.Second {
+		return nil, fmt.Errorf("SUBSCRIBE_PENDING_TTL (%s) must be at least 1m, SUBSCRIBE_CLIENT_LIMIT (%d) and SUBSCRIBE_MAILBOX_LIMIT (%d) at least 0 (0 disables), their windows (%s, %s) at least 1s",
+			cfg.PendingTTL, cfg.ClientLimit, cfg.MailboxLimit, cfg.ClientWindow, cfg.MailboxWindow)
+	}
+	var signer *maillink.Signer
 	if cfg.UnsubscribeKey == "" {
-		log.Warn("UNSUBSCRIBE_KEY is not set: using a random key, so no unsubscribe link made by the welcome mailer will verify; set it from the Secret the mailer uses")
-		signer, err = unsubscribe.New(randomKey())
+		log.Warn("UNSUBSCRIBE_KEY is not set: using a random key, so no confirmation or unsubscribe link made by the welcome mailer will verify; set it from the Secret the mailer uses")
+		signer, err = maillink.New(randomKey())
 	} else {
-		signer, err = unsubscribe.NewFromBase64(cfg.UnsubscribeKey)
+		signer, err = maillink.NewFromBase64(cfg.UnsubscribeKey)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("UNSUBSCRIBE_KEY: %w", err)
@@ -51,11 +55,20 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 			log.Error("cannot load the AWS configuration; every request that needs AWS will get 503", "err", err)
 			return Backend{}, err
 		}
-		store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.PostsTable, cfg.SubscribersTable)
+		db := dynamodb.NewFromConfig(awsCfg)
+		store := dynamo.New(db, cfg.PostsTable, cfg.SubscribersTable)
 		s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle })
-		log.Info("store ready", "postsTable", cfg.PostsTable, "subscribersTable", cfg.SubscribersTable, "mediaBucket", cfg.MediaBucket, "region", awsCfg.Region)
+		log.Info("store ready", "postsTable", cfg.PostsTable, "subscribersTable", cfg.SubscribersTable, "subscribeLimitsTable", cfg.SubscribeLimitsTable,
+			"mediaBucket", cfg.MediaBucket, "region", awsCfg.Region)
+		svc := blog.NewService(store, markdown.New())
+		svc.Limiter, svc.Log = dynamo.NewLimiter(db, cfg.SubscribeLimitsTable, nil), log
+		svc.Rules = blog.SubscribeRules{
+			Region: cfg.Region, PendingTTL: cfg.PendingTTL,
+			ClientLimit: cfg.ClientLimit, ClientWindow: cfg.ClientWindow,
+			MailboxLimit: cfg.MailboxLimit, MailboxWindow: cfg.MailboxWindow,
+		}
 		b := Backend{
-			Service:   blog.NewService(store, markdown.New()),
+			Service:   svc,
 			Presigner: &S3Presigner{Client: s3.NewPresignClient(s3c), Bucket: cfg.MediaBucket, TTL: cfg.UploadURLTTL},
 		}
 		if cfg.DistributionID != "" {
@@ -65,7 +78,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	})
 	go func() { _ = verifier.Prefetch(ctx) }()
 	return Handler(Deps{
-		Log: log, Auth: verifier, Backend: backend, Unsubscribe: signer,
+		Log: log, Auth: verifier, Backend: backend, Links: signer, ClientHeader: cfg.ClientAddressHeader,
 		CacheControl: cfg.PublicCacheControl, MediaBaseURL: cfg.MediaBaseURL, AdminGroup: cfg.AdminGroup,
 		PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize,
 	}), nil
@@ -93,7 +106,7 @@ func (p *S3Presigner) PresignUpload(ctx context.Context, key, contentType string
 }
 
 func randomKey() []byte {
-	k := make([]byte, unsubscribe.KeySize)
+	k := make([]byte, maillink.KeySize)
 	_, _ = rand.Read(k)
 	return k
 }

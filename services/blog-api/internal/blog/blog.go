@@ -91,11 +91,43 @@ type PhotoPage struct {
 	Cursor string
 }
 
+// Subscription statuses. A subscribe request stores a pending subscriber, whose
+// confirmation email the welcome mailer sends; only the POST of the link in it makes
+// the subscriber confirmed, and only a confirmed subscriber gets the welcome email.
+const (
+	SubscriberPending   = "pending"
+	SubscriberConfirmed = "confirmed"
+)
+
 // Subscriber is one address on the mailing list.
 type Subscriber struct {
-	Email        string
+	Email  string
+	Status string
+	// Region names the region whose welcome mailer acts on this subscriber: the region
+	// of the blog-api that took the latest subscribe request. A confirmation keeps it,
+	// so the two regions' stream copies of any write never both send (the table is
+	// global; each region's stream carries every write).
+	Region       string
 	SubscribedAt time.Time
+	ConfirmedAt  time.Time
+	// ExpiresAt ends a pending subscription (the table's TTL attribute); zero once
+	// confirmed.
+	ExpiresAt time.Time
 }
+
+// Confirmation is the outcome of confirming a subscription.
+type Confirmation int
+
+// Confirmation outcomes.
+const (
+	// Confirmed: this request confirmed a pending subscription.
+	Confirmed Confirmation = iota
+	// AlreadyConfirmed: the subscription had been confirmed before; nothing changed.
+	AlreadyConfirmed
+	// NotPending: there is no pending subscription to confirm (it expired, the address
+	// unsubscribed, or it was never requested).
+	NotPending
+)
 
 // PostStore keeps posts. Implementations return *apperr.Error values with code
 // NotFound, Conflict (slug taken), PreconditionFailed (version changed) or Unavailable;
@@ -115,10 +147,25 @@ type PostStore interface {
 
 // SubscriberStore keeps the mailing list.
 type SubscriberStore interface {
-	// AddSubscriber stores s unless the address is there already; created says which.
-	AddSubscriber(ctx context.Context, s Subscriber) (created bool, err error)
+	// RequestSubscription stores s, a pending subscriber, unless the address is
+	// confirmed already (a pending one is replaced: a new request, a new email);
+	// written says whether it was stored.
+	RequestSubscription(ctx context.Context, s Subscriber) (written bool, err error)
+	// ConfirmSubscription confirms email's pending subscription unless it expired
+	// before now, keeping its region.
+	ConfirmSubscription(ctx context.Context, email string, now time.Time) (Confirmation, error)
 	// RemoveSubscriber deletes the address; removing an absent one is not an error.
 	RemoveSubscriber(ctx context.Context, email string) error
+}
+
+// Limiter counts events per key in fixed windows (rate limits shared by every
+// replica). Implementations return *apperr.Error values with code Unavailable when
+// they cannot count.
+type Limiter interface {
+	// Take counts one event for key in the current window of length window, unless
+	// key already had limit events in it: then ok is false and wait is the time until
+	// the next window.
+	Take(ctx context.Context, key string, limit int, window time.Duration) (ok bool, wait time.Duration, err error)
 }
 
 // PhotoStore keeps photo records.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"mime"
 	"strings"
 	"time"
@@ -23,13 +24,47 @@ type Renderer interface {
 type Service struct {
 	Store  Store
 	Render Renderer
+	// Limiter counts subscribe requests for the rate limits in Subscribe; nil means
+	// no limits.
+	Limiter Limiter
+	// Rules are the rules of subscribing.
+	Rules SubscribeRules
+	// Log receives what the callers are not told (requests dropped by a rate limit);
+	// nil discards it.
+	Log *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
 
-// NewService returns a Service over s that renders with r.
+// SubscribeRules are the rules of subscribing (blog-api's SUBSCRIBE_* settings).
+type SubscribeRules struct {
+	// Region is this install's region, recorded on each subscriber it writes (the
+	// welcome mailer of that region acts on it).
+	Region string
+	// PendingTTL is how long a pending subscription waits for its confirmation.
+	PendingTTL time.Duration
+	// ClientLimit subscribe requests are taken per client address per ClientWindow;
+	// more are refused with 429.
+	ClientLimit  int
+	ClientWindow time.Duration
+	// MailboxLimit requests are taken per mailbox (emailaddr.Mailbox) per
+	// MailboxWindow; more are answered as usual and dropped, so the answer says nothing
+	// about an address.
+	MailboxLimit  int
+	MailboxWindow time.Duration
+}
+
+// DefaultSubscribeRules are the rules when nothing else is configured.
+var DefaultSubscribeRules = SubscribeRules{
+	PendingTTL:  48 * time.Hour,
+	ClientLimit: 10, ClientWindow: 10 * time.Minute,
+	MailboxLimit: 1, MailboxWindow: time.Hour,
+}
+
+// NewService returns a Service over s that renders with r, with the default rules and
+// no rate limits.
 func NewService(s Store, r Renderer) *Service {
-	return &Service{Store: s, Render: r, Now: time.Now}
+	return &Service{Store: s, Render: r, Rules: DefaultSubscribeRules, Now: time.Now}
 }
 
 // check validates d and renders it into a post with slug.
@@ -125,14 +160,56 @@ func (s *Service) DeletePost(ctx context.Context, slug string) error {
 	return s.Store.DeletePost(ctx, slug)
 }
 
-// Subscribe normalises email and adds it to the list once. The caller must not tell
-// the client whether it was new.
-func (s *Service) Subscribe(ctx context.Context, email string) (created bool, err error) {
+// Subscribe takes a subscribe request for email from client (the caller's network
+// address, "" when unknown): it normalises the address, applies the rate limits, and
+// stores a pending subscriber, whose confirmation email the welcome mailer sends. A
+// client over its limit is refused (Throttled, with the wait); a mailbox over its
+// limit, or an address already confirmed, is dropped in silence: the caller must
+// answer the same in every case, so the answer tells nobody who is subscribed.
+func (s *Service) Subscribe(ctx context.Context, email, client string) error {
 	addr, err := emailaddr.Normalise(email)
 	if err != nil {
-		return false, err
+		return err
 	}
-	return s.Store.AddSubscriber(ctx, Subscriber{Email: addr, SubscribedAt: s.Now().UTC()})
+	r := s.Rules
+	if s.Limiter != nil && client != "" && r.ClientLimit > 0 {
+		ok, wait, err := s.Limiter.Take(ctx, "client#"+client, r.ClientLimit, r.ClientWindow)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &apperr.Error{Code: apperr.Throttled, RetryAfter: wait,
+				Message: fmt.Sprintf("too many subscribe requests from your network (at most %d every %s); try again later", r.ClientLimit, r.ClientWindow)}
+		}
+	}
+	if s.Limiter != nil && r.MailboxLimit > 0 {
+		mailbox := emailaddr.Mailbox(addr)
+		ok, _, err := s.Limiter.Take(ctx, "mailbox#"+mailbox, r.MailboxLimit, r.MailboxWindow)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			s.log().InfoContext(ctx, "subscribe request dropped: its mailbox was sent a confirmation email recently", "mailbox", mailbox)
+			return nil
+		}
+	}
+	now := s.Now().UTC()
+	_, err = s.Store.RequestSubscription(ctx, Subscriber{
+		Email: addr, Status: SubscriberPending, Region: r.Region, SubscribedAt: now, ExpiresAt: now.Add(r.PendingTTL),
+	})
+	return err
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// Confirm confirms the subscription of email (as signed into a confirmation token).
+func (s *Service) Confirm(ctx context.Context, email string) (Confirmation, error) {
+	return s.Store.ConfirmSubscription(ctx, email, s.Now().UTC())
 }
 
 // Unsubscribe removes email (as signed into an unsubscribe token) from the list.

@@ -4,14 +4,16 @@
 //
 // Posts and photos share the posts table (pk/sk), with a `feed` index (feedPk/feedSk)
 // that lists each kind newest first in one Query. Subscribers have their own table keyed
-// by the normalised address, whose stream feeds the welcome mailer. Every write that
-// must not clobber is conditional; nothing scans.
+// by the normalised address, whose stream feeds the welcome mailer; the subscribe rate
+// limits count in a table of their own (Limiter). Every write that must not clobber is
+// conditional; nothing scans.
 package dynamo
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +44,7 @@ type API interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
@@ -95,7 +98,12 @@ type photoItem struct {
 
 type subscriberItem struct {
 	Email        string `dynamodbav:"email"`
+	Status       string `dynamodbav:"status"`
+	Region       string `dynamodbav:"region"`
 	SubscribedAt string `dynamodbav:"subscribedAt"`
+	// ExpiresAt is the table's TTL attribute (Unix seconds): DynamoDB deletes a pending
+	// subscriber some time after it.
+	ExpiresAt int64 `dynamodbav:"expiresAt"`
 }
 
 func postKey(slug string) map[string]types.AttributeValue {
@@ -352,16 +360,24 @@ func (s *Store) DeletePost(ctx context.Context, slug string) error {
 	return awsconf.DependencyError("delete post", err)
 }
 
-// AddSubscriber implements blog.SubscriberStore with a put conditional on the address
-// being absent, so concurrent duplicates make exactly one item (and one stream INSERT).
-func (s *Store) AddSubscriber(ctx context.Context, sub blog.Subscriber) (bool, error) {
-	item, err := attributevalue.MarshalMap(subscriberItem{Email: sub.Email, SubscribedAt: blog.FormatTime(sub.SubscribedAt)})
+// RequestSubscription implements blog.SubscriberStore with a put conditional on the
+// address being absent or pending: concurrent duplicates make one item, a pending one
+// is replaced (each replacement is a stream record, and a new confirmation email), and
+// a confirmed subscriber is left alone. (An item of the single opt-in era, without a
+// status, counts as confirmed.)
+func (s *Store) RequestSubscription(ctx context.Context, sub blog.Subscriber) (bool, error) {
+	item, err := attributevalue.MarshalMap(subscriberItem{
+		Email: sub.Email, Status: blog.SubscriberPending, Region: sub.Region,
+		SubscribedAt: blog.FormatTime(sub.SubscribedAt), ExpiresAt: sub.ExpiresAt.Unix(),
+	})
 	if err != nil {
 		return false, fmt.Errorf("marshal subscriber: %w", err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.subscribers), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(email)"),
+		ConditionExpression:       aws.String("attribute_not_exists(email) OR #status = :pending"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pending": &types.AttributeValueMemberS{Value: blog.SubscriberPending}},
 	})
 	if conditionFailed(err) {
 		return false, nil
@@ -370,6 +386,45 @@ func (s *Store) AddSubscriber(ctx context.Context, sub blog.Subscriber) (bool, e
 		return false, awsconf.DependencyError("put subscriber", err)
 	}
 	return true, nil
+}
+
+// ConfirmSubscription implements blog.SubscriberStore with an update conditional on
+// the subscriber being pending and unexpired (DynamoDB's TTL deletes expired items
+// only eventually). The region is not written: the region that took the request acts
+// on the confirmation too. When the condition fails a consistent read tells a
+// subscriber confirmed before from one with nothing pending.
+func (s *Store) ConfirmSubscription(ctx context.Context, email string, now time.Time) (blog.Confirmation, error) {
+	key := map[string]types.AttributeValue{"email": &types.AttributeValueMemberS{Value: email}}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.subscribers),
+		Key:                      key,
+		UpdateExpression:         aws.String("SET #status = :confirmed, confirmedAt = :at REMOVE expiresAt"),
+		ConditionExpression:      aws.String("#status = :pending AND expiresAt > :now"),
+		ExpressionAttributeNames: map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":confirmed": &types.AttributeValueMemberS{Value: blog.SubscriberConfirmed},
+			":pending":   &types.AttributeValueMemberS{Value: blog.SubscriberPending},
+			":at":        &types.AttributeValueMemberS{Value: blog.FormatTime(now)},
+			":now":       &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+		},
+	})
+	if err == nil {
+		return blog.Confirmed, nil
+	}
+	if !conditionFailed(err) {
+		return 0, awsconf.DependencyError("confirm subscriber", err)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.subscribers), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, awsconf.DependencyError("get subscriber", err)
+	}
+	if out.Item == nil {
+		return blog.NotPending, nil
+	}
+	if st, _ := out.Item["status"].(*types.AttributeValueMemberS); st == nil || st.Value != blog.SubscriberPending {
+		return blog.AlreadyConfirmed, nil
+	}
+	return blog.NotPending, nil // pending but expired
 }
 
 // RemoveSubscriber implements blog.SubscriberStore.

@@ -17,6 +17,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
 )
@@ -99,33 +100,22 @@ func TestStoreAgainstMoto(t *testing.T) {
 		}
 	})
 
-	t.Run("a flood of duplicate subscribes makes one record", func(t *testing.T) {
+	t.Run("a flood of concurrent subscribes makes one pending record of this region", func(t *testing.T) {
+		svc.Limiter = NewLimiter(db, limitsTable(t, ep), nil)
+		svc.Rules.Region, svc.Rules.MailboxLimit = "us-east-1", 0
 		var wg sync.WaitGroup
-		var mu sync.Mutex
-		created := 0
 		for i := range 40 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				email := "Flood@Example.com"
 				if i%2 == 1 {
 					email = " flood@example.COM"
 				}
-				ok, err := svc.Subscribe(ctx, email)
-				if err != nil {
+				if err := svc.Subscribe(ctx, email, ""); err != nil {
 					t.Error(err)
 				}
-				if ok {
-					mu.Lock()
-					created++
-					mu.Unlock()
-				}
-			}()
+			})
 		}
 		wg.Wait()
-		if created != 1 {
-			t.Errorf("%d subscribes reported a new record, want 1", created)
-		}
 		out, err := db.Query(ctx, &dynamodb.QueryInput{
 			TableName: aws.String(store.subscribers), KeyConditionExpression: aws.String("email = :e"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberS{Value: "flood@example.com"}},
@@ -135,7 +125,71 @@ func TestStoreAgainstMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		if out.Count != 1 {
-			t.Errorf("records for the address = %d, want 1", out.Count)
+			t.Fatalf("records for the address = %d, want 1", out.Count)
+		}
+		it := out.Items[0]
+		if fmt.Sprint(it["status"]) != fmt.Sprint(&types.AttributeValueMemberS{Value: "pending"}) ||
+			fmt.Sprint(it["region"]) != fmt.Sprint(&types.AttributeValueMemberS{Value: "us-east-1"}) || it["expiresAt"] == nil {
+			t.Errorf("record = %v; want pending, region us-east-1, with expiresAt", it)
+		}
+	})
+
+	t.Run("confirm: pending to confirmed once, region kept; expired and absent are not pending", func(t *testing.T) {
+		now := time.Now().UTC()
+		pending := func(email, region string, expires time.Time) {
+			if ok, err := store.RequestSubscription(ctx, blog.Subscriber{Email: email, Region: region, SubscribedAt: now, ExpiresAt: expires}); err != nil || !ok {
+				t.Fatalf("request %s: %v, %v", email, ok, err)
+			}
+		}
+		pending("cleo@example.com", "eu-west-1", now.Add(time.Hour))
+		for i, want := range []blog.Confirmation{blog.Confirmed, blog.AlreadyConfirmed} {
+			if got, err := store.ConfirmSubscription(ctx, "cleo@example.com", now); err != nil || got != want {
+				t.Errorf("confirm #%d = %v, %v; want %v", i+1, got, err, want)
+			}
+		}
+		item, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(store.subscribers), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"email": &types.AttributeValueMemberS{Value: "cleo@example.com"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := item.Item["region"].(*types.AttributeValueMemberS); r == nil || r.Value != "eu-west-1" || item.Item["expiresAt"] != nil || item.Item["confirmedAt"] == nil {
+			t.Errorf("confirmed item = %v; want region eu-west-1 kept, expiresAt removed, confirmedAt set", item.Item)
+		}
+		// A confirmed subscriber is not made pending again by a new request.
+		if ok, err := store.RequestSubscription(ctx, blog.Subscriber{Email: "cleo@example.com", Region: "us-east-1", SubscribedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil || ok {
+			t.Errorf("request for a confirmed address = %v, %v; want nothing written", ok, err)
+		}
+		pending("dan@example.com", "us-east-1", now.Add(-time.Second)) // expired, not yet removed by TTL
+		if got, err := store.ConfirmSubscription(ctx, "dan@example.com", now); err != nil || got != blog.NotPending {
+			t.Errorf("confirm an expired pending = %v, %v; want NotPending", got, err)
+		}
+		pending("dan@example.com", "us-east-1", now.Add(time.Hour)) // a new request replaces it
+		if got, err := store.ConfirmSubscription(ctx, "dan@example.com", now); err != nil || got != blog.Confirmed {
+			t.Errorf("confirm after a new request = %v, %v; want Confirmed", got, err)
+		}
+		if got, err := store.ConfirmSubscription(ctx, "nobody@example.com", now); err != nil || got != blog.NotPending {
+			t.Errorf("confirm an absent address = %v, %v; want NotPending", got, err)
+		}
+	})
+
+	t.Run("limiter: a fixed window per key", func(t *testing.T) {
+		at := time.Date(2026, 5, 1, 10, 3, 0, 0, time.UTC)
+		l := NewLimiter(db, limitsTable(t, ep), func() time.Time { return at })
+		for i := range 3 {
+			if ok, _, err := l.Take(ctx, "client#192.0.2.1", 3, 10*time.Minute); err != nil || !ok {
+				t.Fatalf("take %d = %v, %v", i+1, ok, err)
+			}
+		}
+		ok, wait, err := l.Take(ctx, "client#192.0.2.1", 3, 10*time.Minute)
+		if err != nil || ok || wait != 7*time.Minute {
+			t.Errorf("take 4 = %v, %s, %v; want refused for the 7 minutes left of the window", ok, wait, err)
+		}
+		if ok, _, err := l.Take(ctx, "client#192.0.2.2", 3, 10*time.Minute); err != nil || !ok {
+			t.Errorf("another key = %v, %v", ok, err)
+		}
+		at = at.Add(7 * time.Minute)
+		if ok, _, err := l.Take(ctx, "client#192.0.2.1", 3, 10*time.Minute); err != nil || !ok {
+			t.Errorf("the next window = %v, %v", ok, err)
 		}
 	})
 
@@ -173,6 +227,25 @@ func TestStoreAgainstMoto(t *testing.T) {
 			t.Errorf("ListPhotos = %+v, %v", page, err)
 		}
 	})
+}
+
+// limitsTable provisions a subscribe-limits table with the provisioner's definition.
+func limitsTable(t *testing.T, ep string) string {
+	t.Helper()
+	c := provision.NewClients(mototest.AWSConfig(t, ep))
+	prefix := mototest.Name("lim") + "-"
+	var out stack.Resources
+	for _, r := range provision.EventResources(prefix, "") {
+		if r.Name() == prefix+"subscribe-limits" {
+			if _, err := r.Ensure(context.Background(), c, &out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if out.SubscribeLimitsTable == "" {
+		t.Fatal("the provisioner defines no subscribe-limits table")
+	}
+	return out.SubscribeLimitsTable
 }
 
 // TestRegionLocality: two stores configured for two regions use their own region's

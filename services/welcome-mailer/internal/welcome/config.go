@@ -11,7 +11,8 @@ import (
 type Config struct {
 	server.Config
 
-	// Region is the AWS region of SES and the idempotency table.
+	// Region is the AWS region of SES and the idempotency table, and the region whose
+	// subscribers this mailer sends to (their region attribute).
 	Region string `env:"AWS_REGION,required"`
 	// IdempotencyTable holds one record per subscriber address.
 	IdempotencyTable string `env:"IDEMPOTENCY_TABLE,required"`
@@ -19,10 +20,10 @@ type Config struct {
 	SenderEmail string `env:"SENDER_EMAIL,required"`
 	// ConfigurationSet is an optional SES configuration set.
 	ConfigurationSet string `env:"SES_CONFIGURATION_SET"`
-	// UnsubscribeKey is the base64 key shared with blog-api (internal/unsubscribe).
+	// UnsubscribeKey is the base64 key shared with blog-api (internal/maillink).
 	UnsubscribeKey string `env:"UNSUBSCRIBE_KEY,required"`
-	// UnsubscribeBaseURL is the blog's public origin; links are
-	// <base>/v1/subscribers/unsubscribe?token=...
+	// UnsubscribeBaseURL is the blog's public origin, of both links in the emails:
+	// <base>/v1/subscribers/confirm?token=... and <base>/v1/subscribers/unsubscribe?token=...
 	UnsubscribeBaseURL string `env:"UNSUBSCRIBE_BASE_URL,required"`
 	// EmailAttribute is the subscriber item's attribute holding the address.
 	EmailAttribute string `env:"EMAIL_ATTRIBUTE" envDefault:"email"`

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,9 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/server"
 )
 
-// goldenFor reads a golden event and puts address where the golden one is.
+// goldenFor reads a golden event and puts address where the golden one is, and the
+// test's region where the golden one is (the mailer acts on its own region's
+// subscribers); a pending subscriber's expiry moves a day into the future.
 func goldenFor(t *testing.T, name, address string) cloudevents.Event {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
@@ -33,6 +36,8 @@ func goldenFor(t *testing.T, name, address string) cloudevents.Event {
 		t.Fatal(err)
 	}
 	b = bytes.ReplaceAll(b, []byte("ada@example.com"), []byte(address))
+	b = bytes.ReplaceAll(b, []byte("eu-west-1"), []byte(mototest.Region))
+	b = bytes.ReplaceAll(b, []byte("1714737600"), []byte(strconv.FormatInt(time.Now().Add(24*time.Hour).Unix(), 10)))
 	var e cloudevents.Event
 	if err := json.Unmarshal(b, &e); err != nil {
 		t.Fatal(err)
@@ -66,9 +71,11 @@ func post(t *testing.T, url string, e cloudevents.Event, structured bool) int {
 
 // TestHTTPHandlerAgainstMoto runs welcome-mailer's whole HTTP handler (Build, as main
 // does, AWS clients from the environment) against moto and delivers the golden events
-// of both producers — dynamodb-source's Lambda-shaped INSERT and Knative's
-// IntegrationSource event — in binary and structured mode: each address gets exactly
-// one email with both parts and its unsubscribe link, however often it is delivered.
+// of both producers — dynamodb-source's Lambda-shaped records and Knative's
+// IntegrationSource events — in binary and structured mode: each pending subscriber
+// gets exactly one confirmation email with one link to the confirmation page, each
+// confirmed one exactly one welcome email with both parts and its unsubscribe link,
+// however often the event is delivered.
 func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	ep := mototest.Endpoint(t)
 	cfg := mototest.AWSConfig(t, ep)
@@ -104,10 +111,12 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	for _, tc := range []struct {
 		name, golden string
 		structured   bool
+		welcome      bool
 	}{
-		{"dynamodb-source binary", "dynamodb-insert.json", false},
-		{"knative integrationsource binary", "knative-ddb-streams.json", false},
-		{"knative integrationsource structured", "knative-ddb-streams.json", true},
+		{"dynamodb-source pending binary", "dynamodb-insert.json", false, false},
+		{"dynamodb-source confirmed binary", "dynamodb-modify.json", false, true},
+		{"knative integrationsource pending binary", "knative-ddb-streams.json", false, false},
+		{"knative integrationsource confirmed structured", "knative-ddb-streams-modify.json", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			to := mototest.Name("sub") + "@example.com"
@@ -122,6 +131,14 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 				t.Fatalf("moto holds %d emails to %s, want 1", len(msgs), to)
 			}
 			m := msgs[0]
+			if !tc.welcome {
+				links := linksWith(m.Parts["text/plain"], "/confirm")
+				if len(links) != 1 || !strings.HasPrefix(links[0], "https://blog.example/v1/subscribers/confirm?token=") ||
+					len(linksWith(m.Parts["text/plain"], "/")) != 1 || m.ListUnsubscribe != "" {
+					t.Errorf("confirmation = %+v, want one link, to the confirmation page, and no List-Unsubscribe", m)
+				}
+				return
+			}
 			if !strings.Contains(m.Parts["text/plain"], to) || !strings.Contains(m.Parts["text/html"], "https://blog.example/v1/subscribers/unsubscribe?token=") {
 				t.Errorf("email = %+v, want both parts, the address and the unsubscribe link", m)
 			}
@@ -130,7 +147,7 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 
 	t.Run("poison and ignored events", func(t *testing.T) {
 		garbled := goldenFor(t, "knative-ddb-streams.json", "x@example.com")
-		_ = garbled.SetData(cloudevents.ApplicationJSON, []byte(`{"eventName":"INSERT","dynamodb":{"newImage":{"email":{"s":"not an address"}}}}`))
+		_ = garbled.SetData(cloudevents.ApplicationJSON, []byte(`{"eventName":"INSERT","dynamodb":{"newImage":{"email":{"s":"not an address"},"status":{"s":"confirmed"},"region":{"s":"`+mototest.Region+`"}}}}`))
 		if got := post(t, srv.URL, garbled, false); got != http.StatusBadRequest {
 			t.Errorf("an invalid address answered %d, want 400", got)
 		}

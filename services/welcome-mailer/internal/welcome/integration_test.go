@@ -86,7 +86,7 @@ func TestAgainstMoto(t *testing.T) {
 
 	to := mototest.Name("ada") + "@example.com"
 	for i := range 3 {
-		if err := h.Handle(ctx, insertFor(t, to)); err != nil {
+		if err := h.Handle(ctx, confirmedFor(t, to)); err != nil {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
@@ -104,12 +104,12 @@ func TestAgainstMoto(t *testing.T) {
 	to2 := mototest.Name("bob") + "@example.com"
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() { _ = h.Handle(ctx, insertFor(t, to2)) })
+		wg.Go(func() { _ = h.Handle(ctx, confirmedFor(t, to2)) })
 	}
 	wg.Wait()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := h.Handle(ctx, insertFor(t, to2))
+		err := h.Handle(ctx, confirmedFor(t, to2))
 		if err == nil {
 			break
 		}
@@ -126,11 +126,11 @@ func TestAgainstMoto(t *testing.T) {
 	// released so a replay after fixing the identity sends the email.
 	bad := newTestHandler(&DynamoLedger{DB: db, Table: table}, &SESMailer{Client: ses, From: mototest.Name("nobody") + "@unverified.example"}, nil)
 	to3 := mototest.Name("eve") + "@example.com"
-	err := bad.Handle(ctx, insertFor(t, to3))
+	err := bad.Handle(ctx, confirmedFor(t, to3))
 	if !cloudevent.IsPermanent(err) {
 		t.Fatalf("unverified sender: %v, want a permanent error", err)
 	}
-	if err := h.Handle(ctx, insertFor(t, to3)); err != nil {
+	if err := h.Handle(ctx, confirmedFor(t, to3)); err != nil {
 		t.Fatalf("replay with a verified sender: %v", err)
 	}
 	if n := len(motoMessages(t, ep, to3)); n != 1 {
@@ -148,17 +148,24 @@ func TestAgainstMoto(t *testing.T) {
 	// done, for the Retry-After of the deliveries it turns away.
 	ledger := &DynamoLedger{DB: db, Table: table}
 	k := Key(mototest.Name("gus") + "@example.com")
-	held, err := ledger.Claim(ctx, k, 30*time.Second, 400*time.Millisecond)
+	held, err := ledger.Claim(ctx, ClaimRequest{Key: k, Lease: 30 * time.Second, Expect: 400 * time.Millisecond, Expires: time.Unix(1_900_000_000, 0)})
 	if err != nil || held.State != Acquired {
 		t.Fatalf("claim: %+v, %v", held, err)
 	}
-	busy, err := ledger.Claim(ctx, k, 30*time.Second, time.Second)
+	busy, err := ledger.Claim(ctx, ClaimRequest{Key: k, Lease: 30 * time.Second, Expect: time.Second})
 	if err != nil || busy.State != InProgress {
 		t.Fatalf("second claim: %+v, %v; want in progress", busy, err)
 	}
 	if !busy.ClaimedAt.Equal(held.ClaimedAt.Truncate(time.Millisecond)) || busy.ExpectedBy.Sub(busy.ClaimedAt) != 400*time.Millisecond ||
 		busy.Until.Sub(busy.ClaimedAt) != 30*time.Second {
 		t.Errorf("claim in progress = %+v; want the holder's claim time, +400ms expected, +30s lease", busy)
+	}
+	rec, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := rec.Item["expiresAt"].(*types.AttributeValueMemberN); got == nil || got.Value != "1900000000" {
+		t.Errorf("a record that may expire has expiresAt %v, want 1900000000 (the table's TTL attribute)", rec.Item["expiresAt"])
 	}
 
 	// SES's own refusal of a recipient (moto answers 400 InvalidParameterValue) is final.

@@ -24,7 +24,7 @@ type DynamoDBAPI interface {
 // DynamoLedger is the Ledger in a DynamoDB table whose partition key is the string
 // attribute "pk" (the provisioned idempotency table). An item: pk, state ("sending" or
 // "sent"), token, claimedAt, expectedBy and leaseUntil (Unix ms), attempts, messageId,
-// sentAt.
+// sentAt, and for a record that may go, expiresAt (Unix seconds, the table's TTL).
 type DynamoLedger struct {
 	DB    DynamoDBAPI
 	Table string
@@ -54,29 +54,36 @@ func msv(t time.Time) types.AttributeValue {
 // Claim implements Ledger: one conditional UpdateItem that succeeds only if no item
 // exists or the item is "sending" with an expired lease; on a failed condition the item
 // is read to say whether it is sent or in progress.
-func (l *DynamoLedger) Claim(ctx context.Context, k string, lease, expect time.Duration) (Claim, error) {
+func (l *DynamoLedger) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
+	k := r.Key
 	now := l.now()
-	until := now.Add(lease)
+	until := now.Add(r.Lease)
+	update := "SET #state = :sending, #token = :token, claimedAt = :now, expectedBy = :expected, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one"
+	values := map[string]types.AttributeValue{
+		":sending": sv("sending"), ":token": sv(token), ":until": msv(until), ":now": msv(now), ":expected": msv(now.Add(r.Expect)),
+		":zero": &types.AttributeValueMemberN{Value: "0"}, ":one": &types.AttributeValueMemberN{Value: "1"},
+	}
+	if !r.Expires.IsZero() {
+		update += ", expiresAt = :expires"
+		values[":expires"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(r.Expires.Unix(), 10)}
+	}
 	out, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(l.Table),
-		Key:                      key(k),
-		UpdateExpression:         aws.String("SET #state = :sending, #token = :token, claimedAt = :now, expectedBy = :expected, leaseUntil = :until, attempts = if_not_exists(attempts, :zero) + :one"),
-		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)"),
-		ExpressionAttributeNames: map[string]string{"#state": "state", "#token": "token"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":sending": sv("sending"), ":token": sv(token), ":until": msv(until), ":now": msv(now), ":expected": msv(now.Add(expect)),
-			":zero": &types.AttributeValueMemberN{Value: "0"}, ":one": &types.AttributeValueMemberN{Value: "1"},
-		},
-		ReturnValues: types.ReturnValueAllOld,
+		TableName:                 aws.String(l.Table),
+		Key:                       key(k),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (#state = :sending AND leaseUntil < :now)"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state", "#token": "token"},
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:
 		_, existed := out.Attributes["pk"]
-		return Claim{Key: k, Token: token, State: Acquired, Until: until, ClaimedAt: now, ExpectedBy: now.Add(expect), TakenOver: existed}, nil
+		return Claim{Key: k, Token: token, State: Acquired, Until: until, ClaimedAt: now, ExpectedBy: now.Add(r.Expect), TakenOver: existed}, nil
 	case !errors.As(err, &ccf):
 		return Claim{}, fmt.Errorf("claim %s: %w", k, err)
 	}

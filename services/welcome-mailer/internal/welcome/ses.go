@@ -61,7 +61,7 @@ func (m *SESMailer) Send(ctx context.Context, msg Message) (string, error) {
 		FromEmailAddress: aws.String(m.From),
 		Destination:      &types.Destination{ToAddresses: []string{msg.To}},
 		Content:          &types.EmailContent{Raw: &types.RawMessage{Data: raw}},
-		EmailTags:        []types.MessageTag{{Name: aws.String("kind"), Value: aws.String("welcome")}},
+		EmailTags:        []types.MessageTag{{Name: aws.String("kind"), Value: aws.String(msg.Kind)}},
 	}
 	if m.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(m.ConfigurationSet)
@@ -75,9 +75,10 @@ func (m *SESMailer) Send(ctx context.Context, msg Message) (string, error) {
 
 // Compose renders msg from from as a MIME message (RFC 5322 with CRLF line ends):
 // headers From, To, Subject (RFC 2047-encoded when not ASCII), Date, MIME-Version,
-// List-Unsubscribe, List-Unsubscribe-Post, then a multipart/alternative body with the
-// text part first and the HTML part last (clients show the last one they can), both
-// UTF-8 and quoted-printable so no line exceeds 76 characters.
+// List-Unsubscribe and List-Unsubscribe-Post (when msg has an unsubscribe URL), then a
+// multipart/alternative body with the text part first and the HTML part last (clients
+// show the last one they can), both UTF-8 and quoted-printable so no line exceeds 76
+// characters.
 func Compose(from string, msg Message, date time.Time) ([]byte, error) {
 	fromAddr, err := mail.ParseAddress(from)
 	if err != nil {
@@ -121,8 +122,10 @@ func Compose(from string, msg Message, date time.Time) ([]byte, error) {
 	header("Subject", mime.QEncoding.Encode("UTF-8", msg.Subject))
 	header("Date", date.UTC().Format(time.RFC1123Z))
 	header("MIME-Version", "1.0")
-	header("List-Unsubscribe", "<"+msg.UnsubscribeURL+">")
-	header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	if msg.UnsubscribeURL != "" {
+		header("List-Unsubscribe", "<"+msg.UnsubscribeURL+">")
+		header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
 	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
 	out.WriteString("\r\n")
 	out.Write(body.Bytes())

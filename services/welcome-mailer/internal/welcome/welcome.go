@@ -1,8 +1,12 @@
-// Package welcome is welcome-mailer's logic: on a new subscriber (a DynamoDB INSERT
-// event on the subscribers table, from dynamodb-source or Knative's IntegrationSource)
-// it sends one welcome email, at most once per subscriber address however often the
-// event is delivered, and never leaves a subscriber without one while deliveries
-// continue. README.md explains the idempotency protocol and its exact guarantees.
+// Package welcome is welcome-mailer's logic. blog-api stores a subscribe request as a
+// pending subscriber and its confirmation as the same item turned confirmed; the
+// subscribers table's stream carries both writes (from dynamodb-source or Knative's
+// IntegrationSource), and for each the mailer of the subscriber's region sends one
+// email: the confirmation email, whose one link confirms, for a pending subscriber;
+// the welcome email, once per mailbox, for a confirmed one. Every email is sent at
+// most once however often its event is delivered, and never left unsent while
+// deliveries continue. README.md explains the idempotency protocol, the region rule
+// and their exact guarantees.
 package welcome
 
 import (
@@ -12,6 +16,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
+	"strconv"
 	"sync"
 	texttemplate "text/template"
 	"time"
@@ -23,7 +28,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 )
 
-// State is where a subscriber's welcome email stands in the ledger.
+// State is where an email stands in the ledger.
 type State int
 
 const (
@@ -34,6 +39,18 @@ const (
 	// InProgress: another delivery holds a live claim; retry after it expires.
 	InProgress
 )
+
+// ClaimRequest is what Ledger.Claim takes.
+type ClaimRequest struct {
+	// Key names the email (Key, ConfirmKey).
+	Key string
+	// Lease is how long the claim lasts; Expect how long the claimer expects to need,
+	// stored so that a concurrent delivery can be told when to come back.
+	Lease, Expect time.Duration
+	// Expires, when set, lets the table delete the record after it (its TTL): the
+	// record of a confirmation email is of no use once the link in it has expired.
+	Expires time.Time
+}
 
 // Claim is the outcome of Ledger.Claim.
 type Claim struct {
@@ -50,14 +67,12 @@ type Claim struct {
 	TakenOver bool
 }
 
-// Ledger is the idempotency record, one per subscriber. Implementations make every
+// Ledger is the idempotency record, one per email. Implementations make every
 // transition with a conditional write.
 type Ledger interface {
-	// Claim takes the subscriber's claim for lease when nobody holds it or the holder's
-	// claim expired, or reports that the email was sent or is being sent. expect is
-	// how long the claimer expects to need; it is stored so that a concurrent delivery
-	// can be told when to come back.
-	Claim(ctx context.Context, key string, lease, expect time.Duration) (Claim, error)
+	// Claim takes the email's claim when nobody holds it or the holder's claim
+	// expired, or reports that the email was sent or is being sent.
+	Claim(ctx context.Context, r ClaimRequest) (Claim, error)
 	// MarkSent records that the claim's email was accepted by SES.
 	MarkSent(ctx context.Context, c Claim, messageID string) error
 	// Release gives up the claim when the email was certainly not sent.
@@ -77,9 +92,20 @@ var (
 	ErrRefused = errors.New("email refused")
 )
 
+// Kinds of email.
+const (
+	KindConfirmation = "confirmation"
+	KindWelcome      = "welcome"
+)
+
 // Message is one email.
 type Message struct {
-	To, Subject, HTML, Text, UnsubscribeURL string
+	// Kind is KindConfirmation or KindWelcome (an SES message tag).
+	Kind                    string
+	To, Subject, HTML, Text string
+	// UnsubscribeURL, when set, goes in the List-Unsubscribe header (welcome emails; a
+	// confirmation email is sent to someone who is not subscribed).
+	UnsubscribeURL string
 }
 
 // Mailer sends an email and returns its message id. An error that wraps neither
@@ -89,16 +115,36 @@ type Mailer interface {
 	Send(ctx context.Context, m Message) (string, error)
 }
 
-// Linker makes an address's unsubscribe URL (unsubscribe.Signer.Link bound to the
-// blog's public URL).
+// Linker makes an address's unsubscribe URL (maillink.Signer.UnsubscribeLink bound to
+// the blog's public URL).
 type Linker func(email string) string
+
+// ConfirmLinker makes the confirmation URL of an address's pending subscription,
+// valid until expires (maillink.Signer.ConfirmLink bound to the blog's public URL).
+type ConfirmLinker func(email string, expires time.Time) string
+
+// Subscriber item attributes the handler reads besides the address (blog-api's
+// layout, services/blog-api/README.md).
+const (
+	attrStatus       = "status"
+	attrRegion       = "region"
+	attrSubscribedAt = "subscribedAt"
+	attrExpiresAt    = "expiresAt"
+	statusPending    = "pending"
+	statusConfirmed  = "confirmed"
+)
 
 // Handler handles subscriber events.
 type Handler struct {
 	Ledger Ledger
 	Mailer Mailer
-	Link   Linker
-	Log    *slog.Logger
+	// Link makes unsubscribe URLs, ConfirmLink confirmation URLs.
+	Link        Linker
+	ConfirmLink ConfirmLinker
+	Log         *slog.Logger
+	// Region is this mailer's region: it acts only on subscribers whose region
+	// attribute names it.
+	Region string
 	// EmailAttribute is the attribute of the subscriber item holding the address.
 	EmailAttribute string
 	// BlogName appears in the subject and body.
@@ -114,13 +160,32 @@ type Handler struct {
 	recent durations
 }
 
-// Key is the ledger key of an address: one per mailbox (emailaddr.Mailbox), so the
-// spellings that reach one inbox (ann+news@, ann@) get one welcome email between them.
+// Key is the ledger key of an address's welcome email: one per mailbox
+// (emailaddr.Mailbox), so the spellings that reach one inbox (ann+news@, ann@) get one
+// welcome email between them.
 func Key(email string) string { return "welcome#" + emailaddr.Mailbox(email) }
 
-// Handle is the cloudevent.Handler: other event types and non-INSERT records are
-// acknowledged and ignored (the local stack sends every event of the table here, as a
-// Trigger without a filter would); a malformed subscriber record is refused for good.
+// ConfirmKey is the ledger key of the confirmation email of one subscribe request:
+// the address and the request's time (a new request is a new email).
+func ConfirmKey(email, subscribedAt string) string {
+	return "confirm#" + email + "#" + subscribedAt
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// Handle is the cloudevent.Handler. It acts on INSERT and MODIFY records of subscriber
+// items of its own region: pending -> the confirmation email, confirmed -> the welcome
+// email. Everything else is acknowledged and ignored (the local stack sends every
+// event of the table here, as a Trigger without a filter would): other event types,
+// REMOVE records, items without an address or without a status (written before double
+// opt-in), and items of another region, whose mailer acts on them — the table is
+// global, so every region's stream carries every write, and only the region named in
+// the item may send. A malformed subscriber record is refused for good.
 func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 	rec, ok, err := cloudevent.ParseDynamoDBEvent(e)
 	if !ok {
@@ -130,56 +195,90 @@ func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 	if err != nil {
 		return cloudevent.Permanent(err)
 	}
-	if rec.EventName != "INSERT" {
+	if rec.EventName != "INSERT" && rec.EventName != "MODIFY" {
 		return nil
 	}
-	if rec.DynamoDB.NewImage == nil {
+	im := rec.DynamoDB.NewImage
+	if im == nil {
 		return cloudevent.Permanent(fmt.Errorf("event %s: the record has no NewImage; the stream must be NEW_IMAGE or NEW_AND_OLD_IMAGES", e.ID()))
 	}
-	raw, ok := rec.DynamoDB.NewImage.String(h.EmailAttribute)
+	raw, ok := im.String(h.EmailAttribute)
 	if !ok {
 		h.Log.InfoContext(ctx, "ignoring an item without an email address", "ceId", e.ID(), "subject", e.Subject())
+		return nil
+	}
+	status, _ := im.String(attrStatus)
+	if status != statusPending && status != statusConfirmed {
+		h.Log.InfoContext(ctx, "ignoring a subscriber without a pending or confirmed status (written before double opt-in?): nothing sent",
+			"ceId", e.ID(), "status", status)
+		return nil
+	}
+	if region, _ := im.String(attrRegion); region != h.Region {
+		h.Log.DebugContext(ctx, "subscriber of another region: its mailer acts on it", "ceId", e.ID(), "region", region, "status", status)
 		return nil
 	}
 	email, err := emailaddr.Normalise(raw)
 	if err != nil {
 		return cloudevent.Permanent(fmt.Errorf("event %s: address %q: %w", e.ID(), raw, err))
 	}
-	return h.Welcome(ctx, email)
+	if status == statusConfirmed {
+		return h.Welcome(ctx, email)
+	}
+	subscribedAt, _ := im.String(attrSubscribedAt)
+	n, _ := im.Number(attrExpiresAt)
+	secs, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || subscribedAt == "" {
+		return cloudevent.Permanent(fmt.Errorf("event %s: a pending subscriber without subscribedAt or a numeric expiresAt", e.ID()))
+	}
+	expires := time.Unix(secs, 0)
+	if !expires.After(h.now()) {
+		h.Log.InfoContext(ctx, "pending subscription expired before its confirmation email went out: nothing sent", "to", email, "expiredAt", expires)
+		return nil
+	}
+	return h.Confirm(ctx, email, subscribedAt, expires)
 }
 
-// Welcome sends email its welcome message unless it was sent already.
+// Welcome sends email its welcome message unless its mailbox was sent one already.
 func (h *Handler) Welcome(ctx context.Context, email string) error {
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
+	return h.sendOnce(ctx, ClaimRequest{Key: Key(email)}, func() (Message, error) { return h.Render(email) })
+}
+
+// Confirm sends email the confirmation email of the subscribe request made at
+// subscribedAt, whose link is valid until expires, unless it was sent already.
+func (h *Handler) Confirm(ctx context.Context, email, subscribedAt string, expires time.Time) error {
+	return h.sendOnce(ctx, ClaimRequest{Key: ConfirmKey(email, subscribedAt), Expires: expires.Add(24 * time.Hour)},
+		func() (Message, error) { return h.RenderConfirmation(email, expires) })
+}
+
+// sendOnce sends the email render makes unless the ledger says r.Key's email was sent.
+func (h *Handler) sendOnce(ctx context.Context, r ClaimRequest, render func() (Message, error)) error {
 	// The caller going away (the source killed, a broker's delivery timeout) must not
 	// cut claim, send and record short: a claim written but not acted on would hold
 	// every redelivery off until it expires, and an SES call aborted mid-flight has an
 	// unknown outcome. The sequence runs to completion, bounded by the claim's lease.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.Lease)
 	defer cancel()
-	started := now()
-	c, err := h.Ledger.Claim(ctx, Key(email), h.Lease, h.recent.estimate(h.SendTimeout))
+	started := h.now()
+	r.Lease, r.Expect = h.Lease, h.recent.estimate(h.SendTimeout)
+	c, err := h.Ledger.Claim(ctx, r)
 	if err != nil {
 		return apperr.Wrap(err, apperr.Unavailable, "idempotency ledger unavailable")
 	}
 	switch c.State {
 	case Sent:
-		h.Log.InfoContext(ctx, "welcome email already sent; duplicate delivery acknowledged", "to", email)
+		h.Log.InfoContext(ctx, "email already sent; duplicate delivery acknowledged", "key", r.Key)
 		return nil
 	case InProgress:
-		wait := h.RetryAfter(c, now())
+		wait := h.RetryAfter(c, h.now())
 		return &apperr.Error{Code: apperr.Unavailable, Message: "another delivery is sending this email", RetryAfter: wait,
-			Err: fmt.Errorf("welcome email to %s is being sent by another delivery (claimed %s, expected done by %s, claim expires %s); retry in %s",
-				email, c.ClaimedAt.Format(time.RFC3339Nano), c.ExpectedBy.Format(time.RFC3339Nano), c.Until.Format(time.RFC3339Nano), wait)}
+			Err: fmt.Errorf("email %s is being sent by another delivery (claimed %s, expected done by %s, claim expires %s); retry in %s",
+				r.Key, c.ClaimedAt.Format(time.RFC3339Nano), c.ExpectedBy.Format(time.RFC3339Nano), c.Until.Format(time.RFC3339Nano), wait)}
 	}
-	defer func() { h.recent.add(now().Sub(started)) }()
+	defer func() { h.recent.add(h.now().Sub(started)) }()
 	if c.TakenOver {
-		h.Log.WarnContext(ctx, "taking over an expired claim: the previous attempt stopped without recording its outcome", "to", email)
+		h.Log.WarnContext(ctx, "taking over an expired claim: the previous attempt stopped without recording its outcome", "key", r.Key)
 	}
-	msg, err := h.Render(email)
+	msg, err := render()
 	if err != nil {
 		_ = h.Ledger.Release(context.WithoutCancel(ctx), c)
 		return cloudevent.Permanent(err)
@@ -194,22 +293,22 @@ func (h *Handler) Welcome(ctx context.Context, email string) error {
 				h.Log.WarnContext(ctx, "could not release the claim; the next attempt waits for it to expire", "err", rerr)
 			}
 			if errors.Is(err, ErrRefused) {
-				return cloudevent.Permanent(fmt.Errorf("send welcome email to %s: %w", email, err))
+				return cloudevent.Permanent(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err))
 			}
-			return apperr.Wrap(fmt.Errorf("send welcome email to %s: %w", email, err), apperr.Unavailable, "SES did not accept the email")
+			return apperr.Wrap(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err), apperr.Unavailable, "SES did not accept the email")
 		}
 		// Ambiguous: SES may have accepted it. Keep the claim; a redelivery after it
 		// expires sends again (README: the one window for a second email).
-		return fmt.Errorf("send welcome email to %s (outcome unknown; retried after the claim expires): %w", email, err)
+		return fmt.Errorf("send %s email to %s (outcome unknown; retried after the claim expires): %w", msg.Kind, msg.To, err)
 	}
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), h.SendTimeout)
 	defer mcancel()
 	if err := h.Ledger.MarkSent(mctx, c, id); err != nil {
 		// The email is sent; answering 5xx would only invite a resend.
-		h.Log.ErrorContext(ctx, "welcome email sent but not recorded; a redelivery after the claim expires would send it again", "to", email, "messageId", id, "err", err)
+		h.Log.ErrorContext(ctx, "email sent but not recorded; a redelivery after the claim expires would send it again", "kind", msg.Kind, "to", msg.To, "messageId", id, "err", err)
 		return nil
 	}
-	h.Log.InfoContext(ctx, "welcome email sent", "to", email, "messageId", id)
+	h.Log.InfoContext(ctx, "email sent", "kind", msg.Kind, "to", msg.To, "messageId", id)
 	return nil
 }
 
@@ -274,23 +373,53 @@ Thank you for subscribing with {{.Email}}. You will hear from us when a new post
 Not you, or changed your mind? Unsubscribe with one click:
 {{.Unsubscribe}}
 `))
+	confirmHTML = htmltemplate.Must(htmltemplate.New("confirm-html").Parse(`<!doctype html>
+<html><body style="font-family: sans-serif">
+<h1>Confirm your subscription to {{.Blog}}</h1>
+<p>Someone, we hope you, asked to send {{.Blog}}'s new posts to {{.Email}}.</p>
+<p><a href="{{.Confirm}}">Confirm your subscription</a>, then press the button on the page it opens.</p>
+<p style="font-size: small">The link works until {{.Until}}. If you did not ask for this, ignore this email: nothing more is sent to this address without a confirmation.</p>
+</body></html>
+`))
+	confirmText = texttemplate.Must(texttemplate.New("confirm-text").Parse(`Confirm your subscription to {{.Blog}}
+
+Someone, we hope you, asked to send {{.Blog}}'s new posts to {{.Email}}.
+
+To confirm, open this link and press the button on the page it opens:
+{{.Confirm}}
+
+The link works until {{.Until}}. If you did not ask for this, ignore this email: nothing more is sent to this address without a confirmation.
+`))
 )
 
 // Render builds the welcome email for email.
 func (h *Handler) Render(email string) (Message, error) {
 	data := struct{ Blog, Email, Unsubscribe string }{h.BlogName, email, h.Link(email)}
-	var html, text bytes.Buffer
-	if err := htmlBody.Execute(&html, data); err != nil {
-		return Message{}, fmt.Errorf("render html: %w", err)
+	html, text, err := render(htmlBody, textBody, data)
+	if err != nil {
+		return Message{}, err
 	}
-	if err := textBody.Execute(&text, data); err != nil {
-		return Message{}, fmt.Errorf("render text: %w", err)
+	return Message{Kind: KindWelcome, To: email, Subject: "Welcome to " + h.BlogName, HTML: html, Text: text, UnsubscribeURL: data.Unsubscribe}, nil
+}
+
+// RenderConfirmation builds the confirmation email for email, whose one link (to
+// blog-api's confirmation page) is valid until expires.
+func (h *Handler) RenderConfirmation(email string, expires time.Time) (Message, error) {
+	data := struct{ Blog, Email, Confirm, Until string }{h.BlogName, email, h.ConfirmLink(email, expires), expires.UTC().Format("2 January 2006, 15:04 MST")}
+	html, text, err := render(confirmHTML, confirmText, data)
+	if err != nil {
+		return Message{}, err
 	}
-	return Message{
-		To:             email,
-		Subject:        "Welcome to " + h.BlogName,
-		HTML:           html.String(),
-		Text:           text.String(),
-		UnsubscribeURL: data.Unsubscribe,
-	}, nil
+	return Message{Kind: KindConfirmation, To: email, Subject: "Confirm your subscription to " + h.BlogName, HTML: html, Text: text}, nil
+}
+
+func render(html *htmltemplate.Template, text *texttemplate.Template, data any) (string, string, error) {
+	var hb, tb bytes.Buffer
+	if err := html.Execute(&hb, data); err != nil {
+		return "", "", fmt.Errorf("render html: %w", err)
+	}
+	if err := text.Execute(&tb, data); err != nil {
+		return "", "", fmt.Errorf("render text: %w", err)
+	}
+	return hb.String(), tb.String(), nil
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,9 +46,10 @@ func newMemLedger(now func() time.Time) *memLedger {
 	return &memLedger{now: now, items: map[string]memItem{}}
 }
 
-func (l *memLedger) Claim(_ context.Context, k string, lease, expect time.Duration) (Claim, error) {
+func (l *memLedger) Claim(_ context.Context, r ClaimRequest) (Claim, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	k, lease, expect := r.Key, r.Lease, r.Expect
 	it, ok := l.items[k]
 	now := l.now()
 	switch {
@@ -127,8 +132,12 @@ func (c *clock) Add(d time.Duration) {
 func newTestHandler(l Ledger, m Mailer, now func() time.Time) *Handler {
 	return &Handler{
 		Ledger: l, Mailer: m, Now: now,
-		Link:           func(email string) string { return "https://blog.example/v1/subscribers/unsubscribe?token=" + email },
+		Link: func(email string) string { return "https://blog.example/v1/subscribers/unsubscribe?token=" + email },
+		ConfirmLink: func(email string, expires time.Time) string {
+			return fmt.Sprintf("https://blog.example/v1/subscribers/confirm?token=%s.%d", email, expires.Unix())
+		},
 		Log:            slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Region:         "eu-west-1",
 		EmailAttribute: "email", BlogName: "MyBlog",
 		Lease: 30 * time.Second, SendTimeout: time.Second,
 	}
@@ -147,9 +156,19 @@ func golden(t *testing.T, name string) cloudevents.Event {
 	return e
 }
 
-// insertFor is the golden INSERT with another address.
+// insertFor is the golden INSERT of a pending subscriber with another address.
 func insertFor(t *testing.T, email string) cloudevents.Event {
-	e := golden(t, "dynamodb-insert.json")
+	return goldenWith(t, "dynamodb-insert.json", email)
+}
+
+// confirmedFor is the golden MODIFY that confirms a subscriber, with another address.
+func confirmedFor(t *testing.T, email string) cloudevents.Event {
+	return goldenWith(t, "dynamodb-modify.json", email)
+}
+
+// goldenWith is a golden Lambda-shaped event with another address.
+func goldenWith(t *testing.T, name, email string) cloudevents.Event {
+	e := golden(t, name)
 	rec, _, err := cloudevent.ParseDynamoDBEvent(e)
 	if err != nil {
 		t.Fatal(err)
@@ -161,25 +180,59 @@ func insertFor(t *testing.T, email string) cloudevents.Event {
 	return e
 }
 
+// goldenClock is before the golden pending subscriber expires (2024-05-03 12:00 UTC).
+var goldenClock = time.Date(2024, 5, 1, 12, 1, 0, 0, time.UTC)
+
+// linksWith returns the URLs in s whose path holds pathPart.
+func linksWith(s, pathPart string) []string {
+	var out []string
+	for _, u := range regexp.MustCompile(`https?://[^\s"<>]+`).FindAllString(s, -1) {
+		if p, err := url.Parse(html.UnescapeString(u)); err == nil && strings.Contains(p.Path, pathPart) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 func TestHandleGoldenEvents(t *testing.T) {
-	for _, name := range []string{"dynamodb-insert.json", "knative-ddb-streams.json"} {
-		t.Run(name, func(t *testing.T) {
-			c := &clock{t: time.Unix(1_700_000_000, 0)}
+	for _, tc := range []struct{ name, kind string }{
+		{"dynamodb-insert.json", KindConfirmation}, {"knative-ddb-streams.json", KindConfirmation},
+		{"dynamodb-modify.json", KindWelcome}, {"knative-ddb-streams-modify.json", KindWelcome},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: goldenClock}
 			m := &fakeMailer{}
 			h := newTestHandler(newMemLedger(c.Now), m, c.Now)
-			if err := h.Handle(context.Background(), golden(t, name)); err != nil {
+			if err := h.Handle(context.Background(), golden(t, tc.name)); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
 			if m.count() != 1 {
 				t.Fatalf("sent %d emails, want 1", m.count())
 			}
 			got := m.sent[0]
-			if diff := cmp.Diff("ada@example.com|Welcome to MyBlog|https://blog.example/v1/subscribers/unsubscribe?token=ada@example.com", got.To+"|"+got.Subject+"|"+got.UnsubscribeURL); diff != "" {
+			if got.Kind != tc.kind || got.To != "ada@example.com" {
+				t.Fatalf("email = %+v, want a %s email to ada@example.com", got, tc.kind)
+			}
+			if tc.kind == KindConfirmation {
+				// Exactly one link, to the confirmation page, valid as long as the
+				// pending subscription; no unsubscribe header (Ada is not subscribed).
+				want := "https://blog.example/v1/subscribers/confirm?token=ada@example.com.1714737600"
+				for part, body := range map[string]string{"html": got.HTML, "text": got.Text} {
+					if links := linksWith(body, "/"); len(links) != 1 || links[0] != want {
+						t.Errorf("%s part links %v, want exactly [%s]:\n%s", part, links, want, body)
+					}
+				}
+				if got.UnsubscribeURL != "" || got.Subject != "Confirm your subscription to MyBlog" {
+					t.Errorf("confirmation = %+v", got)
+				}
+				return
+			}
+			if diff := cmp.Diff("Welcome to MyBlog|https://blog.example/v1/subscribers/unsubscribe?token=ada@example.com", got.Subject+"|"+got.UnsubscribeURL); diff != "" {
 				t.Errorf("email (-want +got):\n%s", diff)
 			}
 			for part, body := range map[string]string{"html": got.HTML, "text": got.Text} {
-				if !strings.Contains(body, "Welcome to MyBlog") || !strings.Contains(body, "unsubscribe?token=ada@example.com") {
-					t.Errorf("%s part lacks the greeting or the unsubscribe link:\n%s", part, body)
+				if !strings.Contains(body, "Welcome to MyBlog") || !strings.Contains(body, "unsubscribe?token=ada@example.com") || len(linksWith(body, "/confirm")) != 0 {
+					t.Errorf("%s part lacks the greeting or the unsubscribe link, or has a confirmation link:\n%s", part, body)
 				}
 			}
 			if !strings.Contains(got.HTML, `<a href="https://blog.example/v1/subscribers/unsubscribe?token=ada@example.com">`) {
@@ -189,18 +242,37 @@ func TestHandleGoldenEvents(t *testing.T) {
 	}
 }
 
+// TestOnlyItsRegionSends: each region's stream carries every write of the global
+// table; a mailer sends only for subscribers whose region attribute names its own.
+func TestOnlyItsRegionSends(t *testing.T) {
+	c := &clock{t: goldenClock}
+	mailer := &fakeMailer{}
+	for _, region := range []string{"eu-west-1", "us-east-1"} {
+		h := newTestHandler(newMemLedger(c.Now), mailer, c.Now) // one ledger per region, as provisioned
+		h.Region = region
+		// Both regions see both records: the pending INSERT and the confirming MODIFY.
+		for _, e := range []cloudevents.Event{golden(t, "dynamodb-insert.json"), golden(t, "dynamodb-modify.json")} {
+			if err := h.Handle(context.Background(), e); err != nil {
+				t.Fatalf("%s: Handle(%s): %v", region, e.Type(), err)
+			}
+		}
+	}
+	var kinds []string
+	for _, m := range mailer.sent {
+		kinds = append(kinds, m.Kind)
+	}
+	if diff := cmp.Diff([]string{KindConfirmation, KindWelcome}, kinds); diff != "" {
+		t.Errorf("emails in total across both regions (-want +got):\n%s", diff)
+	}
+}
+
 func TestHandleIgnoresAndRefuses(t *testing.T) {
 	other := cloudevents.NewEvent()
 	other.SetID("1")
 	other.SetSource("x")
 	other.SetType("com.amazonaws.s3.ObjectCreated:Put")
-	modify := golden(t, "dynamodb-insert.json")
-	modify.SetType(cloudevent.DynamoDBModify)
-	rec, _, _ := cloudevent.ParseDynamoDBEvent(golden(t, "dynamodb-insert.json"))
-	rec.EventName = "MODIFY"
-	_ = modify.SetData(cloudevents.ApplicationJSON, rec)
 	noEmail := golden(t, "dynamodb-insert.json")
-	rec, _, _ = cloudevent.ParseDynamoDBEvent(noEmail)
+	rec, _, _ := cloudevent.ParseDynamoDBEvent(noEmail)
 	delete(rec.DynamoDB.NewImage, "email")
 	_ = noEmail.SetData(cloudevents.ApplicationJSON, rec)
 	noImage := golden(t, "dynamodb-insert.json")
@@ -209,6 +281,23 @@ func TestHandleIgnoresAndRefuses(t *testing.T) {
 	_ = noImage.SetData(cloudevents.ApplicationJSON, rec)
 	garbled := golden(t, "dynamodb-insert.json")
 	_ = garbled.SetData(cloudevents.ApplicationJSON, "not a record")
+	withImage := func(name string, change func(im cloudevent.Image)) cloudevents.Event {
+		e := golden(t, name)
+		rec, _, _ := cloudevent.ParseDynamoDBEvent(e)
+		change(rec.DynamoDB.NewImage)
+		_ = e.SetData(cloudevents.ApplicationJSON, rec)
+		return e
+	}
+	str := func(s string) cloudevent.AttributeValue { return cloudevent.AttributeValue{S: &s} }
+	otherRegion := withImage("dynamodb-modify.json", func(im cloudevent.Image) { im["region"] = str("us-east-1") })
+	noRegion := withImage("dynamodb-modify.json", func(im cloudevent.Image) { delete(im, "region") })
+	noStatus := withImage("dynamodb-modify.json", func(im cloudevent.Image) { delete(im, "status") })
+	expired := withImage("dynamodb-insert.json", func(im cloudevent.Image) { n := "1714564799"; im["expiresAt"] = cloudevent.AttributeValue{N: &n} })
+	noExpiry := withImage("dynamodb-insert.json", func(im cloudevent.Image) { delete(im, "expiresAt") })
+	remove := golden(t, "dynamodb-modify.json")
+	rec, _, _ = cloudevent.ParseDynamoDBEvent(remove)
+	rec.EventName = "REMOVE"
+	_ = remove.SetData(cloudevents.ApplicationJSON, rec)
 
 	tests := []struct {
 		name          string
@@ -217,15 +306,20 @@ func TestHandleIgnoresAndRefuses(t *testing.T) {
 		wantPermanent bool
 	}{
 		{"other type acknowledged", other, false, false},
-		{"MODIFY acknowledged", modify, false, false},
+		{"REMOVE acknowledged", remove, false, false},
 		{"item without email acknowledged", noEmail, false, false},
+		{"another region's subscriber acknowledged", otherRegion, false, false},
+		{"a subscriber without region acknowledged", noRegion, false, false},
+		{"a subscriber without status (single opt-in era) acknowledged", noStatus, false, false},
+		{"an expired pending subscriber acknowledged", expired, false, false},
+		{"a pending subscriber without expiresAt refused", noExpiry, true, true},
 		{"invalid address refused", insertFor(t, "not an address"), true, true},
 		{"keys-only stream refused", noImage, true, true},
 		{"garbled data refused", garbled, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{t: time.Unix(1_700_000_000, 0)}
+			c := &clock{t: goldenClock}
 			m := &fakeMailer{}
 			err := newTestHandler(newMemLedger(c.Now), m, c.Now).Handle(context.Background(), tt.event)
 			if (err != nil) != tt.wantErr || cloudevent.IsPermanent(err) != tt.wantPermanent {
@@ -262,7 +356,7 @@ func TestIdempotency(t *testing.T) {
 			h := newTestHandler(newMemLedger(c.Now), m, c.Now)
 			for i, s := range tt.steps {
 				c.Add(s.advance)
-				err := h.Handle(context.Background(), insertFor(t, "bob@example.com"))
+				err := h.Handle(context.Background(), confirmedFor(t, "bob@example.com"))
 				if got := outcome(err); got != s.want {
 					t.Fatalf("delivery %d: %v (%s), want %s", i+1, err, got, s.want)
 				}
@@ -302,7 +396,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
 	for i := range errs {
-		wg.Go(func() { errs[i] = h.Handle(context.Background(), insertFor(t, "carol@example.com")) })
+		wg.Go(func() { errs[i] = h.Handle(context.Background(), confirmedFor(t, "carol@example.com")) })
 	}
 	wg.Wait()
 	if m.count() != 1 {
@@ -314,7 +408,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 		}
 	}
 	// Redelivery of the ones that were told to retry: still one email.
-	if err := h.Handle(context.Background(), insertFor(t, "carol@example.com")); err != nil || m.count() != 1 {
+	if err := h.Handle(context.Background(), confirmedFor(t, "carol@example.com")); err != nil || m.count() != 1 {
 		t.Errorf("redelivery: %v, %d emails", err, m.count())
 	}
 }
@@ -323,7 +417,7 @@ func TestSentButNotRecordedIsAcknowledged(t *testing.T) {
 	l := newMemLedger(time.Now)
 	l.failMark = true
 	m := &fakeMailer{}
-	if err := newTestHandler(l, m, time.Now).Handle(context.Background(), insertFor(t, "dan@example.com")); err != nil {
+	if err := newTestHandler(l, m, time.Now).Handle(context.Background(), confirmedFor(t, "dan@example.com")); err != nil {
 		t.Fatalf("Handle = %v, want nil (the email is out; a 5xx would only invite a resend)", err)
 	}
 }
@@ -347,13 +441,13 @@ func TestCallerGoneMidSendStillRecords(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &cancellingMailer{cancel: cancel}
 	h := newTestHandler(l, m, time.Now)
-	if err := h.Handle(ctx, insertFor(t, "erin@example.com")); err != nil {
+	if err := h.Handle(ctx, confirmedFor(t, "erin@example.com")); err != nil {
 		t.Fatalf("Handle = %v", err)
 	}
 	if m.sendErr != nil {
 		t.Fatalf("the SES call saw the caller's cancellation (%v): its outcome would be unknown and a redelivery could send twice", m.sendErr)
 	}
-	c, err := l.Claim(context.Background(), Key("erin@example.com"), time.Minute, time.Second)
+	c, err := l.Claim(context.Background(), ClaimRequest{Key: Key("erin@example.com"), Lease: time.Minute, Expect: time.Second})
 	if err != nil || c.State != Sent {
 		t.Fatalf("after the send the ledger says %+v, %v; want Sent", c, err)
 	}
@@ -367,14 +461,14 @@ func TestOneWelcomePerMailbox(t *testing.T) {
 	m := &fakeMailer{}
 	h := newTestHandler(newMemLedger(c.Now), m, c.Now)
 	for _, a := range []string{"Victim@Gmail.com", "vic.tim+0@gmail.com", "victim+1@googlemail.com"} {
-		if err := h.Handle(context.Background(), insertFor(t, a)); err != nil {
+		if err := h.Handle(context.Background(), confirmedFor(t, a)); err != nil {
 			t.Fatalf("Handle(%s) = %v", a, err)
 		}
 	}
 	if m.count() != 1 || m.sent[0].To != "victim@gmail.com" {
 		t.Errorf("sent %d emails (%+v), want 1, to the first spelling", m.count(), m.sent)
 	}
-	if err := h.Handle(context.Background(), insertFor(t, "ü@example.com")); !cloudevent.IsPermanent(err) {
+	if err := h.Handle(context.Background(), confirmedFor(t, "ü@example.com")); !cloudevent.IsPermanent(err) {
 		t.Errorf("a non-ASCII local part: %v, want a permanent refusal", err)
 	}
 }
@@ -426,13 +520,13 @@ func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
 		return resp
 	}
 	// A first delivery teaches the handler how long one takes.
-	if r := deliver(insertFor(t, "warm@example.com")); r.StatusCode != http.StatusNoContent {
+	if r := deliver(confirmedFor(t, "warm@example.com")); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("warm-up: %d", r.StatusCode)
 	}
 	first := make(chan *http.Response)
-	go func() { first <- deliver(insertFor(t, "fay@example.com")) }()
+	go func() { first <- deliver(confirmedFor(t, "fay@example.com")) }()
 	time.Sleep(50 * time.Millisecond) // the first holds the claim now
-	second := deliver(insertFor(t, "fay@example.com"))
+	second := deliver(confirmedFor(t, "fay@example.com"))
 	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") != "1" {
 		t.Errorf("concurrent delivery: %d Retry-After %q; want 503 with Retry-After 1 (the holder needs about 300ms; its claim lasts 30s)",
 			second.StatusCode, second.Header.Get("Retry-After"))
@@ -440,7 +534,7 @@ func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
 	if r := <-first; r.StatusCode != http.StatusNoContent {
 		t.Fatalf("holder: %d", r.StatusCode)
 	}
-	if r := deliver(insertFor(t, "fay@example.com")); r.StatusCode != http.StatusNoContent || m.count() != 2 {
+	if r := deliver(confirmedFor(t, "fay@example.com")); r.StatusCode != http.StatusNoContent || m.count() != 2 {
 		t.Errorf("the retry: %d with %d emails; want 204 and one email each to warm@ and fay@", r.StatusCode, m.count())
 	}
 }

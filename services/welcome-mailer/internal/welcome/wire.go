@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
@@ -14,7 +15,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
-	"github.com/serverless-architect/serverless-architect/internal/unsubscribe"
+	"github.com/serverless-architect/serverless-architect/internal/maillink"
 )
 
 // Build checks cfg and returns welcome-mailer's HTTP handler, which receives the
@@ -30,7 +31,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	if u, err := url.Parse(cfg.UnsubscribeBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("UNSUBSCRIBE_BASE_URL %q is not an http(s) URL", cfg.UnsubscribeBaseURL)
 	}
-	signer, err := unsubscribe.NewFromBase64(cfg.UnsubscribeKey)
+	signer, err := maillink.NewFromBase64(cfg.UnsubscribeKey)
 	if err != nil {
 		return nil, fmt.Errorf("UNSUBSCRIBE_KEY: %w", err)
 	}
@@ -41,10 +42,14 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 			return nil, err
 		}
 		return &Handler{
-			Ledger:         &DynamoLedger{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable},
-			Mailer:         &SESMailer{Client: sesv2.NewFromConfig(awsCfg), From: cfg.SenderEmail, ConfigurationSet: cfg.ConfigurationSet},
-			Link:           func(email string) string { return signer.Link(cfg.UnsubscribeBaseURL, email) },
+			Ledger: &DynamoLedger{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable},
+			Mailer: &SESMailer{Client: sesv2.NewFromConfig(awsCfg), From: cfg.SenderEmail, ConfigurationSet: cfg.ConfigurationSet},
+			Link:   func(email string) string { return signer.UnsubscribeLink(cfg.UnsubscribeBaseURL, email) },
+			ConfirmLink: func(email string, expires time.Time) string {
+				return signer.ConfirmLink(cfg.UnsubscribeBaseURL, email, expires)
+			},
 			Log:            log,
+			Region:         cfg.Region,
 			EmailAttribute: cfg.EmailAttribute,
 			BlogName:       cfg.BlogName,
 			Lease:          cfg.ClaimLease,

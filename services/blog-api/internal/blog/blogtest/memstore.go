@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
@@ -103,15 +104,34 @@ func (m *MemStore) DeletePost(_ context.Context, slug string) error {
 	return nil
 }
 
-// AddSubscriber implements blog.SubscriberStore.
-func (m *MemStore) AddSubscriber(_ context.Context, s blog.Subscriber) (bool, error) {
+// RequestSubscription implements blog.SubscriberStore.
+func (m *MemStore) RequestSubscription(_ context.Context, s blog.Subscriber) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.subscribers[s.Email]; ok {
+	if old, ok := m.subscribers[s.Email]; ok && old.Status != blog.SubscriberPending {
 		return false, nil
 	}
+	s.Status = blog.SubscriberPending
 	m.subscribers[s.Email] = s
 	return true, nil
+}
+
+// ConfirmSubscription implements blog.SubscriberStore.
+func (m *MemStore) ConfirmSubscription(_ context.Context, email string, now time.Time) (blog.Confirmation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.subscribers[email]
+	switch {
+	case !ok:
+		return blog.NotPending, nil
+	case s.Status != blog.SubscriberPending:
+		return blog.AlreadyConfirmed, nil
+	case !s.ExpiresAt.After(now):
+		return blog.NotPending, nil
+	}
+	s.Status, s.ConfirmedAt, s.ExpiresAt = blog.SubscriberConfirmed, now, time.Time{}
+	m.subscribers[email] = s
+	return blog.Confirmed, nil
 }
 
 // RemoveSubscriber implements blog.SubscriberStore.
@@ -120,6 +140,14 @@ func (m *MemStore) RemoveSubscriber(_ context.Context, email string) error {
 	defer m.mu.Unlock()
 	delete(m.subscribers, email)
 	return nil
+}
+
+// Subscriber returns the stored subscriber with email.
+func (m *MemStore) Subscriber(email string) (blog.Subscriber, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.subscribers[email]
+	return s, ok
 }
 
 // Subscribers returns the stored addresses, sorted.
@@ -187,4 +215,35 @@ func (m *MemStore) ListPhotos(_ context.Context, limit int, cursor string) (blog
 		page.Items = append(page.Items, p)
 	}
 	return page, nil
+}
+
+// Limiter is a blog.Limiter in memory, with the DynamoDB limiter's fixed windows. Its
+// zero value is ready.
+type Limiter struct {
+	mu     sync.Mutex
+	counts map[string]int
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+var _ blog.Limiter = (*Limiter)(nil)
+
+// Take implements blog.Limiter.
+func (l *Limiter) Take(_ context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	start := now.Truncate(window)
+	k := key + "#" + start.String()
+	if l.counts == nil {
+		l.counts = map[string]int{}
+	}
+	if l.counts[k] >= limit {
+		return false, start.Add(window).Sub(now), nil
+	}
+	l.counts[k]++
+	return true, 0, nil
 }
