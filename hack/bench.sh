@@ -29,6 +29,8 @@ benches=(
   "BenchmarkFilesCredentials 200x"
   "BenchmarkFilesUpload100MB 3x"
   "BenchmarkSubscribeToEmail 20x"
+  "BenchmarkReplicationLag 50x"
+  "BenchmarkSubscribeToWelcomeTwoRegions 20x"
   "BenchmarkUploadToThumbnail 10x"
   "BenchmarkThumbnailVersusVips 3x"
 )

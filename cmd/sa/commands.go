@@ -144,6 +144,14 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
      Output lines are prefixed with the service's name.
   5. <dir>/stack.json with every URL, port, pid and resource id; the client CLI reads it.
 
+With --regions us-east-1,eu-west-1 MyBlog runs in each region: the first is --region,
+where everything runs as above; each further region is provisioned in the same moto and
+runs its own blog-api, edge, dynamodb-source, welcome-mailer, s3-source and thumbnailer
+on 16 ports from --region-port-base (its edge on the last), and a replicator copies
+every write of the posts and subscribers tables between the regions as DynamoDB Global
+Tables do (moto has none). stack.json then lists regions[] (region, blogUrl, tables,
+buckets, queues, services).
+
 Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. If a
 service dies, sa reports it with its last lines and stops the stack (exit status 1).
 Run it again to reuse what exists. It must run inside the repository.`,
@@ -158,6 +166,9 @@ Run it again to reuse what exists. It must run inside the repository.`,
 				o.Dir = filepath.Join(root, o.Dir)
 			}
 			o.Stdout = stdout
+			if len(o.Regions) > 0 && !cmd.Flags().Changed("region") {
+				o.Region = o.Regions[0]
+			}
 			return devstack.Run(cmd.Context(), o)
 		},
 	}
@@ -170,6 +181,8 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.IntVar(&o.EdgePort, "edge-port", 8444, "HTTPS port of the blog edge (site, /v1, /media) on localhost")
 	f.IntVar(&o.PortBase, "port-base", 8081, "first of the 16 loopback ports the internal services use")
 	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")
+	f.StringSliceVar(&o.Regions, "regions", nil, "run MyBlog in each of these regions, the first being --region (e.g. us-east-1,eu-west-1), with a local Global Tables replicator")
+	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")
 	return cmd
 }
 

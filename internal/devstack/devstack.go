@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
+	"github.com/serverless-architect/serverless-architect/internal/globaltable"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -60,6 +61,14 @@ type Options struct {
 	PortBase int
 	// Prefix is put before every AWS resource name ("").
 	Prefix string
+	// Regions, when it names more than one region, runs MyBlog in each (regions.go):
+	// the first is Region, where the whole stack runs; each further one gets its own
+	// RegionalServices, and a replicator keeps the global tables' replicas in step.
+	Regions []string
+	// RegionPortBase is the first loopback port of the further regions (PortBase+200):
+	// the i-th further region takes RegionPortBlock ports from
+	// RegionPortBase+RegionPortBlock*(i-1), its edge the last of them.
+	RegionPortBase int
 	// Services are the services to run (Services()).
 	Services []Service
 	// Stdout receives the stack's own messages and every child's prefixed output
@@ -93,6 +102,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PortBase == 0 {
 		o.PortBase = DefaultPortBase
+	}
+	if o.RegionPortBase == 0 {
+		o.RegionPortBase = o.PortBase + 200
 	}
 	if o.Services == nil {
 		o.Services = Services()
@@ -154,6 +166,10 @@ type stackRun struct {
 	stackFile   string   // set once this run wrote stack.json
 	dead        *child   // the first child that died unexpectedly
 	died        chan struct{}
+	// replicator keeps the further regions' replicas in step (regions.go), until
+	// stopReplicator is called.
+	replicator     *globaltable.Replicator
+	stopReplicator context.CancelFunc
 }
 
 // onExit is called when a child has ended. An end nobody asked for stops the stack.
@@ -180,6 +196,9 @@ func (s *stackRun) deathError() error {
 // up brings the stack up and writes stack.json.
 func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	o := s.o
+	if err := o.checkRegions(); err != nil {
+		return nil, err
+	}
 	for _, svc := range o.Services {
 		if err := portFree(svc.Port(o)); err != nil {
 			return nil, fmt.Errorf("%s cannot listen: %w (is another `sa dev` running? see %s); stop it or choose another port",
@@ -193,7 +212,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	s.con.Printf("provisioning AWS resources in moto (%s)", o.Region)
 	// The blog's local origin is where the admin page runs: the media bucket's CORS rule
 	// must let it PUT photos to their presigned URLs, as it lets the CloudFront domain.
-	var blog provision.BlogOptions
+	blog := provision.BlogOptions{Regions: o.Regions}
 	for _, svc := range o.Services {
 		if svc.Blog {
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
@@ -203,7 +222,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.deploySite(ctx, ep, res); err != nil {
+	if err := s.deploySite(ctx, o.Region, ep, res); err != nil {
 		return nil, err
 	}
 	certs, err := devtls.Ensure(filepath.Join(o.Dir, "tls"))
@@ -259,6 +278,15 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	}
 	for _, svc := range o.Services {
 		if err := s.waitReady(ctx, client, svc.Name, st.Services[svc.Name].URL); err != nil {
+			return nil, err
+		}
+	}
+	if len(o.Regions) > 1 {
+		rctx, stop := context.WithCancel(ctx)
+		s.mu.Lock()
+		s.stopReplicator = stop
+		s.mu.Unlock()
+		if err := s.upRegions(rctx, st, ep, certs, key, bins, client); err != nil {
 			return nil, err
 		}
 	}
@@ -371,6 +399,16 @@ func (s *stackRun) shutdown() {
 		wg.Go(func() { s.stop(c) })
 	}
 	wg.Wait()
+	s.mu.Lock()
+	stopReplicator, rep := s.stopReplicator, s.replicator
+	s.mu.Unlock()
+	if stopReplicator != nil {
+		stopReplicator()
+	}
+	if rep != nil {
+		rep.Wait()
+		s.con.Printf("stopped the replicator")
+	}
 	if s.startedMoto != nil {
 		s.stop(s.startedMoto)
 	}
@@ -410,6 +448,12 @@ func (s *stackRun) summary(st *stack.Stack) {
 	fmt.Fprintf(&b, "  %-16s %s\n", "to-do API", st.APIURL)
 	if st.BlogURL != "" {
 		fmt.Fprintf(&b, "  %-16s %s (open it in a browser that trusts the CA below)\n", "blog", st.BlogURL)
+	}
+	for _, r := range st.Regions[min(1, len(st.Regions)):] {
+		fmt.Fprintf(&b, "  %-16s %s (region %s: its own blog-api, edge, sources, consumers; %s)\n", "blog@"+r.Region, r.BlogURL, r.Region, regionServices(r))
+	}
+	if len(st.Regions) > 1 {
+		fmt.Fprintf(&b, "  %-16s posts and subscribers replicated between %s (lines \"replicator |\" report the lag)\n", "global tables", regionList(st.Regions))
 	}
 	fmt.Fprintf(&b, "  %-16s %s, app client %s, table %s\n", "user pool", st.Resources.UserPoolID, st.Resources.UserPoolClientID, st.Resources.TodosTable)
 	fmt.Fprintf(&b, "  %-16s %s (trust it: curl --cacert %s %s/readyz)\n", "CA", rel(st.CAFile), rel(st.CAFile), st.APIURL)

@@ -20,17 +20,17 @@ const SiteDir = "web/blog"
 // does, so the blog edge can serve it. The admin page signs in against moto's Cognito
 // (moto answers CORS preflights for any origin). A source tree without the site (the
 // package's own tests build a test service only) is said and skipped.
-func (s *stackRun) deploySite(ctx context.Context, ep string, res stack.Resources) error {
+func (s *stackRun) deploySite(ctx context.Context, region, ep string, res stack.Resources) error {
 	dir := filepath.Join(s.o.SourceDir, SiteDir)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		s.con.Printf("no site at %s: the blog's site is not deployed", dir)
 		return nil
 	}
 	cfg := sitedeploy.SiteConfig{
-		Region: s.o.Region, UserPoolID: res.UserPoolID, ClientID: res.UserPoolClientID,
+		Region: region, UserPoolID: res.UserPoolID, ClientID: res.UserPoolClientID,
 		CognitoEndpoint: strings.TrimSuffix(ep, "/") + "/",
 	}
-	target := sitedeploy.NewTarget(motoConfig(s.o.Region, ep), res.SiteBucket, res.BlogDistributionID)
+	target := sitedeploy.NewTarget(motoConfig(region, ep), res.SiteBucket, res.BlogDistributionID)
 	r, err := sitedeploy.Publish(ctx, dir, cfg, target)
 	if err != nil {
 		return fmt.Errorf("deploy the blog's site: %w", err)

@@ -29,6 +29,41 @@ type Stack struct {
 	Services map[string]Service `json:"services"`
 	// Resources are the AWS resources provisioned for the stack.
 	Resources Resources `json:"resources"`
+	// Regions lists, when MyBlog runs in several regions (`sa dev --regions`), every
+	// one of them, the stack's own Region first.
+	Regions []Region `json:"regions,omitempty"`
+}
+
+// Region is one region MyBlog runs in: its own blog-api, sources, consumers and edge
+// over its replicas of the global tables and its own buckets.
+type Region struct {
+	// Region is the AWS region.
+	Region string `json:"region"`
+	// BlogURL is the public HTTPS origin of the blog in this region (its edge).
+	BlogURL string `json:"blogUrl"`
+	// Tables maps a role (posts, subscribers, subscribeLimits, checkpoints,
+	// idempotency) to the table's name.
+	Tables map[string]string `json:"tables"`
+	// Buckets maps a role (site, media) to the bucket's name.
+	Buckets map[string]string `json:"buckets"`
+	// Queues maps a role (mediaEvents, subscriberEventsDlq) to the queue's URL.
+	Queues map[string]string `json:"queues,omitempty"`
+	// Services maps a service to where it runs in this region.
+	Services map[string]Service `json:"services,omitempty"`
+}
+
+// RegionEntry returns the Region of res, the resources provisioned in region, whose
+// blog is served at blogURL by services.
+func RegionEntry(region, blogURL string, res Resources, services map[string]Service) Region {
+	return Region{
+		Region: region, BlogURL: blogURL, Services: services,
+		Tables: map[string]string{
+			"posts": res.PostsTable, "subscribers": res.SubscribersTable, "subscribeLimits": res.SubscribeLimitsTable,
+			"checkpoints": res.CheckpointTable, "idempotency": res.IdempotencyTable,
+		},
+		Buckets: map[string]string{"site": res.SiteBucket, "media": res.MediaBucket},
+		Queues:  map[string]string{"mediaEvents": res.MediaEventsQueueURL, "subscriberEventsDlq": res.SubscriberEventsDLQURL},
+	}
 }
 
 // Service is one running service.

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 // TestEventFlows runs MyBlog's two event flows on one local stack (`sa dev`): a new
@@ -53,7 +55,16 @@ func stackAlive(t *testing.T, s *localStack) {
 	default:
 	}
 	client := eventsClient(t, s)
+	services := map[string]stack.Service{}
 	for name, svc := range s.stack.Services {
+		services[name] = svc
+	}
+	for _, r := range s.stack.Regions[min(1, len(s.stack.Regions)):] {
+		for name, svc := range r.Services {
+			services[name+"@"+r.Region] = svc
+		}
+	}
+	for name, svc := range services {
 		if svc.PID != 0 {
 			if err := syscall.Kill(svc.PID, 0); err != nil {
 				t.Errorf("%s (pid %d) is not running: %v", name, svc.PID, err)

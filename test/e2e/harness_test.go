@@ -51,7 +51,10 @@ type localStack struct {
 
 // startStack runs `sa dev` against the test moto on free ports, with a unique resource
 // prefix, and waits until it has written its stack file.
-func startStack(t *testing.T) *localStack {
+func startStack(t *testing.T) *localStack { return startStackWith(t) }
+
+// startStackWith is startStack with more arguments for `sa dev`.
+func startStackWith(t *testing.T, args ...string) *localStack {
 	t.Helper()
 	ep := mototest.Endpoint(t)
 	bin := t.TempDir()
@@ -64,8 +67,8 @@ func startStack(t *testing.T) *localStack {
 	base := porttest.Block(t, 16)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
-	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
-		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
+	cmd := exec.Command(sa, append([]string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
+		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13)}, args...)...)
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out := &logtest.Buffer{}
@@ -88,7 +91,7 @@ func startStack(t *testing.T) *localStack {
 			t.Logf("sa dev output:\n%s", s.out.String())
 		}
 	})
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		if st, err := stack.Read(s.stackFile); err == nil && st.APIURL != "" {
 			s.stack = st
@@ -102,7 +105,7 @@ func startStack(t *testing.T) *localStack {
 		case <-time.After(200 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the stack was not up within 3 minutes:\n%s", out.String())
+			t.Fatalf("the stack was not up within 4 minutes:\n%s", out.String())
 		}
 	}
 }
