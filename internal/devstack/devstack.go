@@ -6,6 +6,10 @@
 //
 // A second run reuses what exists: the CA and certificates, the page-token key, a
 // moto_server that is already running, and the provisioned resources.
+//
+// With Options.Regions the blog runs in several regions of the one moto (regions.go):
+// each further region provisioned like the first and running its own MyBlog services,
+// the global tables kept in step by a local replicator (internal/globaltable).
 package devstack
 
 import (
