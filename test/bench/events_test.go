@@ -43,8 +43,9 @@ func devStack(b *testing.B, args ...string) (*stack.Stack, *http.Client) {
 	// Ports from one free block below the ephemeral range, so the stack runs beside a
 	// developer's `make dev`: 0..11 internal services, 12 the API, 13 the edge.
 	base := porttest.Block(b, 16)
-	cmd := exec.Command(sa, append([]string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(base+12), "--prefix", prefix,
-		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13)}, args...)...)
+	flags := []string{"dev", "--dir", dir, "--moto-endpoint", ep, "--prefix", prefix,
+		"--port-base", fmt.Sprint(base), "--api-port", fmt.Sprint(base + 12), "--edge-port", fmt.Sprint(base + 13)}
+	cmd := exec.Command(sa, append(flags, args...)...)
 	cmd.Dir = repoRoot(b)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out bytes.Buffer

@@ -67,8 +67,9 @@ func startStackWith(t *testing.T, args ...string) *localStack {
 	base := porttest.Block(t, 16)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
-	cmd := exec.Command(sa, append([]string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
-		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13)}, args...)...)
+	flags := []string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
+		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base + 13)}
+	cmd := exec.Command(sa, append(flags, args...)...)
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out := &logtest.Buffer{}
