@@ -234,6 +234,16 @@ func TestStreamToSinkAgainstMoto(t *testing.T) {
 	}
 	e.put(t, 25, 25)
 	e.waitFor(t, 25, 10*time.Second)
+	l, _ := e.onlyDeadLetter(t)
+	if l.SinkStatus != http.StatusBadRequest || l.Event == nil || l.Event.Subject() != "pk=poison-1" || l.Event.Type() != cloudevent.DynamoDBInsert {
+		t.Errorf("dead letter = %+v, want the poison event refused with 400", l)
+	}
+}
+
+// onlyDeadLetter receives the dead-letter queue's messages, which must be one letter,
+// and returns it with its receipt handle.
+func (e *env) onlyDeadLetter(t *testing.T) (Letter, *string) {
+	t.Helper()
 	msgs, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -245,9 +255,7 @@ func TestStreamToSinkAgainstMoto(t *testing.T) {
 	if err := json.Unmarshal([]byte(aws.ToString(msgs.Messages[0].Body)), &l); err != nil {
 		t.Fatal(err)
 	}
-	if l.SinkStatus != http.StatusBadRequest || l.Event == nil || l.Event.Subject() != "pk=poison-1" || l.Event.Type() != cloudevent.DynamoDBInsert {
-		t.Errorf("dead letter = %+v, want the poison event refused with 400", l)
-	}
+	return l, msgs.Messages[0].ReceiptHandle
 }
 
 // TestLeaseStoreAgainstMoto checks the conditional writes themselves: a live lease

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -159,21 +158,11 @@ func TestPoisonAmongFifty(t *testing.T) {
 	if _, _, poisoned := sink.snapshot(); poisoned != p.DeliveryRounds*attempts {
 		t.Errorf("the poison was sent %d times, want %d rounds of %d attempts", poisoned, p.DeliveryRounds, attempts)
 	}
-	msgs, err := e.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(msgs.Messages) != 1 {
-		t.Fatalf("dead letters = %d, want the poison only", len(msgs.Messages))
-	}
-	var l Letter
-	if err := json.Unmarshal([]byte(aws.ToString(msgs.Messages[0].Body)), &l); err != nil {
-		t.Fatal(err)
-	}
+	l, receipt := e.onlyDeadLetter(t)
 	if l.SinkStatus != http.StatusInternalServerError || l.Event == nil || l.Event.Subject() != "pk=poison-11" || !strings.Contains(l.Reason, "DELIVERY_ROUNDS") {
 		t.Errorf("dead letter = %+v, want the poison, status 500, the reason naming DELIVERY_ROUNDS", l)
 	}
-	if _, err := e.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queueURL), ReceiptHandle: msgs.Messages[0].ReceiptHandle}); err != nil {
+	if _, err := e.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(e.queueURL), ReceiptHandle: receipt}); err != nil {
 		t.Fatal(err)
 	}
 
