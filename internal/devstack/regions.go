@@ -98,7 +98,7 @@ func (s *stackRun) upRegions(ctx context.Context, st *stack.Stack, ep string, ce
 		blog := provision.BlogOptions{Regions: o.Regions, SiteOrigins: []string{"https://localhost:" + strconv.Itoa(ro.EdgePort)}}
 		res, err := provision.Run(ctx, motoConfig(ro.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog})
 		if err != nil {
-			return err
+			return fmt.Errorf("provision %s, a further region of --regions (it needs bucket names of its own, unique per account and region): %w", ro.Region, err)
 		}
 		if res.MediaBucket == st.Resources.MediaBucket {
 			return fmt.Errorf("the provisioner named %s's media bucket %s, as %s's: bucket names are global, so %s would share %s's uploads and take over its upload notifications; "+
