@@ -39,7 +39,11 @@ func (g *Gateway) serveCached(x *exchange) {
 	refresh := x.authed && wantsRefresh(r.Header)
 	var flight *cache.Flight
 	if !refresh {
-		if e, ok := g.cache.Get(key); ok && varyMatches(e, r.Header) {
+		// Hits only while the replica is coherent with its peers; otherwise the
+		// request goes upstream (and its answer is stored: it is fresh).
+		if !g.coherent() {
+			g.metrics.uncached.Inc()
+		} else if e, ok := g.cache.Get(key); ok && varyMatches(e, r.Header) {
 			g.lookup(x, "hit")
 			g.serveEntry(x, e, "Hit")
 			return

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/throttle"
@@ -91,6 +93,10 @@ type Gateway struct {
 	buffers     sync.Pool
 	// clients are the synchronous clients of the http upstreams, one per scheme and host.
 	clients []*upstreamClient
+	// peers keeps the cache coherent with the other replicas; nil for a single replica.
+	peers *peer.Node
+	// authFailures limits failed authentications per client address.
+	authFailures throttle.Limit
 }
 
 // New builds a Gateway. Nothing here touches the network.
@@ -147,7 +153,20 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	g.cache = store
 	g.metrics.cacheGauges(func() float64 { return float64(store.Len()) }, func() float64 { return float64(store.Bytes()) })
 
-	if g.limits, err = throttle.New(throttle.Options{MaxKeys: cfg.ThrottleMaxCallers, Now: d.Now}); err != nil {
+	if cfg.Peers.Enabled() {
+		if g.peers, err = newPeers(cfg, store, d, g.metrics.reg); err != nil {
+			return nil, err
+		}
+	}
+	share := func() int { return 1 }
+	if g.peers != nil {
+		share = g.peers.Live
+	}
+	if cfg.AuthFailureRate < 0 || (cfg.AuthFailureRate > 0 && cfg.AuthFailureBurst < 1) {
+		return nil, fmt.Errorf("AUTH_FAILURE_RATE (%g) must not be negative, and AUTH_FAILURE_BURST (%d) must be at least 1 when it is set", cfg.AuthFailureRate, cfg.AuthFailureBurst)
+	}
+	g.authFailures = throttle.Limit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst}
+	if g.limits, err = throttle.New(throttle.Options{MaxKeys: cfg.ThrottleMaxCallers, Now: d.Now, Share: share}); err != nil {
 		return nil, fmt.Errorf("THROTTLE_MAX_CALLERS: %w", err)
 	}
 	ttl := cfg.AuthCacheTTL
@@ -217,6 +236,16 @@ type exchange struct {
 	id     auth.Identity
 	authed bool
 	cache  string // hit, miss, bypass; "" for the gateway's own answers
+	// beforeAnswer, when set, runs once just before the answer's status goes out.
+	beforeAnswer func()
+}
+
+// answering runs the exchange's beforeAnswer hook, once.
+func (x *exchange) answering() {
+	if f := x.beforeAnswer; f != nil {
+		x.beforeAnswer = nil
+		f()
+	}
 }
 
 // ServeHTTP runs the pipeline.
@@ -250,6 +279,17 @@ func (g *Gateway) serve(x *exchange) {
 	x.rt = rt
 	stripIdentity(r.Header)
 
+	// An address that keeps failing to authenticate is refused before the route's
+	// bucket, so that its flood cannot drain the bucket signed-in callers share.
+	var failKey string
+	if rt.Auth == route.AuthCognito && g.authFailures.Rate > 0 {
+		failKey = "f\x00" + addressKey(g.clientIP(r))
+		if wait, empty := g.limits.Empty(failKey, g.authFailures); empty {
+			g.throttled(x, "auth_failures", wait)
+			return
+		}
+	}
+
 	var routeToken throttle.Reservation
 	if rt.Throttle.Route.Enabled() {
 		res, wait, ok := g.limits.Take("r\x00"+rt.Name, throttle.Limit(rt.Throttle.Route))
@@ -263,6 +303,9 @@ func (g *Gateway) serve(x *exchange) {
 	if rt.Auth == route.AuthCognito {
 		id, err := g.identify(r)
 		if err != nil {
+			if failKey != "" && isUnauthenticated(err) {
+				g.limits.Take(failKey, g.authFailures)
+			}
 			g.unauthorized(x, err)
 			return
 		}
@@ -290,10 +333,22 @@ func (g *Gateway) serve(x *exchange) {
 		return
 	}
 	x.cache = "bypass"
-	g.forward(x, "Bypass", false)
 	if isWrite(r.Method) {
-		g.invalidate(x)
+		g.forwardWrite(x)
+		return
 	}
+	g.forward(x, "Bypass", false)
+}
+
+// forwardWrite proxies a write and invalidates what it touches, here and on every
+// peer, once the upstream has answered and before the client sees the answer: a client
+// that has its answer reads its write on this replica, and on the others within the
+// peer window. A write the upstream did not answer (a timeout, a broken connection) is
+// invalidated all the same: it may have happened.
+func (g *Gateway) forwardWrite(x *exchange) {
+	x.beforeAnswer = func() { g.invalidate(x) }
+	g.forward(x, "Bypass", false)
+	x.answering()
 }
 
 // identify verifies the request's bearer token, remembering tokens already verified
@@ -319,16 +374,28 @@ func (g *Gateway) identify(r *http.Request) (auth.Identity, error) {
 // invalidate makes the caller's cached entries under the resource prefixes that a
 // write through the route touches stale (and the shared entries of public routes).
 func (g *Gateway) invalidate(x *exchange) {
+	var items []peer.Item
 	for _, s := range x.rt.Invalidates {
 		who := x.id.Subject
 		if s.Public {
 			who = ""
 		}
 		g.cache.Invalidate(g.cache.Scope(who, s.Prefix))
+		if g.peers != nil {
+			items = append(items, peer.Item{Identity: who, Prefix: s.Prefix})
+		}
+	}
+	if g.peers != nil {
+		g.peers.Publish(items...)
 	}
 }
 
+// coherent reports whether the cache may answer now: always for a single replica;
+// with peers, while every peer's lease runs.
+func (g *Gateway) coherent() bool { return g.peers == nil || g.peers.Coherent() }
+
 func (g *Gateway) fail(x *exchange, err error) {
+	x.answering()
 	apperr.Write(x.w, err, logging.RequestID(x.r.Context()))
 }
 
@@ -373,6 +440,30 @@ func (g *Gateway) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// isUnauthenticated reports whether err is a token problem (not the signing keys
+// being unavailable, which is no fault of the caller).
+func isUnauthenticated(err error) bool {
+	e := apperr.As(err)
+	return e != nil && e.Code == apperr.Unauthenticated
+}
+
+// addressKey is the key of a client address for per-address limits: the address, or
+// for IPv6 its /64, which one client can fill with addresses at will.
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func isWrite(method string) bool {

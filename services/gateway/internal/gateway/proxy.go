@@ -147,6 +147,7 @@ func (g *Gateway) relay(x *exchange, resp *http.Response, label string, head []b
 		h[k] = v
 	}
 	h.Set(HeaderCache, label)
+	x.answering()
 	x.w.WriteHeader(resp.StatusCode)
 	if len(head) > 0 {
 		if _, err := x.w.Write(head); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer/kube"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
 )
@@ -68,9 +69,21 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	srvDone := make(chan struct{})
+	var opts []server.Option
+	if n := g.Peers(); n != nil {
+		// Not ready before the replica knows its peers: a write it carried could not
+		// reach them.
+		opts = append(opts, server.WithReadiness(n.Ready))
+		grp.Go(func() error { return servePeers(ctx, n, cfg.Host, cfg.Peers.Port, log, srvDone) })
+		if sel := cfg.Peers.EndpointSlices; sel != "" {
+			grp.Go(func() error {
+				return kube.Watch(ctx, kube.Options{Selector: sel, Namespace: cfg.Peers.Namespace, Port: cfg.Peers.Port, Log: log}, n.SetMembers)
+			})
+		}
+	}
 	grp.Go(func() error {
 		defer close(srvDone)
-		return server.New(cfg.Config, log, g).Run(ctx)
+		return server.New(cfg.Config, log, g, opts...).Run(ctx)
 	})
 	if cfg.MetricsPort > 0 {
 		l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.MetricsPort)))
