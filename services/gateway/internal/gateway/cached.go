@@ -142,8 +142,11 @@ func replayHeader(h http.Header) http.Header {
 // entry's Last-Modified), else the body in the encoding the client prefers among e's.
 func (g *Gateway) serveEntry(x *exchange, e *cache.Entry, label string) {
 	h := x.w.Header()
+	own := g.table.ResponseHeaders
 	for k, v := range e.Header {
-		h[k] = v
+		if _, set := own[k]; !set {
+			h[k] = v
+		}
 	}
 	h[HeaderCache] = []string{label}
 	if label == "Hit" {

@@ -140,9 +140,10 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 // away or the upstream broke off.
 func (g *Gateway) relay(x *exchange, resp *http.Response, label string, head []byte, capture bool) (body []byte, ok bool) {
 	h := x.w.Header()
+	own := g.table.ResponseHeaders
 	for k, v := range resp.Header {
-		if k == "X-Request-Id" {
-			continue
+		if _, set := own[k]; set || k == "X-Request-Id" {
+			continue // the gateway's own value stays
 		}
 		h[k] = v
 	}

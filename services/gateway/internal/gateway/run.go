@@ -70,6 +70,9 @@ func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	srvDone := make(chan struct{})
 	var opts []server.Option
+	if h := g.table.ResponseHeaders; len(h) > 0 {
+		opts = append(opts, server.WithHeaders(h))
+	}
 	if n := g.Peers(); n != nil {
 		// Not ready before the replica knows its peers: a write it carried could not
 		// reach them.

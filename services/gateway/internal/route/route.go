@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Auth kinds a route can ask for.
@@ -58,6 +59,10 @@ const (
 type Table struct {
 	// Routes in the order the file lists them.
 	Routes []*Route
+	// ResponseHeaders are set on every answer of the gateway (health probes and
+	// errors included), replacing an upstream's value: transport security headers
+	// such as Strict-Transport-Security.
+	ResponseHeaders http.Header
 	// byLen is Routes ordered by prefix length, longest first (stable).
 	byLen []*Route
 }
@@ -198,7 +203,8 @@ func Load(file string, lookupEnv func(string) (string, bool)) (*Table, error) {
 
 // The YAML shapes. Unknown fields are errors.
 type fileDoc struct {
-	Routes []rawRoute `yaml:"routes"`
+	ResponseHeaders map[string]string `yaml:"responseHeaders"`
+	Routes          []rawRoute        `yaml:"routes"`
 }
 
 type rawRoute struct {
@@ -266,13 +272,17 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var doc fileDoc
-	if err := dec.Decode(&doc); err != nil {
+	err := dec.Decode(&doc)
+	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	if len(doc.Routes) == 0 {
 		return nil, errors.New("routes: the table has no routes")
 	}
 	t := &Table{}
+	if t.ResponseHeaders, err = responseHeaders(doc.ResponseHeaders); err != nil {
+		return nil, err
+	}
 	names := map[string]int{}
 	for i, raw := range doc.Routes {
 		r, err := validate(i, raw, lookupEnv)
@@ -303,6 +313,34 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 	t.byLen = slices.Clone(t.Routes)
 	slices.SortStableFunc(t.byLen, func(a, b *Route) int { return len(b.PathPrefix) - len(a.PathPrefix) })
 	return t, nil
+}
+
+// perResponse are headers the gateway writes itself on each answer; a table must not
+// set them.
+var perResponse = []string{"Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding", "Connection", "Date", "Age", "Etag", "Vary", "X-Cache", "X-Request-Id", "Retry-After", "Www-Authenticate", "Allow", "Location", "Set-Cookie"}
+
+// responseHeaders validates the table's responseHeaders.
+func responseHeaders(raw map[string]string) (http.Header, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	h := make(http.Header, len(raw))
+	for name, value := range raw {
+		field := fmt.Sprintf("responseHeaders[%q]", name)
+		canon := http.CanonicalHeaderKey(name)
+		switch {
+		case !httpguts.ValidHeaderFieldName(name):
+			return nil, fmt.Errorf("%s: not a header name", field)
+		case !httpguts.ValidHeaderFieldValue(value) || strings.TrimSpace(value) == "":
+			return nil, fmt.Errorf("%s: the value must be non-empty, without control characters", field)
+		case slices.Contains(perResponse, canon):
+			return nil, fmt.Errorf("%s: the gateway sets %s on each answer itself", field, canon)
+		case h[canon] != nil:
+			return nil, fmt.Errorf("%s: set twice (names are case-insensitive)", field)
+		}
+		h[canon] = []string{value}
+	}
+	return h, nil
 }
 
 // methodsOverlap reports whether two method lists (empty meaning all) share a method.

@@ -106,6 +106,10 @@ func TestParseErrors(t *testing.T) {
 		{"rate", base("    throttle: {caller: {rate: 0, burst: 1}}\n"), "routes[0].throttle.caller.rate: 0 must be above 0"},
 		{"burst", base("    throttle: {route: {rate: 1, burst: 0}}\n"), "routes[0].throttle.route.burst: 0 must be at least 1"},
 		{"overlap", base("  - pathPrefix: /v1\n    methods: [GET]\n    upstream: {url: http://up}\n    auth: none\n"), "routes[1].methods: routes[0] already serves"},
+		{"header name", "responseHeaders: {\"X Bad\": v}\n" + base(""), `responseHeaders["X Bad"]: not a header name`},
+		{"header value", "responseHeaders: {X-A: \"a\\r\\nb\"}\n" + base(""), `responseHeaders["X-A"]: the value must be non-empty`},
+		{"header owned", "responseHeaders: {content-type: text/plain}\n" + base(""), `responseHeaders["content-type"]: the gateway sets Content-Type`},
+		{"header twice", "responseHeaders: {x-a: a, X-A: b}\n" + base(""), "set twice"},
 		{"dup name", "routes:\n  - {name: a, pathPrefix: /a, upstream: {url: http://up}, auth: none}\n  - {name: a, pathPrefix: /b, upstream: {url: http://up}, auth: none}\n", `routes[1].name: "a" is also the name of routes[0]`},
 	}
 	for _, c := range cases {
@@ -130,9 +134,17 @@ func TestLoadNamesFile(t *testing.T) {
 }
 
 func TestShippedTable(t *testing.T) {
-	_, err := Load("../../routes.yaml", env(map[string]string{"TODO_API_URL": "http://127.0.0.1:8080"}))
+	tab, err := Load("../../routes.yaml", env(map[string]string{"TODO_API_URL": "http://127.0.0.1:8080"}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The to-do API is HTTPS only, and answers JSON that no browser should sniff.
+	hsts := tab.ResponseHeaders.Get("Strict-Transport-Security")
+	if !strings.HasPrefix(hsts, "max-age=") || !strings.Contains(hsts, "includeSubDomains") {
+		t.Errorf("Strict-Transport-Security = %q, want a max-age with includeSubDomains", hsts)
+	}
+	if got := tab.ResponseHeaders.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 	}
 }
 
