@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sinksv1alpha1 "knative.dev/eventing/pkg/apis/sinks/v1alpha1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
@@ -517,6 +518,27 @@ func TestChartMatchesConfig(t *testing.T) {
 				got := one[*servingv1beta1.DomainMapping](t, r.manifests, "DomainMapping", want.Name)
 				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
 					t.Errorf("domain mapping differs (-config +chart):\n%s", diff)
+				}
+			case *rbacv1.Role:
+				got := one[*rbacv1.Role](t, r.manifests, "Role", want.Name)
+				if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
+					t.Errorf("rules differ (-config +chart):\n%s", diff)
+				}
+			case *rbacv1.RoleBinding:
+				got := one[*rbacv1.RoleBinding](t, r.manifests, "RoleBinding", want.Name)
+				if diff := cmp.Diff(want.RoleRef, got.RoleRef); diff != "" {
+					t.Errorf("role differs (-config +chart):\n%s", diff)
+				}
+				if len(want.Subjects) != len(got.Subjects) {
+					t.Fatalf("subjects: config %v, chart %v", want.Subjects, got.Subjects)
+				}
+				for i := range want.Subjects {
+					// The chart binds in the release namespace.
+					w, g := want.Subjects[i], got.Subjects[i]
+					w.Namespace, g.Namespace = "", ""
+					if diff := cmp.Diff(w, g); diff != "" {
+						t.Errorf("subject %d differs (-config +chart):\n%s", i, diff)
+					}
 				}
 			case *corev1.Namespace:
 				// The chart installs into the release namespace instead.
