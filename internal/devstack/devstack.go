@@ -56,8 +56,13 @@ type Options struct {
 	// EdgePort is the HTTPS port of the blog edge (8444).
 	EdgePort int
 	// PortBase is the first loopback port of the internal services (DefaultPortBase,
-	// 8081); they use the ports from there up to PortBase+15.
+	// 8081); they use the ports from there up to PortBase+15, and the gateway's
+	// replicas 3 each after that (GatewayReplicaPortBase).
 	PortBase int
+	// GatewayReplicas is how many gateway processes serve the to-do API (1). With
+	// more, each has its own port and the others as peers, and a round-robin
+	// balancer in this process listens on APIPort (replicas.go).
+	GatewayReplicas int
 	// Prefix is put before every AWS resource name ("").
 	Prefix string
 	// Services are the services to run (Services()).
@@ -93,6 +98,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PortBase == 0 {
 		o.PortBase = DefaultPortBase
+	}
+	if o.GatewayReplicas == 0 {
+		o.GatewayReplicas = 1
 	}
 	if o.Services == nil {
 		o.Services = Services()
@@ -154,6 +162,7 @@ type stackRun struct {
 	stackFile   string   // set once this run wrote stack.json
 	dead        *child   // the first child that died unexpectedly
 	died        chan struct{}
+	balancer    *http.Server // in front of the gateway's replicas, when there are several
 }
 
 // onExit is called when a child has ended. An end nobody asked for stops the stack.
@@ -180,6 +189,14 @@ func (s *stackRun) deathError() error {
 // up brings the stack up and writes stack.json.
 func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	o := s.o
+	if o.GatewayReplicas < 1 || o.GatewayReplicas > MaxGatewayReplicas {
+		return nil, fmt.Errorf("--gateway-replicas must be between 1 and %d, got %d", MaxGatewayReplicas, o.GatewayReplicas)
+	}
+	if o.GatewayReplicas > 1 {
+		if err := o.replicaPortsFree(); err != nil {
+			return nil, err
+		}
+	}
 	for _, svc := range o.Services {
 		if err := portFree(svc.Port(o)); err != nil {
 			return nil, fmt.Errorf("%s cannot listen: %w (is another `sa dev` running? see %s); stop it or choose another port",
@@ -240,6 +257,14 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	}
 	for _, svc := range o.Services {
 		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: o.PortBase - DefaultPortBase, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key, Resources: res}
+		if svc.API && o.GatewayReplicas > 1 {
+			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
+			if err != nil {
+				return nil, err
+			}
+			st.Services[svc.Name], st.GatewayReplicas, st.APIURL = balancer, reps, balancer.URL
+			continue
+		}
 		env := append(s.inheritedEnv(), CommonEnv(in)...)
 		if svc.Env != nil {
 			env = append(env, svc.Env(in)...)
@@ -255,6 +280,11 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		}
 		if svc.Blog {
 			st.BlogURL = u
+		}
+	}
+	for i, r := range st.GatewayReplicas {
+		if err := s.waitReady(ctx, client, fmt.Sprintf("gateway replica %d", i+1), r.URL); err != nil {
+			return nil, err
 		}
 	}
 	for _, svc := range o.Services {
@@ -351,6 +381,7 @@ func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url
 // shutdown stops the services (all at once), then moto if this run started it, and
 // removes stack.json if this run wrote it.
 func (s *stackRun) shutdown() {
+	s.stopBalancer()
 	s.mu.Lock()
 	children := slices.Clone(s.children)
 	stackFile := s.stackFile
@@ -408,6 +439,9 @@ func (s *stackRun) summary(st *stack.Stack) {
 		return p
 	}
 	fmt.Fprintf(&b, "  %-16s %s\n", "to-do API", st.APIURL)
+	for i, r := range st.GatewayReplicas {
+		fmt.Fprintf(&b, "  %-16s %-28s pid %d (the API port sends requests to each in turn)\n", fmt.Sprintf("gateway %d", i+1), r.URL, r.PID)
+	}
 	if st.BlogURL != "" {
 		fmt.Fprintf(&b, "  %-16s %s (open it in a browser that trusts the CA below)\n", "blog", st.BlogURL)
 	}

@@ -27,6 +27,10 @@ type Stack struct {
 	BlogURL string `json:"blogUrl,omitempty"`
 	// Services maps a service name to where it runs.
 	Services map[string]Service `json:"services"`
+	// GatewayReplicas are the gateway's processes, each on its own URL, when the
+	// to-do API runs several (sa dev --gateway-replicas); APIURL is then a
+	// round-robin balancer in front of them.
+	GatewayReplicas []Service `json:"gatewayReplicas,omitempty"`
 	// Resources are the AWS resources provisioned for the stack.
 	Resources Resources `json:"resources"`
 }

@@ -53,6 +53,13 @@ type localStack struct {
 // prefix, and waits until it has written its stack file.
 func startStack(t *testing.T) *localStack {
 	t.Helper()
+	return startStackReplicas(t, 1)
+}
+
+// startStackReplicas is startStack with the to-do API served by gateways gateway
+// processes (sa dev --gateway-replicas).
+func startStackReplicas(t *testing.T, gateways int) *localStack {
+	t.Helper()
 	ep := mototest.Endpoint(t)
 	bin := t.TempDir()
 	sa := buildTool(t, bin, "./cmd/sa")
@@ -60,12 +67,12 @@ func startStack(t *testing.T) *localStack {
 	// All of the stack's ports come from one block below the kernel's ephemeral range
 	// (32768 and up on Linux), where no outgoing connection of a parallel test can take
 	// one between this check and the bind: 0..11 the internal services, 12 the API,
-	// 13 the edge.
-	base := porttest.Block(t, 16)
+	// 13 the edge, 16 and up three for each gateway replica.
+	base := porttest.Block(t, 16+3*gateways)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
 	cmd := exec.Command(sa, "dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
-		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13))
+		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base+13), "--gateway-replicas", fmt.Sprint(gateways))
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out := &logtest.Buffer{}
