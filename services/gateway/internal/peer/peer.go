@@ -24,6 +24,7 @@
 package peer
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -113,10 +114,10 @@ type Node struct {
 	members   map[string]bool // ready peers, self excluded
 	peers     map[string]*peerState
 	streams   map[string]*stream
-	log       []logEntry // ring, oldest at logStart
-	logStart  int
-	logSince  int64 // the log is complete from here (sender clock)
-	logCut    bool  // entries were dropped: the log no longer reaches back to the start
+	log       *list.List             // of logEntry, least recently invalidated first
+	logIndex  map[Item]*list.Element // each item's entry
+	logSince  int64                  // the log is complete from here (sender clock)
+	logCut    bool                   // entries were dropped: the log no longer reaches back to the start
 	lastFlush time.Time
 	closed    bool
 
@@ -183,7 +184,7 @@ func New(o Options) (*Node, error) {
 	now := o.Now()
 	n := &Node{
 		o: o, epoch: hex.EncodeToString(e[:]), started: now, client: client, m: newMetrics(o.Registerer),
-		members: map[string]bool{}, peers: map[string]*peerState{}, streams: map[string]*stream{},
+		members: map[string]bool{}, peers: map[string]*peerState{}, streams: map[string]*stream{}, log: list.New(), logIndex: map[Item]*list.Element{},
 		logSince: now.UnixNano(), lastFlush: now,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -223,20 +224,30 @@ func (n *Node) Publish(items ...Item) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, it := range items {
-		if len(n.log) < n.o.LogSize {
-			n.log = append(n.log, logEntry{at, it})
-			continue
-		}
-		// Full: the oldest entry goes, and the log now starts after it.
-		n.logSince = n.log[n.logStart].at + 1
-		n.logCut = true
-		n.log[n.logStart] = logEntry{at, it}
-		n.logStart = (n.logStart + 1) % len(n.log)
+		n.appendLog(at, it)
 	}
 	for _, s := range n.streams {
 		s.enqueue(items)
 	}
 	n.m.published.Add(float64(len(items)))
+}
+
+// appendLog records it in the log; n.mu is held. An item already in the log moves to
+// the newest end, so the log holds each item once, with its last time. When it is
+// full the least recently invalidated item goes, and the log then starts after it.
+func (n *Node) appendLog(at int64, it Item) {
+	if e, ok := n.logIndex[it]; ok {
+		e.Value = logEntry{at: at, item: it}
+		n.log.MoveToBack(e)
+		return
+	}
+	if n.log.Len() >= n.o.LogSize {
+		old := n.log.Remove(n.log.Front()).(logEntry)
+		delete(n.logIndex, old.item)
+		n.logSince = old.at + 1
+		n.logCut = true
+	}
+	n.logIndex[it] = n.log.PushBack(logEntry{at: at, item: it})
 }
 
 // SetMembers replaces the membership: every replica of the gateway, this one
@@ -546,16 +557,11 @@ func (n *Node) needFlush(st *peerState, msg *message) bool {
 	return h.Since+int64(n.o.Window) > n.lastFlush.UnixNano()
 }
 
-// logSnapshot returns the log's items (each once) and its hello.
+// logSnapshot returns the log's items (each once, oldest first) and its hello.
 func (n *Node) logSnapshot() ([]Item, *hello) {
-	seen := make(map[Item]bool, len(n.log))
-	items := make([]Item, 0, len(n.log))
-	for i := range n.log {
-		it := n.log[(n.logStart+i)%len(n.log)].item
-		if !seen[it] {
-			seen[it] = true
-			items = append(items, it)
-		}
+	items := make([]Item, 0, n.log.Len())
+	for e := n.log.Front(); e != nil; e = e.Next() {
+		items = append(items, e.Value.(logEntry).item)
 	}
 	return items, &hello{Since: n.logSince, Complete: !n.logCut}
 }

@@ -402,3 +402,26 @@ func TestNormalizeAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestLogKeepsEachItemOnce(t *testing.T) {
+	n, err := New(Options{Key: testKey, Window: time.Second, Grace: time.Minute, Cache: &fakeCache{}, IsSelf: func(string) bool { return false }, LogSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c, d := Item{"a", "/p"}, Item{"b", "/p"}, Item{"c", "/p"}, Item{"d", "/p"}
+	for _, it := range []Item{a, b, a, a, c} {
+		n.Publish(it)
+	}
+	for range 1000 {
+		n.Publish(c)
+	}
+	items, h := n.logSnapshot()
+	if !slices.Equal([]Item{b, a, c}, items) || !h.Complete {
+		t.Fatalf("log %v (complete %v), want [b a c] complete: a repeated item is one entry", items, h.Complete)
+	}
+	n.Publish(d)
+	items, h = n.logSnapshot()
+	if !slices.Equal([]Item{a, c, d}, items) || h.Complete {
+		t.Fatalf("log %v (complete %v), want [a c d] cut: b, the least recent, was dropped", items, h.Complete)
+	}
+}
