@@ -59,6 +59,7 @@ type Server struct {
 	ready    func(context.Context) error
 	listener net.Listener
 	headers  http.Header
+	fast     Answerer
 }
 
 // Option configures a Server.
@@ -118,10 +119,11 @@ func (s *Server) Handler() http.Handler {
 		}
 		probe(w, r)
 	})))
-	if len(s.headers) == 0 {
+	if len(s.headers) == 0 && s.fast == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		restoreTLS(r)
 		wh := w.Header()
 		for k, v := range s.headers {
 			wh[k] = v
@@ -198,23 +200,40 @@ func (s *Server) Run(ctx context.Context) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	scheme := "http"
+	var tlsCfg *tls.Config
 	if s.cfg.TLSCertFile != "" && s.cfg.TLSKeyFile != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
 		if err != nil {
 			_ = l.Close()
 			return fmt.Errorf("load TLS certificate %s: %w", s.cfg.TLSCertFile, err)
 		}
-		hs.TLSConfig = TLSConfig(cert)
-		l = tls.NewListener(l, hs.TLSConfig)
+		tlsCfg = TLSConfig(cert)
 		scheme = "https"
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
-	s.log.Info("listening", "addr", scheme+"://"+l.Addr().String(), "version", version.Version, "commit", version.Commit)
+	fastErr := make(chan error, 1)
+	var fast *fastServer
+	if s.fast != nil {
+		// The fast path reads every connection first (TLS included) and hands
+		// net/http those it does not serve itself.
+		fast = &fastServer{s: s, tls: tlsCfg, handOff: newHandOffListener(l.Addr()), ctx: context.WithoutCancel(ctx), conns: map[*fastConn]bool{}}
+		hs.ConnContext = connContext
+		go func() { fastErr <- fast.serve(l) }()
+		go func() { errc <- hs.Serve(fast.handOff) }()
+	} else {
+		if tlsCfg != nil {
+			hs.TLSConfig = tlsCfg
+			l = tls.NewListener(l, tlsCfg)
+		}
+		go func() { errc <- hs.Serve(l) }()
+	}
+	s.log.Info("listening", "addr", scheme+"://"+l.Addr().String(), "version", version.Version, "commit", version.Commit, "fastPath", fast != nil)
 
 	select {
 	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case err := <-fastErr:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -230,6 +249,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if fast != nil {
+		_ = l.Close()
+		<-fastErr // the accept loop, ended by the closed listener
+		if err := fast.shutdown(sctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -46,6 +46,10 @@ type Config struct {
 	AuthFailureRate  float64 `env:"AUTH_FAILURE_RATE" envDefault:"1"`
 	AuthFailureBurst int     `env:"AUTH_FAILURE_BURST" envDefault:"20"`
 
+	// FastPath lets cache hits be answered without net/http's per-request work
+	// (server.WithFastPath); false serves every request through net/http.
+	FastPath bool `env:"FAST_PATH" envDefault:"true"`
+
 	Peers PeerConfig
 }
 

@@ -97,6 +97,8 @@ type Gateway struct {
 	peers *peer.Node
 	// authFailures limits failed authentications per client address.
 	authFailures throttle.Limit
+	// hitSeries holds the metric series of hits answered on the fast path (fast.go).
+	hitSeries sync.Map
 }
 
 // New builds a Gateway. Nothing here touches the network.

@@ -73,6 +73,9 @@ func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
 	if h := g.table.ResponseHeaders; len(h) > 0 {
 		opts = append(opts, server.WithHeaders(h))
 	}
+	if cfg.FastPath {
+		opts = append(opts, server.WithFastPath(g))
+	}
 	if n := g.Peers(); n != nil {
 		// Not ready before the replica knows its peers: a write it carried could not
 		// reach them.
