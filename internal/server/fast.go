@@ -55,6 +55,22 @@ const fastMaxHeaders = 100
 // state net/http cannot see through the wrapper (Request.TLS is restored from it).
 type tlsStateKey struct{}
 
+// Memo is a place an Answerer may keep what holds for every request of one connection
+// (such as the identity of the token it verified last), between them.
+type Memo struct {
+	// Value is the Answerer's; nil at first.
+	Value any
+}
+
+type memoKey struct{}
+
+// ConnMemo returns the memo of the connection r came on when it is served on the fast
+// path, else nil. The requests of one connection are served one at a time.
+func ConnMemo(r *http.Request) *Memo {
+	m, _ := r.Context().Value(memoKey{}).(*Memo)
+	return m
+}
+
 // fastServer runs the fast path of one Server.
 type fastServer struct {
 	s       *Server
@@ -177,7 +193,7 @@ func (c *fastConn) serve() {
 	cfg := c.f.s.cfg
 	c.c = c.raw
 	if c.f.tls != nil {
-		c.tc = tls.Server(c.raw, c.f.tls)
+		c.tc = tls.Server(c.c, c.f.tls)
 		c.c = c.tc
 		_ = c.raw.SetDeadline(time.Now().Add(max(cfg.ReadHeaderTimeout, time.Second)))
 		if err := c.tc.HandshakeContext(c.f.ctx); err != nil {
@@ -193,7 +209,7 @@ func (c *fastConn) serve() {
 	c.reqHdr = make(http.Header, 8)
 	c.w.hdr = make(http.Header, 16)
 	c.req = http.Request{TLS: c.req.TLS}
-	base := c.f.ctx
+	base := context.WithValue(c.f.ctx, memoKey{}, &Memo{})
 	if c.req.TLS != nil {
 		base = context.WithValue(base, tlsStateKey{}, &c.state)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/throttle"
@@ -75,7 +76,7 @@ func (g *Gateway) fastHit(r *http.Request) (rt *route.Route, id auth.Identity, a
 		if err != nil {
 			return nil, id, false, nil, false
 		}
-		cached, found := g.ids.GetIfPresent(sha256.Sum256([]byte(token)))
+		cached, found := g.knownToken(r, token)
 		if !found || !g.now().Before(cached.Expiry) {
 			return nil, id, false, nil, false
 		}
@@ -97,6 +98,31 @@ func (g *Gateway) fastHit(r *http.Request) (rt *route.Route, id auth.Identity, a
 		return nil, id, false, nil, false
 	}
 	return rt, id, authed, e, true
+}
+
+// tokenMemo is the token a connection sent last, and the identity it was verified as.
+type tokenMemo struct {
+	token string
+	id    auth.Identity
+}
+
+// knownToken returns the identity of a token verified before (by ServeHTTP): from the
+// connection's memo when it sent the same bytes last (a client sends the same token
+// on every request of a connection), else from the verified-token cache (SHA-256 of
+// the token). The memo compares the whole token, so it is exactly as safe as the
+// cache; the caller checks the expiry either way.
+func (g *Gateway) knownToken(r *http.Request, token string) (auth.Identity, bool) {
+	memo := server.ConnMemo(r)
+	if memo != nil {
+		if m, ok := memo.Value.(*tokenMemo); ok && m.token == token {
+			return m.id, true
+		}
+	}
+	id, ok := g.ids.GetIfPresent(sha256.Sum256([]byte(token)))
+	if ok && memo != nil {
+		memo.Value = &tokenMemo{token: token, id: id}
+	}
+	return id, ok
 }
 
 // hitSeries are the series a hit counts in.

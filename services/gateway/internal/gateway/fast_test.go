@@ -1,12 +1,20 @@
 package gateway
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/serverless-architect/serverless-architect/internal/server"
 )
 
 // TestAnswerFastAgrees: for each request, AnswerFast either declines (and then the
@@ -127,5 +135,58 @@ func TestAnswerFastAgrees(t *testing.T) {
 	// The refused request took nothing: ServeHTTP refuses it the same way.
 	if w := serve(req("GET", "/limited", alice)); w.Code != http.StatusTooManyRequests {
 		t.Errorf("after the fast path declined a refused request, ServeHTTP answered %d", w.Code)
+	}
+}
+
+// TestFastPathThroughServer: the gateway behind the server's fast path, one keep-alive
+// connection, tokens of two users in turn: each user gets only their own entry (the
+// connection's memo of the last token never answers for another token), and every
+// answer carries the table's response headers.
+func TestFastPathThroughServer(t *testing.T) {
+	f := newFixture(t, "")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := server.New(server.Config{MaxBodyBytes: 1 << 20, ShutdownTimeout: time.Second}, log, f.gw,
+		server.WithListener(l), server.WithFastPath(f.gw), server.WithHeaders(http.Header{"X-Content-Type-Options": {"nosniff"}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1}}
+	base := "http://" + l.Addr().String()
+	alice, bob := f.pool.IDToken(t, "alice", nil), f.pool.IDToken(t, "bob", nil)
+	get := func(token string) (string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/v1/todos", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+		}
+		return resp.Header.Get(HeaderCache), string(b)
+	}
+	for _, c := range []struct{ token, user, cache string }{
+		{alice, "alice", "Miss"}, // net/http (not a hit yet); the connection is handed over
+	} {
+		if cache, body := get(c.token); cache != c.cache || !strings.Contains(body, `"sub":"`+c.user+`"`) {
+			t.Fatalf("%s: %s %s", c.user, cache, body)
+		}
+	}
+	// A fresh connection: alice's hits on the fast path, then bob's token.
+	client.CloseIdleConnections()
+	for i, c := range []struct{ token, user, cache string }{
+		{alice, "alice", "Hit"}, {alice, "alice", "Hit"}, {bob, "bob", "Miss"}, {bob, "bob", "Hit"}, {alice, "alice", "Hit"},
+	} {
+		if cache, body := get(c.token); cache != c.cache || !strings.Contains(body, `"sub":"`+c.user+`"`) {
+			t.Fatalf("request %d as %s: %s %s", i, c.user, cache, body)
+		}
 	}
 }
