@@ -114,7 +114,7 @@ type Node struct {
 	members   map[string]bool // ready peers, self excluded
 	peers     map[string]*peerState
 	streams   map[string]*stream
-	log       *list.List             // of logEntry, least recently invalidated first
+	log       *list.List             // of *logEntry, least recently invalidated first
 	logIndex  map[Item]*list.Element // each item's entry
 	logSince  int64                  // the log is complete from here (sender clock)
 	logCut    bool                   // entries were dropped: the log no longer reaches back to the start
@@ -237,17 +237,17 @@ func (n *Node) Publish(items ...Item) {
 // full the least recently invalidated item goes, and the log then starts after it.
 func (n *Node) appendLog(at int64, it Item) {
 	if e, ok := n.logIndex[it]; ok {
-		e.Value = logEntry{at: at, item: it}
+		e.Value.(*logEntry).at = at
 		n.log.MoveToBack(e)
 		return
 	}
 	if n.log.Len() >= n.o.LogSize {
-		old := n.log.Remove(n.log.Front()).(logEntry)
+		old := n.log.Remove(n.log.Front()).(*logEntry)
 		delete(n.logIndex, old.item)
 		n.logSince = old.at + 1
 		n.logCut = true
 	}
-	n.logIndex[it] = n.log.PushBack(logEntry{at: at, item: it})
+	n.logIndex[it] = n.log.PushBack(&logEntry{at: at, item: it})
 }
 
 // SetMembers replaces the membership: every replica of the gateway, this one
@@ -561,7 +561,7 @@ func (n *Node) needFlush(st *peerState, msg *message) bool {
 func (n *Node) logSnapshot() ([]Item, *hello) {
 	items := make([]Item, 0, n.log.Len())
 	for e := n.log.Front(); e != nil; e = e.Next() {
-		items = append(items, e.Value.(logEntry).item)
+		items = append(items, e.Value.(*logEntry).item)
 	}
 	return items, &hello{Since: n.logSince, Complete: !n.logCut}
 }
