@@ -45,8 +45,13 @@ func WithFastPath(a Answerer) Option {
 }
 
 // fastHeadBytes bounds a request head on the fast path; a longer one goes to net/http
-// (which allows 1 MiB).
-const fastHeadBytes = 16 << 10
+// (which allows 1 MiB). A connection's buffer starts at fastBufBytes (a request with a
+// Cognito token fits) and grows to fastHeadBytes only for a longer head, so that idle
+// keep-alive connections cost about what net/http's do.
+const (
+	fastHeadBytes = 16 << 10
+	fastBufBytes  = 4 << 10
+)
 
 // fastMaxHeaders bounds the header lines of a request on the fast path.
 const fastMaxHeaders = 100
@@ -205,7 +210,7 @@ func (c *fastConn) serve() {
 		c.req.TLS = &c.state
 	}
 	c.remote = c.raw.RemoteAddr().String()
-	c.buf = make([]byte, fastHeadBytes)
+	c.buf = make([]byte, fastBufBytes)
 	c.reqHdr = make(http.Header, 8)
 	c.w.hdr = make(http.Header, 16)
 	c.req = http.Request{TLS: c.req.TLS}
@@ -267,7 +272,10 @@ func (c *fastConn) readHead() (end int, ok bool) {
 			return c.start + i, true
 		}
 		if c.end-c.start == len(c.buf) {
-			return -1, true
+			if len(c.buf) >= fastHeadBytes {
+				return -1, true
+			}
+			c.buf = append(c.buf, make([]byte, fastHeadBytes-len(c.buf))...)
 		}
 		if c.end == len(c.buf) { // room at the front only
 			c.end = copy(c.buf, c.buf[c.start:c.end])

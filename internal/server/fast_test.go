@@ -299,3 +299,36 @@ func FuzzFastParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathLongHeads: a head longer than the connection's first buffer is still
+// answered on the fast path; one longer than the fast path takes goes to net/http.
+func TestFastPathLongHeads(t *testing.T) {
+	addr, a, _, _ := fastServerFixture(t, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i, size := range []int{100, 8 << 10, 15 << 10, 20 << 10} {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := fmt.Fprintf(c, "GET /hit HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\n", strings.Repeat("a", size)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("head %d: %v", i, err)
+		}
+		resp.Body.Close()
+		want := "fast"
+		if size > fastHeadBytes {
+			want = "net/http"
+		}
+		if got := resp.Header.Get("X-Source"); got != want || resp.StatusCode != 200 {
+			t.Errorf("a %d-byte header: %d from %s, want 200 from %s", size, resp.StatusCode, got, want)
+		}
+	}
+	if a.answered.Load() != 3 {
+		t.Errorf("answered %d on the fast path, want 3", a.answered.Load())
+	}
+}

@@ -2,7 +2,9 @@
 // listen on $PORT, answer /healthz (alive) and /readyz (ready to take traffic; fails
 // while draining), give every request an id, log one JSON line per request, limit
 // request bodies, and on context cancellation (SIGTERM) fail readiness, wait for the
-// load balancer to notice, then shut down gracefully.
+// load balancer to notice, then shut down gracefully. HTTPS uses one TLS configuration
+// for every service (TLSConfig); a service may answer some requests on a fast path
+// that skips net/http's per-request work (WithFastPath).
 package server
 
 import (

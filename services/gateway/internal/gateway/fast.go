@@ -55,6 +55,18 @@ func (g *Gateway) AnswerFast(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// fastRoutes reports whether any route can be answered on the fast path: a route that
+// caches, not driven by its origin. The edge's table has none, and its connections
+// stay with net/http from the start.
+func (g *Gateway) fastRoutes() bool {
+	for _, rt := range g.table.Routes {
+		if rt.Cache != nil && !rt.Cache.Origin {
+			return true
+		}
+	}
+	return false
+}
+
 // fastHit makes the checks of ServeHTTP that decide a hit, without side effects.
 func (g *Gateway) fastHit(r *http.Request) (rt *route.Route, id auth.Identity, authed bool, e *cache.Entry, ok bool) {
 	if !route.CleanPath(r.URL.Path) {

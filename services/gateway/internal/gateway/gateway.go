@@ -8,6 +8,11 @@
 // Cache-Control with ETag revalidation (shared.go), and compress text answers with
 // brotli or gzip (compress.go).
 //
+// Replicas keep their caches coherent through package peer (peers.go): a write
+// invalidates the writer's entries on every replica, and a replica that may have missed
+// an invalidation serves uncached. Cache hits that need nothing but memory are answered
+// on the server's fast path (fast.go).
+//
 // Trust model: upstreams are cluster-local and keep verifying the bearer token
 // themselves. The gateway forwards Authorization unchanged and adds the verified
 // identity in X-Auth-* headers, after removing every X-Auth-* header (in any spelling)

@@ -71,8 +71,9 @@ func newPeers(cfg Config, store *cache.Store, d Deps, reg prometheus.Registerer)
 // Peers returns the replica's peer Node, nil for a single replica.
 func (g *Gateway) Peers() *peer.Node { return g.peers }
 
-// servePeers receives the peers' messages on host:port until stop is closed, and then
-// says goodbye to them; run it once the gateway has stopped serving clients.
+// servePeers receives the peers' messages on host:port and runs n's housekeeping until
+// clientsDone is closed (the gateway has answered its last request), then says goodbye
+// to the peers and stops.
 func servePeers(ctx context.Context, n *peer.Node, host string, port int, log *slog.Logger, clientsDone <-chan struct{}) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {

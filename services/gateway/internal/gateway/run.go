@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
 	if h := g.table.ResponseHeaders; len(h) > 0 {
 		opts = append(opts, server.WithHeaders(h))
 	}
-	if cfg.FastPath {
+	if cfg.FastPath && g.fastRoutes() {
 		opts = append(opts, server.WithFastPath(g))
 	}
 	if n := g.Peers(); n != nil {

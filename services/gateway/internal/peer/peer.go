@@ -197,7 +197,8 @@ func New(o Options) (*Node, error) {
 func (n *Node) Coherent() bool { return n.o.Now().UnixNano() < n.until.Load() }
 
 // Live is the number of replicas known to be up: this one and every peer whose lease
-// runs. Throttling divides the configured limits by it.
+// runs (counted on every message and every quarter window). Throttling divides the
+// configured limits by it.
 func (n *Node) Live() int { return int(n.live.Load()) }
 
 // Ready reports an error until the first membership arrived and named this replica:
