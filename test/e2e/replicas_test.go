@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 )
@@ -34,7 +31,7 @@ func TestGatewayReplicas(t *testing.T) {
 	u.okJSON(&first, "--api-url", reps[0].URL, "add", "first")
 
 	// Reads on replica 2 are cached there: the second is a hit.
-	client, token := replicaClient(t, s, u)
+	client, token := caClient(t, s), idToken(t, u)
 	get := func(base string) (string, int) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+"/v1/todos", nil)
@@ -85,26 +82,4 @@ func TestGatewayReplicas(t *testing.T) {
 			t.Fatalf("through the balancer: %d to-dos, want 2", n)
 		}
 	}
-}
-
-// replicaClient is an HTTPS client trusting the stack's CA, and the user's id token.
-func replicaClient(t *testing.T, s *localStack, u *user) (*http.Client, string) {
-	t.Helper()
-	pem, err := os.ReadFile(s.stack.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	b, err := os.ReadFile(sessionFile(u))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sess struct {
-		IDToken string `json:"idToken"`
-	}
-	if err := json.Unmarshal(b, &sess); err != nil || sess.IDToken == "" {
-		t.Fatalf("session file: %v", err)
-	}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}, sess.IDToken
 }

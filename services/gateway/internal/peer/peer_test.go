@@ -132,6 +132,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting until %s", what)
 }
 
+// pair starts two replicas that list each other and waits until a hears from b.
+func pair(t *testing.T, window, grace time.Duration) (a, b *replica) {
+	t.Helper()
+	a, b = newReplica(t, nil, window, grace), newReplica(t, nil, window, grace)
+	a.node.SetMembers(members(a, b))
+	b.node.SetMembers(members(a, b))
+	eventually(t, "coherent", func() bool { return a.node.Coherent() && b.node.Coherent() })
+	return a, b
+}
+
 func TestFanOut(t *testing.T) {
 	a := newReplica(t, nil, time.Second, 2*time.Second)
 	b := newReplica(t, nil, time.Second, 2*time.Second)
@@ -170,11 +180,7 @@ func TestFanOut(t *testing.T) {
 
 func TestPartitionServesUncachedThenCatchesUp(t *testing.T) {
 	const window = 300 * time.Millisecond
-	a := newReplica(t, nil, window, time.Minute)
-	b := newReplica(t, nil, window, time.Minute)
-	a.node.SetMembers(members(a, b))
-	b.node.SetMembers(members(a, b))
-	eventually(t, "coherent", func() bool { return a.node.Coherent() && b.node.Coherent() })
+	a, b := pair(t, window, time.Minute)
 
 	a.cut.Store(true) // b's messages no longer reach a
 	it := Item{Identity: "bob", Prefix: "/v1/todos"}
@@ -193,11 +199,7 @@ func TestPartitionServesUncachedThenCatchesUp(t *testing.T) {
 }
 
 func TestRestartedPeerFlushes(t *testing.T) {
-	a := newReplica(t, nil, time.Second, time.Minute)
-	b := newReplica(t, nil, time.Second, time.Minute)
-	a.node.SetMembers(members(a, b))
-	b.node.SetMembers(members(a, b))
-	eventually(t, "coherent", a.node.Coherent)
+	a, b := pair(t, time.Second, time.Minute)
 
 	// b crashes and a new process takes its address: what the old one had not sent
 	// is lost, so a must drop its cache before trusting b again.
@@ -208,11 +210,7 @@ func TestRestartedPeerFlushes(t *testing.T) {
 }
 
 func TestGoodbyeNeedsNoFlush(t *testing.T) {
-	a := newReplica(t, nil, time.Second, time.Minute)
-	b := newReplica(t, nil, time.Second, time.Minute)
-	a.node.SetMembers(members(a, b))
-	b.node.SetMembers(members(a, b))
-	eventually(t, "coherent", a.node.Coherent)
+	a, b := pair(t, time.Second, time.Minute)
 	it := Item{Identity: "carol", Prefix: "/v1/todos"}
 	b.node.Publish(it)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -235,11 +233,7 @@ func TestGoodbyeNeedsNoFlush(t *testing.T) {
 }
 
 func TestCrashedPeerFlushesAfterGrace(t *testing.T) {
-	a := newReplica(t, nil, 200*time.Millisecond, 400*time.Millisecond)
-	b := newReplica(t, nil, 200*time.Millisecond, 400*time.Millisecond)
-	a.node.SetMembers(members(a, b))
-	b.node.SetMembers(members(a, b))
-	eventually(t, "coherent", a.node.Coherent)
+	a, b := pair(t, 200*time.Millisecond, 400*time.Millisecond)
 	b.stop()
 	a.node.SetMembers(members(a)) // b left the membership without a goodbye
 	if n := a.cache.flushed(); n != 0 {
@@ -265,12 +259,8 @@ func TestJoinReplaysTheLog(t *testing.T) {
 }
 
 func TestQueueOverflowSendsFlush(t *testing.T) {
-	a := newReplica(t, nil, 300*time.Millisecond, time.Minute)
-	b := newReplica(t, nil, 300*time.Millisecond, time.Minute)
+	a, b := pair(t, 300*time.Millisecond, time.Minute)
 	b.node.o.QueueSize = 4
-	a.node.SetMembers(members(a, b))
-	b.node.SetMembers(members(a, b))
-	eventually(t, "coherent", a.node.Coherent)
 	a.cut.Store(true)
 	eventually(t, "b cannot reach a", func() bool { return !a.node.Coherent() })
 	for i := range 10 {
