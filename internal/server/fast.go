@@ -457,7 +457,7 @@ type fastWriter struct {
 	head        bool // a HEAD request: no body goes out
 	body        []byte
 	out         []byte // answers composed and not yet flushed
-	sent        int
+	sent        int    // body bytes of the last answer
 }
 
 func (w *fastWriter) reset(head bool) {
@@ -524,7 +524,6 @@ func (w *fastWriter) compose() {
 	} else {
 		delete(h, "Content-Length")
 	}
-	start := len(w.out)
 	w.out = append(w.out, "HTTP/1.1 "...)
 	w.out = strconv.AppendInt(w.out, int64(w.status), 10)
 	w.out = append(w.out, ' ')
@@ -554,7 +553,7 @@ func (w *fastWriter) compose() {
 	}
 	w.out = append(w.out, "\r\n"...)
 	w.out = append(w.out, w.body...)
-	w.sent = len(w.out) - start
+	w.sent = len(w.body) // the body's bytes, as AccessLog counts them
 }
 
 // flush writes the composed answers.

@@ -48,6 +48,13 @@ func (a *fakeAnswerer) AnswerFast(w http.ResponseWriter, r *http.Request) bool {
 // handler says what it saw.
 func fastServerFixture(t *testing.T, tlsPaths *devtls.Paths) (addr string, a *fakeAnswerer, cancel context.CancelFunc, done chan error) {
 	t.Helper()
+	addr, a, cancel, done, _ = fastServerLogs(t, tlsPaths)
+	return addr, a, cancel, done
+}
+
+// fastServerLogs is fastServerFixture that also returns the server's log.
+func fastServerLogs(t *testing.T, tlsPaths *devtls.Paths) (addr string, a *fakeAnswerer, cancel context.CancelFunc, done chan error, logs *logtest.Buffer) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +69,8 @@ func fastServerFixture(t *testing.T, tlsPaths *devtls.Paths) (addr string, a *fa
 		w.Header().Set("X-Source", "net/http")
 		fmt.Fprintf(w, "%s %s tls=%v body=%q\n", r.Method, r.URL.Path, r.TLS != nil, body)
 	})
-	s := New(cfg, logging.New(&logtest.Buffer{}, "info", "test"), h, WithListener(l), WithFastPath(a),
+	logs = &logtest.Buffer{}
+	s := New(cfg, logging.New(logs, "info", "test"), h, WithListener(l), WithFastPath(a),
 		WithHeaders(http.Header{"X-Content-Type-Options": {"nosniff"}}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done = make(chan error, 1)
@@ -75,14 +83,14 @@ func fastServerFixture(t *testing.T, tlsPaths *devtls.Paths) (addr string, a *fa
 			t.Error("Run did not return")
 		}
 	})
-	return l.Addr().String(), a, cancel, done
+	return l.Addr().String(), a, cancel, done, logs
 }
 
 // TestFastPathHandsOff: on one connection, pipelined, the fast path answers the
 // requests its Answerer takes, and at the first it does not (or that is not simple)
 // hands the connection to net/http, which answers that one and every later one.
 func TestFastPathHandsOff(t *testing.T) {
-	addr, a, _, _ := fastServerFixture(t, nil)
+	addr, a, _, _, logs := fastServerLogs(t, nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +149,10 @@ func TestFastPathHandsOff(t *testing.T) {
 	}
 	if n := a.answered.Load(); n != 3 {
 		t.Errorf("the Answerer answered %d requests, want 3", n)
+	}
+	// The fast path logs each request as AccessLog does, with its request id.
+	if l := logs.String(); !strings.Contains(l, `"method":"GET","path":"/hit","status":200,"bytes":11,`) || !strings.Contains(l, `"requestId":"req-1"`) {
+		t.Errorf("no access log line for the fast path's first answer:\n%s", l)
 	}
 }
 
