@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 )
 
 // DefaultPath is where `make dev` writes the file, relative to the repository root.
@@ -55,9 +57,11 @@ type Resources struct {
 	// PostsTable and SubscribersTable are MyBlog's tables (Global Tables in AWS).
 	PostsTable       string `json:"postsTable,omitempty"`
 	SubscribersTable string `json:"subscribersTable,omitempty"`
-	// SiteBucket holds the blog's static site; MediaBucket its uploads and thumbnails.
-	SiteBucket  string `json:"siteBucket,omitempty"`
-	MediaBucket string `json:"mediaBucket,omitempty"`
+	// SiteBucket holds the blog's static site (in SiteBucketRegion, the home region);
+	// MediaBucket this region's uploads and thumbnails.
+	SiteBucket       string `json:"siteBucket,omitempty"`
+	SiteBucketRegion string `json:"siteBucketRegion,omitempty"`
+	MediaBucket      string `json:"mediaBucket,omitempty"`
 	// BlogOACID is the CloudFront origin access control the distribution reads the
 	// buckets with.
 	BlogOACID string `json:"blogOacId,omitempty"`
@@ -68,6 +72,18 @@ type Resources struct {
 	// BlogMediaFunctionARN is the published CloudFront Function that strips /media
 	// from media requests (empty under moto, which has no Functions API).
 	BlogMediaFunctionARN string `json:"blogMediaFunctionArn,omitempty"`
+	// BlogAPICachePolicyID, BlogAPIOriginRequestPolicyID and
+	// BlogSecurityHeadersPolicyID are the project's own CloudFront policies (local ids
+	// under moto, which has no policy API).
+	BlogAPICachePolicyID         string `json:"blogApiCachePolicyId,omitempty"`
+	BlogAPIOriginRequestPolicyID string `json:"blogApiOriginRequestPolicyId,omitempty"`
+	BlogSecurityHeadersPolicyID  string `json:"blogSecurityHeadersPolicyId,omitempty"`
+	// BlogEdge is the distribution as provisioned, with the project's own policies in
+	// full: what the local edge runs (services/gateway, DISTRIBUTION_FILE).
+	BlogEdge *cdn.Distribution `json:"blogEdge,omitempty"`
+	// BlogPublicURL is the blog's public origin: https://<first alias>, else
+	// https://<distribution domain>. Unsubscribe links and the site's origin follow it.
+	BlogPublicURL string `json:"blogPublicUrl,omitempty"`
 	// FilesBucket holds each MyTodoList user's own folder, users/<id>/.
 	FilesBucket string `json:"filesBucket,omitempty"`
 	// IdentityPoolID is the Cognito Identity Pool that exchanges user-pool tokens for
