@@ -210,13 +210,18 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	s.con.Printf("provisioning AWS resources in moto (%s)", o.Region)
 	// The blog's local origin is where the admin page runs: the media bucket's CORS rule
 	// must let it PUT photos to their presigned URLs, as it lets the CloudFront domain.
-	var blog provision.BlogOptions
+	shift := o.PortBase - DefaultPortBase
+	blog := BlogOrigin(shift)
 	for _, svc := range o.Services {
 		if svc.Blog {
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
 		}
 	}
 	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog})
+	if err != nil {
+		return nil, err
+	}
+	distribution, err := WriteDistribution(o.Dir, res)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +261,8 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		st.Services["moto"] = moto
 	}
 	for _, svc := range o.Services {
-		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: o.PortBase - DefaultPortBase, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key, Resources: res}
+		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
+			DistributionFile: distribution, Resources: res}
 		if svc.API && o.GatewayReplicas > 1 {
 			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
 			if err != nil {

@@ -59,3 +59,29 @@ func TestRunRefusesBadPeerSettings(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRefusesBadDistribution: in edge mode a distribution CloudFront would refuse
+// (or that could not work) stops the gateway with the field at fault, as does asking
+// for both modes.
+func TestRunRefusesBadDistribution(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "distribution.json")
+	doc := `{"name": "myblog", "defaultRootObject": "index.html",
+	  "origins": [{"id": "site", "domainName": "site.s3.us-east-1.amazonaws.com", "s3": true}],
+	  "defaultBehavior": {"targetOriginId": "site", "viewerProtocolPolicy": "redirect-to-https", "allowedMethods": ["GET", "HEAD"],
+	    "cachedMethods": ["GET", "HEAD"], "compress": true, "cachePolicyId": "83da9c7e-98b4-4e11-a168-04f0df8e2c65"}}`
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"DISTRIBUTION_FILE=" + file, "PORT=0", "METRICS_PORT=0",
+		"COGNITO_ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_x", "COGNITO_CLIENT_IDS=c",
+	}
+	err := run(context.Background(), env, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "defaultBehavior: sends the viewer's Host to S3 origin \"site\"") {
+		t.Errorf("run = %v, want an error naming the default behaviour", err)
+	}
+	err = run(context.Background(), append(env, "ROUTES_FILE=routes.yaml"), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("run with both files = %v", err)
+	}
+}

@@ -14,8 +14,15 @@ type Config struct {
 	Auth auth.Config
 
 	// RoutesFile is the YAML route table; ${VAR} in its upstream URLs is expanded from
-	// the environment.
-	RoutesFile string `env:"ROUTES_FILE,required"`
+	// the environment. Exactly one of RoutesFile and DistributionFile is set.
+	RoutesFile string `env:"ROUTES_FILE"`
+	// DistributionFile makes the gateway MyBlog's edge: the CloudFront distribution
+	// document (JSON, internal/cdn) it runs, as `sa provision` recorded it.
+	DistributionFile string `env:"DISTRIBUTION_FILE"`
+	// OriginURLs replaces, in edge mode, the address of origins by id:
+	// "api=https://localhost:8082,...". The local stand-in for DNS (the API origin is a
+	// latency-routed host name in production).
+	OriginURLs map[string]string `env:"ORIGIN_URLS" envKeyValSeparator:"="`
 	// MetricsPort serves /metrics (Prometheus); 0 turns it off. Knative reserves 8012,
 	// 8013, 8022, 9090, 9091 and 8008, so the default is 9464.
 	MetricsPort int `env:"METRICS_PORT" envDefault:"9464"`

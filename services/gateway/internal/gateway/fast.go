@@ -56,11 +56,14 @@ func (g *Gateway) AnswerFast(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // fastRoutes reports whether any route can be answered on the fast path: a route that
-// caches, not driven by its origin. The edge's table has none, and its connections
-// stay with net/http from the start.
+// caches. The edge runs a distribution, not a route table, and its connections stay
+// with net/http from the start.
 func (g *Gateway) fastRoutes() bool {
+	if g.edge != nil || g.table == nil {
+		return false
+	}
 	for _, rt := range g.table.Routes {
-		if rt.Cache != nil && !rt.Cache.Origin {
+		if rt.Cache != nil {
 			return true
 		}
 	}
@@ -73,7 +76,7 @@ func (g *Gateway) fastHit(r *http.Request) (rt *route.Route, id auth.Identity, a
 		return nil, id, false, nil, false
 	}
 	rt, _, err := g.table.Match(r.Method, r.URL.Path)
-	if err != nil || !rt.CachesMethod(r.Method) || rt.Cache.Origin {
+	if err != nil || !rt.CachesMethod(r.Method) {
 		return nil, id, false, nil, false
 	}
 	identity := ""

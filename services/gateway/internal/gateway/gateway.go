@@ -3,10 +3,11 @@
 // with Cognito, answer from the response cache, and otherwise stream the request to the
 // route's upstream and its response back.
 //
-// In edge mode (MyBlog's local CloudFront, services/gateway/edge.yaml) routes read S3
-// buckets (package s3origin), cache as a shared cache driven by the origin's
-// Cache-Control with ETag revalidation (shared.go), and compress text answers with
-// brotli or gzip (compress.go).
+// In edge mode (MyBlog's local CloudFront) the gateway runs the distribution document
+// `sa provision` recorded (internal/cdn) instead of a route table: behaviours by path
+// pattern, S3 origins read with the SDK (package s3origin), the cache key, TTLs, origin
+// request and response headers its policies say, origin group failover (edge.go), and
+// brotli or gzip compression (compress.go).
 //
 // Replicas keep their caches coherent through package peer (peers.go): a write
 // invalidates the writer's entries on every replica, and a replica that may have missed
@@ -38,6 +39,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer"
@@ -66,14 +68,19 @@ type Verifier interface {
 
 // Deps are what New needs besides the configuration.
 type Deps struct {
-	Table    *route.Table
-	Verifier Verifier
-	Log      *slog.Logger
+	// Table is the route table; nil in edge mode, where Distribution makes it.
+	Table *route.Table
+	// Distribution, when set, is the CloudFront distribution the gateway runs as the
+	// blog's edge; OriginURLs then replaces origins' addresses by origin id.
+	Distribution *cdn.Distribution
+	OriginURLs   map[string]string
+	Verifier     Verifier
+	Log          *slog.Logger
 	// Transport sends requests to http upstreams; when nil, each http upstream gets a
 	// synchronous keep-alive client (upstream.go), and NewTransport the rest.
 	Transport http.RoundTripper
-	// S3 returns the client s3 upstreams read their buckets with; required when the
-	// table has such a route.
+	// S3 returns the client S3 origins are read with; required in edge mode when the
+	// distribution has such an origin.
 	S3 func(ctx context.Context) (s3origin.API, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -104,6 +111,8 @@ type Gateway struct {
 	authFailures throttle.Limit
 	// hitSeries holds the metric series of hits answered on the fast path (fast.go).
 	hitSeries sync.Map
+	// edge is the distribution the gateway runs in edge mode; nil otherwise.
+	edge *edgeState
 }
 
 // New builds a Gateway. Nothing here touches the network.
@@ -121,18 +130,24 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if cfg.AuthCacheSize < 1 || cfg.AuthCacheTTL <= 0 {
 		return nil, fmt.Errorf("AUTH_CACHE_SIZE (%d) and AUTH_CACHE_TTL (%s) must be positive", cfg.AuthCacheSize, cfg.AuthCacheTTL)
 	}
-	g := &Gateway{table: d.Table, verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
+	g := &Gateway{verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
+	if d.Distribution != nil {
+		table, edge, err := newEdge(d.Distribution, d.OriginURLs, d.S3, cfg.UpstreamMaxIdleConns)
+		if err != nil {
+			return nil, err
+		}
+		d.Table, g.edge = table, edge
+	}
+	if d.Table == nil {
+		return nil, errors.New("a route table or a distribution is required")
+	}
+	g.table = d.Table
 	g.buffers.New = func() any { b := make([]byte, 32<<10); return &b }
 	clients := map[string]*upstreamClient{}
 	var err error
 	for _, rt := range d.Table.Routes {
 		var t http.RoundTripper = d.Transport
-		if rt.Upstream.Kind == route.UpstreamS3 {
-			if d.S3 == nil {
-				return nil, fmt.Errorf("route %s reads S3 bucket %s, but no S3 client was configured", rt.Name, rt.Upstream.Bucket)
-			}
-			t = &s3origin.Transport{S3: d.S3, Bucket: rt.Upstream.Bucket, IndexDocument: rt.Upstream.IndexDocument}
-		} else if !custom && rt.Upstream.URL != nil {
+		if g.edge == nil && !custom && rt.Upstream.URL != nil {
 			key := rt.Upstream.URL.Scheme + "://" + rt.Upstream.URL.Host
 			c := clients[key]
 			if c == nil {
@@ -229,6 +244,9 @@ func (g *Gateway) Metrics() http.Handler { return metricsHandler(g.metrics.reg) 
 func (g *Gateway) Close() {
 	g.cache.Close()
 	g.limits.Close()
+	if g.edge != nil {
+		g.edge.close()
+	}
 	g.ids.StopAllGoroutines()
 	for _, c := range g.clients {
 		c.closeIdle()
@@ -268,6 +286,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serve(x *exchange) {
+	if g.edge != nil {
+		g.serveEdge(x)
+		return
+	}
 	r := x.r
 	if !route.CleanPath(r.URL.Path) {
 		g.fail(x, apperr.New(apperr.Invalid, "the path %q is not in canonical form (no empty, . or .. segments)", r.URL.Path))
@@ -332,11 +354,7 @@ func (g *Gateway) serve(x *exchange) {
 	}
 
 	if rt.CachesMethod(r.Method) {
-		if rt.Cache.Origin {
-			g.serveShared(x)
-		} else {
-			g.serveCached(x)
-		}
+		g.serveCached(x)
 		return
 	}
 	x.cache = "bypass"

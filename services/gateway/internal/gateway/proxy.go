@@ -99,9 +99,9 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 	}
 
 	up := rt.Upstream.URL
-	u := &url.URL{Scheme: up.Scheme, Host: up.Host, Path: up.Path + rt.Upstream.Path(r.URL.Path), RawQuery: r.URL.RawQuery}
+	u := &url.URL{Scheme: up.Scheme, Host: up.Host, Path: up.Path + r.URL.Path, RawQuery: r.URL.RawQuery}
 	if r.URL.RawPath != "" {
-		u.RawPath = up.Path + rt.Upstream.Path(r.URL.RawPath)
+		u.RawPath = up.Path + r.URL.RawPath
 	}
 	out := (&http.Request{
 		Method:        r.Method,
