@@ -217,7 +217,8 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
 		}
 	}
-	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog})
+	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
+		Sender: provision.SenderOptions{Email: LocalSender}})
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,12 @@ func Services() []Service {
 // fronts it).
 const BlogAPIPort = 8082
 
+// LocalSender is the welcome mailer's From address in the local stack: moto verifies
+// any identity at once, and nothing leaves the machine (moto keeps sent mail at
+// /moto-api/data.json). In AWS the sender is `sa provision --sender-email` or
+// `--sender-domain`.
+const LocalSender = "welcome@blog.localhost"
+
 // BlogOrigin is how the local stack provisions MyBlog: the distribution's API origin is
 // blog-api itself, https://localhost:<its port>, so the edge runs the distribution
 // exactly as provisioned, without translating it.

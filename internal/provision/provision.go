@@ -187,6 +187,9 @@ type Outcome struct {
 	Skipped bool
 	// ID is the resource's identifier when it differs from its name (a user pool id).
 	ID string
+	// Notes are what the operator must do next (DNS records to add, a link to open),
+	// printed under the resource's line.
+	Notes []string
 }
 
 // Resource is one provisioned AWS resource.
@@ -213,6 +216,8 @@ type Options struct {
 	Roles RoleOptions
 	// DAX, when enabled, adds a DAX cluster in front of the to-dos table (dax.go).
 	DAX DAXOptions
+	// Sender is the welcome mailer's SES identity (events.go).
+	Sender SenderOptions
 }
 
 // Definitions returns every resource the project provisions, in dependency order,
@@ -243,7 +248,7 @@ func DefinitionsFor(o Options) []Resource {
 	// Photo thumbnails (thumbnails.go): the media bucket's notification queue and DLQ.
 	rs = append(rs, ThumbnailResources(prefix)...)
 	// Subscriber events (events.go): stream, checkpoints, DLQ, idempotency, SES identity.
-	rs = append(rs, EventResources(prefix, "")...)
+	rs = append(rs, EventResources(prefix, o.Sender)...)
 	// The to-dos table's DAX cluster (dax.go), before the roles: todo-api's may use it.
 	if o.DAX.Enabled {
 		rs = append(rs, DAXResources(prefix, o.DAX)...)
@@ -273,6 +278,9 @@ func Ensure(ctx context.Context, c *Clients, rs []Resource, log io.Writer) (stac
 			return stack.Resources{}, fmt.Errorf("provision %s %s: %w", r.Kind(), r.Name(), err)
 		}
 		fmt.Fprintln(log, Line(r, o))
+		for _, n := range o.Notes {
+			fmt.Fprintln(log, "         "+n)
+		}
 	}
 	return out, nil
 }

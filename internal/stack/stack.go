@@ -105,9 +105,16 @@ type Resources struct {
 	SubscribersStreamARN   string `json:"subscribersStreamArn,omitempty"`
 	CheckpointTable        string `json:"checkpointTable,omitempty"`
 	SubscriberEventsDLQURL string `json:"subscriberEventsDlqUrl,omitempty"`
-	// IdempotencyTable is the welcome mailer's ledger; SenderEmail its SES identity.
+	// IdempotencyTable is the welcome mailer's ledger.
 	IdempotencyTable string `json:"idempotencyTable,omitempty"`
-	SenderEmail      string `json:"senderEmail,omitempty"`
+	// SenderEmail is the welcome mailer's From address; SenderIdentity the SES
+	// identity it sends as (that address, or its domain); SESConfigurationSet the
+	// configuration set it sends through, if any; SenderDKIMRecords the DNS records a
+	// domain identity needs.
+	SenderEmail         string   `json:"senderEmail,omitempty"`
+	SenderIdentity      string   `json:"senderIdentity,omitempty"`
+	SESConfigurationSet string   `json:"sesConfigurationSet,omitempty"`
+	SenderDKIMRecords   []string `json:"senderDkimRecords,omitempty"`
 	// DAXClusterARN and DAXEndpoint (todo-api's DAX_ENDPOINT, daxs://...) identify the
 	// to-dos table's DAX cluster, with `sa provision --dax`; the endpoint is empty
 	// until AWS has made the cluster. DAXRoleARN is the role DAX reaches the table
