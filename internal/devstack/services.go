@@ -137,6 +137,7 @@ func BlogAPIEnv(in Inputs) []string {
 		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
 		"S3_FORCE_PATH_STYLE=true",
 		"CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.BlogDistributionID,
+		"DEV_MODE=true",
 	}
 }
 
@@ -242,6 +243,7 @@ func TodoAPIEnv(in Inputs) []string {
 		"FILES_BUCKET=" + in.Resources.FilesBucket,
 		"FILES_VENDING_ROLE_ARN=" + in.Resources.FilesVendingRoleARN,
 		"S3_FORCE_PATH_STYLE=true",
+		"DEV_MODE=true",
 	}
 }
 

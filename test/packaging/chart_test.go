@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"bytes"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +75,8 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		{"region malformed", "aws: {region: Frankfurt}"},
 		{"dax endpoint without scheme", "dax: {endpoint: my-cluster.dax.amazonaws.com}"},
 		{"page token key as a value", "pageToken: {key: c2VjcmV0}"},
+		{"a generated page token key", "pageToken: {create: true}"},
+		{"a generated unsubscribe key", "unsubscribeKey: {create: true}"},
 		{"broker toggle a string", "broker: {enabled: 'false'}"},
 		{"health test image unpinned", "healthTest: {image: 'curlimages/curl:latest'}"},
 		{"account id a number", "aws: {accountId: 123456789012}"},
@@ -289,9 +290,10 @@ func TestChartRendersValues(t *testing.T) {
 			t.Errorf("welcome-mailer delivery = %+v", tr.Spec.Delivery)
 		}
 		one[*eventingv1.Trigger](t, r.manifests, "Trigger", "welcome-mailer-integrationsource")
-		for _, name := range []string{"todo-api-page-token", "unsubscribe-key"} {
-			if got := find[*corev1.Secret](r.manifests, "Secret", name); name == "unsubscribe-key" && len(got) != 1 {
-				t.Errorf("%d Secrets %s with unsubscribeKey.create, want 1", len(got), name)
+		for svc, want := range map[string][2]string{"todo-api": {"PAGE_TOKEN_KEY", "page-key"}, "blog-api": {"UNSUBSCRIBE_KEY", "unsubscribe-key-2026"},
+			"welcome-mailer": {"UNSUBSCRIBE_KEY", "unsubscribe-key-2026"}} {
+			if got := secretKeyRef(one[*servingv1.Service](t, r.manifests, "Service", svc), want[0]); got != want[1] {
+				t.Errorf("%s: %s from Secret %q, want the existing Secret %q", svc, want[0], got, want[1])
 			}
 		}
 		routes := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "gateway-routes")
@@ -389,39 +391,82 @@ func envSecrets(c corev1.Container) []string {
 	return names
 }
 
-// TestChartPageTokenSecret checks the Secret made with pageToken.create: a random
-// 32-byte key, different on every fresh rendering, never a value from the values.
-func TestChartPageTokenSecret(t *testing.T) {
-	keys := map[string]bool{}
-	for range 2 {
-		r, err := renderChart(t, "pageToken: {create: true}")
-		if err != nil {
-			t.Fatal(err)
+// secretKeyRef is the Secret the service's variable name comes from ("" when it does
+// not come from a Secret, or may be missing).
+func secretKeyRef(svc *servingv1.Service, name string) string {
+	for _, e := range svc.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Key == "key" &&
+			(e.ValueFrom.SecretKeyRef.Optional == nil || !*e.ValueFrom.SecretKeyRef.Optional) {
+			return e.ValueFrom.SecretKeyRef.Name
 		}
-		sec := one[*corev1.Secret](t, r.manifests, "Secret", "todo-api-page-token")
-		if sec.Annotations["helm.sh/resource-policy"] != "keep" {
-			t.Error("the Secret is not kept on uninstall")
-		}
-		key, err := base64.StdEncoding.DecodeString(string(sec.Data["key"]))
-		if err != nil {
-			t.Fatalf("key is not base64: %v", err)
-		}
-		if len(key) != 32 {
-			t.Errorf("key has %d bytes, want 32", len(key))
-		}
-		keys[string(key)] = true
 	}
-	if len(keys) != 2 {
-		t.Error("two renderings made the same key")
+	return ""
+}
+
+// TestChartGeneratesNoKeys: a key the chart made would change on every `helm
+// template` (hack/resolve-chart.sh, GitOps), killing every outstanding page token and
+// every unsubscribe link already emailed. The chart renders no Secret, its templates
+// use no random or key function, two renderings are identical, and the services take
+// their keys from the existing Secrets, not optionally (a missing Secret keeps the pod
+// from starting, visibly, instead of each pod making its own key).
+func TestChartGeneratesNoKeys(t *testing.T) {
+	for _, name := range sortedKeys(chartValues) {
+		var first string
+		for range 2 {
+			r, err := renderChart(t, chartValues[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all strings.Builder
+			for _, m := range r.manifests {
+				if m.gvk.Kind == "Secret" {
+					t.Errorf("%s: the chart renders Secret %s", name, m.obj.GetName())
+				}
+				all.Write(m.raw)
+			}
+			if first == "" {
+				first = all.String()
+			} else if first != all.String() {
+				t.Errorf("%s: two renderings differ", name)
+			}
+		}
+	}
+	templates, err := filepath.Glob(filepath.Join(repoRoot(t), chartPath, "templates", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range templates {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the tests directory
+		}
+		for _, fn := range []string{"randAlphaNum", "randAlpha", "randNumeric", "randAscii", "randBytes", "genPrivateKey", "genCA", "genSelfSignedCert", "uuidv4", "lookup"} {
+			if strings.Contains(string(b), fn+" ") || strings.Contains(string(b), fn+")") {
+				t.Errorf("%s uses %s", filepath.Base(f), fn)
+			}
+		}
+	}
+	r, err := renderChart(t, defaultValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for svc, want := range map[string][2]string{"todo-api": {"PAGE_TOKEN_KEY", "todo-api-page-token"}, "blog-api": {"UNSUBSCRIBE_KEY", "unsubscribe-key"},
+		"welcome-mailer": {"UNSUBSCRIBE_KEY", "unsubscribe-key"}} {
+		if got := secretKeyRef(one[*servingv1.Service](t, r.manifests, "Service", svc), want[0]); got != want[1] {
+			t.Errorf("%s: %s from Secret %q, want %q, not optional", svc, want[0], got, want[1])
+		}
+	}
+	if _, err := renderChart(t, "aws: {sesSender: ''}"); err == nil || !strings.Contains(err.Error(), "aws.sesSender") {
+		t.Errorf("the welcome mailer rendered without a sender: %v", err)
 	}
 }
 
 // configEquivalentValues turn on what config/ has and the chart's defaults leave
 // off: the development credentials Secret, IRSA annotations, the DomainMappings, and
 // (for config/optional/) the IntegrationSource. config/'s ACCOUNT_ID placeholder
-// stands for configAccountID.
+// stands for configAccountID, its REPLACE_WITH_SENDER_EMAIL for the sender here.
 const configEquivalentValues = `
-aws: {credentialsSecret: aws-credentials, accountId: "123456789012"}
+aws: {credentialsSecret: aws-credentials, accountId: "123456789012", sesSender: welcome@blog.example.com}
 iam: {irsa: true}
 domainMappings: {api: {enabled: true}, blogOrigin: {enabled: true}}
 integrationSource: {enabled: true}
@@ -441,7 +486,9 @@ func TestChartMatchesConfig(t *testing.T) {
 	}
 	var cfg []manifest
 	for _, m := range append(configManifests(t), optionalManifests(t)...) {
-		m, err := decodeStrict(m.source, bytes.ReplaceAll(m.raw, []byte("ACCOUNT_ID"), []byte(configAccountID)))
+		raw := bytes.ReplaceAll(m.raw, []byte("ACCOUNT_ID"), []byte(configAccountID))
+		raw = bytes.ReplaceAll(raw, []byte("REPLACE_WITH_SENDER_EMAIL"), []byte("welcome@blog.example.com"))
+		m, err := decodeStrict(m.source, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

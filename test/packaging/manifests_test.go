@@ -262,8 +262,9 @@ func renderChart(t testing.TB, values string) (rendering, error) {
 	return r, nil
 }
 
-// defaultValues renders the chart as it ships.
-const defaultValues = ""
+// defaultValues renders the chart as it ships, with the one value it requires: the
+// welcome mailer's verified SES sender.
+const defaultValues = "aws: {sesSender: welcome@blog.example.com}"
 
 // flippedValues changes every toggle and most settings from their defaults.
 const flippedValues = `
@@ -304,9 +305,8 @@ iam:
   rolePrefix: eu-
 pageToken:
   existingSecret: page-key
-  create: true
 unsubscribeKey:
-  create: true
+  existingSecret: unsubscribe-key-2026
 deadLetters:
   sqs:
     queueArn: arn:aws:sqs:eu-west-2:123456789012:broker-dead-letters

@@ -28,8 +28,12 @@ type Config struct {
 	// UploadURLTTL is how long a presigned upload URL is valid.
 	UploadURLTTL time.Duration `env:"UPLOAD_URL_TTL" envDefault:"15m"`
 	// UnsubscribeKey is a base64 key of 32 bytes shared with the welcome mailer, which
-	// signs the unsubscribe links this service verifies.
+	// signs the unsubscribe links this service verifies. Required but in dev mode.
 	UnsubscribeKey string `env:"UNSUBSCRIBE_KEY"`
+	// DevMode (DEV_MODE=true, which the local stack sets) allows a missing
+	// UNSUBSCRIBE_KEY (a random one, so no emailed link verifies). Nothing else depends
+	// on it.
+	DevMode bool `env:"DEV_MODE" envDefault:"false"`
 	// PublicCacheControl is the Cache-Control of public reads.
 	PublicCacheControl string `env:"PUBLIC_CACHE_CONTROL" envDefault:"public, max-age=60, s-maxage=300"`
 	// DistributionID, when set, is the blog's CloudFront distribution: every post
