@@ -391,6 +391,49 @@ func envSecrets(c corev1.Container) []string {
 	return names
 }
 
+// TestChartKafkaBroker: broker.class=Kafka makes the Broker Kafka-backed (durable:
+// the EKS default), with its settings in a ConfigMap the chart renders from
+// broker.kafka, or, without bootstrap servers, the Kafka broker install's own
+// knative-eventing/kafka-broker-config. Knative's validation of both runs in
+// TestManifestsAreValid (value set "kafka").
+func TestChartKafkaBroker(t *testing.T) {
+	r, err := renderChart(t, kafkaValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := one[*eventingv1.Broker](t, r.manifests, "Broker", "default")
+	if b.Annotations["eventing.knative.dev/broker.class"] != "Kafka" || b.Spec.Config == nil || b.Spec.Config.Name != "kafka-broker-config" ||
+		b.Spec.Config.Namespace != namespace || b.Spec.Config.Kind != "ConfigMap" {
+		t.Errorf("broker = %v %+v, want class Kafka with the release's kafka-broker-config", b.Annotations, b.Spec.Config)
+	}
+	cm := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "kafka-broker-config")
+	want := map[string]string{"bootstrap.servers": "b-1.msk.example.com:9096,b-2.msk.example.com:9096", "default.topic.partitions": "6",
+		"default.topic.replication.factor": "2", "auth.secret.ref.name": "msk-scram"}
+	if diff := cmp.Diff(want, cm.Data); diff != "" {
+		t.Errorf("kafka-broker-config (-want +got):\n%s", diff)
+	}
+	if err := defaultAndValidate(knativeContext(), b); err != nil {
+		t.Errorf("Knative refuses the Kafka Broker: %v", err)
+	}
+	r, err = renderChart(t, defaultValues+"\nbroker: {class: Kafka}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = one[*eventingv1.Broker](t, r.manifests, "Broker", "default")
+	if b.Spec.Config == nil || b.Spec.Config.Namespace != "knative-eventing" || b.Spec.Config.Name != "kafka-broker-config" {
+		t.Errorf("without bootstrap servers the Broker's config = %+v, want knative-eventing/kafka-broker-config", b.Spec.Config)
+	}
+	if got := find[*corev1.ConfigMap](r.manifests, "ConfigMap", "kafka-broker-config"); len(got) != 0 {
+		t.Error("a kafka-broker-config was rendered without bootstrap servers")
+	}
+	if strings.Contains(r.notes, "in-memory channel") {
+		t.Errorf("the notes warn about the in-memory channel with a Kafka broker:\n%s", r.notes)
+	}
+	if r, err = renderChart(t, defaultValues); err != nil || !strings.Contains(r.notes, "in-memory channel") {
+		t.Errorf("the notes do not warn about the in-memory channel (%v):\n%s", err, r.notes)
+	}
+}
+
 // secretKeyRef is the Secret the service's variable name comes from ("" when it does
 // not come from a Secret, or may be missing).
 func secretKeyRef(svc *servingv1.Service, name string) string {
@@ -475,6 +518,10 @@ integrationSource: {enabled: true}
 // configAccountID replaces config/'s ACCOUNT_ID placeholder in TestChartMatchesConfig.
 const configAccountID = "123456789012"
 
+// configBootstrap replaces config/optional/broker-kafka.yaml's bootstrap servers
+// placeholder, and is broker.kafka.bootstrapServers in the chart it is compared with.
+const configBootstrap = "b-1.kafka.example.com:9094,b-2.kafka.example.com:9094"
+
 // TestChartMatchesConfig keeps the two packagings in step: the chart with its default
 // values (plus configEquivalentValues) must produce the same settings, the same
 // container specs, the same event wiring and the same identities as config/ and
@@ -484,10 +531,16 @@ func TestChartMatchesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// config/optional/broker-kafka.yaml is the chart with broker.class=Kafka.
+	kafka, err := renderChart(t, configEquivalentValues+"broker: {class: Kafka, kafka: {bootstrapServers: '"+configBootstrap+"'}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var cfg []manifest
 	for _, m := range append(configManifests(t), optionalManifests(t)...) {
 		raw := bytes.ReplaceAll(m.raw, []byte("ACCOUNT_ID"), []byte(configAccountID))
 		raw = bytes.ReplaceAll(raw, []byte("REPLACE_WITH_SENDER_EMAIL"), []byte("welcome@blog.example.com"))
+		raw = bytes.ReplaceAll(raw, []byte("REPLACE_WITH_BOOTSTRAP_SERVERS"), []byte(configBootstrap))
 		m, err := decodeStrict(m.source, raw)
 		if err != nil {
 			t.Fatal(err)
@@ -497,7 +550,12 @@ func TestChartMatchesConfig(t *testing.T) {
 	matched := map[string]bool{}
 	for _, m := range cfg {
 		t.Run(m.id(), func(t *testing.T) {
-			matched[m.gvk.Kind+"/"+m.obj.GetName()] = true
+			r := r
+			if filepath.Base(m.source) == "broker-kafka.yaml" {
+				r = kafka
+			} else {
+				matched[m.gvk.Kind+"/"+m.obj.GetName()] = true
+			}
 			switch want := m.obj.(type) {
 			case *corev1.ConfigMap:
 				got := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", want.Name)

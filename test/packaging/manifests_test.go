@@ -371,8 +371,15 @@ dynamodbSource: {enabled: false}
 s3Source: {enabled: false}
 `
 
+// kafkaValues makes the Broker Kafka-backed, with its ConfigMap rendered by the chart.
+const kafkaValues = defaultValues + `
+broker:
+  class: Kafka
+  kafka: {bootstrapServers: "b-1.msk.example.com:9096,b-2.msk.example.com:9096", partitions: 6, replicationFactor: 2, authSecret: msk-scram}
+`
+
 // chartValues are the value sets every chart check renders, by name.
-var chartValues = map[string]string{"default": defaultValues, "flipped": flippedValues, "minimal": minimalValues}
+var chartValues = map[string]string{"default": defaultValues, "flipped": flippedValues, "minimal": minimalValues, "kafka": kafkaValues}
 
 // allSources returns config/ and the chart rendered with the default and with the
 // flipped values, by name.
