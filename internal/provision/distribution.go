@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -341,7 +342,37 @@ func (d Distribution) drift(c *Clients, want *cdn.Distribution, cur *cftypes.Dis
 	if c.CloudFront.Options().BaseEndpoint != nil {
 		w, g = WithoutMotoGaps(w), WithoutMotoGaps(g)
 	}
-	return cdn.Diff(w, g)
+	return cdn.Diff(canonical(w), canonical(g))
+}
+
+// canonical is d with the lists CloudFront treats as sets in one order: aliases,
+// failover status codes, and methods in CloudFront's own order (a configuration read
+// back may list them otherwise, which is no change).
+func canonical(d *cdn.Distribution) *cdn.Distribution {
+	v := *d
+	v.Aliases = slices.Sorted(slices.Values(d.Aliases))
+	v.OriginGroups = slices.Clone(d.OriginGroups)
+	for i := range v.OriginGroups {
+		v.OriginGroups[i].FailoverStatusCodes = slices.Sorted(slices.Values(v.OriginGroups[i].FailoverStatusCodes))
+	}
+	order := func(ms []string) []string {
+		out := slices.Clone(ms)
+		slices.SortStableFunc(out, func(a, b string) int { return slices.Index(cdn.AllMethods, a) - slices.Index(cdn.AllMethods, b) })
+		return out
+	}
+	v.Behaviors = slices.Clone(d.Behaviors)
+	for _, b := range append([]*cdn.Behavior{&v.DefaultBehavior}, pointers(v.Behaviors)...) {
+		b.AllowedMethods, b.CachedMethods = order(b.AllowedMethods), order(b.CachedMethods)
+	}
+	return &v
+}
+
+func pointers[T any](s []T) []*T {
+	out := make([]*T, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
 }
 
 // find returns the summary of the distribution named d.DistName, or nil.

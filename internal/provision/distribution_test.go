@@ -355,3 +355,23 @@ func TestPoliciesAgainstFakeCloudFront(t *testing.T) {
 		t.Errorf("against AWS a failing policy API gave %v, want an error", err)
 	}
 }
+
+// TestDriftIgnoresOrder: CloudFront may read back the lists it treats as sets in
+// another order (methods, aliases, failover codes); that is no change.
+func TestDriftIgnoresOrder(t *testing.T) {
+	d := testDistribution()
+	d.Aliases = []string{"blog.example.com", "www.blog.example.com"}
+	cfg := DistributionConfig(d)
+	cfg.Aliases.Items = []string{"www.blog.example.com", "blog.example.com"}
+	cfg.DefaultCacheBehavior.AllowedMethods.Items = []cftypes.Method{"HEAD", "GET"}
+	cfg.CacheBehaviors.Items[0].AllowedMethods.CachedMethods.Items = []cftypes.Method{"HEAD", "GET"}
+	cfg.OriginGroups.Items[0].FailoverCriteria.StatusCodes.Items = []int32{504, 503, 502, 500, 404, 403}
+	c := &Clients{CloudFront: cloudfront.NewFromConfig(aws.Config{Region: "us-east-1"})}
+	if diff := (Distribution{}).drift(c, d, cfg); len(diff) > 0 {
+		t.Errorf("reordered sets are drift: %v", diff)
+	}
+	cfg.CacheBehaviors.Items[0].AllowedMethods.Items = []cftypes.Method{"GET", "HEAD"}
+	if diff := (Distribution{}).drift(c, d, cfg); len(diff) == 0 {
+		t.Error("a changed method set is not drift")
+	}
+}
