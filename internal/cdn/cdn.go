@@ -180,20 +180,16 @@ type CustomHeader struct {
 
 // Origin returns the origin with id, or nil.
 func (d *Distribution) Origin(id string) *Origin {
-	for i := range d.Origins {
-		if d.Origins[i].ID == id {
-			return &d.Origins[i]
-		}
+	if i := slices.IndexFunc(d.Origins, func(o Origin) bool { return o.ID == id }); i >= 0 {
+		return &d.Origins[i]
 	}
 	return nil
 }
 
 // OriginGroup returns the origin group with id, or nil.
 func (d *Distribution) OriginGroup(id string) *OriginGroup {
-	for i := range d.OriginGroups {
-		if d.OriginGroups[i].ID == id {
-			return &d.OriginGroups[i]
-		}
+	if i := slices.IndexFunc(d.OriginGroups, func(g OriginGroup) bool { return g.ID == id }); i >= 0 {
+		return &d.OriginGroups[i]
 	}
 	return nil
 }

@@ -199,13 +199,8 @@ func (p *CachePolicy) validate() error {
 	if p.MinTTL < 0 || p.MinTTL > p.DefaultTTL || p.DefaultTTL > p.MaxTTL {
 		return fmt.Errorf("TTLs min %d, default %d, max %d: CloudFront needs 0 <= min <= default <= max", p.MinTTL, p.DefaultTTL, p.MaxTTL)
 	}
-	for _, s := range []struct {
-		what string
-		sel  Selection
-	}{{"cookies", p.Cookies}, {"queryStrings", p.QueryStrings}} {
-		if err := s.sel.validate(false); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
+	if err := validateCookiesAndQueries(p.Cookies, p.QueryStrings); err != nil {
+		return err
 	}
 	if !p.Caches() && (len(p.Headers) > 0 || p.Cookies.Behavior != None || p.QueryStrings.Behavior != None || p.Gzip || p.Brotli) {
 		return errors.New("caching is disabled (max TTL 0), so CloudFront allows nothing in the cache key: forward values with an origin request policy")
@@ -220,13 +215,16 @@ func (p *OriginRequestPolicy) validate() error {
 	if p.Headers.Behavior == Whitelist && p.Headers.has("Authorization", true) {
 		return errors.New("headers: CloudFront refuses Authorization in an origin request policy (HTTP 400): put it in the cache policy's key")
 	}
-	for _, s := range []struct {
-		what string
-		sel  Selection
-	}{{"cookies", p.Cookies}, {"queryStrings", p.QueryStrings}} {
-		if err := s.sel.validate(false); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
+	return validateCookiesAndQueries(p.Cookies, p.QueryStrings)
+}
+
+// validateCookiesAndQueries checks a policy's cookie and query string selections.
+func validateCookiesAndQueries(cookies, queries Selection) error {
+	if err := cookies.validate(false); err != nil {
+		return fmt.Errorf("cookies: %w", err)
+	}
+	if err := queries.validate(false); err != nil {
+		return fmt.Errorf("queryStrings: %w", err)
 	}
 	return nil
 }
@@ -334,27 +332,23 @@ func (d *Distribution) resolve(b Behavior) (*Resolved, error) {
 }
 
 func (d *Distribution) cachePolicy(id string) (CachePolicy, bool) {
-	if p, ok := managedCachePolicies[id]; ok {
-		return p, true
-	}
-	for _, p := range d.CachePolicies {
-		if p.ID == id {
-			return p, true
-		}
-	}
-	return CachePolicy{}, false
+	return policy(managedCachePolicies, d.CachePolicies, id, func(p CachePolicy) string { return p.ID })
 }
 
 func (d *Distribution) originRequestPolicy(id string) (OriginRequestPolicy, bool) {
-	if p, ok := managedOriginRequestPolicies[id]; ok {
+	return policy(managedOriginRequestPolicies, d.OriginRequestPolicies, id, func(p OriginRequestPolicy) string { return p.ID })
+}
+
+// policy finds the policy with id among the managed ones, then the distribution's own.
+func policy[P any](managed map[string]P, own []P, id string, idOf func(P) string) (P, bool) {
+	if p, ok := managed[id]; ok {
 		return p, true
 	}
-	for _, p := range d.OriginRequestPolicies {
-		if p.ID == id {
-			return p, true
-		}
+	if i := slices.IndexFunc(own, func(p P) bool { return idOf(p) == id }); i >= 0 {
+		return own[i], true
 	}
-	return OriginRequestPolicy{}, false
+	var zero P
+	return zero, false
 }
 
 // isCloudFrontHeader reports whether a header name is one CloudFront adds itself

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -30,8 +31,9 @@ import (
 // policyKind is what differs between the three kinds of policy.
 type policyKind[C any] struct {
 	kind string
-	// list returns the custom policies' names and ids.
-	list func(ctx context.Context, api *cloudfront.Client) (map[string]string, error)
+	// page returns one page of the custom policies' names and ids, and the marker of
+	// the next page ("" after the last).
+	page func(ctx context.Context, api *cloudfront.Client, marker *string) (names map[string]string, next *string, err error)
 	// get returns a policy's configuration and ETag.
 	get func(ctx context.Context, api *cloudfront.Client, id string) (C, string, error)
 	// create returns the new policy's id.
@@ -44,7 +46,7 @@ type policyKind[C any] struct {
 // ensurePolicy finds, creates or updates the policy named name with configuration cfg
 // and returns its id.
 func ensurePolicy[C any](ctx context.Context, c *Clients, k policyKind[C], name string, cfg C) (Outcome, string, error) {
-	names, err := k.list(ctx, c.CloudFront)
+	names, err := listPolicies(ctx, c.CloudFront, k.page)
 	if policiesUnsupported(c, err) {
 		id := LocalPolicyID(k.kind, name)
 		return Outcome{Skipped: true, ID: "moto has no CloudFront " + k.kind + " API: recorded in the stack file as " + id}, id, nil
@@ -71,6 +73,23 @@ func ensurePolicy[C any](ctx context.Context, c *Clients, k policyKind[C], name 
 		return Outcome{}, "", fmt.Errorf("update %s %s: %w", k.kind, id, err)
 	}
 	return Outcome{Applied: true, ID: id}, id, nil
+}
+
+// listPolicies gathers every page's names and ids.
+func listPolicies(ctx context.Context, api *cloudfront.Client, page func(context.Context, *cloudfront.Client, *string) (map[string]string, *string, error)) (map[string]string, error) {
+	out := map[string]string{}
+	var marker *string
+	for {
+		names, next, err := page(ctx, api, marker)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, names)
+		if aws.ToString(next) == "" {
+			return out, nil
+		}
+		marker = next
+	}
 }
 
 // policiesUnsupported reports whether err says the endpoint lacks CloudFront's policy
@@ -178,26 +197,18 @@ func (p ResponseHeadersPolicyResource) Ensure(ctx context.Context, c *Clients, o
 var (
 	cachePolicies = policyKind[*cftypes.CachePolicyConfig]{
 		kind: "cache policy",
-		list: func(ctx context.Context, api *cloudfront.Client) (map[string]string, error) {
+		page: func(ctx context.Context, api *cloudfront.Client, marker *string) (map[string]string, *string, error) {
+			res, err := api.ListCachePolicies(ctx, &cloudfront.ListCachePoliciesInput{Type: cftypes.CachePolicyTypeCustom, Marker: marker})
+			if err != nil || res.CachePolicyList == nil {
+				return nil, nil, err
+			}
 			out := map[string]string{}
-			var marker *string
-			for {
-				res, err := api.ListCachePolicies(ctx, &cloudfront.ListCachePoliciesInput{Type: cftypes.CachePolicyTypeCustom, Marker: marker})
-				if err != nil {
-					return nil, err
-				}
-				if res.CachePolicyList == nil {
-					return out, nil
-				}
-				for _, s := range res.CachePolicyList.Items {
-					if s.CachePolicy != nil && s.CachePolicy.CachePolicyConfig != nil {
-						out[aws.ToString(s.CachePolicy.CachePolicyConfig.Name)] = aws.ToString(s.CachePolicy.Id)
-					}
-				}
-				if marker = res.CachePolicyList.NextMarker; aws.ToString(marker) == "" {
-					return out, nil
+			for _, s := range res.CachePolicyList.Items {
+				if p := s.CachePolicy; p != nil && p.CachePolicyConfig != nil {
+					out[aws.ToString(p.CachePolicyConfig.Name)] = aws.ToString(p.Id)
 				}
 			}
+			return out, res.CachePolicyList.NextMarker, nil
 		},
 		get: func(ctx context.Context, api *cloudfront.Client, id string) (*cftypes.CachePolicyConfig, string, error) {
 			res, err := api.GetCachePolicyConfig(ctx, &cloudfront.GetCachePolicyConfigInput{Id: aws.String(id)})
@@ -223,26 +234,18 @@ var (
 	}
 	originRequestPolicies = policyKind[*cftypes.OriginRequestPolicyConfig]{
 		kind: "origin request policy",
-		list: func(ctx context.Context, api *cloudfront.Client) (map[string]string, error) {
+		page: func(ctx context.Context, api *cloudfront.Client, marker *string) (map[string]string, *string, error) {
+			res, err := api.ListOriginRequestPolicies(ctx, &cloudfront.ListOriginRequestPoliciesInput{Type: cftypes.OriginRequestPolicyTypeCustom, Marker: marker})
+			if err != nil || res.OriginRequestPolicyList == nil {
+				return nil, nil, err
+			}
 			out := map[string]string{}
-			var marker *string
-			for {
-				res, err := api.ListOriginRequestPolicies(ctx, &cloudfront.ListOriginRequestPoliciesInput{Type: cftypes.OriginRequestPolicyTypeCustom, Marker: marker})
-				if err != nil {
-					return nil, err
-				}
-				if res.OriginRequestPolicyList == nil {
-					return out, nil
-				}
-				for _, s := range res.OriginRequestPolicyList.Items {
-					if s.OriginRequestPolicy != nil && s.OriginRequestPolicy.OriginRequestPolicyConfig != nil {
-						out[aws.ToString(s.OriginRequestPolicy.OriginRequestPolicyConfig.Name)] = aws.ToString(s.OriginRequestPolicy.Id)
-					}
-				}
-				if marker = res.OriginRequestPolicyList.NextMarker; aws.ToString(marker) == "" {
-					return out, nil
+			for _, s := range res.OriginRequestPolicyList.Items {
+				if p := s.OriginRequestPolicy; p != nil && p.OriginRequestPolicyConfig != nil {
+					out[aws.ToString(p.OriginRequestPolicyConfig.Name)] = aws.ToString(p.Id)
 				}
 			}
+			return out, res.OriginRequestPolicyList.NextMarker, nil
 		},
 		get: func(ctx context.Context, api *cloudfront.Client, id string) (*cftypes.OriginRequestPolicyConfig, string, error) {
 			res, err := api.GetOriginRequestPolicyConfig(ctx, &cloudfront.GetOriginRequestPolicyConfigInput{Id: aws.String(id)})
@@ -268,26 +271,18 @@ var (
 	}
 	responseHeadersPolicies = policyKind[*cftypes.ResponseHeadersPolicyConfig]{
 		kind: "response headers policy",
-		list: func(ctx context.Context, api *cloudfront.Client) (map[string]string, error) {
+		page: func(ctx context.Context, api *cloudfront.Client, marker *string) (map[string]string, *string, error) {
+			res, err := api.ListResponseHeadersPolicies(ctx, &cloudfront.ListResponseHeadersPoliciesInput{Type: cftypes.ResponseHeadersPolicyTypeCustom, Marker: marker})
+			if err != nil || res.ResponseHeadersPolicyList == nil {
+				return nil, nil, err
+			}
 			out := map[string]string{}
-			var marker *string
-			for {
-				res, err := api.ListResponseHeadersPolicies(ctx, &cloudfront.ListResponseHeadersPoliciesInput{Type: cftypes.ResponseHeadersPolicyTypeCustom, Marker: marker})
-				if err != nil {
-					return nil, err
-				}
-				if res.ResponseHeadersPolicyList == nil {
-					return out, nil
-				}
-				for _, s := range res.ResponseHeadersPolicyList.Items {
-					if s.ResponseHeadersPolicy != nil && s.ResponseHeadersPolicy.ResponseHeadersPolicyConfig != nil {
-						out[aws.ToString(s.ResponseHeadersPolicy.ResponseHeadersPolicyConfig.Name)] = aws.ToString(s.ResponseHeadersPolicy.Id)
-					}
-				}
-				if marker = res.ResponseHeadersPolicyList.NextMarker; aws.ToString(marker) == "" {
-					return out, nil
+			for _, s := range res.ResponseHeadersPolicyList.Items {
+				if p := s.ResponseHeadersPolicy; p != nil && p.ResponseHeadersPolicyConfig != nil {
+					out[aws.ToString(p.ResponseHeadersPolicyConfig.Name)] = aws.ToString(p.Id)
 				}
 			}
+			return out, res.ResponseHeadersPolicyList.NextMarker, nil
 		},
 		get: func(ctx context.Context, api *cloudfront.Client, id string) (*cftypes.ResponseHeadersPolicyConfig, string, error) {
 			res, err := api.GetResponseHeadersPolicyConfig(ctx, &cloudfront.GetResponseHeadersPolicyConfigInput{Id: aws.String(id)})

@@ -175,6 +175,13 @@ func (o *apiOrigin) set(body, cc string) {
 	o.body, o.cc = body, cc
 }
 
+// setStatus sets the status writes are answered with.
+func (o *apiOrigin) setStatus(code int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.status = code
+}
+
 func (o *apiOrigin) requests() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -544,18 +551,14 @@ func TestEdgeWriteInvalidation(t *testing.T) {
 	if cache, calls := read(); cache != "Hit" || calls != 0 {
 		t.Fatalf("X-Cache %q with %d origin requests, want a Hit from the cache", cache, calls)
 	}
-	f.api.mu.Lock()
-	f.api.status = http.StatusBadRequest
-	f.api.mu.Unlock()
+	f.api.setStatus(http.StatusBadRequest)
 	if resp, _ := f.get("POST", "/v1/posts"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
 	if cache, calls := read(); cache != "Hit" || calls != 0 {
 		t.Errorf("after a refused write: X-Cache %q with %d origin requests, want a Hit from the cache", cache, calls)
 	}
-	f.api.mu.Lock()
-	f.api.status = http.StatusCreated
-	f.api.mu.Unlock()
+	f.api.setStatus(http.StatusCreated)
 	if resp, _ := f.get("POST", "/v1/posts"); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
