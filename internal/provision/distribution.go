@@ -315,7 +315,7 @@ func (d Distribution) Ensure(ctx context.Context, c *Clients, out *stack.Resourc
 		if err != nil {
 			return Outcome{}, fmt.Errorf("get distribution config %s: %w", aws.ToString(found.Id), err)
 		}
-		if diff := d.drift(c, doc, cur.DistributionConfig); len(diff) > 0 {
+		if diff := d.drift(ctx, c, doc, cur.DistributionConfig); len(diff) > 0 {
 			cfg := DistributionConfig(doc)
 			cfg.CallerReference = cur.DistributionConfig.CallerReference
 			res, err := c.CloudFront.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: found.Id, IfMatch: cur.ETag, DistributionConfig: cfg})
@@ -337,9 +337,9 @@ func (d Distribution) Ensure(ctx context.Context, c *Clients, out *stack.Resourc
 
 // drift lists what of want the distribution's current configuration lacks: every
 // field against AWS; against moto all but what moto does not keep (MotoGaps).
-func (d Distribution) drift(c *Clients, want *cdn.Distribution, cur *cftypes.DistributionConfig) []string {
+func (d Distribution) drift(ctx context.Context, c *Clients, want *cdn.Distribution, cur *cftypes.DistributionConfig) []string {
 	w, g := APIView(want), DistributionFromAPI(cur)
-	if c.CloudFront.Options().BaseEndpoint != nil {
+	if c.isMoto(ctx, cloudFrontEndpoint(c)) {
 		w, g = WithoutMotoGaps(w), WithoutMotoGaps(g)
 	}
 	return cdn.Diff(canonical(w), canonical(g))

@@ -367,11 +367,11 @@ func TestDriftIgnoresOrder(t *testing.T) {
 	cfg.CacheBehaviors.Items[0].AllowedMethods.CachedMethods.Items = []cftypes.Method{"HEAD", "GET"}
 	cfg.OriginGroups.Items[0].FailoverCriteria.StatusCodes.Items = []int32{504, 503, 502, 500, 404, 403}
 	c := &Clients{CloudFront: cloudfront.NewFromConfig(aws.Config{Region: "us-east-1"})}
-	if diff := (Distribution{}).drift(c, d, cfg); len(diff) > 0 {
+	if diff := (Distribution{}).drift(context.Background(), c, d, cfg); len(diff) > 0 {
 		t.Errorf("reordered sets are drift: %v", diff)
 	}
 	cfg.CacheBehaviors.Items[0].AllowedMethods.Items = []cftypes.Method{"GET", "HEAD"}
-	if diff := (Distribution{}).drift(c, d, cfg); len(diff) == 0 {
+	if diff := (Distribution{}).drift(context.Background(), c, d, cfg); len(diff) == 0 {
 		t.Error("a changed method set is not drift")
 	}
 }

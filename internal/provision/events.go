@@ -304,7 +304,7 @@ func (i SenderIdentity) Ensure(ctx context.Context, c *Clients, out *stack.Resou
 		o.Notes = append([]string{"add these CNAME records to " + i.Sender.Domain + "'s DNS (Easy DKIM), then SES verifies the domain:"}, out.SenderDKIMRecords...)
 	case i.Sender.Domain != "":
 		o.Notes = []string{"the endpoint gave no DKIM tokens (moto does not): nothing to add to DNS here"}
-	case created && c.SESv2.Options().BaseEndpoint == nil:
+	case created && !c.isMoto(ctx, aws.ToString(c.SESv2.Options().BaseEndpoint)):
 		o.Notes = []string{"SES emailed " + id + " a verification link: open it before the mailer can send"}
 	}
 	return o, nil

@@ -186,17 +186,19 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 		// and SES v2 SendEmail as the one verified identity (an address or its domain),
 		// through the configuration set when one is configured (SES checks both). The
 		// subscriber's address comes in the event: the subscribers table is not read.
-		if err := need(service, [2]string{"the idempotency table", r.IdempotencyTable},
-			[2]string{"the sender identity (sa provision --sender-email or --sender-domain)", r.SenderIdentity}); err != nil {
+		// Without a sender (no --sender-email or --sender-domain) the role may not send
+		// at all (ServiceRoleResource says so under its line).
+		if err := need(service, [2]string{"the idempotency table", r.IdempotencyTable}); err != nil {
 			return iampolicy.Document{}, err
 		}
-		send := a.arns("ses", "identity/"+r.SenderIdentity)
-		if r.SESConfigurationSet != "" {
-			send = append(send, a.arns("ses", "configuration-set/"+r.SESConfigurationSet)...)
+		st = append(st, allow("IdempotencyLedger", []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, a.table(r.IdempotencyTable)...))
+		if r.SenderIdentity != "" {
+			send := a.arns("ses", "identity/"+r.SenderIdentity)
+			if r.SESConfigurationSet != "" {
+				send = append(send, a.arns("ses", "configuration-set/"+r.SESConfigurationSet)...)
+			}
+			st = append(st, allow("SendFromSenderIdentity", []string{"ses:SendEmail"}, send...))
 		}
-		st = append(st,
-			allow("IdempotencyLedger", []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, a.table(r.IdempotencyTable)...),
-			allow("SendFromSenderIdentity", []string{"ses:SendEmail"}, send...))
 	case "thumbnailer":
 		// internal/store: ranged and whole GetObject under uploads/, PutObject under
 		// thumbnails/, the photo item's conditional UpdateItem and GetItem.
@@ -488,6 +490,9 @@ func (r ServiceRoleResource) Ensure(ctx context.Context, c *Clients, out *stack.
 		out.ServiceRoleARNs = map[string]string{}
 	}
 	out.ServiceRoleARNs[r.Service] = arn
+	if r.Service == "welcome-mailer" && out.SenderIdentity == "" {
+		o.Notes = append(o.Notes, "welcome-mailer may not send: no SES sender (run again with --sender-email ADDR or --sender-domain DOMAIN)")
+	}
 	return o, nil
 }
 

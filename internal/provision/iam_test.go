@@ -161,7 +161,6 @@ func TestServicePolicyErrors(t *testing.T) {
 		{"no vending role", "todo-api", testAccount, func(r *stack.Resources) { r.FilesVendingRoleARN = "" }, "vending role"},
 		{"no media bucket", "thumbnailer", testAccount, func(r *stack.Resources) { r.MediaBucket = "" }, "media bucket"},
 		{"no dead-letter queue", "dynamodb-source", testAccount, func(r *stack.Resources) { r.SubscriberEventsDLQURL = "" }, "dead-letter"},
-		{"no sender", "welcome-mailer", testAccount, func(r *stack.Resources) { r.SenderIdentity = "" }, "--sender-email or --sender-domain"},
 		{"no queue", "s3-source", testAccount, func(r *stack.Resources) { r.MediaEventsQueueURL = "" }, "queue"},
 	}
 	for _, tt := range tests {
@@ -326,5 +325,25 @@ func TestIRSATrustAcrossClusters(t *testing.T) {
 		if diff := cmp.Diff([]string{testOIDCProvider, otherOIDCProvider}, trusted(svc)); diff != "" {
 			t.Errorf("%s trusts (-want +got):\n%s", svc, diff)
 		}
+	}
+}
+
+// TestWelcomeMailerWithoutSender: without an SES sender the mailer's role keeps its
+// ledger and may send nothing (its line says why), rather than failing a run made for
+// the other services.
+func TestWelcomeMailerWithoutSender(t *testing.T) {
+	r := testResources()
+	r.SenderIdentity, r.SESConfigurationSet = "", ""
+	d, err := ServicePolicy("welcome-mailer", testAccount, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Statement {
+		if slices.Contains(s.Action, "ses:SendEmail") {
+			t.Errorf("without a sender the role may send: %+v", s)
+		}
+	}
+	if len(d.Statement) != 1 {
+		t.Errorf("statements = %+v, want the ledger's only", d.Statement)
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
@@ -43,7 +43,7 @@ func (f MediaFunction) Ensure(ctx context.Context, c *Clients, out *stack.Resour
 	var etag string
 	created, changed := false, false
 	switch {
-	case functionsUnsupported(err):
+	case c.functionsUnsupported(ctx, err):
 		return Outcome{Skipped: true, ID: "the endpoint has no CloudFront Functions API (moto): /media/* is not rewritten"}, nil
 	case errors.As(err, &missing):
 		res, err := c.CloudFront.CreateFunction(ctx, &cloudfront.CreateFunctionInput{
@@ -91,9 +91,9 @@ func (f MediaFunction) config() *cftypes.FunctionConfig {
 }
 
 // functionsUnsupported reports whether err says the endpoint lacks the Functions API:
-// a 404 that is not CloudFront's NoSuchFunctionExists (moto answers a bare 404).
-func functionsUnsupported(err error) bool {
+// moto (moto.go decides) answering a 404 that is not CloudFront's
+// NoSuchFunctionExists. The same from AWS fails the run.
+func (c *Clients) functionsUnsupported(ctx context.Context, err error) bool {
 	var missing *cftypes.NoSuchFunctionExists
-	var re *awshttp.ResponseError
-	return err != nil && !errors.As(err, &missing) && errors.As(err, &re) && re.HTTPStatusCode() == 404
+	return err != nil && !errors.As(err, &missing) && httpStatus(err) == http.StatusNotFound && c.isMoto(ctx, cloudFrontEndpoint(c))
 }

@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	smithy "github.com/aws/smithy-go"
@@ -47,7 +47,7 @@ type policyKind[C any] struct {
 // and returns its id.
 func ensurePolicy[C any](ctx context.Context, c *Clients, k policyKind[C], name string, cfg C) (Outcome, string, error) {
 	names, err := listPolicies(ctx, c.CloudFront, k.page)
-	if policiesUnsupported(c, err) {
+	if c.policiesUnsupported(ctx, err) {
 		id := LocalPolicyID(k.kind, name)
 		return Outcome{Skipped: true, ID: "moto has no CloudFront " + k.kind + " API: recorded in the stack file as " + id}, id, nil
 	}
@@ -93,16 +93,18 @@ func listPolicies(ctx context.Context, api *cloudfront.Client, page func(context
 }
 
 // policiesUnsupported reports whether err says the endpoint lacks CloudFront's policy
-// API: a bare 404 (not a CloudFront error) from an overridden endpoint, as moto
-// answers. Real AWS never gets here: its errors are returned.
-func policiesUnsupported(c *Clients, err error) bool {
-	var re *awshttp.ResponseError
+// API: moto (moto.go decides) answering with a bare 404 that is no CloudFront error.
+// Anything else, AWS above all, fails the run.
+func (c *Clients) policiesUnsupported(ctx context.Context, err error) bool {
 	var api smithy.APIError
-	if err == nil || c.CloudFront.Options().BaseEndpoint == nil || !errors.As(err, &re) || re.HTTPStatusCode() != 404 {
+	if err == nil || httpStatus(err) != http.StatusNotFound || errors.As(err, &api) && api.ErrorCode() != "" && api.ErrorCode() != "NotFound" {
 		return false
 	}
-	return !errors.As(err, &api) || api.ErrorCode() == "" || api.ErrorCode() == "NotFound"
+	return c.isMoto(ctx, cloudFrontEndpoint(c))
 }
+
+// cloudFrontEndpoint is the CloudFront client's endpoint override, "" for AWS.
+func cloudFrontEndpoint(c *Clients) string { return aws.ToString(c.CloudFront.Options().BaseEndpoint) }
 
 // LocalPolicyID is the id a policy of kind ("cache policy", "origin request policy",
 // "response headers policy") gets where CloudFront's policy API is missing (moto):
