@@ -690,7 +690,7 @@ func TestRoutesInSync(t *testing.T) {
 // query TTL `sa provision --dax` gives the cluster; a shorter window lets a user see a
 // list cached before their own write (services/todo-api/README.md).
 func TestDAXWindowCoversTheQueryTTL(t *testing.T) {
-	r, err := renderChart(t, "")
+	r, err := renderChart(t, defaultValues)
 	if err != nil {
 		t.Fatal(err)
 	}
