@@ -14,9 +14,9 @@
 #                       uses serverless-architect)
 #   anything else       passed to helm (with --helm) or to ko apply
 #
-# Before deploying it creates, once, the two key Secrets the services need when they
-# are missing (todo-api-page-token and unsubscribe-key, or PAGE_TOKEN_SECRET and
-# UNSUBSCRIBE_SECRET): 32 random bytes each. Neither config/ nor the chart ever makes a
+# Before deploying it creates, once, the three key Secrets the services need when they
+# are missing (todo-api-page-token, unsubscribe-key and gateway-peer-key, or
+# PAGE_TOKEN_SECRET, UNSUBSCRIBE_SECRET and PEER_KEY_SECRET): 32 random bytes each. Neither config/ nor the chart ever makes a
 # key, so re-applying or re-rendering keeps them. The unsubscribe key must be the same
 # in every region: for a second region, copy the first region's Secret before running
 # this (docs/deploy.md, "Several regions").
@@ -90,6 +90,7 @@ fi
 kubectl get namespace "${key_namespace}" >/dev/null 2>&1 || kubectl create namespace "${key_namespace}" >/dev/null
 ensure_key "${key_namespace}" "${PAGE_TOKEN_SECRET:-todo-api-page-token}"
 ensure_key "${key_namespace}" "${UNSUBSCRIBE_SECRET:-unsubscribe-key}"
+ensure_key "${key_namespace}" "${PEER_KEY_SECRET:-gateway-peer-key}"
 
 # kind runs the host's architecture: build only that one.
 ko_args=(--base-import-paths)
