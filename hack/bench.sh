@@ -9,10 +9,12 @@ cd "$ROOT"
 
 ensure_moto
 # wrk is the load generator of the HTTP benchmarks, taskset (util-linux) places it and
-# the servers on separate CPUs; vipsthumbnail is the thumbnail reference, heif-enc
-# (libheif-examples) and jpegtran (libjpeg-turbo-progs) make its HEIC, AVIF and
-# progressive inputs, GNU time measures peak memory.
-apt_install wrk libvips-tools libheif-examples libjpeg-turbo-progs time
+# the servers on separate CPUs; nginx is the cache-hit reference (only its binary is
+# used, with a configuration of the benchmark's own on a free port); vipsthumbnail is
+# the thumbnail reference, heif-enc (libheif-examples) and jpegtran
+# (libjpeg-turbo-progs) make its HEIC, AVIF and progressive inputs, GNU time measures
+# peak memory.
+apt_install wrk nginx libvips-tools libheif-examples libjpeg-turbo-progs time
 # As ko builds the images (ko.yaml): the image codecs' WebAssembly builds only.
 export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=nodynamic"
 command -v taskset >/dev/null 2>&1 || apt_install util-linux
@@ -22,6 +24,8 @@ export SA_INTEGRATION=1
 benches=(
   "BenchmarkStartup 20x"
   "BenchmarkGatewayCacheHit 1x"
+  "BenchmarkGatewayVersusNginx 1x"
+  "BenchmarkGatewayReplicas 1x"
   "BenchmarkGatewayProxyHop 1x"
   "BenchmarkGatewayMissPath 1x"
   "BenchmarkGatewayCacheMemory 1x"

@@ -14,6 +14,13 @@
 #                       uses serverless-architect)
 #   anything else       passed to helm (with --helm) or to ko apply
 #
+# Before deploying it creates, once, the three key Secrets the services need when they
+# are missing (todo-api-page-token, unsubscribe-key and gateway-peer-key, or
+# PAGE_TOKEN_SECRET, UNSUBSCRIBE_SECRET and PEER_KEY_SECRET): 32 random bytes each. Neither config/ nor the chart ever makes a
+# key, so re-applying or re-rendering keeps them. The unsubscribe key must be the same
+# in every region: for a second region, copy the first region's Secret before running
+# this (docs/deploy.md, "Several regions").
+#
 # KO_DOCKER_REPO says where images go; it defaults to kind.local (loads them into the
 # kind cluster KIND_CLUSTER_NAME) when the current context is a kind cluster. ko and
 # helm come from PATH, or are run with `go run` at pinned versions.
@@ -47,7 +54,7 @@ while (($#)); do
     --helm) mode=helm ;;
     --release) release="$2"; shift ;;
     --namespace) namespace="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) extra+=("$1") ;;
   esac
   shift
@@ -63,6 +70,27 @@ if [[ -z "${KO_DOCKER_REPO:-}" ]]; then
     exit 1
   fi
 fi
+
+# ensure_key creates Secret $2 in namespace $1 holding a new random key under "key",
+# unless it exists: an existing key is never replaced.
+ensure_key() {
+  local ns="$1" name="$2"
+  if kubectl -n "${ns}" get secret "${name}" >/dev/null 2>&1; then
+    echo "==> secret ${ns}/${name} exists: kept" >&2
+    return
+  fi
+  echo "==> secret ${ns}/${name} missing: creating it with a new random key" >&2
+  kubectl -n "${ns}" create secret generic "${name}" --from-literal=key="$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >/dev/null
+}
+
+key_namespace="${namespace}"
+if [[ "${mode}" == ko ]]; then
+  key_namespace=serverless-architect # config/ always installs there
+fi
+kubectl get namespace "${key_namespace}" >/dev/null 2>&1 || kubectl create namespace "${key_namespace}" >/dev/null
+ensure_key "${key_namespace}" "${PAGE_TOKEN_SECRET:-todo-api-page-token}"
+ensure_key "${key_namespace}" "${UNSUBSCRIBE_SECRET:-unsubscribe-key}"
+ensure_key "${key_namespace}" "${PEER_KEY_SECRET:-gateway-peer-key}"
 
 # kind runs the host's architecture: build only that one.
 ko_args=(--base-import-paths)

@@ -8,8 +8,10 @@
 #     hack/resolve-chart.sh -f values-eu-west-2.yaml > release.yaml
 #
 # Arguments go to `helm template` (values files, --set, --namespace; the namespace
-# defaults to serverless-architect). The rendered objects carry no namespace-creating
-# object: create the namespace first. The test hook (templates/tests/) is skipped;
+# defaults to serverless-architect; aws.sesSender is required). The rendered objects
+# carry no namespace-creating object and no Secret: the chart never generates keys, so
+# rendering again changes nothing; create the namespace and the two key Secrets once
+# first (hack/deploy.sh does both). The test hook (templates/tests/) is skipped;
 # `helm test` needs a Helm release (hack/deploy.sh --helm).
 #
 # ko and helm come from PATH, or are run with `go run` at pinned versions.

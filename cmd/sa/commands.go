@@ -47,8 +47,11 @@ func newProvisionCmd(stdout, stderr io.Writer) *cobra.Command {
 	var blog provision.BlogOptions
 	var roles provision.RoleOptions
 	var daxOpts provision.DAXOptions
+	var sender provision.SenderOptions
 	cmd := &cobra.Command{
-		Use:   "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--cluster-oidc-provider ARN [--namespace NS] | --pod-identity] [--dax --vpc-id VPC --subnet-ids S1,S2 --cluster-security-group SG] [--output text|json]",
+		Use: "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--blog-domain NAME --blog-certificate-arn ARN] " +
+			"[--sender-email ADDR | --sender-domain DOMAIN] [--cluster-oidc-provider ARN... [--namespace NS] | --pod-identity] " +
+			"[--dax --vpc-id VPC --subnet-ids S1,S2 --cluster-security-group SG] [--output text|json]",
 		Short: "Create the project's AWS resources, or find them if they exist",
 		Long: `Create the project's AWS resources, or find them if they already exist: the
 to-dos table, the Cognito user pool (app client, admins group), the files bucket with
@@ -57,7 +60,14 @@ distribution, the event queues, stream checkpoints, idempotency table and SES se
 and (when asked) one least-privilege IAM role per service and a DAX cluster in front of
 the to-dos table (--dax: in the Kubernetes cluster's VPC, reachable on 8111/9111 from
 its security group only, with the cache TTLs todo-api expects).
-Running it again changes nothing and prints "exists" for each resource.
+Running it again changes nothing and prints "exists" for each resource; what drifted
+(the distribution, a policy, a trust policy) is put back and printed "applied".
+
+Several regions: run it once per region, with the same --prefix and the same --regions
+list (home region first) and --blog-api-host (one latency-routed name for the API in
+all regions). Each region gets its own buckets; the one distribution is computed the
+same way by every run. With IRSA, pass the region's own cluster's OIDC provider: the
+service roles (global) keep trusting the clusters earlier runs added.
 
 It uses your normal AWS configuration (AWS_PROFILE, AWS_REGION, SSO, instance roles),
 so it talks to REAL AWS unless AWS_ENDPOINT_URL points somewhere else, e.g. moto:
@@ -93,7 +103,10 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 					return err
 				}
 			}
-			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, Roles: roles, DAX: daxOpts})
+			if err := sender.Validate(); err != nil {
+				return fmt.Errorf("--sender-email/--sender-domain: %w", err)
+			}
+			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, Roles: roles, DAX: daxOpts, Sender: sender})
 			if err != nil {
 				if strings.Contains(err.Error(), "credential") {
 					return fmt.Errorf("%w\nhint: no usable AWS credentials; log in (aws sso login, AWS_PROFILE) or point AWS_ENDPOINT_URL at moto", err)
@@ -113,8 +126,13 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 	f.StringVar(&prefix, "prefix", "", "put this before every resource name, to keep several stacks apart in one account")
 	f.StringVar(&output, "output", "text", "text, or json to print the resource ids as JSON on stdout")
 	f.StringSliceVar(&blog.Regions, "regions", nil, "every region MyBlog runs in: its tables get a replica in each (default: --region only)")
-	f.StringVar(&blog.APIHost, "blog-api-host", "", "public host name of blog-api (the cluster's ingress), CloudFront's origin for /v1/*")
-	f.StringVar(&roles.OIDCProviderARN, "cluster-oidc-provider", "", "also create one IAM role per service (<prefix>sa-<service>) trusted through this EKS cluster's OIDC provider ARN (IRSA)")
+	f.StringVar(&blog.APIHost, "blog-api-host", "", "public host name of blog-api, CloudFront's origin for /v1/*: with several regions a latency-routed name resolving to each region's ingress")
+	f.StringSliceVar(&blog.Aliases, "blog-domain", nil, "the blog's own domain name(s) (CloudFront aliases); needs --blog-certificate-arn")
+	f.StringVar(&blog.CertificateARN, "blog-certificate-arn", "", "ACM certificate in us-east-1 covering --blog-domain")
+	f.StringVar(&sender.Email, "sender-email", "", "the welcome emails' From address; alone, SES verifies this address (it emails its owner a link)")
+	f.StringVar(&sender.Domain, "sender-domain", "", "verify this whole domain with Easy DKIM (prints the DNS records); the From address defaults to welcome@<domain>")
+	f.StringVar(&sender.ConfigurationSet, "ses-configuration-set", "", "SES configuration set the welcome mailer sends through (created when missing)")
+	f.StringSliceVar(&roles.OIDCProviderARNs, "cluster-oidc-provider", nil, "also create one IAM role per service (<prefix>sa-<service>) trusted through this EKS cluster's OIDC provider ARN (IRSA); repeat for several clusters; roles keep the clusters they already trust")
 	f.StringVar(&roles.Namespace, "namespace", provision.DefaultNamespace, "namespace of the services' ServiceAccounts (IRSA trust)")
 	f.BoolVar(&roles.PodIdentity, "pod-identity", false, "also create one IAM role per service trusted by EKS Pod Identity (associate them with aws eks create-pod-identity-association)")
 	f.StringVar(&roles.DAXClusterARN, "dax-cluster-arn", "", "with service roles: let todo-api use this DAX cluster (with --dax, the one provisioned)")
@@ -139,8 +157,11 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
   2. AWS resources provisioned in moto (idempotent; dummy credentials, your own AWS
      environment is neither used nor changed).
   3. A dev CA and a certificate for localhost under <dir>/tls (clients trust ca.pem).
-  4. Every service built with go build into <dir>/bin and run over HTTPS; todo-api on
-     https://localhost:--api-port, the blog edge on https://localhost:--edge-port.
+  4. Every service built with go build into <dir>/bin and run over HTTPS; the to-do
+     API (gateway) on https://localhost:--api-port, the blog edge on
+     https://localhost:--edge-port. With --gateway-replicas N, N gateway processes on
+     ports of their own (listed in stack.json under gatewayReplicas), each other's
+     peers, behind a round-robin balancer on --api-port.
      Output lines are prefixed with the service's name.
   5. <dir>/stack.json with every URL, port, pid and resource id; the client CLI reads it.
 
@@ -179,7 +200,8 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.IntVar(&o.MotoPort, "moto-port", 4566, "port on 127.0.0.1 where moto_server is found or started")
 	f.IntVar(&o.APIPort, "api-port", 8443, "HTTPS port of the to-do API on localhost")
 	f.IntVar(&o.EdgePort, "edge-port", 8444, "HTTPS port of the blog edge (site, /v1, /media) on localhost")
-	f.IntVar(&o.PortBase, "port-base", 8081, "first of the 16 loopback ports the internal services use")
+	f.IntVar(&o.PortBase, "port-base", 8081, "first of the 16 loopback ports the internal services use (gateway replicas use 3 each after them)")
+	f.IntVar(&o.GatewayReplicas, "gateway-replicas", 1, fmt.Sprintf("gateway processes behind a round-robin balancer on --api-port, peers of each other (1 to %d)", devstack.MaxGatewayReplicas))
 	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")
 	f.StringSliceVar(&o.Regions, "regions", nil, "run MyBlog in each of these regions, the first being --region (e.g. us-east-1,eu-west-1), with a local Global Tables replicator")
 	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")

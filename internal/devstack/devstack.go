@@ -61,8 +61,13 @@ type Options struct {
 	// EdgePort is the HTTPS port of the blog edge (8444).
 	EdgePort int
 	// PortBase is the first loopback port of the internal services (DefaultPortBase,
-	// 8081); they use the ports from there up to PortBase+15.
+	// 8081); they use the ports from there up to PortBase+15, and the gateway's
+	// replicas 3 each after that (GatewayReplicaPortBase).
 	PortBase int
+	// GatewayReplicas is how many gateway processes serve the to-do API (1). With
+	// more, each has its own port and the others as peers, and a round-robin
+	// balancer in this process listens on APIPort (replicas.go).
+	GatewayReplicas int
 	// Prefix is put before every AWS resource name ("").
 	Prefix string
 	// Regions, when it names more than one region, runs MyBlog in each (regions.go):
@@ -109,6 +114,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RegionPortBase == 0 {
 		o.RegionPortBase = o.PortBase + 200
+	}
+	if o.GatewayReplicas == 0 {
+		o.GatewayReplicas = 1
 	}
 	if o.Services == nil {
 		o.Services = Services()
@@ -174,6 +182,7 @@ type stackRun struct {
 	// stopReplicator is called.
 	replicator     *globaltable.Replicator
 	stopReplicator context.CancelFunc
+	balancer       *http.Server // in front of the gateway's replicas, when there are several
 }
 
 // onExit is called when a child has ended. An end nobody asked for stops the stack.
@@ -203,6 +212,14 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err := o.checkRegions(); err != nil {
 		return nil, err
 	}
+	if o.GatewayReplicas < 1 || o.GatewayReplicas > MaxGatewayReplicas {
+		return nil, fmt.Errorf("--gateway-replicas must be between 1 and %d, got %d", MaxGatewayReplicas, o.GatewayReplicas)
+	}
+	if o.GatewayReplicas > 1 {
+		if err := o.replicaPortsFree(); err != nil {
+			return nil, err
+		}
+	}
 	for _, svc := range o.Services {
 		if err := portFree(svc.Port(o)); err != nil {
 			return nil, fmt.Errorf("%s cannot listen: %w (is another `sa dev` running? see %s); stop it or choose another port",
@@ -216,13 +233,20 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	s.con.Printf("provisioning AWS resources in moto (%s)", o.Region)
 	// The blog's local origin is where the admin page runs: the media bucket's CORS rule
 	// must let it PUT photos to their presigned URLs, as it lets the CloudFront domain.
-	blog := provision.BlogOptions{Regions: o.Regions}
+	shift := o.PortBase - DefaultPortBase
+	blog := BlogOrigin(shift)
+	blog.Regions = o.Regions
 	for _, svc := range o.Services {
 		if svc.Blog {
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
 		}
 	}
-	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog})
+	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
+		Sender: provision.SenderOptions{Email: LocalSender}})
+	if err != nil {
+		return nil, err
+	}
+	distribution, err := WriteDistribution(o.Dir, res)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +286,16 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		st.Services["moto"] = moto
 	}
 	for _, svc := range o.Services {
-		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: o.PortBase - DefaultPortBase, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key, Resources: res}
+		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
+			DistributionFile: distribution, Resources: res}
+		if svc.API && o.GatewayReplicas > 1 {
+			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
+			if err != nil {
+				return nil, err
+			}
+			st.Services[svc.Name], st.GatewayReplicas, st.APIURL = balancer, reps, balancer.URL
+			continue
+		}
 		env := append(s.inheritedEnv(), CommonEnv(in)...)
 		if svc.Env != nil {
 			env = append(env, svc.Env(in)...)
@@ -278,6 +311,11 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		}
 		if svc.Blog {
 			st.BlogURL = u
+		}
+	}
+	for i, r := range st.GatewayReplicas {
+		if err := s.waitReady(ctx, client, fmt.Sprintf("gateway replica %d", i+1), r.URL); err != nil {
+			return nil, err
 		}
 	}
 	for _, svc := range o.Services {
@@ -383,6 +421,7 @@ func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url
 // shutdown stops the services (all at once), then moto if this run started it, and
 // removes stack.json if this run wrote it.
 func (s *stackRun) shutdown() {
+	s.stopBalancer()
 	s.mu.Lock()
 	children := slices.Clone(s.children)
 	stackFile := s.stackFile
@@ -450,6 +489,9 @@ func (s *stackRun) summary(st *stack.Stack) {
 		return p
 	}
 	fmt.Fprintf(&b, "  %-16s %s\n", "to-do API", st.APIURL)
+	for i, r := range st.GatewayReplicas {
+		fmt.Fprintf(&b, "  %-16s %-28s pid %d (the API port sends requests to each in turn)\n", fmt.Sprintf("gateway %d", i+1), r.URL, r.PID)
+	}
 	if st.BlogURL != "" {
 		fmt.Fprintf(&b, "  %-16s %s (open it in a browser that trusts the CA below)\n", "blog", st.BlogURL)
 	}

@@ -100,7 +100,7 @@ func TestCommonEnvAndTodoAPIEnv(t *testing.T) {
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "DRAIN_DELAY": "0s",
 		"TODOS_TABLE": "t", "COGNITO_ISSUER": "iss", "COGNITO_JWKS_URL": "jwks", "COGNITO_CLIENT_IDS": "cid",
 		"PAGE_TOKEN_KEY": "k",
-		"FILES_BUCKET":   "", "FILES_VENDING_ROLE_ARN": "", "S3_FORCE_PATH_STYLE": "true",
+		"FILES_BUCKET":   "", "FILES_VENDING_ROLE_ARN": "", "S3_FORCE_PATH_STYLE": "true", "DEV_MODE": "true",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)

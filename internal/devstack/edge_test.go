@@ -1,21 +1,19 @@
 package devstack
 
 import (
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 // TestEdgeService checks the blog edge's entry: the gateway binary on EdgePort (8444
-// unless moved), marked as the stack's blog URL, with the edge route table and every
-// variable that table uses.
+// unless moved), marked as the stack's blog URL, running the distribution document
+// the stack wrote, whose API origin is blog-api's own loopback port.
 func TestEdgeService(t *testing.T) {
 	var edge *Service
 	for _, s := range Services() {
@@ -44,39 +42,39 @@ func TestEdgeService(t *testing.T) {
 		})
 	}
 
-	in := Inputs{PortShift: 100, TLS: devtls.Paths{CACert: "/dev/ca.pem"}, Resources: stack.Resources{SiteBucket: "site-b", MediaBucket: "media-b", Issuer: "https://issuer", JWKSURL: "http://jwks", UserPoolClientID: "client"}}
+	in := Inputs{PortShift: 100, TLS: devtls.Paths{CACert: "/dev/ca.pem"}, DistributionFile: "/dev/edge/distribution.json",
+		Resources: stack.Resources{Issuer: "https://issuer", JWKSURL: "http://jwks", UserPoolClientID: "client"}}
 	env := map[string]string{}
 	for _, kv := range EdgeEnv(in) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
 	want := map[string]string{
-		"ROUTES_FILE": "services/gateway/edge.yaml", "SITE_BUCKET": "site-b", "MEDIA_BUCKET": "media-b",
-		"BLOG_API_URL": "https://localhost:8182", "S3_FORCE_PATH_STYLE": "true", "SSL_CERT_FILE": "/dev/ca.pem",
+		"DISTRIBUTION_FILE": "/dev/edge/distribution.json", "S3_FORCE_PATH_STYLE": "true", "SSL_CERT_FILE": "/dev/ca.pem",
 		"METRICS_PORT": "8191", "COGNITO_ISSUER": "https://issuer", "COGNITO_JWKS_URL": "http://jwks", "COGNITO_CLIENT_IDS": "client",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("EdgeEnv (-want +got):\n%s", diff)
 	}
+	if o := BlogOrigin(100); o.APIHost != "localhost" || o.APIPort != in.Local(BlogAPIPort) {
+		t.Errorf("BlogOrigin = %+v, want blog-api's own https://localhost:%d", o, in.Local(BlogAPIPort))
+	}
 
-	// Every ${VAR} of the route table (outside comments) is set.
-	table, err := os.ReadFile(filepath.Join("..", "..", env["ROUTES_FILE"]))
+	// The document written is the one provisioning recorded.
+	dir := t.TempDir()
+	if _, err := WriteDistribution(dir, stack.Resources{}); err == nil {
+		t.Error("no recorded distribution: no error")
+	}
+	d := &cdn.Distribution{Name: "myblog", Origins: []cdn.Origin{{ID: "api", DomainName: "localhost", HTTPSPort: 8182, ProtocolPolicy: cdn.HTTPSOnly}}}
+	p, err := WriteDistribution(dir, stack.Resources{BlogEdge: d})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var code strings.Builder
-	for line := range strings.Lines(string(table)) {
-		line, _, _ = strings.Cut(line, "#")
-		code.WriteString(line + "\n")
+	got, err := cdn.Read(p)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var missing []string
-	os.Expand(code.String(), func(name string) string {
-		if _, ok := env[name]; !ok && !slices.Contains(missing, name) {
-			missing = append(missing, name)
-		}
-		return ""
-	})
-	if len(missing) > 0 {
-		t.Errorf("%s uses %v, which EdgeEnv does not set", env["ROUTES_FILE"], missing)
+	if diff := cmp.Diff(d, got); diff != "" {
+		t.Errorf("written distribution (-want +got):\n%s", diff)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
@@ -44,6 +45,9 @@ type Inputs struct {
 	TLS devtls.Paths
 	// PageTokenKey is the base64 key that seals pagination tokens.
 	PageTokenKey string
+	// DistributionFile is the blog's CloudFront distribution as provisioned
+	// (resources.blogEdge written out), which the edge runs.
+	DistributionFile string
 	// Resources are the provisioned AWS resources.
 	Resources stack.Resources
 }
@@ -108,6 +112,19 @@ func Services() []Service {
 // fronts it).
 const BlogAPIPort = 8082
 
+// LocalSender is the welcome mailer's From address in the local stack: moto verifies
+// any identity at once, and nothing leaves the machine (moto keeps sent mail at
+// /moto-api/data.json). In AWS the sender is `sa provision --sender-email` or
+// `--sender-domain`.
+const LocalSender = "welcome@blog.localhost"
+
+// BlogOrigin is how the local stack provisions MyBlog: the distribution's API origin is
+// blog-api itself, https://localhost:<its port>, so the edge runs the distribution
+// exactly as provisioned, without translating it.
+func BlogOrigin(portShift int) provision.BlogOptions {
+	return provision.BlogOptions{APIHost: "localhost", APIPort: BlogAPIPort + portShift}
+}
+
 // BlogAPIEnv is blog-api's own configuration (services/blog-api/internal/api/config.go).
 func BlogAPIEnv(in Inputs) []string {
 	return []string{
@@ -121,6 +138,7 @@ func BlogAPIEnv(in Inputs) []string {
 		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
 		"S3_FORCE_PATH_STYLE=true",
 		"CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.BlogDistributionID,
+		"DEV_MODE=true",
 	}
 }
 
@@ -197,17 +215,15 @@ func GatewayEnv(in Inputs) []string {
 // EdgeMetricsPort is where the blog edge serves /metrics.
 const EdgeMetricsPort = 8091
 
-// EdgeEnv is the blog edge's configuration: the gateway binary with the edge route
-// table (services/gateway/edge.yaml), the site and media buckets read from moto
-// path-style, blog-api as the /v1 upstream over HTTPS (trusting the stack's CA through
-// SSL_CERT_FILE). The Cognito settings are the gateway's required configuration; no
-// edge route uses the authorizer (blog-api checks admin tokens itself).
+// EdgeEnv is the blog edge's configuration: the gateway binary running the blog's
+// CloudFront distribution as `sa provision` made it in moto (DISTRIBUTION_FILE), whose
+// API origin is blog-api on its loopback port (BlogOrigin) and whose buckets are read
+// from moto path-style; blog-api is reached over HTTPS, trusting the stack's CA through
+// SSL_CERT_FILE. The Cognito settings are the gateway's required configuration; the
+// edge uses no authorizer (blog-api checks admin tokens itself).
 func EdgeEnv(in Inputs) []string {
 	return []string{
-		"ROUTES_FILE=services/gateway/edge.yaml",
-		"SITE_BUCKET=" + in.Resources.SiteBucket,
-		"MEDIA_BUCKET=" + in.Resources.MediaBucket,
-		"BLOG_API_URL=https://localhost:" + strconv.Itoa(in.Local(BlogAPIPort)),
+		"DISTRIBUTION_FILE=" + in.DistributionFile,
 		"S3_FORCE_PATH_STYLE=true",
 		"SSL_CERT_FILE=" + in.TLS.CACert,
 		"METRICS_PORT=" + strconv.Itoa(in.Local(EdgeMetricsPort)),
@@ -228,6 +244,7 @@ func TodoAPIEnv(in Inputs) []string {
 		"FILES_BUCKET=" + in.Resources.FilesBucket,
 		"FILES_VENDING_ROLE_ARN=" + in.Resources.FilesVendingRoleARN,
 		"S3_FORCE_PATH_STYLE=true",
+		"DEV_MODE=true",
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/sitedeploy"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
@@ -37,4 +38,25 @@ func (s *stackRun) deploySite(ctx context.Context, region, ep string, res stack.
 	}
 	s.con.Printf("%s", r.Summary(res.SiteBucket))
 	return nil
+}
+
+// DistributionFile is where the edge's distribution document is written, in the
+// stack's directory.
+const DistributionFile = "edge/distribution.json"
+
+// WriteDistribution writes the blog's distribution as provisioned (what moto holds,
+// with the policies moto cannot) into the stack's directory dir, for the edge to run,
+// and returns its path.
+func WriteDistribution(dir string, res stack.Resources) (string, error) {
+	if res.BlogEdge == nil {
+		return "", errors.New("provisioning recorded no blog distribution for the edge")
+	}
+	path := filepath.Join(dir, DistributionFile)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("edge distribution: %w", err)
+	}
+	if err := cdn.Write(path, res.BlogEdge); err != nil {
+		return "", fmt.Errorf("edge distribution: %w", err)
+	}
+	return path, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,21 +17,32 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/iampolicy"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 // BlogOptions tune MyBlog's resources.
 type BlogOptions struct {
-	// Regions are every region the blog runs in; the tables get a replica in each one
-	// other than the clients' own. Empty means the clients' region only.
+	// Regions are every region the blog runs in, the home region first; the tables get
+	// a replica in each one other than the clients' own. Empty means the clients'
+	// region only. Every region's run must pass the same list: the distribution (one,
+	// global) is derived from it, so each run computes the same configuration.
 	Regions []string
-	// APIHost is the public host name of the blog API (the cluster's ingress), the
-	// origin CloudFront sends /v1/* to.
+	// APIHost is the public host name of the blog API, the origin CloudFront sends
+	// /v1/* to: with several regions, a latency-routed name that resolves to the
+	// nearest healthy region's ingress (docs/deploy.md, "Several regions").
 	APIHost string
-	// SiteOrigins are extra origins the admin page runs on (a custom domain), besides
-	// the distribution's own https://<id>.cloudfront.net: the media bucket's CORS lets
-	// them PUT uploads to presigned URLs.
+	// APIPort is the API origin's HTTPS port; 0 means 443. The local stack points it at
+	// blog-api's own port.
+	APIPort int
+	// Aliases are the blog's own domain names (CloudFront CNAMEs); they need
+	// CertificateARN, an ACM certificate in us-east-1 that covers them.
+	Aliases        []string
+	CertificateARN string
+	// SiteOrigins are extra origins the admin page runs on, besides
+	// https://<distribution domain> and https://<each alias>: the media bucket's CORS
+	// lets them PUT uploads to presigned URLs.
 	SiteOrigins []string
 }
 
@@ -38,27 +50,30 @@ type BlogOptions struct {
 // never resolves, so a distribution made without the real host fails visibly.
 const DefaultBlogAPIHost = "blog-api.invalid"
 
-// AWS-managed CloudFront policies (ids are fixed across accounts).
-const (
-	// CachingOptimized: cache by path only, long TTLs, gzip and brotli.
-	cachePolicyOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-	// UseOriginCacheControlHeaders-QueryStrings: honour the API's Cache-Control, key on
-	// the query string (pages of a list).
-	cachePolicyOriginHeadersQS = "4cc15a8a-d715-48a4-82b8-cc0b614638fe"
-	// AllViewerExceptHostHeader: forward headers (Authorization for admin writes),
-	// cookies and query strings to the API, but not Host.
-	originRequestAllViewerExceptHost = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
-)
+// homeRegion is the region that owns the blog's single resources (the site bucket):
+// the first of the configured regions, else the clients' region.
+func (o BlogOptions) homeRegion(clientRegion string) string {
+	if len(o.Regions) > 0 {
+		return o.Regions[0]
+	}
+	return clientRegion
+}
+
+// validate reports options no run can use.
+func (o BlogOptions) validate(clientRegion string) error {
+	if len(o.Regions) > 0 && !slices.Contains(o.Regions, clientRegion) {
+		return fmt.Errorf("--regions %v does not include this run's region %s", o.Regions, clientRegion)
+	}
+	if len(o.Aliases) > 0 && o.CertificateARN == "" || len(o.Aliases) == 0 && o.CertificateARN != "" {
+		return errors.New("a custom domain needs both --blog-domain and --blog-certificate-arn (an ACM certificate in us-east-1 covering it)")
+	}
+	return nil
+}
 
 // BlogResources returns MyBlog's resources in dependency order: tables, buckets, the
-// origin access control, the distribution, then the site bucket's policy (which names
-// the distribution).
+// origin access control, the media function, the project's CloudFront policies, the
+// distribution, then the buckets' policy and CORS (which name the distribution).
 func BlogResources(prefix string, o BlogOptions) []Resource {
-	site, media := bucketName(prefix+"myblog-site"), bucketName(prefix+"myblog-media")
-	host := o.APIHost
-	if host == "" {
-		host = DefaultBlogAPIHost
-	}
 	return []Resource{
 		GlobalTable{
 			TableName: prefix + "posts",
@@ -77,14 +92,28 @@ func BlogResources(prefix string, o BlogOptions) []Resource {
 			Regions:   o.Regions,
 			Record:    func(out *stack.Resources, name string) { out.SubscribersTable = name },
 		},
-		Bucket{BucketName: site, Record: func(out *stack.Resources, name string) { out.SiteBucket = name }},
-		Bucket{BucketName: media, Record: func(out *stack.Resources, name string) { out.MediaBucket = name }},
+		Bucket{Base: prefix + siteBucketBase, HomeOnly: true, Options: o, Record: func(out *stack.Resources, name, region string) {
+			out.SiteBucket, out.SiteBucketRegion = name, region
+		}},
+		Bucket{Base: prefix + mediaBucketBase, Options: o, Record: func(out *stack.Resources, name, _ string) { out.MediaBucket = name }},
 		OriginAccessControl{OACName: prefix + "myblog"},
 		MediaFunction{FunctionName: prefix + "myblog-media-path"},
-		Distribution{DistName: prefix + "myblog", SiteBucket: site, MediaBucket: media, APIHost: host},
-		MediaFunctionAssociation{DistName: prefix + "myblog"},
-		SiteBucketPolicy{BucketName: site},
-		MediaBucketCORS{BucketName: media, Origins: o.SiteOrigins},
+		CachePolicyResource{Policy: APICachePolicy(prefix), Record: func(out *stack.Resources, id string) { out.BlogAPICachePolicyID = id }},
+		OriginRequestPolicyResource{Policy: APIOriginRequestPolicy(prefix), Record: func(out *stack.Resources, id string) { out.BlogAPIOriginRequestPolicyID = id }},
+		ResponseHeadersPolicyResource{
+			PolicyName: prefix + securityPolicyName,
+			Policy: func(ctx context.Context, c *Clients, out *stack.Resources) (cdn.ResponseHeadersPolicy, error) {
+				media, err := distributionMediaBuckets(ctx, c, prefix, o)
+				if err != nil {
+					return cdn.ResponseHeadersPolicy{}, err
+				}
+				return SecurityHeadersPolicy(prefix, siteConnectSources(c, o, media)), nil
+			},
+			Record: func(out *stack.Resources, id string) { out.BlogSecurityHeadersPolicyID = id },
+		},
+		Distribution{DistName: prefix + "myblog", Prefix: prefix, Options: o},
+		SiteBucketPolicy{},
+		MediaBucketCORS{Origins: o.SiteOrigins},
 	}
 }
 
@@ -230,10 +259,18 @@ func (t GlobalTable) replicaUpdates(home string, desc *types.TableDescription) [
 }
 
 // Bucket is a private S3 bucket: all public access blocked, objects owned by the
-// bucket owner (no ACLs), encrypted at rest.
+// bucket owner (no ACLs), encrypted at rest. Its name is BucketName(Base, account,
+// region): bucket names are global, so every account and region gets its own.
 type Bucket struct {
-	BucketName string
-	Record     func(out *stack.Resources, name string)
+	// Base is the name before the account and region: the prefix and the bucket's role.
+	Base string
+	// HomeOnly makes the bucket exist in the home region only (the site): other
+	// regions' runs record the home bucket's name and create nothing.
+	HomeOnly bool
+	// Options say which region is home.
+	Options BlogOptions
+	// Record stores the name, and the region it is in, in the outputs.
+	Record func(out *stack.Resources, name, region string)
 }
 
 var _ Resource = Bucket{}
@@ -242,41 +279,59 @@ var _ Resource = Bucket{}
 func (Bucket) Kind() string { return "s3 bucket" }
 
 // Name implements Resource.
-func (b Bucket) Name() string { return b.BucketName }
+func (b Bucket) Name() string { return b.Base }
 
 // Ensure implements Resource. The settings are applied on every run, so a bucket
 // loosened by hand is tightened again.
 func (b Bucket) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	created, err := ensureBucket(ctx, c, b.BucketName, s3types.ObjectOwnershipBucketOwnerEnforced)
+	region := c.Region
+	if home := b.Options.homeRegion(c.Region); b.HomeOnly && home != c.Region {
+		region = home
+	}
+	name, err := c.BucketName(ctx, b.Base, region)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if region != c.Region {
+		b.Record(out, name, region)
+		return Outcome{Skipped: true, ID: name + " lives in the home region " + region}, nil
+	}
+	created, err := ensureBucket(ctx, c, name, s3types.ObjectOwnershipBucketOwnerEnforced)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if _, err := c.S3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
-		Bucket: aws.String(b.BucketName), PublicAccessBlockConfiguration: PrivateBucketAccessBlock(),
+		Bucket: aws.String(name), PublicAccessBlockConfiguration: PrivateBucketAccessBlock(),
 	}); err != nil {
 		return Outcome{}, fmt.Errorf("block public access: %w", err)
 	}
 	if _, err := c.S3.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
-		Bucket: aws.String(b.BucketName),
+		Bucket: aws.String(name),
 		ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
 			ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
 		}}},
 	}); err != nil {
 		return Outcome{}, fmt.Errorf("set encryption: %w", err)
 	}
-	b.Record(out, b.BucketName)
-	return Outcome{Created: created}, nil
+	b.Record(out, name, region)
+	return Outcome{Created: created, ID: name}, nil
 }
 
 // ensureBucket creates the bucket in c's region unless it exists, with ownership set
-// when it is not empty, and reports whether this call created it.
+// when it is not empty, and reports whether this call created it. A bucket of that
+// name in another region is an error that says so: S3 answers HeadBucket there with
+// 301 and the bucket's region (moto 5.2 with 200 and the same header).
 func ensureBucket(ctx context.Context, c *Clients, name string, ownership s3types.ObjectOwnership) (created bool, err error) {
-	_, err = c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)})
+	head, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)})
 	var nf *s3types.NotFound
 	switch {
 	case errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound:
+	case httpStatus(err) == http.StatusMovedPermanently:
+		return false, wrongRegion(name, bucketRegionHeader(err), c.Region)
 	case err != nil:
 		return false, fmt.Errorf("head bucket (a bucket of that name may belong to another account; choose another --prefix): %w", err)
+	case aws.ToString(head.BucketRegion) != "" && aws.ToString(head.BucketRegion) != c.Region:
+		return false, wrongRegion(name, aws.ToString(head.BucketRegion), c.Region)
 	default:
 		return false, nil
 	}
@@ -292,6 +347,23 @@ func ensureBucket(ctx context.Context, c *Clients, name string, ownership s3type
 		return false, nil // another run made it meanwhile
 	}
 	return true, nil
+}
+
+func wrongRegion(name, found, want string) error {
+	if found == "" {
+		found = "another region"
+	}
+	return fmt.Errorf("bucket %s exists in %s, but this run provisions %s: bucket names are global; this tool names each region's buckets "+
+		"<prefix><role>-<account>-<region>, so a bucket of this name was made by hand or by an older version: delete it or choose another --prefix", name, found, want)
+}
+
+// bucketRegionHeader is the x-amz-bucket-region header of an S3 error response.
+func bucketRegionHeader(err error) string {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get("X-Amz-Bucket-Region")
+	}
+	return ""
 }
 
 // PrivateBucketAccessBlock blocks every form of public access.
@@ -354,156 +426,9 @@ func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.
 	return Outcome{Created: true, ID: out.BlogOACID}, nil
 }
 
-// Distribution is MyBlog's CloudFront distribution: the default behaviour serves the
-// site bucket through the OAC, /v1/* goes to the blog API over HTTPS, /media/* to the
-// media bucket; viewers are redirected to HTTPS and responses are compressed. It is
-// found again by its caller reference, which is its name.
-type Distribution struct {
-	DistName    string
-	SiteBucket  string
-	MediaBucket string
-	APIHost     string
-}
-
-var _ Resource = Distribution{}
-
-// Kind implements Resource.
-func (Distribution) Kind() string { return "cloudfront distribution" }
-
-// Name implements Resource.
-func (d Distribution) Name() string { return d.DistName }
-
-// Ensure implements Resource.
-func (d Distribution) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	var marker *string
-	for {
-		page, err := c.CloudFront.ListDistributions(ctx, &cloudfront.ListDistributionsInput{Marker: marker})
-		if err != nil {
-			return Outcome{}, fmt.Errorf("list distributions: %w", err)
-		}
-		if page.DistributionList == nil {
-			break
-		}
-		for _, it := range page.DistributionList.Items {
-			mine, err := d.owns(ctx, c, it)
-			if err != nil {
-				return Outcome{}, err
-			}
-			if mine {
-				out.BlogDistributionID, out.BlogDistributionARN, out.BlogDistributionDomain = aws.ToString(it.Id), aws.ToString(it.ARN), aws.ToString(it.DomainName)
-				return Outcome{ID: out.BlogDistributionID}, nil
-			}
-		}
-		if !aws.ToBool(page.DistributionList.IsTruncated) {
-			break
-		}
-		marker = page.DistributionList.NextMarker
-	}
-	cfg := d.Config(c.Region, out.BlogOACID)
-	if out.BlogMediaFunctionARN != "" {
-		AttachMediaFunction(cfg, out.BlogMediaFunctionARN)
-	}
-	res, err := c.CloudFront.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: cfg})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("create distribution: %w", err)
-	}
-	out.BlogDistributionID = aws.ToString(res.Distribution.Id)
-	out.BlogDistributionARN = aws.ToString(res.Distribution.ARN)
-	out.BlogDistributionDomain = aws.ToString(res.Distribution.DomainName)
-	return Outcome{Created: true, ID: out.BlogDistributionID}, nil
-}
-
-// owns reports whether the listed distribution is this one: its comment is the name,
-// or (where a listing omits comments, as moto's does) its caller reference is.
-func (d Distribution) owns(ctx context.Context, c *Clients, it cftypes.DistributionSummary) (bool, error) {
-	if aws.ToString(it.Comment) != "" {
-		return aws.ToString(it.Comment) == d.DistName, nil
-	}
-	cfg, err := c.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: it.Id})
-	if err != nil {
-		return false, fmt.Errorf("get distribution config %s: %w", aws.ToString(it.Id), err)
-	}
-	return aws.ToString(cfg.DistributionConfig.CallerReference) == d.DistName, nil
-}
-
-// s3Origin is an S3 bucket origin read through the OAC.
-func s3Origin(id, bucket, region, oac string) cftypes.Origin {
-	return cftypes.Origin{
-		Id:                    aws.String(id),
-		DomainName:            aws.String(bucket + ".s3." + region + ".amazonaws.com"),
-		OriginAccessControlId: aws.String(oac),
-		S3OriginConfig:        &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")},
-	}
-}
-
-func methods(ms ...cftypes.Method) *cftypes.AllowedMethods {
-	return &cftypes.AllowedMethods{
-		Quantity: aws.Int32(int32(len(ms))), Items: ms,
-		CachedMethods: &cftypes.CachedMethods{Quantity: aws.Int32(2), Items: []cftypes.Method{cftypes.MethodGet, cftypes.MethodHead}},
-	}
-}
-
-// Config is the distribution's configuration in region with OAC oac.
-func (d Distribution) Config(region, oac string) *cftypes.DistributionConfig {
-	get := methods(cftypes.MethodGet, cftypes.MethodHead)
-	return &cftypes.DistributionConfig{
-		CallerReference:   aws.String(d.DistName),
-		Comment:           aws.String(d.DistName),
-		Enabled:           aws.Bool(true),
-		DefaultRootObject: aws.String("index.html"),
-		HttpVersion:       cftypes.HttpVersionHttp2and3,
-		IsIPV6Enabled:     aws.Bool(true),
-		PriceClass:        cftypes.PriceClassPriceClassAll,
-		Origins: &cftypes.Origins{Quantity: aws.Int32(3), Items: []cftypes.Origin{
-			s3Origin("site", d.SiteBucket, region, oac),
-			s3Origin("media", d.MediaBucket, region, oac),
-			{
-				Id:         aws.String("api"),
-				DomainName: aws.String(d.APIHost),
-				CustomOriginConfig: &cftypes.CustomOriginConfig{
-					HTTPPort: aws.Int32(80), HTTPSPort: aws.Int32(443),
-					OriginProtocolPolicy: cftypes.OriginProtocolPolicyHttpsOnly,
-					OriginSslProtocols:   &cftypes.OriginSslProtocols{Quantity: aws.Int32(1), Items: []cftypes.SslProtocol{cftypes.SslProtocolTLSv12}},
-				},
-			},
-		}},
-		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{
-			TargetOriginId:       aws.String("site"),
-			ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps,
-			Compress:             aws.Bool(true),
-			CachePolicyId:        aws.String(cachePolicyOriginHeadersQS),
-			AllowedMethods:       get,
-		},
-		CacheBehaviors: &cftypes.CacheBehaviors{Quantity: aws.Int32(2), Items: []cftypes.CacheBehavior{
-			{
-				PathPattern:           aws.String("/v1/*"),
-				TargetOriginId:        aws.String("api"),
-				ViewerProtocolPolicy:  cftypes.ViewerProtocolPolicyRedirectToHttps,
-				Compress:              aws.Bool(true),
-				CachePolicyId:         aws.String(cachePolicyOriginHeadersQS),
-				OriginRequestPolicyId: aws.String(originRequestAllViewerExceptHost),
-				AllowedMethods: methods(cftypes.MethodGet, cftypes.MethodHead, cftypes.MethodOptions, cftypes.MethodPut,
-					cftypes.MethodPost, cftypes.MethodPatch, cftypes.MethodDelete),
-			},
-			{
-				PathPattern:          aws.String("/media/*"),
-				TargetOriginId:       aws.String("media"),
-				ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps,
-				Compress:             aws.Bool(true),
-				CachePolicyId:        aws.String(cachePolicyOptimized),
-				AllowedMethods:       get,
-			},
-		}},
-		ViewerCertificate: &cftypes.ViewerCertificate{CloudFrontDefaultCertificate: aws.Bool(true), MinimumProtocolVersion: cftypes.MinimumProtocolVersionTLSv122021},
-	}
-}
-
-// SiteBucketPolicy lets the blog's distribution, and nothing else, read the site
-// bucket; the media bucket gets the same. It runs after Distribution, whose ARN the
-// condition names.
-type SiteBucketPolicy struct {
-	BucketName string
-}
+// SiteBucketPolicy lets the blog's distribution, and nothing else, read this region's
+// site and media buckets. It runs after Distribution, whose ARN the condition names.
+type SiteBucketPolicy struct{}
 
 var _ Resource = SiteBucketPolicy{}
 
@@ -511,12 +436,17 @@ var _ Resource = SiteBucketPolicy{}
 func (SiteBucketPolicy) Kind() string { return "s3 bucket policy" }
 
 // Name implements Resource.
-func (p SiteBucketPolicy) Name() string { return p.BucketName }
+func (SiteBucketPolicy) Name() string { return "myblog buckets: read by the distribution" }
 
 // Ensure implements Resource. The policy is put on every run (PutBucketPolicy is
-// idempotent), so drift is repaired.
+// idempotent), so drift is repaired. The site bucket of another (home) region is left
+// to that region's run.
 func (p SiteBucketPolicy) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	for _, bucket := range []string{out.SiteBucket, out.MediaBucket} {
+	buckets := []string{out.MediaBucket}
+	if out.SiteBucket != "" && out.SiteBucketRegion == c.Region {
+		buckets = append(buckets, out.SiteBucket)
+	}
+	for _, bucket := range buckets {
 		if bucket == "" {
 			continue
 		}
@@ -545,12 +475,12 @@ func CloudFrontReadPolicy(bucket, distributionARN string) iampolicy.Document {
 	})
 }
 
-// MediaBucketCORS lets the admin page, served by the distribution (and any extra
-// origins), PUT uploads straight to the media bucket through presigned URLs. It runs
-// after Distribution, whose domain it names, and is put on every run.
+// MediaBucketCORS lets the admin page, served by the distribution under its own
+// domain and every alias (and any extra origins), PUT uploads straight to this
+// region's media bucket through presigned URLs. It runs after Distribution, whose
+// domain it names, and is put on every run.
 type MediaBucketCORS struct {
-	BucketName string
-	Origins    []string
+	Origins []string
 }
 
 var _ Resource = MediaBucketCORS{}
@@ -559,21 +489,27 @@ var _ Resource = MediaBucketCORS{}
 func (MediaBucketCORS) Kind() string { return "s3 bucket cors" }
 
 // Name implements Resource.
-func (m MediaBucketCORS) Name() string { return m.BucketName }
+func (MediaBucketCORS) Name() string { return "myblog media bucket: uploads from the site" }
 
 // Ensure implements Resource.
 func (m MediaBucketCORS) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	rule := UploadCORSRule(out.BlogDistributionDomain, m.Origins)
+	extra := slices.Clone(m.Origins)
+	if out.BlogEdge != nil {
+		for _, a := range out.BlogEdge.Aliases {
+			extra = append(extra, "https://"+a)
+		}
+	}
+	rule := UploadCORSRule(out.BlogDistributionDomain, extra)
 	if len(rule.AllowedOrigins) == 0 {
 		return Outcome{Skipped: true, ID: "no distribution domain or site origin to allow"}, nil
 	}
 	if _, err := c.S3.PutBucketCors(ctx, &s3.PutBucketCorsInput{
-		Bucket:            aws.String(m.BucketName),
+		Bucket:            aws.String(out.MediaBucket),
 		CORSConfiguration: &s3types.CORSConfiguration{CORSRules: []s3types.CORSRule{rule}},
 	}); err != nil {
-		return Outcome{}, fmt.Errorf("put bucket cors: %w", err)
+		return Outcome{}, fmt.Errorf("put bucket cors on %s: %w", out.MediaBucket, err)
 	}
-	return Outcome{Applied: true}, nil
+	return Outcome{Applied: true, ID: out.MediaBucket}, nil
 }
 
 // UploadCORSRule allows PUTs with a Content-Type from https://<distribution domain>

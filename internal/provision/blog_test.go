@@ -19,8 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
-	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 func TestCloudFrontReadPolicyGolden(t *testing.T) {
@@ -108,11 +108,13 @@ func TestBlogResourcesAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first Ensure: %v", err)
 	}
-	// moto has no CloudFront Functions API: the function and its association are
-	// reported as skipped, with the reason, not as done.
+	// moto has no CloudFront Functions or policy API: the function and the policies
+	// are reported as skipped, with the reason, not as done.
 	for _, want := range []string{
 		"skipped  cloudfront function " + prefix + "myblog-media-path (the endpoint has no CloudFront Functions API (moto): /media/* is not rewritten)",
-		"skipped  cloudfront function association " + prefix + "myblog /media/*",
+		"skipped  cloudfront cache policy " + prefix + "myblog-api (moto has no CloudFront cache policy API: recorded in the stack file as " + LocalPolicyID("cache policy", prefix+"myblog-api") + ")",
+		"skipped  cloudfront origin request policy " + prefix + "myblog-api (moto has no CloudFront origin request policy API: recorded in the stack file as " + LocalPolicyID("origin request policy", prefix+"myblog-api") + ")",
+		"skipped  cloudfront response headers policy " + prefix + "myblog-security (moto has no CloudFront response headers policy API: recorded in the stack file as " + LocalPolicyID("response headers policy", prefix+"myblog-security") + ")",
 	} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("provisioning log lacks %q:\n%s", want, log.String())
@@ -219,8 +221,21 @@ func TestBlogResourcesAgainstMoto(t *testing.T) {
 		for _, o := range dc.Origins.Items {
 			origins[aws.ToString(o.Id)] = aws.ToString(o.DomainName)
 		}
-		if origins["api"] != "blog.example.com" || !strings.HasPrefix(origins["site"], first.SiteBucket+".s3.") {
-			t.Errorf("origins = %v", origins)
+		want = map[string]string{
+			"site": first.SiteBucket + ".s3.us-east-1.amazonaws.com", "api": "blog.example.com",
+			"media-us-east-1": first.MediaBucket + ".s3.us-east-1.amazonaws.com",
+			"media-eu-west-1": strings.Replace(first.MediaBucket, "-us-east-1", "-eu-west-1", 1) + ".s3.eu-west-1.amazonaws.com",
+		}
+		if diff := cmp.Diff(want, origins); diff != "" {
+			t.Errorf("origins (-want +got):\n%s", diff)
+		}
+		if n := aws.ToInt32(dc.OriginGroups.Quantity); n != 1 || aws.ToString(dc.OriginGroups.Items[0].Id) != "media" {
+			t.Errorf("origin groups = %+v, want the two media buckets as group media", dc.OriginGroups)
+		}
+		// What moto holds is the document the local edge runs, but for the fields moto
+		// drops (MotoGaps).
+		if diff := cdn.Diff(WithoutMotoGaps(APIView(first.BlogEdge)), WithoutMotoGaps(DistributionFromAPI(dc))); len(diff) > 0 {
+			t.Errorf("moto's distribution differs from the recorded document:\n%s", strings.Join(diff, "\n"))
 		}
 	})
 
@@ -231,8 +246,19 @@ func TestBlogResourcesAgainstMoto(t *testing.T) {
 	if diff := cmp.Diff(first, second); diff != "" {
 		t.Errorf("second run's outputs differ (-first +second):\n%s", diff)
 	}
-	var out stack.Resources
-	if _, err := (Distribution{DistName: prefix + "myblog"}).Ensure(ctx, c, &out); err != nil || out.BlogDistributionID != first.BlogDistributionID {
-		t.Errorf("distribution found again as %q (%v), want %q", out.BlogDistributionID, err, first.BlogDistributionID)
+	out := second
+	o, err := (Distribution{DistName: prefix + "myblog", Prefix: prefix, Options: BlogOptions{Regions: []string{"us-east-1", "eu-west-1"}, APIHost: "blog.example.com"}}).Ensure(ctx, c, &out)
+	if err != nil || out.BlogDistributionID != first.BlogDistributionID || o.Created || o.Applied {
+		t.Errorf("distribution found again as %q (%+v, %v), want %q unchanged", out.BlogDistributionID, o, err, first.BlogDistributionID)
+	}
+}
+
+func TestUploadCORSRule(t *testing.T) {
+	r := UploadCORSRule("d111.cloudfront.net", []string{"https://blog.example.com", "", "https://d111.cloudfront.net"})
+	if diff := cmp.Diff([]string{"https://d111.cloudfront.net", "https://blog.example.com"}, r.AllowedOrigins); diff != "" {
+		t.Errorf("origins (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"PUT"}, r.AllowedMethods); diff != "" {
+		t.Errorf("methods (-want +got):\n%s", diff)
 	}
 }

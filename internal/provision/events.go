@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,13 +16,60 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	smithy "github.com/aws/smithy-go"
 
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
-// DefaultSenderEmail is the welcome mailer's sender identity when none is configured.
-// In AWS, replace it with an address of a domain you own (and leave the SES sandbox).
-const DefaultSenderEmail = "welcome@myblog.example"
+// SenderOptions say who the welcome emails come from, and how SES knows it may send
+// as them.
+type SenderOptions struct {
+	// Email is the From address. With Domain it defaults to welcome@<Domain> and must
+	// be at that domain.
+	Email string
+	// Domain, when set, is verified as a whole (Easy DKIM): SES then sends as any
+	// address at it. Without it, Email alone is verified (SES emails its owner a link).
+	Domain string
+	// ConfigurationSet is an SES configuration set the mailer sends through (event
+	// publishing, suppression); created when missing.
+	ConfigurationSet string
+}
+
+// Address is the From address.
+func (s SenderOptions) Address() string {
+	if s.Email == "" && s.Domain != "" {
+		return "welcome@" + s.Domain
+	}
+	return s.Email
+}
+
+// Identity is the SES identity the mailer sends as: the domain, else the address.
+func (s SenderOptions) Identity() string {
+	if s.Domain != "" {
+		return s.Domain
+	}
+	return s.Email
+}
+
+// Validate reports a sender SES could not send as.
+func (s SenderOptions) Validate() error {
+	if s.Email == "" && s.Domain == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(s.Address())
+	if err != nil || a.Name != "" || a.Address != s.Address() {
+		return fmt.Errorf("sender %q is not a plain email address (welcome@blog.example.com)", s.Address())
+	}
+	if s.Domain != "" {
+		if strings.ContainsAny(s.Domain, "@/: ") || !strings.Contains(s.Domain, ".") {
+			return fmt.Errorf("sender domain %q is not a domain name (blog.example.com)", s.Domain)
+		}
+		if _, at, _ := strings.Cut(s.Address(), "@"); !strings.EqualFold(at, s.Domain) {
+			return fmt.Errorf("sender %s is not at the verified domain %s", s.Address(), s.Domain)
+		}
+	}
+	return nil
+}
 
 // TTLAttribute is the attribute DynamoDB's time to live reads on the tables that
 // expire items: pending subscribers, rate-limit counters, confirmation-email ledger
@@ -30,22 +79,22 @@ const TTLAttribute = "expiresAt"
 // EventResources are the resources of the subscriber-event flow (blog-api ->
 // dynamodb-source -> welcome-mailer): the subscribers stream (verified, enabled when
 // missing) and the expiry of pending subscribers, blog-api's rate-limit counters, the
-// source's checkpoint table and dead-letter queue, the mailer's idempotency table and
-// its SES sender identity. They come after BlogResources, which make the subscribers
-// table.
-func EventResources(prefix, senderEmail string) []Resource {
-	if senderEmail == "" {
-		senderEmail = DefaultSenderEmail
-	}
-	return []Resource{
+// source's checkpoint table and dead-letter queue, the mailer's idempotency table, its
+// SES configuration set (when one is asked for) and its SES sender identity. They come
+// after BlogResources, which make the subscribers table.
+func EventResources(prefix string, sender SenderOptions) []Resource {
+	rs := []Resource{
 		TableStream{Record: func(out *stack.Resources, arn string) { out.SubscribersStreamARN = arn }},
 		SubscribersTTL{},
 		StateTable{TableName: prefix + "subscribe-limits", TTL: true, Record: func(out *stack.Resources, name string) { out.SubscribeLimitsTable = name }},
 		StateTable{TableName: prefix + "stream-checkpoints", Record: func(out *stack.Resources, name string) { out.CheckpointTable = name }},
 		StateTable{TableName: prefix + "welcome-idempotency", TTL: true, Record: func(out *stack.Resources, name string) { out.IdempotencyTable = name }},
 		DeadLetterQueue{QueueName: prefix + "subscriber-events-dlq", Record: func(out *stack.Resources, url string) { out.SubscriberEventsDLQURL = url }},
-		EmailIdentity{Address: senderEmail, Record: func(out *stack.Resources, a string) { out.SenderEmail = a }},
 	}
+	if sender.ConfigurationSet != "" {
+		rs = append(rs, ConfigurationSet{SetName: sender.ConfigurationSet})
+	}
+	return append(rs, SenderIdentity{Sender: sender})
 }
 
 // TableStream makes sure the subscribers table (out.SubscribersTable) has a stream that
@@ -250,38 +299,114 @@ func (q DeadLetterQueue) Ensure(ctx context.Context, c *Clients, out *stack.Reso
 	return Outcome{Created: created, ID: url}, nil
 }
 
-// EmailIdentity is the SES sender identity of the welcome mailer. Creating an email
-// identity makes SES send a verification email in AWS (the address's owner must click
-// it); moto verifies it at once.
-type EmailIdentity struct {
-	Address string
-	Record  func(out *stack.Resources, address string)
+// SenderIdentity is the SES identity of the welcome mailer: an email address, or a
+// whole domain with Easy DKIM. Creating an address identity makes SES email its owner
+// a verification link; a domain identity needs the three DKIM CNAME records it prints
+// (and records) in the domain's DNS. moto verifies either at once and gives no DKIM
+// tokens. Without a sender it is skipped, and the mailer cannot send.
+type SenderIdentity struct {
+	Sender SenderOptions
 }
 
-var _ Resource = EmailIdentity{}
+var _ Resource = SenderIdentity{}
 
 // Kind implements Resource.
-func (EmailIdentity) Kind() string { return "ses email identity" }
+func (i SenderIdentity) Kind() string {
+	if i.Sender.Domain != "" {
+		return "ses domain identity"
+	}
+	return "ses email identity"
+}
 
 // Name implements Resource.
-func (e EmailIdentity) Name() string { return e.Address }
+func (i SenderIdentity) Name() string {
+	if i.Sender.Identity() == "" {
+		return "(no sender)"
+	}
+	return i.Sender.Identity()
+}
 
 // Ensure implements Resource.
-func (e EmailIdentity) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+func (i SenderIdentity) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	id := i.Sender.Identity()
+	if id == "" {
+		return Outcome{Skipped: true, ID: "no --sender-email or --sender-domain: the welcome mailer has no identity to send as"}, nil
+	}
+	if err := i.Sender.Validate(); err != nil {
+		return Outcome{}, err
+	}
 	created := false
-	_, err := c.SESv2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(e.Address)})
+	got, err := c.SESv2.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(id)})
 	var notFound *sestypes.NotFoundException
+	var dkim *sestypes.DkimAttributes
 	switch {
 	case errors.As(err, &notFound):
-		_, err := c.SESv2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(e.Address)})
+		made, err := c.SESv2.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(id),
+			Tags: []sestypes.Tag{{Key: aws.String("project"), Value: aws.String("serverless-architect")}}})
 		var exists *sestypes.AlreadyExistsException
 		if err != nil && !errors.As(err, &exists) {
 			return Outcome{}, fmt.Errorf("create email identity: %w", err)
 		}
+		if made != nil {
+			dkim = made.DkimAttributes
+		}
 		created = true
 	case err != nil:
 		return Outcome{}, fmt.Errorf("get email identity: %w", err)
+	default:
+		dkim = got.DkimAttributes
 	}
-	e.Record(out, e.Address)
-	return Outcome{Created: created}, nil
+	o := Outcome{Created: created}
+	out.SenderEmail, out.SenderIdentity, out.SESConfigurationSet = i.Sender.Address(), id, i.Sender.ConfigurationSet
+	switch {
+	case i.Sender.Domain != "" && dkim != nil && len(dkim.Tokens) > 0:
+		out.SenderDKIMRecords = DKIMRecords(i.Sender.Domain, dkim.Tokens)
+		o.Notes = append([]string{"add these CNAME records to " + i.Sender.Domain + "'s DNS (Easy DKIM), then SES verifies the domain:"}, out.SenderDKIMRecords...)
+	case i.Sender.Domain != "":
+		o.Notes = []string{"the endpoint gave no DKIM tokens (moto does not): nothing to add to DNS here"}
+	case created && !c.isMoto(ctx, aws.ToString(c.SESv2.Options().BaseEndpoint)):
+		o.Notes = []string{"SES emailed " + id + " a verification link: open it before the mailer can send"}
+	}
+	return o, nil
+}
+
+// DKIMRecords are the DNS records Easy DKIM asks for: one CNAME per token,
+// <token>._domainkey.<domain> -> <token>.dkim.amazonses.com.
+func DKIMRecords(domain string, tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = t + "._domainkey." + domain + " CNAME " + t + ".dkim.amazonses.com"
+	}
+	return out
+}
+
+// ConfigurationSet is the SES configuration set the welcome mailer sends through,
+// created when missing (its event destinations are the operator's).
+type ConfigurationSet struct {
+	SetName string
+}
+
+var _ Resource = ConfigurationSet{}
+
+// Kind implements Resource.
+func (ConfigurationSet) Kind() string { return "ses configuration set" }
+
+// Name implements Resource.
+func (s ConfigurationSet) Name() string { return s.SetName }
+
+// Ensure implements Resource: CreateConfigurationSet, where AlreadyExists means it
+// exists (moto answers GetConfigurationSet in a shape the SDK cannot read, and this
+// SDK lists sets on a path moto does not serve).
+func (s ConfigurationSet) Ensure(ctx context.Context, c *Clients, _ *stack.Resources) (Outcome, error) {
+	_, err := c.SESv2.CreateConfigurationSet(ctx, &sesv2.CreateConfigurationSetInput{ConfigurationSetName: aws.String(s.SetName),
+		Tags: []sestypes.Tag{{Key: aws.String("project"), Value: aws.String("serverless-architect")}}})
+	var exists *sestypes.AlreadyExistsException
+	var api smithy.APIError
+	switch {
+	case errors.As(err, &exists), errors.As(err, &api) && api.ErrorCode() == "ConfigurationSetAlreadyExistsException": // moto's (SES v1) name
+		return Outcome{}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("create configuration set: %w", err)
+	}
+	return Outcome{Created: true}, nil
 }

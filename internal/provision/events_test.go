@@ -41,7 +41,7 @@ func TestEventResourcesAgainstMoto(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	rs := append([]Resource{recordSubscribers{subs}}, EventResources(prefix, prefix+"hello@example.com")...)
+	rs := append([]Resource{recordSubscribers{subs}}, EventResources(prefix, SenderOptions{Email: prefix + "hello@example.com"})...)
 	for run := 1; run <= 2; run++ {
 		var log strings.Builder
 		out, err := Ensure(ctx, c, rs, &log)
@@ -88,4 +88,72 @@ func (r recordSubscribers) Name() string { return r.name }
 func (r recordSubscribers) Ensure(_ context.Context, _ *Clients, out *stack.Resources) (Outcome, error) {
 	out.SubscribersTable = r.name
 	return Outcome{}, nil
+}
+
+// TestSenderIdentityAgainstMoto: a domain identity with a configuration set. The
+// sender address defaults to welcome@<domain>, the configuration set is created, and
+// the records say what the mailer's role may send as.
+func TestSenderIdentityAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	c := NewClients(mototest.AWSConfig(t, ep))
+	ctx := context.Background()
+	domain := strings.ToLower(mototest.Name("mail")) + ".example.com"
+	set := mototest.Name("welcome")
+	rs := EventResources("", SenderOptions{Domain: domain, ConfigurationSet: set})
+	rs = rs[len(rs)-2:] // the configuration set and the identity
+	var log strings.Builder
+	out, err := Ensure(ctx, c, rs, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.SenderEmail != "welcome@"+domain || out.SenderIdentity != domain || out.SESConfigurationSet != set {
+		t.Errorf("outputs: sender %q identity %q set %q", out.SenderEmail, out.SenderIdentity, out.SESConfigurationSet)
+	}
+	for _, want := range []string{"created  ses configuration set " + set, "created  ses domain identity " + domain, "gave no DKIM tokens"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+	log.Reset()
+	if _, err := Ensure(ctx, c, rs, &log); err != nil || !strings.Contains(log.String(), "exists   ses configuration set "+set) {
+		t.Errorf("second run: %v\n%s", err, log.String())
+	}
+	// No sender: said, not silently defaulted.
+	log.Reset()
+	none := EventResources("", SenderOptions{})
+	if _, err := Ensure(ctx, c, none[len(none)-1:], &log); err != nil || !strings.Contains(log.String(), "skipped  ses email identity (no sender) (no --sender-email or --sender-domain") {
+		t.Errorf("no sender: %v\n%s", err, log.String())
+	}
+}
+
+func TestSenderOptions(t *testing.T) {
+	for _, tc := range []struct {
+		s        SenderOptions
+		from, id string
+		err      string
+	}{
+		{SenderOptions{Email: "welcome@blog.example.com"}, "welcome@blog.example.com", "welcome@blog.example.com", ""},
+		{SenderOptions{Domain: "blog.example.com"}, "welcome@blog.example.com", "blog.example.com", ""},
+		{SenderOptions{Domain: "blog.example.com", Email: "news@blog.example.com"}, "news@blog.example.com", "blog.example.com", ""},
+		{SenderOptions{Domain: "blog.example.com", Email: "news@other.example.com"}, "", "", "not at the verified domain"},
+		{SenderOptions{Email: "MyBlog <welcome@blog.example.com>"}, "", "", "not a plain email address"},
+		{SenderOptions{Domain: "localhost"}, "", "", "not a domain name"},
+		{SenderOptions{}, "", "", ""},
+	} {
+		err := tc.s.Validate()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%+v: Validate = %v, want %q", tc.s, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || tc.s.Address() != tc.from || tc.s.Identity() != tc.id {
+			t.Errorf("%+v: %v, from %q identity %q", tc.s, err, tc.s.Address(), tc.s.Identity())
+		}
+	}
+	got := DKIMRecords("blog.example.com", []string{"abc", "def"})
+	want := []string{"abc._domainkey.blog.example.com CNAME abc.dkim.amazonses.com", "def._domainkey.blog.example.com CNAME def.dkim.amazonses.com"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("DKIM records = %q", got)
+	}
 }

@@ -32,7 +32,8 @@ const folderPolicyName = "user-folder"
 // blocked, encrypted by default (SSE-S3), CORS for browser clients using presigned
 // URLs, and incomplete multipart uploads aborted after a day.
 type FilesBucket struct {
-	// BucketName is the bucket's name, prefix included.
+	// BucketName is the bucket's name before the account and region (Clients.BucketName),
+	// prefix included.
 	BucketName string
 	// CORSOrigins are the origins browsers may use the bucket from (["*"] when empty:
 	// presigned URLs and temporary credentials, not CORS, are what protect it).
@@ -50,17 +51,21 @@ func (b FilesBucket) Name() string { return b.BucketName }
 // Ensure implements Resource. The bucket's settings are applied on every run, so a
 // bucket changed by hand is put back.
 func (b FilesBucket) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
-	created, err := ensureBucket(ctx, c, b.BucketName, "")
+	name, err := c.BucketName(ctx, b.BucketName, c.Region)
+	if err != nil {
+		return Outcome{}, err
+	}
+	created, err := ensureBucket(ctx, c, name, "")
 	if err != nil {
 		return Outcome{}, err
 	}
 	for _, step := range b.settings() {
-		if err := step.apply(ctx, c.S3, b.BucketName); err != nil {
+		if err := step.apply(ctx, c.S3, name); err != nil {
 			return Outcome{}, fmt.Errorf("%s: %w", step.what, err)
 		}
 	}
-	out.FilesBucket = b.BucketName
-	return Outcome{Created: created}, nil
+	out.FilesBucket = name
+	return Outcome{Created: created, ID: name}, nil
 }
 
 type bucketSetting struct {

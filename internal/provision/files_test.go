@@ -73,11 +73,11 @@ func TestFilesResourcesAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first run: %v\n%s", err, log1.String())
 	}
-	if first.FilesBucket != prefix+"user-files" || first.IdentityPoolID == "" || first.FilesAuthenticatedRoleARN == "" || first.FilesVendingRoleARN == "" {
+	if first.FilesBucket != prefix+"user-files-123456789012-us-east-1" || first.IdentityPoolID == "" || first.FilesAuthenticatedRoleARN == "" || first.FilesVendingRoleARN == "" {
 		t.Fatalf("outputs %+v", first)
 	}
 	wantLines := []string{
-		"created  s3 files bucket " + prefix + "user-files",
+		"created  s3 files bucket " + prefix + "user-files (" + first.FilesBucket + ")",
 		"created  cognito identity pool " + prefix + "mytodolist-files (" + first.IdentityPoolID + ")",
 		"created  iam role (identity pool, authenticated) " + prefix + "mytodolist-files-authenticated (" + first.FilesAuthenticatedRoleARN + ")",
 		"created  iam role (token vending) " + prefix + "mytodolist-files-vending (" + first.FilesVendingRoleARN + ")",

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,14 +186,22 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 		}
 	case "welcome-mailer":
 		// internal/welcome: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
-		// and SES v2 SendEmail from the one verified identity. The subscriber's address
-		// comes in the event: the subscribers table is not read.
-		if err := need(service, [2]string{"the idempotency table", r.IdempotencyTable}, [2]string{"the sender identity", r.SenderEmail}); err != nil {
+		// and SES v2 SendEmail as the one verified identity (an address or its domain),
+		// through the configuration set when one is configured (SES checks both). The
+		// subscriber's address comes in the event: the subscribers table is not read.
+		// Without a sender (no --sender-email or --sender-domain) the role may not send
+		// at all (ServiceRoleResource says so under its line).
+		if err := need(service, [2]string{"the idempotency table", r.IdempotencyTable}); err != nil {
 			return iampolicy.Document{}, err
 		}
-		st = append(st,
-			allow("IdempotencyLedger", []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, a.table(r.IdempotencyTable)...),
-			allow("SendFromSenderIdentity", []string{"ses:SendEmail"}, a.arns("ses", "identity/"+r.SenderEmail)...))
+		st = append(st, allow("IdempotencyLedger", []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, a.table(r.IdempotencyTable)...))
+		if r.SenderIdentity != "" {
+			send := a.arns("ses", "identity/"+r.SenderIdentity)
+			if r.SESConfigurationSet != "" {
+				send = append(send, a.arns("ses", "configuration-set/"+r.SESConfigurationSet)...)
+			}
+			st = append(st, allow("SendFromSenderIdentity", []string{"ses:SendEmail"}, send...))
+		}
 	case "thumbnailer":
 		// internal/store: ranged and whole GetObject under uploads/, PutObject under
 		// thumbnails/, the photo item's conditional UpdateItem and GetItem.
@@ -243,26 +252,78 @@ func prefixed(prefix string, actions []string) []string {
 }
 
 // IRSATrust is the trust policy of a role for IAM Roles for Service Accounts: only
-// tokens of the cluster's OIDC provider, for ServiceAccount namespace/serviceAccount,
-// with STS as their audience.
-func IRSATrust(oidcProviderARN, namespace, serviceAccount string) (iampolicy.Document, error) {
-	_, issuer, ok := strings.Cut(oidcProviderARN, ":oidc-provider/")
-	if !ok || !strings.HasPrefix(oidcProviderARN, "arn:") || issuer == "" || strings.Contains(issuer, "://") {
-		return iampolicy.Document{}, fmt.Errorf("OIDC provider %q: want arn:aws:iam::<account>:oidc-provider/<issuer host and path>", oidcProviderARN)
+// tokens of the clusters' OIDC providers (one statement each: every region's cluster
+// has its own), for ServiceAccount namespace/serviceAccount, with STS as their
+// audience.
+func IRSATrust(oidcProviderARNs []string, namespace, serviceAccount string) (iampolicy.Document, error) {
+	if len(oidcProviderARNs) == 0 {
+		return iampolicy.Document{}, errors.New("IRSA trust needs a cluster's OIDC provider")
 	}
 	if namespace == "" || serviceAccount == "" {
 		return iampolicy.Document{}, errors.New("IRSA trust needs a namespace and a ServiceAccount")
 	}
-	return iampolicy.New(iampolicy.Statement{
-		Sid:       "ServiceAccountWebIdentity",
-		Effect:    iampolicy.Allow,
-		Principal: iampolicy.Principal{"Federated": {oidcProviderARN}},
-		Action:    iampolicy.Values{"sts:AssumeRoleWithWebIdentity"},
-		Condition: iampolicy.Condition{"StringEquals": {
-			issuer + ":sub": {"system:serviceaccount:" + namespace + ":" + serviceAccount},
-			issuer + ":aud": {"sts.amazonaws.com"},
-		}},
-	}), nil
+	var st []iampolicy.Statement
+	for i, arn := range oidcProviderARNs {
+		issuer, err := oidcIssuer(arn)
+		if err != nil {
+			return iampolicy.Document{}, err
+		}
+		sid := "ServiceAccountWebIdentity"
+		if i > 0 {
+			sid += strconv.Itoa(i + 1)
+		}
+		st = append(st, iampolicy.Statement{
+			Sid:       sid,
+			Effect:    iampolicy.Allow,
+			Principal: iampolicy.Principal{"Federated": {arn}},
+			Action:    iampolicy.Values{"sts:AssumeRoleWithWebIdentity"},
+			Condition: iampolicy.Condition{"StringEquals": {
+				issuer + ":sub": {serviceAccountSubject(namespace, serviceAccount)},
+				issuer + ":aud": {"sts.amazonaws.com"},
+			}},
+		})
+	}
+	return iampolicy.New(st...), nil
+}
+
+// oidcIssuer is the issuer (host and path) of an IAM OIDC provider's ARN.
+func oidcIssuer(arn string) (string, error) {
+	_, issuer, ok := strings.Cut(arn, ":oidc-provider/")
+	if !ok || !strings.HasPrefix(arn, "arn:") || issuer == "" || strings.Contains(issuer, "://") {
+		return "", fmt.Errorf("OIDC provider %q: want arn:aws:iam::<account>:oidc-provider/<issuer host and path>", arn)
+	}
+	return issuer, nil
+}
+
+func serviceAccountSubject(namespace, serviceAccount string) string {
+	return "system:serviceaccount:" + namespace + ":" + serviceAccount
+}
+
+// TrustedOIDCProviders are the OIDC providers a trust policy (as IAM returns it,
+// possibly URL-encoded) admits for ServiceAccount namespace/serviceAccount: the
+// clusters earlier runs trusted, which a run for another cluster keeps.
+func TrustedOIDCProviders(trust, namespace, serviceAccount string) []string {
+	if dec, err := url.QueryUnescape(trust); err == nil {
+		trust = dec
+	}
+	d, err := iampolicy.Parse([]byte(trust))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range d.Statement {
+		if s.Effect != iampolicy.Allow || !slices.Contains(s.Action, "sts:AssumeRoleWithWebIdentity") {
+			continue
+		}
+		for _, arn := range s.Principal["Federated"] {
+			issuer, err := oidcIssuer(arn)
+			if err == nil && slices.Contains(s.Condition["StringEquals"][issuer+":sub"], serviceAccountSubject(namespace, serviceAccount)) &&
+				!slices.Contains(out, arn) {
+				out = append(out, arn)
+			}
+		}
+	}
+	return out
 }
 
 // PodIdentityTrust is the trust policy of a role for EKS Pod Identity: the Pod
@@ -278,10 +339,11 @@ func PodIdentityTrust() iampolicy.Document {
 }
 
 // RoleOptions say which identity mechanism the service roles trust. Exactly one of
-// OIDCProviderARN and PodIdentity is set.
+// OIDCProviderARNs and PodIdentity is set.
 type RoleOptions struct {
-	// OIDCProviderARN is the cluster's IAM OIDC provider, for IRSA.
-	OIDCProviderARN string
+	// OIDCProviderARNs are clusters' IAM OIDC providers, for IRSA. A role that already
+	// trusts other clusters keeps them: each region's run adds its cluster.
+	OIDCProviderARNs []string
 	// PodIdentity makes the roles trust EKS Pod Identity instead.
 	PodIdentity bool
 	// Namespace of the ServiceAccounts (DefaultNamespace when empty); IRSA only.
@@ -292,11 +354,11 @@ type RoleOptions struct {
 }
 
 // Enabled reports whether service roles are asked for.
-func (o RoleOptions) Enabled() bool { return o.OIDCProviderARN != "" || o.PodIdentity }
+func (o RoleOptions) Enabled() bool { return len(o.OIDCProviderARNs) > 0 || o.PodIdentity }
 
 // Validate reports options that name no mechanism or both.
 func (o RoleOptions) Validate() error {
-	if o.OIDCProviderARN != "" && o.PodIdentity {
+	if len(o.OIDCProviderARNs) > 0 && o.PodIdentity {
 		return errors.New("service roles: pass an OIDC provider (IRSA) or Pod Identity, not both")
 	}
 	if !o.Enabled() {
@@ -323,7 +385,7 @@ func ServiceRoles(a Account, r stack.Resources, o RoleOptions) ([]ServiceRole, e
 		}
 		trust := PodIdentityTrust()
 		if !o.PodIdentity {
-			if trust, err = IRSATrust(o.OIDCProviderARN, ns, svc); err != nil {
+			if trust, err = IRSATrust(o.OIDCProviderARNs, ns, svc); err != nil {
 				return nil, err
 			}
 		}
@@ -399,7 +461,24 @@ func (r ServiceRoleResource) Ensure(ctx context.Context, c *Clients, out *stack.
 		if ns == "" {
 			ns = DefaultNamespace
 		}
-		if trust, err = IRSATrust(r.Options.OIDCProviderARN, ns, r.Service); err != nil {
+		providers := r.Options.OIDCProviderARNs
+		got, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.RoleName)})
+		var nse *iamtypes.NoSuchEntityException
+		switch {
+		case errors.As(err, &nse):
+		case err != nil:
+			return Outcome{}, fmt.Errorf("get role: %w", err)
+		default:
+			// Keep the clusters the role already trusts (other regions' runs).
+			merged := TrustedOIDCProviders(aws.ToString(got.Role.AssumeRolePolicyDocument), ns, r.Service)
+			for _, p := range providers {
+				if !slices.Contains(merged, p) {
+					merged = append(merged, p)
+				}
+			}
+			providers = merged
+		}
+		if trust, err = IRSATrust(providers, ns, r.Service); err != nil {
 			return Outcome{}, err
 		}
 	}
@@ -414,6 +493,9 @@ func (r ServiceRoleResource) Ensure(ctx context.Context, c *Clients, out *stack.
 		out.ServiceRoleARNs = map[string]string{}
 	}
 	out.ServiceRoleARNs[r.Service] = arn
+	if r.Service == "welcome-mailer" && out.SenderIdentity == "" {
+		o.Notes = append(o.Notes, "welcome-mailer may not send: no SES sender (run again with --sender-email ADDR or --sender-domain DOMAIN)")
+	}
 	return o, nil
 }
 

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +36,9 @@ func testResources() stack.Resources {
 		MediaEventsQueueARN:    "arn:aws:sqs:us-east-1:123456789012:media-events",
 		SubscriberEventsDLQURL: "https://sqs.us-east-1.amazonaws.com/123456789012/subscriber-events-dlq",
 		SubscribersStreamARN:   "arn:aws:dynamodb:us-east-1:123456789012:table/subscribers/stream/2024-01-01T00:00:00.000",
-		SenderEmail:            "welcome@myblog.example",
+		SenderEmail:            "welcome@blog.example.com",
+		SenderIdentity:         "blog.example.com",
+		SESConfigurationSet:    "welcome",
 		BlogDistributionARN:    "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE",
 	}
 }
@@ -45,7 +48,7 @@ var testAccount = Account{ID: "123456789012", Regions: []string{"us-east-1"}}
 // TestServiceRolesGolden pins every service's permissions and IRSA trust policy, and
 // the Pod Identity trust, byte for byte (UPDATE_GOLDEN=1 rewrites them; review the diff).
 func TestServiceRolesGolden(t *testing.T) {
-	roles, err := ServiceRoles(testAccount, testResources(), RoleOptions{OIDCProviderARN: testOIDCProvider})
+	roles, err := ServiceRoles(testAccount, testResources(), RoleOptions{OIDCProviderARNs: []string{testOIDCProvider}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +162,6 @@ func TestServicePolicyErrors(t *testing.T) {
 		{"no vending role", "todo-api", testAccount, func(r *stack.Resources) { r.FilesVendingRoleARN = "" }, "vending role"},
 		{"no media bucket", "thumbnailer", testAccount, func(r *stack.Resources) { r.MediaBucket = "" }, "media bucket"},
 		{"no dead-letter queue", "dynamodb-source", testAccount, func(r *stack.Resources) { r.SubscriberEventsDLQURL = "" }, "dead-letter"},
-		{"no sender", "welcome-mailer", testAccount, func(r *stack.Resources) { r.SenderEmail = "" }, "sender"},
 		{"no queue", "s3-source", testAccount, func(r *stack.Resources) { r.MediaEventsQueueURL = "" }, "queue"},
 	}
 	for _, tt := range tests {
@@ -177,7 +179,7 @@ func TestServicePolicyErrors(t *testing.T) {
 }
 
 func TestIRSATrust(t *testing.T) {
-	d, err := IRSATrust(testOIDCProvider, "blog", "blog-api")
+	d, err := IRSATrust([]string{testOIDCProvider}, "blog", "blog-api")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,20 +192,42 @@ func TestIRSATrust(t *testing.T) {
 	}
 	for _, bad := range []string{"", "oidc.eks.us-east-1.amazonaws.com/id/X", "arn:aws:iam::123456789012:role/x",
 		"arn:aws:iam::123456789012:oidc-provider/https://oidc.eks.us-east-1.amazonaws.com/id/X"} {
-		if _, err := IRSATrust(bad, "ns", "sa"); err == nil {
+		if _, err := IRSATrust([]string{bad}, "ns", "sa"); err == nil {
 			t.Errorf("IRSATrust(%q) accepted", bad)
 		}
 	}
-	if _, err := IRSATrust(testOIDCProvider, "", "sa"); err == nil {
+	if _, err := IRSATrust([]string{testOIDCProvider}, "", "sa"); err == nil {
 		t.Error("IRSATrust accepted an empty namespace")
 	}
+	if _, err := IRSATrust(nil, "ns", "sa"); err == nil {
+		t.Error("IRSATrust accepted no provider")
+	}
+	// Two clusters: one statement each; TrustedOIDCProviders reads them back from the
+	// document, URL-encoded as IAM returns it, for this ServiceAccount only.
+	two, err := IRSATrust([]string{testOIDCProvider, otherOIDCProvider}, "blog", "blog-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := two.Compact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := TrustedOIDCProviders(url.QueryEscape(doc), "blog", "blog-api"); !cmp.Equal(got, []string{testOIDCProvider, otherOIDCProvider}) {
+		t.Errorf("trusted providers = %v", got)
+	}
+	if got := TrustedOIDCProviders(doc, "blog", "welcome-mailer"); len(got) != 0 {
+		t.Errorf("another ServiceAccount's trust gave %v", got)
+	}
 }
+
+// otherOIDCProvider is a second region's cluster.
+const otherOIDCProvider = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLEOTHERCLUSTER0000000000000"
 
 func TestRoleOptionsValidate(t *testing.T) {
 	if err := (RoleOptions{}).Validate(); err == nil {
 		t.Error("no mechanism accepted")
 	}
-	if err := (RoleOptions{OIDCProviderARN: testOIDCProvider, PodIdentity: true}).Validate(); err == nil {
+	if err := (RoleOptions{OIDCProviderARNs: []string{testOIDCProvider}, PodIdentity: true}).Validate(); err == nil {
 		t.Error("both mechanisms accepted")
 	}
 	if got := len(DefinitionsFor(Options{})); got != len(DefinitionsFor(Options{Roles: RoleOptions{PodIdentity: true}}))-len(RoleServices()) {
@@ -223,7 +247,7 @@ func TestServiceRolesAgainstMoto(t *testing.T) {
 	for _, mode := range []struct {
 		name string
 		opts RoleOptions
-	}{{"irsa", RoleOptions{OIDCProviderARN: testOIDCProvider, Namespace: "sa-test"}}, {"pod-identity", RoleOptions{PodIdentity: true}}} {
+	}{{"irsa", RoleOptions{OIDCProviderARNs: []string{testOIDCProvider}, Namespace: "sa-test"}}, {"pod-identity", RoleOptions{PodIdentity: true}}} {
 		t.Run(mode.name, func(t *testing.T) {
 			rs := ServiceRoleResources(prefix+mode.name+"-", nil, mode.opts)
 			for run := 1; run <= 2; run++ {
@@ -266,5 +290,61 @@ func TestServiceRolesAgainstMoto(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIRSATrustAcrossClusters: each region's cluster has its own OIDC provider. The
+// first region's run makes the roles trust its cluster; the second region's run, with
+// its own provider, adds it and keeps the first; running either again changes
+// nothing. (The trust used to be replaced, locking the first cluster out.)
+func TestIRSATrustAcrossClusters(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	c := NewClients(mototest.AWSConfig(t, ep))
+	ctx := context.Background()
+	prefix := mototest.Name("clusters") + "-"
+	ensure := func(providers ...string) {
+		t.Helper()
+		out := testResources()
+		for _, r := range ServiceRoleResources(prefix, nil, RoleOptions{OIDCProviderARNs: providers}) {
+			if _, err := r.Ensure(ctx, c, &out); err != nil {
+				t.Fatalf("%s: %v", r.Name(), err)
+			}
+		}
+	}
+	trusted := func(svc string) []string {
+		t.Helper()
+		got, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(prefix + ServiceRolePrefix + svc)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return TrustedOIDCProviders(aws.ToString(got.Role.AssumeRolePolicyDocument), DefaultNamespace, svc)
+	}
+	ensure(testOIDCProvider)
+	ensure(otherOIDCProvider)
+	ensure(testOIDCProvider)
+	for _, svc := range RoleServices() {
+		if diff := cmp.Diff([]string{testOIDCProvider, otherOIDCProvider}, trusted(svc)); diff != "" {
+			t.Errorf("%s trusts (-want +got):\n%s", svc, diff)
+		}
+	}
+}
+
+// TestWelcomeMailerWithoutSender: without an SES sender the mailer's role keeps its
+// ledger and may send nothing (its line says why), rather than failing a run made for
+// the other services.
+func TestWelcomeMailerWithoutSender(t *testing.T) {
+	r := testResources()
+	r.SenderIdentity, r.SESConfigurationSet = "", ""
+	d, err := ServicePolicy("welcome-mailer", testAccount, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range d.Statement {
+		if slices.Contains(s.Action, "ses:SendEmail") {
+			t.Errorf("without a sender the role may send: %+v", s)
+		}
+	}
+	if len(d.Statement) != 1 {
+		t.Errorf("statements = %+v, want the ledger's only", d.Statement)
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentity"
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -60,6 +62,13 @@ type Clients struct {
 
 	// motoEndpoints remembers which endpoint overrides are moto (moto.go).
 	motoEndpoints sync.Map
+	// ACM reads the blog's certificate, in us-east-1 (the only region CloudFront takes
+	// certificates from).
+	ACM *acm.Client
+
+	accountOnce sync.Once
+	account     string
+	accountErr  error
 }
 
 // NewClients builds the clients from cfg (awsconf.Load in the tools,
@@ -80,7 +89,83 @@ func NewClients(cfg aws.Config) *Clients {
 		SESv2:           sesv2.NewFromConfig(cfg),
 		DAX:             dax.NewFromConfig(cfg),
 		EC2:             ec2.NewFromConfig(cfg),
+		ACM:             acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = "us-east-1" }),
 	}
+}
+
+// Account is the id of the account the clients act in (STS GetCallerIdentity, asked
+// once).
+func (c *Clients) Account(ctx context.Context) (string, error) {
+	c.accountOnce.Do(func() {
+		id, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			c.accountErr = fmt.Errorf("find the account: %w", err)
+			return
+		}
+		c.account = aws.ToString(id.Account)
+	})
+	return c.account, c.accountErr
+}
+
+// BucketName is the name of one of the project's buckets in region: base (the prefix
+// and the bucket's role, e.g. "prod-myblog-media"), the account id and the region,
+// lower-cased, with anything S3 does not allow made a hyphen. Bucket names are global
+// across accounts and regions; this makes each account's every region own its
+// buckets. Every bucket the project makes is named here.
+func (c *Clients) BucketName(ctx context.Context, base, region string) (string, error) {
+	account, err := c.Account(ctx)
+	if err != nil {
+		return "", err
+	}
+	name := bucketName(base + "-" + account + "-" + region)
+	if len(name) > 63 {
+		return "", fmt.Errorf("bucket name %s is %d characters, over S3's 63: choose a shorter --prefix", name, len(name))
+	}
+	return name, nil
+}
+
+// checkCertificate makes sure the ACM certificate arn exists in us-east-1, is issued
+// and covers every alias, as CloudFront will insist.
+func (c *Clients) checkCertificate(ctx context.Context, arn string, aliases []string) error {
+	if arn == "" {
+		return nil
+	}
+	res, err := c.ACM.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("certificate %s (CloudFront reads it from ACM in us-east-1): %w", arn, err)
+	}
+	cert := res.Certificate
+	if cert == nil {
+		return fmt.Errorf("certificate %s: ACM described nothing", arn)
+	}
+	if cert.Status != "ISSUED" {
+		return fmt.Errorf("certificate %s is %s, not ISSUED: finish its validation (DNS records) first", arn, cert.Status)
+	}
+	names := append([]string{aws.ToString(cert.DomainName)}, cert.SubjectAlternativeNames...)
+	for _, a := range aliases {
+		if !certificateCovers(names, a) {
+			return fmt.Errorf("certificate %s covers %v, not %s", arn, names, a)
+		}
+	}
+	return nil
+}
+
+// certificateCovers reports whether a certificate for names is valid for host (a
+// wildcard covers one label).
+func certificateCovers(names []string, host string) bool {
+	host = strings.ToLower(host)
+	for _, n := range names {
+		n = strings.ToLower(n)
+		if n == host {
+			return true
+		}
+		if rest, ok := strings.CutPrefix(n, "*."); ok {
+			if _, parent, found := strings.Cut(host, "."); found && parent == rest {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cognitoEndpoint is the endpoint override the Cognito client uses (moto), or "" for
@@ -102,6 +187,9 @@ type Outcome struct {
 	Skipped bool
 	// ID is the resource's identifier when it differs from its name (a user pool id).
 	ID string
+	// Notes are what the operator must do next (DNS records to add, a link to open),
+	// printed under the resource's line.
+	Notes []string
 }
 
 // Resource is one provisioned AWS resource.
@@ -128,6 +216,8 @@ type Options struct {
 	Roles RoleOptions
 	// DAX, when enabled, adds a DAX cluster in front of the to-dos table (dax.go).
 	DAX DAXOptions
+	// Sender is the welcome mailer's SES identity (events.go).
+	Sender SenderOptions
 }
 
 // Definitions returns every resource the project provisions, in dependency order,
@@ -158,7 +248,7 @@ func DefinitionsFor(o Options) []Resource {
 	// Photo thumbnails (thumbnails.go): the media bucket's notification queue and DLQ.
 	rs = append(rs, ThumbnailResources(prefix)...)
 	// Subscriber events (events.go): stream, checkpoints, DLQ, idempotency, SES identity.
-	rs = append(rs, EventResources(prefix, "")...)
+	rs = append(rs, EventResources(prefix, o.Sender)...)
 	// The to-dos table's DAX cluster (dax.go), before the roles: todo-api's may use it.
 	if o.DAX.Enabled {
 		rs = append(rs, DAXResources(prefix, o.DAX)...)
@@ -188,6 +278,9 @@ func Ensure(ctx context.Context, c *Clients, rs []Resource, log io.Writer) (stac
 			return stack.Resources{}, fmt.Errorf("provision %s %s: %w", r.Kind(), r.Name(), err)
 		}
 		fmt.Fprintln(log, Line(r, o))
+		for _, n := range o.Notes {
+			fmt.Fprintln(log, "         "+n)
+		}
 	}
 	return out, nil
 }

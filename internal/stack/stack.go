@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 )
 
 // DefaultPath is where `make dev` writes the file, relative to the repository root.
@@ -27,6 +29,10 @@ type Stack struct {
 	BlogURL string `json:"blogUrl,omitempty"`
 	// Services maps a service name to where it runs.
 	Services map[string]Service `json:"services"`
+	// GatewayReplicas are the gateway's processes, each on its own URL, when the
+	// to-do API runs several (sa dev --gateway-replicas); APIURL is then a
+	// round-robin balancer in front of them.
+	GatewayReplicas []Service `json:"gatewayReplicas,omitempty"`
 	// Resources are the AWS resources provisioned for the stack.
 	Resources Resources `json:"resources"`
 	// Regions lists, when MyBlog runs in several regions (`sa dev --regions`), every
@@ -86,9 +92,11 @@ type Resources struct {
 	// PostsTable and SubscribersTable are MyBlog's tables (Global Tables in AWS).
 	PostsTable       string `json:"postsTable,omitempty"`
 	SubscribersTable string `json:"subscribersTable,omitempty"`
-	// SiteBucket holds the blog's static site; MediaBucket its uploads and thumbnails.
-	SiteBucket  string `json:"siteBucket,omitempty"`
-	MediaBucket string `json:"mediaBucket,omitempty"`
+	// SiteBucket holds the blog's static site (in SiteBucketRegion, the home region);
+	// MediaBucket this region's uploads and thumbnails.
+	SiteBucket       string `json:"siteBucket,omitempty"`
+	SiteBucketRegion string `json:"siteBucketRegion,omitempty"`
+	MediaBucket      string `json:"mediaBucket,omitempty"`
 	// BlogOACID is the CloudFront origin access control the distribution reads the
 	// buckets with.
 	BlogOACID string `json:"blogOacId,omitempty"`
@@ -99,6 +107,18 @@ type Resources struct {
 	// BlogMediaFunctionARN is the published CloudFront Function that strips /media
 	// from media requests (empty under moto, which has no Functions API).
 	BlogMediaFunctionARN string `json:"blogMediaFunctionArn,omitempty"`
+	// BlogAPICachePolicyID, BlogAPIOriginRequestPolicyID and
+	// BlogSecurityHeadersPolicyID are the project's own CloudFront policies (local ids
+	// under moto, which has no policy API).
+	BlogAPICachePolicyID         string `json:"blogApiCachePolicyId,omitempty"`
+	BlogAPIOriginRequestPolicyID string `json:"blogApiOriginRequestPolicyId,omitempty"`
+	BlogSecurityHeadersPolicyID  string `json:"blogSecurityHeadersPolicyId,omitempty"`
+	// BlogEdge is the distribution as provisioned, with the project's own policies in
+	// full: what the local edge runs (services/gateway, DISTRIBUTION_FILE).
+	BlogEdge *cdn.Distribution `json:"blogEdge,omitempty"`
+	// BlogPublicURL is the blog's public origin: https://<first alias>, else
+	// https://<distribution domain>. Unsubscribe links and the site's origin follow it.
+	BlogPublicURL string `json:"blogPublicUrl,omitempty"`
 	// FilesBucket holds each MyTodoList user's own folder, users/<id>/.
 	FilesBucket string `json:"filesBucket,omitempty"`
 	// IdentityPoolID is the Cognito Identity Pool that exchanges user-pool tokens for
@@ -122,9 +142,16 @@ type Resources struct {
 	SubscriberEventsDLQURL string `json:"subscriberEventsDlqUrl,omitempty"`
 	// SubscribeLimitsTable holds blog-api's subscribe rate-limit counters.
 	SubscribeLimitsTable string `json:"subscribeLimitsTable,omitempty"`
-	// IdempotencyTable is the welcome mailer's ledger; SenderEmail its SES identity.
+	// IdempotencyTable is the welcome mailer's ledger.
 	IdempotencyTable string `json:"idempotencyTable,omitempty"`
-	SenderEmail      string `json:"senderEmail,omitempty"`
+	// SenderEmail is the welcome mailer's From address; SenderIdentity the SES
+	// identity it sends as (that address, or its domain); SESConfigurationSet the
+	// configuration set it sends through, if any; SenderDKIMRecords the DNS records a
+	// domain identity needs.
+	SenderEmail         string   `json:"senderEmail,omitempty"`
+	SenderIdentity      string   `json:"senderIdentity,omitempty"`
+	SESConfigurationSet string   `json:"sesConfigurationSet,omitempty"`
+	SenderDKIMRecords   []string `json:"senderDkimRecords,omitempty"`
 	// DAXClusterARN and DAXEndpoint (todo-api's DAX_ENDPOINT, daxs://...) identify the
 	// to-dos table's DAX cluster, with `sa provision --dax`; the endpoint is empty
 	// until AWS has made the cluster. DAXRoleARN is the role DAX reaches the table

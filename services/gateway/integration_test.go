@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,8 +168,9 @@ func (g gw) do(t *testing.T, method, path, token, body string, hdr map[string]st
 }
 
 // startAll runs todo-api and two gateways (A over HTTPS with the dev CA, B over HTTP)
-// in front of it.
-func startAll(t *testing.T, s stackEnv) (gw, gw) {
+// in front of it, with the production route table; the gateways are each other's
+// peers (PEERS, a shared PEER_KEY).
+func startAll(t *testing.T, s stackEnv, extraEnv ...string) (gw, gw) {
 	t.Helper()
 	dir := t.TempDir()
 	api := build(t, dir, "./services/todo-api")
@@ -189,12 +193,15 @@ func startAll(t *testing.T, s stackEnv) (gw, gw) {
 	roots.AppendCertsFromPEM(caPEM)
 	tlsClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 64}}
 
-	gwEnv := append(s.env, "ROUTES_FILE=routes.yaml", "TODO_API_URL="+apiURL)
+	peerA, peerB := porttest.Free(t), porttest.Free(t)
+	gwEnv := append(slices.Clone(s.env), "ROUTES_FILE=routes.yaml", "TODO_API_URL="+apiURL,
+		fmt.Sprintf("PEERS=127.0.0.1:%d,127.0.0.1:%d", peerA, peerB), "PEER_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	gwEnv = append(gwEnv, extraEnv...)
 	portA, portB := porttest.Free(t), porttest.Free(t)
 	a := gw{fmt.Sprintf("https://localhost:%d", portA), tlsClient}
 	b := gw{fmt.Sprintf("http://127.0.0.1:%d", portB), plain}
-	start(t, gateway, append(gwEnv, fmt.Sprintf("PORT=%d", portA), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t)), "TLS_CERT_FILE="+paths.Cert, "TLS_KEY_FILE="+paths.Key), a.base, a.client)
-	start(t, gateway, append(gwEnv, fmt.Sprintf("PORT=%d", portB), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t))), b.base, b.client)
+	start(t, gateway, append(slices.Clone(gwEnv), fmt.Sprintf("PORT=%d", portA), fmt.Sprintf("PEER_PORT=%d", peerA), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t)), "TLS_CERT_FILE="+paths.Cert, "TLS_KEY_FILE="+paths.Key), a.base, a.client)
+	start(t, gateway, append(slices.Clone(gwEnv), fmt.Sprintf("PORT=%d", portB), fmt.Sprintf("PEER_PORT=%d", peerB), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t))), b.base, b.client)
 	return a, b
 }
 
@@ -213,9 +220,10 @@ func titles(t *testing.T, body string) []string {
 	return out
 }
 
-// TestTwoGateways runs two gateway processes in front of one todo-api: each keeps its
-// own cache; a write invalidates the writer's entries on the gateway that carried it;
-// the other serves its entry until the TTL ends or the caller asks for a fresh answer.
+// TestTwoGateways runs two gateway processes, peers of each other, in front of one
+// todo-api: each keeps its own cache and answers hits locally; a write through one
+// reaches the other's cache, so the caller reads it there without asking for a fresh
+// answer.
 func TestTwoGateways(t *testing.T) {
 	ep := mototest.Endpoint(t)
 	s := newStackEnv(t, ep, 1)
@@ -242,11 +250,32 @@ func TestTwoGateways(t *testing.T) {
 	step("list through B", b, "GET", "/v1/todos", "", nil, 200, "Miss", 1)
 	step("list through B again", b, "GET", "/v1/todos", "", nil, 200, "Hit", 1)
 	step("create through A", a, "POST", "/v1/todos", `{"title":"two"}`, nil, 201, "Bypass", -1)
+	written := time.Now() // A invalidated, and queued the invalidation for B, before it answered
 	step("A: read own write", a, "GET", "/v1/todos", "", nil, 200, "Miss", 2)
-	step("B: still its own entry", b, "GET", "/v1/todos", "", nil, 200, "Hit", 1)
-	step("B: caller asks for fresh", b, "GET", "/v1/todos", "", map[string]string{"Cache-Control": "max-age=0"}, 200, "Miss", 2)
+	// B hears of the write within the peer window (PEER_WINDOW, 1 s): until then it may
+	// still answer its old entry; a request sent later than that must not get it,
+	// however slow the machine (B's lease from A then ran out before B decided).
+	for guard := time.Now().Add(30 * time.Second); ; {
+		sent := time.Now()
+		status, h, got := b.do(t, "GET", "/v1/todos", token, "", nil)
+		n := len(titles(t, got))
+		if status == 200 && n == 2 {
+			break
+		}
+		if n != 1 || h.Get("X-Cache") != "Hit" {
+			t.Fatalf("B after the write: %d X-Cache %q with %d to-dos", status, h.Get("X-Cache"), n)
+		}
+		if sent.After(written.Add(time.Second)) {
+			t.Fatalf("B served the list from before the write to a request sent %s after it, past the peer window", sent.Sub(written))
+		}
+		if time.Now().After(guard) {
+			t.Fatal("B never saw the write")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	step("B: fresh entry kept", b, "GET", "/v1/todos", "", nil, 200, "Hit", 2)
 	step("forged identity changes nothing", b, "GET", "/v1/todos", "", map[string]string{"X-Auth-Sub": "someone-else"}, 200, "Hit", 2)
+	step("B: caller asks for fresh", b, "GET", "/v1/todos", "", map[string]string{"Cache-Control": "max-age=0"}, 200, "Miss", 2)
 }
 
 // TestManyUsersNoLeak: users with to-dos of their own read identical paths through
@@ -299,5 +328,153 @@ func TestManyUsersNoLeak(t *testing.T) {
 	}
 	if hits.Load() == 0 {
 		t.Error("no request was answered from the cache, so the test proves nothing")
+	}
+}
+
+// TestTransportHeaders: every answer of the to-do gateway (the production route
+// table) carries HSTS and nosniff: probes, errors, hits, misses, writes.
+func TestTransportHeaders(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	s := newStackEnv(t, ep, 1)
+	a, _ := startAll(t, s)
+	var token string
+	for _, tok := range s.tokens {
+		token = tok
+	}
+	for _, c := range []struct {
+		name, method, path, token, body string
+		status                          int
+	}{
+		{"liveness", "GET", "/healthz", "", "", 200},
+		{"readiness", "GET", "/readyz", "", "", 200},
+		{"no route", "GET", "/nope", token, "", 404},
+		{"not canonical", "GET", "/v1//todos", token, "", 400},
+		{"no token", "GET", "/v1/todos", "", "", 401},
+		{"write", "POST", "/v1/todos", token, `{"title":"x"}`, 201},
+		{"miss", "GET", "/v1/todos", token, "", 200},
+		{"hit", "GET", "/v1/todos", token, "", 200},
+		{"upstream 404", "GET", "/v1/todos/01ARZ3NDEKTSV4RRFFQ69G5FAV", token, "", 404},
+	} {
+		status, h, body := a.do(t, c.method, c.path, c.token, c.body, nil)
+		if status != c.status {
+			t.Errorf("%s: %d, want %d: %s", c.name, status, c.status, body)
+		}
+		if got := h.Get("Strict-Transport-Security"); got != "max-age=31536000; includeSubDomains" {
+			t.Errorf("%s: Strict-Transport-Security %q", c.name, got)
+		}
+		if got := h.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q", c.name, got)
+		}
+	}
+}
+
+// TestBadTokenFlood: one address floods the gateway with bad tokens from 32
+// connections while a signed-in user on another address lists their to-dos. The route
+// bucket of the production table is scaled down (200/s) so that the flood this machine
+// makes drains it many times over; the test checks that it did. With the per-address
+// limit of failed authentications (the default) every request of the user succeeds;
+// without it (AUTH_FAILURE_RATE=0) most are refused: the test tells the two apart.
+func TestBadTokenFlood(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	s := newStackEnv(t, ep, 1)
+	var token string
+	for _, tok := range s.tokens {
+		token = tok
+	}
+	prod, err := os.ReadFile("routes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prodLimit, testLimit = "route: {rate: 2000, burst: 4000}", "route: {rate: 200, burst: 200}"
+	if !bytes.Contains(prod, []byte(prodLimit)) {
+		t.Fatalf("routes.yaml no longer has %q: update the test", prodLimit)
+	}
+	routes := filepath.Join(t.TempDir(), "routes.yaml")
+	if err := os.WriteFile(routes, bytes.Replace(prod, []byte(prodLimit), []byte(testLimit), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	api := build(t, dir, "./services/todo-api")
+	gateway := build(t, dir, "./services/gateway")
+	plain := &http.Client{Timeout: 10 * time.Second}
+	apiURL := fmt.Sprintf("http://127.0.0.1:%d", porttest.Free(t))
+	start(t, api, append(slices.Clone(s.env), "PORT="+apiURL[strings.LastIndex(apiURL, ":")+1:]), apiURL, plain)
+
+	from := func(ip string, conns int) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+	}
+	for _, tc := range []struct {
+		name        string
+		env         string
+		wantStarved bool
+	}{
+		{"limited per address", "AUTH_FAILURE_RATE=1", false},
+		{"not limited", "AUTH_FAILURE_RATE=0", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := porttest.Free(t)
+			base := fmt.Sprintf("http://127.0.0.1:%d", port)
+			start(t, gateway, append(slices.Clone(s.env), "ROUTES_FILE="+routes, "TODO_API_URL="+apiURL, tc.env,
+				fmt.Sprintf("PORT=%d", port), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(t))), base, plain)
+
+			flood := from("127.0.0.2", 32)
+			stop := make(chan struct{})
+			var sent, refused atomic.Int64
+			var wg sync.WaitGroup
+			for range 32 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						req, _ := http.NewRequest("GET", base+"/v1/todos", nil)
+						req.Header.Set("Authorization", "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6ImR1bW15In0.e30.c2ln")
+						resp, err := flood.Do(req)
+						if err != nil {
+							continue
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						sent.Add(1)
+						if resp.StatusCode == 429 {
+							refused.Add(1)
+						}
+					}
+				})
+			}
+			user := from("127.0.0.3", 1)
+			began := time.Now()
+			codes := map[int]int{}
+			for range 30 {
+				req, _ := http.NewRequest("GET", base+"/v1/todos", nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := user.Do(req)
+				if err != nil {
+					t.Fatalf("the user's request: %v", err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				codes[resp.StatusCode]++
+				time.Sleep(100 * time.Millisecond) // within the user's own limit (20/s)
+			}
+			close(stop)
+			wg.Wait()
+			took := time.Since(began)
+			// What the route's bucket let through in that time, at most.
+			capacity := 200 + 200*took.Seconds()
+			t.Logf("flood: %d requests (%d refused with 429) in %s; the route bucket holds %.0f; the user got %v", sent.Load(), refused.Load(), took.Round(time.Millisecond), capacity, codes)
+			if float64(sent.Load()) < 3*capacity {
+				t.Fatalf("the flood sent %d requests, not enough to drain the route bucket (%.0f) three times over: the test proves nothing on this machine", sent.Load(), capacity)
+			}
+			if starved := codes[200] < 15; starved != tc.wantStarved {
+				t.Errorf("the signed-in user got %v during the flood; starved = %v, want %v", codes, starved, tc.wantStarved)
+			}
+			if !tc.wantStarved && codes[200] != 30 {
+				t.Errorf("the signed-in user got %v; want every request answered 200", codes)
+			}
+		})
 	}
 }

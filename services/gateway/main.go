@@ -1,8 +1,9 @@
 // Command gateway is the to-do API's edge, in API Gateway's place: it routes by a YAML
 // route table, authorizes with Cognito, caches responses, throttles, and proxies to
-// cluster-local upstreams. With the route table edge.yaml it is MyBlog's local edge
-// (the CloudFront distribution's stand-in): S3 origins, a shared cache driven by the
-// origin's headers, compression. See README.md for its configuration.
+// cluster-local upstreams. Given a CloudFront distribution document instead
+// (DISTRIBUTION_FILE, as `sa provision` recorded it) it is MyBlog's local edge: it
+// runs that distribution as CloudFront does (behaviours, policies, S3 origins, origin
+// groups, compression). See README.md for its configuration.
 package main
 
 import (

@@ -16,15 +16,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
+	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/sitedeploy"
 )
 
 // BenchmarkEdgeCacheHit: a post page (web/blog/post.html) answered from the blog edge's
-// cache over TLS — the gateway binary in edge mode with services/gateway/edge.yaml,
-// the page in a moto S3 bucket with the site's page Cache-Control (s-maxage=300) —
+// cache over TLS — the gateway binary in edge mode running MyBlog's distribution
+// (provision.BlogDistribution), the page in a moto S3 bucket with the site's page
+// Cache-Control (s-maxage=300) —
 // against a bare net/http file server (http.FileServer) serving the same bytes over
 // TLS, 64 connections, same wrk, same run, medians of 3 runs each; measured with wrk
 // sharing the CPUs and isolated, as BenchmarkGatewayCacheHit. Target: ratio ≥ 0.5.
@@ -64,8 +67,8 @@ func BenchmarkEdgeCacheHit(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(root, "post.html"), page, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	routes, err := os.ReadFile(filepath.Join(repoRoot(b), "services", "gateway", "edge.yaml"))
-	if err != nil {
+	distribution := filepath.Join(dir, "distribution.json")
+	if err := cdn.Write(distribution, benchDistribution(bucket)); err != nil {
 		b.Fatal(err)
 	}
 	pool := authtest.NewPool(b)
@@ -76,9 +79,14 @@ func BenchmarkEdgeCacheHit(b *testing.B) {
 			port := porttest.Free(b)
 			bareTLS := fmt.Sprintf("https://127.0.0.1:%d", port)
 			procOn(b, p.servers, files, []string{fmt.Sprintf("PORT=%d", port), "DIR=" + root, "TLS_CERT_FILE=" + paths.Cert, "TLS_KEY_FILE=" + paths.Key}, bareTLS)
-			edge := gatewayProc(b, p, gw, string(routes), pool, &paths,
-				"SITE_BUCKET="+bucket, "MEDIA_BUCKET="+bucket, "BLOG_API_URL=http://127.0.0.1:9", "S3_FORCE_PATH_STYLE=true",
-				"AWS_ENDPOINT_URL="+ep, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "LOG_LEVEL=error")
+			edgePort := porttest.Free(b)
+			edge := fmt.Sprintf("https://127.0.0.1:%d", edgePort)
+			procOn(b, p.servers, gw, []string{
+				fmt.Sprintf("PORT=%d", edgePort), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(b)), "DISTRIBUTION_FILE=" + distribution,
+				"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,
+				"TLS_CERT_FILE=" + paths.Cert, "TLS_KEY_FILE=" + paths.Key, "S3_FORCE_PATH_STYLE=true",
+				"AWS_ENDPOINT_URL=" + ep, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "LOG_LEVEL=error",
+			}, edge)
 
 			// Both answer the same bytes; the edge's first answer is a miss, then hits.
 			for i, want := range []string{"Miss", "Hit"} {
@@ -100,6 +108,21 @@ func BenchmarkEdgeCacheHit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(page)), "page-bytes")
+}
+
+// benchDistribution is MyBlog's distribution with bucket as the site and media bucket
+// and an API origin nothing listens on (the benchmark reads a page).
+func benchDistribution(bucket string) *cdn.Distribution {
+	cache, origin := provision.APICachePolicy("bench-"), provision.APIOriginRequestPolicy("bench-")
+	cache.ID, origin.ID = provision.LocalPolicyID("cache policy", cache.Name), provision.LocalPolicyID("origin request policy", origin.Name)
+	security := provision.SecurityHeadersPolicy("bench-", nil)
+	security.ID = provision.LocalPolicyID("response headers policy", security.Name)
+	site := provision.RegionalBucket{Bucket: bucket, Region: "us-east-1"}
+	return provision.BlogDistribution(provision.DistributionInputs{
+		Name: "bench-myblog", Site: site, Media: []provision.RegionalBucket{site}, OACID: "OAC",
+		APIHost: "localhost", APIPort: 1025, MediaFunctionName: "bench-media-path",
+		APICache: cache, APIOrigin: origin, SecurityHeaders: security,
+	})
 }
 
 // edgeFetch GETs url (any certificate: the benchmark's own) and returns the body and

@@ -37,7 +37,13 @@ func proc(b *testing.B, bin string, env []string, base string) *exec.Cmd {
 // procOn is proc on the CPUs cpus ("" = any CPU).
 func procOn(b *testing.B, cpus, bin string, env []string, base string) *exec.Cmd {
 	b.Helper()
-	cmd := command(cpus, bin)
+	return procArgsOn(b, cpus, bin, nil, env, base)
+}
+
+// procArgsOn is procOn with command-line arguments.
+func procArgsOn(b *testing.B, cpus, bin string, args, env []string, base string) *exec.Cmd {
+	b.Helper()
+	cmd := command(cpus, bin, args...)
 	cmd.Env = append(append(os.Environ(), env...), "HOST=127.0.0.1", "LOG_LEVEL=error", "DRAIN_DELAY=0s")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -64,6 +70,13 @@ func procOn(b *testing.B, cpus, bin string, env []string, base string) *exec.Cmd
 // settings of pool.
 func gatewayProc(b *testing.B, p placement, bin, routes string, pool *authtest.Pool, tlsPaths *devtls.Paths, extra ...string) string {
 	b.Helper()
+	base, _ := gatewayProcess(b, p, bin, routes, pool, tlsPaths, extra...)
+	return base
+}
+
+// gatewayProcess is gatewayProc that also returns the process.
+func gatewayProcess(b *testing.B, p placement, bin, routes string, pool *authtest.Pool, tlsPaths *devtls.Paths, extra ...string) (string, *exec.Cmd) {
+	b.Helper()
 	file := filepath.Join(b.TempDir(), "routes.yaml")
 	if err := os.WriteFile(file, []byte(routes), 0o600); err != nil {
 		b.Fatal(err)
@@ -79,23 +92,34 @@ func gatewayProc(b *testing.B, p placement, bin, routes string, pool *authtest.P
 		scheme = "https"
 	}
 	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
-	procOn(b, p.servers, bin, env, base)
-	return base
+	return base, procOn(b, p.servers, bin, env, base)
 }
 
 // bareProc starts the bare reference server as p places servers.
 func bareProc(b *testing.B, p placement, bin string, tlsPaths *devtls.Paths) string {
 	b.Helper()
+	return bareProcBody(b, p, bin, tlsPaths, listBody)
+}
+
+// bareProcBody is bareProc answering with body.
+func bareProcBody(b *testing.B, p placement, bin string, tlsPaths *devtls.Paths, body string) string {
+	b.Helper()
+	base, _ := bareProcess(b, p, bin, tlsPaths, body)
+	return base
+}
+
+// bareProcess is bareProcBody that also returns the process.
+func bareProcess(b *testing.B, p placement, bin string, tlsPaths *devtls.Paths, body string) (string, *exec.Cmd) {
+	b.Helper()
 	port := porttest.Free(b)
-	env := []string{fmt.Sprintf("PORT=%d", port), "BODY=" + listBody}
+	env := []string{fmt.Sprintf("PORT=%d", port), "BODY=" + body}
 	scheme := "http"
 	if tlsPaths != nil {
 		env = append(env, "TLS_CERT_FILE="+tlsPaths.Cert, "TLS_KEY_FILE="+tlsPaths.Key)
 		scheme = "https"
 	}
 	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
-	procOn(b, p.servers, bin, env, base)
-	return base
+	return base, procOn(b, p.servers, bin, env, base)
 }
 
 // BenchmarkGatewayCacheHit: GET /v1/todos answered from the gateway's cache over TLS
@@ -125,7 +149,7 @@ func BenchmarkGatewayCacheHit(b *testing.B) {
 routes:
   - {name: todos, pathPrefix: /v1/todos, upstream: {url: %q}, auth: cognito, cache: {ttl: 3600s, queryKeys: [limit, nextToken]}}
 `, upstream), pool, &paths)
-			r := compare(b, wrk, p, 64, target{bareTLS + "/v1/todos", []string{auth}}, target{gwBase + "/v1/todos", []string{auth}})
+			r := compare(b, wrk, p, 64, target{url: bareTLS + "/v1/todos", headers: []string{auth}}, target{url: gwBase + "/v1/todos", headers: []string{auth}})
 			rb, rg := r[0], r[1]
 			b.ReportMetric(rb.rps, p.name+"-bare-rps")
 			b.ReportMetric(rg.rps, p.name+"-gateway-rps")
@@ -205,7 +229,7 @@ routes:
 	auth := "Authorization: Bearer " + token
 	b.ResetTimer()
 	for range b.N {
-		r := compare(b, wrk, shared, 4, target{apiBase + "/v1/todos", []string{auth}}, target{gwBase + "/v1/todos", []string{auth, "Cache-Control: max-age=0"}})
+		r := compare(b, wrk, shared, 4, target{url: apiBase + "/v1/todos", headers: []string{auth}}, target{url: gwBase + "/v1/todos", headers: []string{auth, "Cache-Control: max-age=0"}})
 		ra, rg := r[0], r[1]
 		b.ReportMetric(ra.p50ms(), "todo-api-p50-ms")
 		b.ReportMetric(rg.p50ms(), "gateway-p50-ms")

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -88,21 +89,34 @@ type wrkResult struct {
 	rps      float64
 	p50, p99 time.Duration
 	non2xx   int
+	// cpuPerReq is the CPU time the target's processes spent per request (when the
+	// target names them): unlike throughput, it does not depend on what else runs on
+	// the machine.
+	cpuPerReq time.Duration
 }
+
+// cpuUs is cpuPerReq in microseconds.
+func (r wrkResult) cpuUs() float64 { return float64(r.cpuPerReq.Nanoseconds()) / 1000 }
 
 func (r wrkResult) p50ms() float64 { return float64(r.p50.Microseconds()) / 1000 }
 func (r wrkResult) p99ms() float64 { return float64(r.p99.Microseconds()) / 1000 }
 
 var (
-	rpsRe    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	latRe    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-	non2xxRe = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	requestsRe = regexp.MustCompile(`(\d+) requests in`)
+	rpsRe      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	latRe      = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	non2xxRe   = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 )
 
 // target is a URL to load, with the request headers to send.
 type target struct {
 	url     string
 	headers []string
+	// pids, when set, are the server processes whose CPU time (their threads' and
+	// their children's, such as nginx's workers) is measured per request.
+	pids []int
+	// script, when set, is a wrk Lua script (a method or body other than GET's).
+	script string
 }
 
 // runWrk loads t with conns connections for wrkDuration, wrk placed as p says.
@@ -112,11 +126,31 @@ func runWrk(b *testing.B, wrk string, p placement, t target, conns int) wrkResul
 	for _, h := range t.headers {
 		args = append(args, "-H", h)
 	}
+	if t.script != "" {
+		args = append(args, "-s", t.script)
+	}
+	var before time.Duration
+	for _, pid := range t.pids {
+		before += cpuTime(b, pid)
+	}
 	out, err := command(p.load, wrk, append(args, t.url)...).CombinedOutput()
 	if err != nil {
 		b.Fatalf("wrk %s: %v\n%s", t.url, err, out)
 	}
 	var r wrkResult
+	if len(t.pids) > 0 {
+		used := -before
+		for _, pid := range t.pids {
+			used += cpuTime(b, pid)
+		}
+		m := requestsRe.FindSubmatch(out)
+		if m == nil {
+			b.Fatalf("wrk output has no request count:\n%s", out)
+		}
+		if n, _ := strconv.Atoi(string(m[1])); n > 0 {
+			r.cpuPerReq = used / time.Duration(n)
+		}
+	}
 	m := rpsRe.FindSubmatch(out)
 	if m == nil {
 		b.Fatalf("wrk output has no Requests/sec:\n%s", out)
@@ -159,9 +193,10 @@ func compare(b *testing.B, wrk string, p placement, conns int, targets ...target
 	out := make([]wrkResult, len(targets))
 	for i, rs := range runs {
 		out[i] = wrkResult{
-			rps: median(rs, func(r wrkResult) float64 { return r.rps }),
-			p50: time.Duration(median(rs, func(r wrkResult) float64 { return float64(r.p50) })),
-			p99: time.Duration(median(rs, func(r wrkResult) float64 { return float64(r.p99) })),
+			rps:       median(rs, func(r wrkResult) float64 { return r.rps }),
+			p50:       time.Duration(median(rs, func(r wrkResult) float64 { return float64(r.p50) })),
+			p99:       time.Duration(median(rs, func(r wrkResult) float64 { return float64(r.p99) })),
+			cpuPerReq: time.Duration(median(rs, func(r wrkResult) float64 { return float64(r.cpuPerReq) })),
 		}
 	}
 	return out
@@ -177,4 +212,54 @@ func median(rs []wrkResult, f func(wrkResult) float64) float64 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// clockTick is the unit of the CPU times in /proc (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the CPU time (user + system) process pid and its live children have used.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	total := procTicks(b, pid)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child)); err == nil && statField(stat, 4) == strconv.Itoa(pid) {
+			total += procTicks(b, child)
+		}
+	}
+	return time.Duration(total) * clockTick
+}
+
+// procTicks is utime + stime of pid, in clock ticks.
+func procTicks(b *testing.B, pid int) int64 {
+	b.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("CPU time of %d: %v", pid, err)
+	}
+	u, _ := strconv.ParseInt(statField(stat, 14), 10, 64)
+	s, _ := strconv.ParseInt(statField(stat, 15), 10, 64)
+	return u + s
+}
+
+// statField returns field n (1-based, as proc(5) numbers them) of a /proc/<pid>/stat
+// line; the command name (field 2) may hold spaces and is skipped by its parentheses.
+func statField(stat []byte, n int) string {
+	line := string(stat)
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 || n < 3 {
+		return ""
+	}
+	f := strings.Fields(line[i+1:])
+	if n-3 >= len(f) {
+		return ""
+	}
+	return f[n-3]
 }

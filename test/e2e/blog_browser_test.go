@@ -22,7 +22,10 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
@@ -100,11 +103,12 @@ func TestBlogInBrowser(t *testing.T) {
 		t.Logf("screenshot: %s", p)
 	}
 	net := watchNetwork(t, ctx)
+	csp := watchCSP(t, ctx)
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			shot("failed.png")
-			t.Fatalf("%s: %v\nrequests:\n%s", what, err, net.report())
+			t.Fatalf("%s: %v\nrequests:\n%s\nsecurity policy reports:\n%s", what, err, net.report(), strings.Join(csp.violations(), "\n"))
 		}
 	}
 
@@ -123,6 +127,19 @@ func TestBlogInBrowser(t *testing.T) {
 	}
 	if doc := net.find(home); doc == nil || doc.xcache == "" {
 		t.Errorf("the home page did not come through the edge (no X-Cache):\n%s", first)
+	} else {
+		// The distribution's security headers are on: a strict CSP, nosniff, HSTS.
+		for _, want := range []string{"default-src 'none'", "script-src 'self';", "style-src 'self';", "require-trusted-types-for 'script'", "frame-ancestors 'none'"} {
+			if !strings.Contains(doc.csp, want) {
+				t.Errorf("the home page's Content-Security-Policy %q lacks %q", doc.csp, want)
+			}
+		}
+		if strings.Contains(doc.csp, "unsafe-") {
+			t.Errorf("the home page's Content-Security-Policy allows unsafe sources: %q", doc.csp)
+		}
+		if doc.nosniff != "nosniff" || !strings.HasPrefix(doc.hsts, "max-age=") {
+			t.Errorf("home page: X-Content-Type-Options %q, Strict-Transport-Security %q", doc.nosniff, doc.hsts)
+		}
 	}
 
 	// The same reader reloads: pages revalidate (304), assets come from the cache.
@@ -201,7 +218,14 @@ func TestBlogInBrowser(t *testing.T) {
 		waitText("#post-status", "Published"))
 	shot("admin-published.png")
 
-	// The home page shows it.
+	// The post page shows it, its HTML inserted through the site's Trusted Types
+	// policy; the home page lists it; the gallery loads.
+	postURL, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#post-status a").href`))
+	if err != nil {
+		t.Fatalf("the published post's link: %v", err)
+	}
+	do("open the new post", chromedp.Navigate(postURL), waitText("#body strong", "chromium"))
+	shot("post.png")
 	do("see the new post on the home page", chromedp.Navigate(home), waitText("#posts", append([]string{title}, seeded...)...))
 	shot("home-after-publish.png")
 
@@ -251,6 +275,14 @@ func TestBlogInBrowser(t *testing.T) {
 	do("see the photo in the gallery", chromedp.Navigate(st.BlogURL+"/gallery.html"), chromedp.WaitVisible(chromedp.CSS("#photos picture img")))
 	check("gallery", loaded("#photos picture img"))
 	shot("gallery.png")
+
+	if doc := net.find(st.BlogURL + "/admin.html"); doc == nil || !strings.Contains(doc.csp, "connect-src 'self' "+st.AWSEndpoint) {
+		t.Errorf("the admin page may not reach Cognito (moto, %s) under its CSP: %+v", st.AWSEndpoint, doc)
+	}
+	// Nothing any page did broke the policy.
+	if v := csp.violations(); len(v) > 0 {
+		t.Errorf("Chromium reported %d Content-Security-Policy or Trusted Types violations:\n%s", len(v), strings.Join(v, "\n"))
+	}
 }
 
 // waitTextFor is waitText with a timeout of its own (a photo takes the event flow).
@@ -265,6 +297,59 @@ func waitTextFor(sel string, timeout time.Duration, want ...string) chromedp.Act
 		}
 		return nil
 	})
+}
+
+// cspWatch collects what Chromium reports against the pages' security policies:
+// securitypolicyviolation events (a listener every document gets before its own
+// scripts, through DevTools, which the CSP does not govern), and browser-log and
+// console entries about the Content-Security-Policy or Trusted Types.
+type cspWatch struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func watchCSP(t *testing.T, ctx context.Context) *cspWatch {
+	t.Helper()
+	w := &cspWatch{}
+	const listener = `document.addEventListener("securitypolicyviolation", (e) =>
+  console.error("securitypolicyviolation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") + " on " + e.documentURI));`
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: listener}); err != nil {
+		t.Fatalf("add the violation listener: %v", err)
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
+		var text string
+		switch e := ev.(type) {
+		case *log.EventEntryAdded:
+			text = string(e.Entry.Source) + ": " + e.Entry.Text
+		case *runtime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				text += string(a.Value) + a.Description + " "
+			}
+		case *runtime.EventExceptionThrown:
+			text = e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				text += " " + e.ExceptionDetails.Exception.Description
+			}
+		default:
+			return
+		}
+		lower := strings.ToLower(text)
+		if strings.Contains(lower, "securitypolicyviolation") || strings.Contains(lower, "content security policy") || strings.Contains(lower, "trusted type") {
+			w.mu.Lock()
+			w.seen = append(w.seen, text)
+			w.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen to the console: %v", err)
+	}
+	return w
+}
+
+func (w *cspWatch) violations() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.seen)
 }
 
 // newBrowser starts headless chromium, trusting only the stack's leaf certificate
@@ -375,6 +460,7 @@ type netWatch struct {
 type netReq struct {
 	url, encoding, mime string
 	xcache              string
+	csp, nosniff, hsts  string
 	kind                network.ResourceType
 	status              int64
 	wire                int64 // the status on the wire: 304 for a revalidated cache entry
@@ -402,6 +488,9 @@ func watchNetwork(t *testing.T, ctx context.Context) *netWatch {
 				r.kind, r.status, r.mime = e.Type, e.Response.Status, e.Response.MimeType
 				r.encoding = headerValue(e.Response.Headers, "content-encoding")
 				r.xcache = headerValue(e.Response.Headers, "x-cache")
+				r.csp = headerValue(e.Response.Headers, "content-security-policy")
+				r.nosniff = headerValue(e.Response.Headers, "x-content-type-options")
+				r.hsts = headerValue(e.Response.Headers, "strict-transport-security")
 				r.cached = e.Response.FromDiskCache || e.Response.FromPrefetchCache
 			}
 		case *network.EventResponseReceivedExtraInfo:

@@ -107,7 +107,7 @@ func testSourcesSurviveKill(t *testing.T, s *localStack) {
 				ensure(t, clients, &res, r)
 			}
 		}
-		ensure(t, clients, &res, provision.EventResources(prefix, s.stack.Resources.SenderEmail)...)
+		ensure(t, clients, &res, provision.EventResources(prefix, provision.SenderOptions{Email: s.stack.Resources.SenderEmail})...)
 		src := newProc(t, "dynamodb-source", buildTool(t, bin, "./services/dynamodb-source"), append(common,
 			"K_SINK="+s.stack.Services["welcome-mailer"].URL, "SSL_CERT_FILE="+s.stack.CAFile,
 			"STREAM_ARN="+res.SubscribersStreamARN, "CHECKPOINT_TABLE="+res.CheckpointTable,

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,9 +54,24 @@ type localStack struct {
 // prefix, and waits until it has written its stack file.
 func startStack(t *testing.T) *localStack { return startStackWith(t) }
 
+// startStackReplicas is startStack with the to-do API served by gateways gateway
+// processes (sa dev --gateway-replicas).
+func startStackReplicas(t *testing.T, gateways int) *localStack {
+	t.Helper()
+	return startStackWith(t, "--gateway-replicas", fmt.Sprint(gateways))
+}
+
 // startStackWith is startStack with more arguments for `sa dev`.
 func startStackWith(t *testing.T, args ...string) *localStack {
 	t.Helper()
+	gateways := 1
+	for i, a := range args {
+		if a == "--gateway-replicas" && i+1 < len(args) {
+			if n, err := strconv.Atoi(args[i+1]); err == nil {
+				gateways = n
+			}
+		}
+	}
 	ep := mototest.Endpoint(t)
 	bin := t.TempDir()
 	sa := buildTool(t, bin, "./cmd/sa")
@@ -63,8 +79,8 @@ func startStackWith(t *testing.T, args ...string) *localStack {
 	// All of the stack's ports come from one block below the kernel's ephemeral range
 	// (32768 and up on Linux), where no outgoing connection of a parallel test can take
 	// one between this check and the bind: 0..11 the internal services, 12 the API,
-	// 13 the edge.
-	base := porttest.Block(t, 16)
+	// 13 the edge, 16 and up three for each gateway replica.
+	base := porttest.Block(t, 16+3*gateways)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
 	flags := []string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,

@@ -2,7 +2,6 @@ package packaging
 
 import (
 	"bytes"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sinksv1alpha1 "knative.dev/eventing/pkg/apis/sinks/v1alpha1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
@@ -75,6 +75,8 @@ func TestChartSchemaRejectsBadValues(t *testing.T) {
 		{"region malformed", "aws: {region: Frankfurt}"},
 		{"dax endpoint without scheme", "dax: {endpoint: my-cluster.dax.amazonaws.com}"},
 		{"page token key as a value", "pageToken: {key: c2VjcmV0}"},
+		{"a generated page token key", "pageToken: {create: true}"},
+		{"a generated unsubscribe key", "unsubscribeKey: {create: true}"},
 		{"broker toggle a string", "broker: {enabled: 'false'}"},
 		{"health test image unpinned", "healthTest: {image: 'curlimages/curl:latest'}"},
 		{"account id a number", "aws: {accountId: 123456789012}"},
@@ -288,9 +290,10 @@ func TestChartRendersValues(t *testing.T) {
 			t.Errorf("welcome-mailer delivery = %+v", tr.Spec.Delivery)
 		}
 		one[*eventingv1.Trigger](t, r.manifests, "Trigger", "welcome-mailer-integrationsource")
-		for _, name := range []string{"todo-api-page-token", "unsubscribe-key"} {
-			if got := find[*corev1.Secret](r.manifests, "Secret", name); name == "unsubscribe-key" && len(got) != 1 {
-				t.Errorf("%d Secrets %s with unsubscribeKey.create, want 1", len(got), name)
+		for svc, want := range map[string][2]string{"todo-api": {"PAGE_TOKEN_KEY", "page-key"}, "blog-api": {"UNSUBSCRIBE_KEY", "unsubscribe-key-2026"},
+			"welcome-mailer": {"UNSUBSCRIBE_KEY", "unsubscribe-key-2026"}} {
+			if got := secretKeyRef(one[*servingv1.Service](t, r.manifests, "Service", svc), want[0]); got != want[1] {
+				t.Errorf("%s: %s from Secret %q, want the existing Secret %q", svc, want[0], got, want[1])
 			}
 		}
 		routes := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "gateway-routes")
@@ -388,39 +391,125 @@ func envSecrets(c corev1.Container) []string {
 	return names
 }
 
-// TestChartPageTokenSecret checks the Secret made with pageToken.create: a random
-// 32-byte key, different on every fresh rendering, never a value from the values.
-func TestChartPageTokenSecret(t *testing.T) {
-	keys := map[string]bool{}
-	for range 2 {
-		r, err := renderChart(t, "pageToken: {create: true}")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec := one[*corev1.Secret](t, r.manifests, "Secret", "todo-api-page-token")
-		if sec.Annotations["helm.sh/resource-policy"] != "keep" {
-			t.Error("the Secret is not kept on uninstall")
-		}
-		key, err := base64.StdEncoding.DecodeString(string(sec.Data["key"]))
-		if err != nil {
-			t.Fatalf("key is not base64: %v", err)
-		}
-		if len(key) != 32 {
-			t.Errorf("key has %d bytes, want 32", len(key))
-		}
-		keys[string(key)] = true
+// TestChartKafkaBroker: broker.class=Kafka makes the Broker Kafka-backed (durable:
+// the EKS default), with its settings in a ConfigMap the chart renders from
+// broker.kafka, or, without bootstrap servers, the Kafka broker install's own
+// knative-eventing/kafka-broker-config. Knative's validation of both runs in
+// TestManifestsAreValid (value set "kafka").
+func TestChartKafkaBroker(t *testing.T) {
+	r, err := renderChart(t, kafkaValues)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(keys) != 2 {
-		t.Error("two renderings made the same key")
+	b := one[*eventingv1.Broker](t, r.manifests, "Broker", "default")
+	if b.Annotations["eventing.knative.dev/broker.class"] != "Kafka" || b.Spec.Config == nil || b.Spec.Config.Name != "kafka-broker-config" ||
+		b.Spec.Config.Namespace != namespace || b.Spec.Config.Kind != "ConfigMap" {
+		t.Errorf("broker = %v %+v, want class Kafka with the release's kafka-broker-config", b.Annotations, b.Spec.Config)
+	}
+	cm := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "kafka-broker-config")
+	want := map[string]string{"bootstrap.servers": "b-1.msk.example.com:9096,b-2.msk.example.com:9096", "default.topic.partitions": "6",
+		"default.topic.replication.factor": "2", "auth.secret.ref.name": "msk-scram"}
+	if diff := cmp.Diff(want, cm.Data); diff != "" {
+		t.Errorf("kafka-broker-config (-want +got):\n%s", diff)
+	}
+	if err := defaultAndValidate(knativeContext(), b); err != nil {
+		t.Errorf("Knative refuses the Kafka Broker: %v", err)
+	}
+	r, err = renderChart(t, defaultValues+"\nbroker: {class: Kafka}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = one[*eventingv1.Broker](t, r.manifests, "Broker", "default")
+	if b.Spec.Config == nil || b.Spec.Config.Namespace != "knative-eventing" || b.Spec.Config.Name != "kafka-broker-config" {
+		t.Errorf("without bootstrap servers the Broker's config = %+v, want knative-eventing/kafka-broker-config", b.Spec.Config)
+	}
+	if got := find[*corev1.ConfigMap](r.manifests, "ConfigMap", "kafka-broker-config"); len(got) != 0 {
+		t.Error("a kafka-broker-config was rendered without bootstrap servers")
+	}
+	if strings.Contains(r.notes, "in-memory channel") {
+		t.Errorf("the notes warn about the in-memory channel with a Kafka broker:\n%s", r.notes)
+	}
+	if r, err = renderChart(t, defaultValues); err != nil || !strings.Contains(r.notes, "in-memory channel") {
+		t.Errorf("the notes do not warn about the in-memory channel (%v):\n%s", err, r.notes)
+	}
+}
+
+// secretKeyRef is the Secret the service's variable name comes from ("" when it does
+// not come from a Secret, or may be missing).
+func secretKeyRef(svc *servingv1.Service, name string) string {
+	for _, e := range svc.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Key == "key" &&
+			(e.ValueFrom.SecretKeyRef.Optional == nil || !*e.ValueFrom.SecretKeyRef.Optional) {
+			return e.ValueFrom.SecretKeyRef.Name
+		}
+	}
+	return ""
+}
+
+// TestChartGeneratesNoKeys: a key the chart made would change on every `helm
+// template` (hack/resolve-chart.sh, GitOps), killing every outstanding page token and
+// every unsubscribe link already emailed. The chart renders no Secret, its templates
+// use no random or key function, two renderings are identical, and the services take
+// their keys from the existing Secrets, not optionally (a missing Secret keeps the pod
+// from starting, visibly, instead of each pod making its own key).
+func TestChartGeneratesNoKeys(t *testing.T) {
+	for _, name := range sortedKeys(chartValues) {
+		var first string
+		for range 2 {
+			r, err := renderChart(t, chartValues[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all strings.Builder
+			for _, m := range r.manifests {
+				if m.gvk.Kind == "Secret" {
+					t.Errorf("%s: the chart renders Secret %s", name, m.obj.GetName())
+				}
+				all.Write(m.raw)
+			}
+			if first == "" {
+				first = all.String()
+			} else if first != all.String() {
+				t.Errorf("%s: two renderings differ", name)
+			}
+		}
+	}
+	templates, err := filepath.Glob(filepath.Join(repoRoot(t), chartPath, "templates", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range templates {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the tests directory
+		}
+		for _, fn := range []string{"randAlphaNum", "randAlpha", "randNumeric", "randAscii", "randBytes", "genPrivateKey", "genCA", "genSelfSignedCert", "uuidv4", "lookup"} {
+			if strings.Contains(string(b), fn+" ") || strings.Contains(string(b), fn+")") {
+				t.Errorf("%s uses %s", filepath.Base(f), fn)
+			}
+		}
+	}
+	r, err := renderChart(t, defaultValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for svc, want := range map[string][2]string{"todo-api": {"PAGE_TOKEN_KEY", "todo-api-page-token"}, "blog-api": {"UNSUBSCRIBE_KEY", "unsubscribe-key"},
+		"welcome-mailer": {"UNSUBSCRIBE_KEY", "unsubscribe-key"}} {
+		if got := secretKeyRef(one[*servingv1.Service](t, r.manifests, "Service", svc), want[0]); got != want[1] {
+			t.Errorf("%s: %s from Secret %q, want %q, not optional", svc, want[0], got, want[1])
+		}
+	}
+	if _, err := renderChart(t, "aws: {sesSender: ''}"); err == nil || !strings.Contains(err.Error(), "aws.sesSender") {
+		t.Errorf("the welcome mailer rendered without a sender: %v", err)
 	}
 }
 
 // configEquivalentValues turn on what config/ has and the chart's defaults leave
 // off: the development credentials Secret, IRSA annotations, the DomainMappings, and
 // (for config/optional/) the IntegrationSource. config/'s ACCOUNT_ID placeholder
-// stands for configAccountID.
+// stands for configAccountID, its REPLACE_WITH_SENDER_EMAIL for the sender here.
 const configEquivalentValues = `
-aws: {credentialsSecret: aws-credentials, accountId: "123456789012"}
+aws: {credentialsSecret: aws-credentials, accountId: "123456789012", sesSender: welcome@blog.example.com}
 iam: {irsa: true}
 domainMappings: {api: {enabled: true}, blogOrigin: {enabled: true}}
 integrationSource: {enabled: true}
@@ -428,6 +517,10 @@ integrationSource: {enabled: true}
 
 // configAccountID replaces config/'s ACCOUNT_ID placeholder in TestChartMatchesConfig.
 const configAccountID = "123456789012"
+
+// configBootstrap replaces config/optional/broker-kafka.yaml's bootstrap servers
+// placeholder, and is broker.kafka.bootstrapServers in the chart it is compared with.
+const configBootstrap = "b-1.kafka.example.com:9094,b-2.kafka.example.com:9094"
 
 // TestChartMatchesConfig keeps the two packagings in step: the chart with its default
 // values (plus configEquivalentValues) must produce the same settings, the same
@@ -438,9 +531,17 @@ func TestChartMatchesConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// config/optional/broker-kafka.yaml is the chart with broker.class=Kafka.
+	kafka, err := renderChart(t, configEquivalentValues+"broker: {class: Kafka, kafka: {bootstrapServers: '"+configBootstrap+"'}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var cfg []manifest
 	for _, m := range append(configManifests(t), optionalManifests(t)...) {
-		m, err := decodeStrict(m.source, bytes.ReplaceAll(m.raw, []byte("ACCOUNT_ID"), []byte(configAccountID)))
+		raw := bytes.ReplaceAll(m.raw, []byte("ACCOUNT_ID"), []byte(configAccountID))
+		raw = bytes.ReplaceAll(raw, []byte("REPLACE_WITH_SENDER_EMAIL"), []byte("welcome@blog.example.com"))
+		raw = bytes.ReplaceAll(raw, []byte("REPLACE_WITH_BOOTSTRAP_SERVERS"), []byte(configBootstrap))
+		m, err := decodeStrict(m.source, raw)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,7 +550,12 @@ func TestChartMatchesConfig(t *testing.T) {
 	matched := map[string]bool{}
 	for _, m := range cfg {
 		t.Run(m.id(), func(t *testing.T) {
-			matched[m.gvk.Kind+"/"+m.obj.GetName()] = true
+			r := r
+			if filepath.Base(m.source) == "broker-kafka.yaml" {
+				r = kafka
+			} else {
+				matched[m.gvk.Kind+"/"+m.obj.GetName()] = true
+			}
 			switch want := m.obj.(type) {
 			case *corev1.ConfigMap:
 				got := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", want.Name)
@@ -518,6 +624,27 @@ func TestChartMatchesConfig(t *testing.T) {
 				if diff := cmp.Diff(want.Spec, got.Spec); diff != "" {
 					t.Errorf("domain mapping differs (-config +chart):\n%s", diff)
 				}
+			case *rbacv1.Role:
+				got := one[*rbacv1.Role](t, r.manifests, "Role", want.Name)
+				if diff := cmp.Diff(want.Rules, got.Rules); diff != "" {
+					t.Errorf("rules differ (-config +chart):\n%s", diff)
+				}
+			case *rbacv1.RoleBinding:
+				got := one[*rbacv1.RoleBinding](t, r.manifests, "RoleBinding", want.Name)
+				if diff := cmp.Diff(want.RoleRef, got.RoleRef); diff != "" {
+					t.Errorf("role differs (-config +chart):\n%s", diff)
+				}
+				if len(want.Subjects) != len(got.Subjects) {
+					t.Fatalf("subjects: config %v, chart %v", want.Subjects, got.Subjects)
+				}
+				for i := range want.Subjects {
+					// The chart binds in the release namespace.
+					w, g := want.Subjects[i], got.Subjects[i]
+					w.Namespace, g.Namespace = "", ""
+					if diff := cmp.Diff(w, g); diff != "" {
+						t.Errorf("subject %d differs (-config +chart):\n%s", i, diff)
+					}
+				}
 			case *corev1.Namespace:
 				// The chart installs into the release namespace instead.
 			default:
@@ -563,7 +690,7 @@ func TestRoutesInSync(t *testing.T) {
 // query TTL `sa provision --dax` gives the cluster; a shorter window lets a user see a
 // list cached before their own write (services/todo-api/README.md).
 func TestDAXWindowCoversTheQueryTTL(t *testing.T) {
-	r, err := renderChart(t, "")
+	r, err := renderChart(t, defaultValues)
 	if err != nil {
 		t.Fatal(err)
 	}

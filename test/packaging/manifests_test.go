@@ -262,8 +262,9 @@ func renderChart(t testing.TB, values string) (rendering, error) {
 	return r, nil
 }
 
-// defaultValues renders the chart as it ships.
-const defaultValues = ""
+// defaultValues renders the chart as it ships, with the one value it requires: the
+// welcome mailer's verified SES sender.
+const defaultValues = "aws: {sesSender: welcome@blog.example.com}"
 
 // flippedValues changes every toggle and most settings from their defaults.
 const flippedValues = `
@@ -304,9 +305,8 @@ iam:
   rolePrefix: eu-
 pageToken:
   existingSecret: page-key
-  create: true
 unsubscribeKey:
-  create: true
+  existingSecret: unsubscribe-key-2026
 deadLetters:
   sqs:
     queueArn: arn:aws:sqs:eu-west-2:123456789012:broker-dead-letters
@@ -371,8 +371,15 @@ dynamodbSource: {enabled: false}
 s3Source: {enabled: false}
 `
 
+// kafkaValues makes the Broker Kafka-backed, with its ConfigMap rendered by the chart.
+const kafkaValues = defaultValues + `
+broker:
+  class: Kafka
+  kafka: {bootstrapServers: "b-1.msk.example.com:9096,b-2.msk.example.com:9096", partitions: 6, replicationFactor: 2, authSecret: msk-scram}
+`
+
 // chartValues are the value sets every chart check renders, by name.
-var chartValues = map[string]string{"default": defaultValues, "flipped": flippedValues, "minimal": minimalValues}
+var chartValues = map[string]string{"default": defaultValues, "flipped": flippedValues, "minimal": minimalValues, "kafka": kafkaValues}
 
 // allSources returns config/ and the chart rendered with the default and with the
 // flipped values, by name.

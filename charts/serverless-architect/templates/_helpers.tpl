@@ -80,32 +80,6 @@ derived setting. */}}
 {{- end }}
 
 {{/*
-A Secret with one random 32-byte key under `key`, kept across upgrades (and on
-uninstall). Call with (dict "root" . "name" <secret name> "app" <app name>).
-*/}}
-{{- define "sa.generatedSecret" -}}
-{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .name -}}
-apiVersion: v1
-kind: Secret
-metadata:
-  name: {{ .name }}
-  namespace: {{ .root.Release.Namespace }}
-  labels:
-    {{- include "sa.labels" (dict "root" .root "name" .app) | nindent 4 }}
-  annotations:
-    # Keep the key when the release goes: tokens and links stay valid across reinstalls.
-    helm.sh/resource-policy: keep
-type: Opaque
-data:
-  {{- if and $existing $existing.data (index $existing.data "key") }}
-  key: {{ index $existing.data "key" }}
-  {{- else }}
-  # 32 random bytes, base64 (the value), base64 again (Secret data encoding).
-  key: {{ randBytes 32 | b64enc }}
-  {{- end }}
-{{- end }}
-
-{{/*
 A service's ServiceAccount. Besides root, name and svc it takes aws: whether the
 service calls AWS (then, with iam.irsa, it is annotated with the conventional role
 arn:<partition>:iam::<accountId>:role/<iam.rolePrefix><name>, unless

@@ -28,7 +28,8 @@ type Config struct {
 	// UploadURLTTL is how long a presigned upload URL is valid.
 	UploadURLTTL time.Duration `env:"UPLOAD_URL_TTL" envDefault:"15m"`
 	// UnsubscribeKey is a base64 key of 32 bytes shared with the welcome mailer, which
-	// signs the confirmation and unsubscribe links this service verifies.
+	// signs the confirmation and unsubscribe links this service verifies. Required but in
+	// dev mode.
 	UnsubscribeKey string `env:"UNSUBSCRIBE_KEY"`
 	// SubscribeLimitsTable holds the rate limits' counters (key pk, TTL on expiresAt).
 	SubscribeLimitsTable string `env:"SUBSCRIBE_LIMITS_TABLE" envDefault:"subscribe-limits"`
@@ -43,6 +44,10 @@ type Config struct {
 	// ClientAddressHeader names the header with the client's address as the CDN saw
 	// it; empty means the TCP peer's address only.
 	ClientAddressHeader string `env:"CLIENT_ADDRESS_HEADER" envDefault:"CloudFront-Viewer-Address"`
+	// DevMode (DEV_MODE=true, which the local stack sets) allows a missing
+	// UNSUBSCRIBE_KEY (a random one, so no emailed link verifies). Nothing else depends
+	// on it.
+	DevMode bool `env:"DEV_MODE" envDefault:"false"`
 	// PublicCacheControl is the Cache-Control of public reads.
 	PublicCacheControl string `env:"PUBLIC_CACHE_CONTROL" envDefault:"public, max-age=60, s-maxage=300"`
 	// DistributionID, when set, is the blog's CloudFront distribution: every post

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -40,10 +41,14 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 			cfg.PendingTTL, cfg.ClientLimit, cfg.MailboxLimit, cfg.ClientWindow, cfg.MailboxWindow)
 	}
 	var signer *maillink.Signer
-	if cfg.UnsubscribeKey == "" {
-		log.Warn("UNSUBSCRIBE_KEY is not set: using a random key, so no confirmation or unsubscribe link made by the welcome mailer will verify; set it from the Secret the mailer uses")
+	switch {
+	case cfg.UnsubscribeKey == "" && !cfg.DevMode:
+		return nil, errors.New("UNSUBSCRIBE_KEY is not set: it must be the welcome mailer's key, from the Secret unsubscribe-key " +
+			"(hack/deploy.sh creates it once; the same in every region); only DEV_MODE=true allows a throwaway key")
+	case cfg.UnsubscribeKey == "":
+		log.Warn("UNSUBSCRIBE_KEY is not set (DEV_MODE): using a random key, so no confirmation or unsubscribe link made by the welcome mailer will verify")
 		signer, err = maillink.New(randomKey())
-	} else {
+	default:
 		signer, err = maillink.NewFromBase64(cfg.UnsubscribeKey)
 	}
 	if err != nil {

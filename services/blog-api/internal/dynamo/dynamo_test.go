@@ -235,7 +235,7 @@ func limitsTable(t *testing.T, ep string) string {
 	c := provision.NewClients(mototest.AWSConfig(t, ep))
 	prefix := mototest.Name("lim") + "-"
 	var out stack.Resources
-	for _, r := range provision.EventResources(prefix, "") {
+	for _, r := range provision.EventResources(prefix, provision.SenderOptions{}) {
 		if r.Name() == prefix+"subscribe-limits" {
 			if _, err := r.Ensure(context.Background(), c, &out); err != nil {
 				t.Fatal(err)

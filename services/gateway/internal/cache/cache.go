@@ -96,6 +96,7 @@ type Store struct {
 	now        func() time.Time
 	seed       maphash.Seed
 	seq        atomic.Uint64
+	floor      atomic.Uint64 // entries fetched before the last Flush are stale
 	watermarks []atomic.Uint64
 	bytes      atomic.Int64
 	minWeight  uint32
@@ -180,6 +181,18 @@ func (s *Store) Invalidate(scope Scope) {
 	}
 }
 
+// Flush makes every entry fetched before now stale, in O(1): a replica that may have
+// missed a peer's invalidations drops everything it holds.
+func (s *Store) Flush() {
+	n := s.seq.Add(1)
+	for {
+		old := s.floor.Load()
+		if old >= n || s.floor.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
 // Get returns the fresh entry under key, if any.
 func (s *Store) Get(key string) (*Entry, bool) {
 	e, ok := s.c.GetIfPresent(key)
@@ -196,9 +209,9 @@ func (s *Store) Peek(key string) (*Entry, bool) {
 }
 
 // Fresh reports whether e may still be served: not expired, and fetched after the last
-// invalidation of its scope.
+// invalidation of its scope and the last Flush.
 func (s *Store) Fresh(e *Entry) bool {
-	return e != nil && s.now().Before(e.Expires) && e.seq > s.watermarks[e.slot].Load()
+	return e != nil && s.now().Before(e.Expires) && e.seq > s.watermarks[e.slot].Load() && e.seq > s.floor.Load()
 }
 
 // Put stores e under key for ttl, unless its scope was invalidated since begin (the
@@ -221,7 +234,7 @@ func (s *Store) PutFor(key string, scope Scope, begin uint64, fresh, keep time.D
 	e.Stored = s.now()
 	e.Expires = e.Stored.Add(fresh)
 	e.Retain = e.Stored.Add(keep)
-	if e.seq <= s.watermarks[e.slot].Load() {
+	if e.seq <= s.watermarks[e.slot].Load() || e.seq <= s.floor.Load() {
 		return false
 	}
 	size := int64(len(key)+len(e.Body)) + EntryOverhead

@@ -78,6 +78,29 @@ func TestInvalidate(t *testing.T) {
 	}
 }
 
+func TestFlush(t *testing.T) {
+	s := newStore(t, Options{MaxEntries: 10, MaxBytes: 4 << 20})
+	a, b := s.Scope("alice", "/v1/todos"), s.Scope("bob", "/v1/todos")
+	s.Put("a", a, s.Begin(), time.Minute, &Entry{Status: 200})
+	s.Put("b", b, s.Begin(), time.Minute, &Entry{Status: 200})
+	inFlight := s.Begin()
+	s.Flush()
+	for _, k := range []string{"a", "b"} {
+		if _, ok := s.Get(k); ok {
+			t.Errorf("entry %s survived a flush", k)
+		}
+	}
+	if s.Put("b2", b, inFlight, time.Minute, &Entry{Status: 200}) {
+		t.Error("a response fetched before the flush was stored")
+	}
+	if !s.Put("a2", a, s.Begin(), time.Minute, &Entry{Status: 200}) {
+		t.Error("a response fetched after the flush was not stored")
+	}
+	if _, ok := s.Get("a2"); !ok {
+		t.Error("an entry stored after the flush is not served")
+	}
+}
+
 func TestBounds(t *testing.T) {
 	for _, c := range []struct {
 		name       string

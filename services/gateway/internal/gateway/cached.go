@@ -39,7 +39,11 @@ func (g *Gateway) serveCached(x *exchange) {
 	refresh := x.authed && wantsRefresh(r.Header)
 	var flight *cache.Flight
 	if !refresh {
-		if e, ok := g.cache.Get(key); ok && varyMatches(e, r.Header) {
+		// Hits only while the replica is coherent with its peers; otherwise the
+		// request goes upstream (and its answer is stored: it is fresh).
+		if !g.coherent() {
+			g.metrics.uncached.Inc()
+		} else if e, ok := g.cache.Get(key); ok && varyMatches(e, r.Header) {
 			g.lookup(x, "hit")
 			g.serveEntry(x, e, "Hit")
 			return
@@ -138,8 +142,11 @@ func replayHeader(h http.Header) http.Header {
 // entry's Last-Modified), else the body in the encoding the client prefers among e's.
 func (g *Gateway) serveEntry(x *exchange, e *cache.Entry, label string) {
 	h := x.w.Header()
+	own := g.table.ResponseHeaders
 	for k, v := range e.Header {
-		h[k] = v
+		if _, set := own[k]; !set {
+			h[k] = v
+		}
 	}
 	h[HeaderCache] = []string{label}
 	if label == "Hit" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 )
 
@@ -34,7 +35,7 @@ func compressible(h http.Header, n int) bool {
 	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return false // never compress twice
 	}
-	if _, nt := directives(h)["no-transform"]; nt {
+	if _, nt := cdn.Directives(h)["no-transform"]; nt {
 		return false
 	}
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))

@@ -3,10 +3,16 @@
 // with Cognito, answer from the response cache, and otherwise stream the request to the
 // route's upstream and its response back.
 //
-// In edge mode (MyBlog's local CloudFront, services/gateway/edge.yaml) routes read S3
-// buckets (package s3origin), cache as a shared cache driven by the origin's
-// Cache-Control with ETag revalidation (shared.go), and compress text answers with
-// brotli or gzip (compress.go).
+// In edge mode (MyBlog's local CloudFront) the gateway runs the distribution document
+// `sa provision` recorded (internal/cdn) instead of a route table: behaviours by path
+// pattern, S3 origins read with the SDK (package s3origin), the cache key, TTLs, origin
+// request and response headers its policies say, origin group failover (edge.go), and
+// brotli or gzip compression (compress.go).
+//
+// Replicas keep their caches coherent through package peer (peers.go): a write
+// invalidates the writer's entries on every replica, and a replica that may have missed
+// an invalidation serves uncached. Cache hits that need nothing but memory are answered
+// on the server's fast path (fast.go).
 //
 // Trust model: upstreams are cluster-local and keep verifying the bearer token
 // themselves. The gateway forwards Authorization unchanged and adds the verified
@@ -22,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,8 +39,10 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/throttle"
@@ -59,14 +68,19 @@ type Verifier interface {
 
 // Deps are what New needs besides the configuration.
 type Deps struct {
-	Table    *route.Table
-	Verifier Verifier
-	Log      *slog.Logger
+	// Table is the route table; nil in edge mode, where Distribution makes it.
+	Table *route.Table
+	// Distribution, when set, is the CloudFront distribution the gateway runs as the
+	// blog's edge; OriginURLs then replaces origins' addresses by origin id.
+	Distribution *cdn.Distribution
+	OriginURLs   map[string]string
+	Verifier     Verifier
+	Log          *slog.Logger
 	// Transport sends requests to http upstreams; when nil, each http upstream gets a
 	// synchronous keep-alive client (upstream.go), and NewTransport the rest.
 	Transport http.RoundTripper
-	// S3 returns the client s3 upstreams read their buckets with; required when the
-	// table has such a route.
+	// S3 returns the client S3 origins are read with; required in edge mode when the
+	// distribution has such an origin.
 	S3 func(ctx context.Context) (s3origin.API, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -91,6 +105,14 @@ type Gateway struct {
 	buffers     sync.Pool
 	// clients are the synchronous clients of the http upstreams, one per scheme and host.
 	clients []*upstreamClient
+	// peers keeps the cache coherent with the other replicas; nil for a single replica.
+	peers *peer.Node
+	// authFailures limits failed authentications per client address.
+	authFailures throttle.Limit
+	// hitSeries holds the metric series of hits answered on the fast path (fast.go).
+	hitSeries sync.Map
+	// edge is the distribution the gateway runs in edge mode; nil otherwise.
+	edge *edgeState
 }
 
 // New builds a Gateway. Nothing here touches the network.
@@ -108,18 +130,24 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if cfg.AuthCacheSize < 1 || cfg.AuthCacheTTL <= 0 {
 		return nil, fmt.Errorf("AUTH_CACHE_SIZE (%d) and AUTH_CACHE_TTL (%s) must be positive", cfg.AuthCacheSize, cfg.AuthCacheTTL)
 	}
-	g := &Gateway{table: d.Table, verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
+	g := &Gateway{verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
+	if d.Distribution != nil {
+		table, edge, err := newEdge(d.Distribution, d.OriginURLs, d.S3, cfg.UpstreamMaxIdleConns)
+		if err != nil {
+			return nil, err
+		}
+		d.Table, g.edge = table, edge
+	}
+	if d.Table == nil {
+		return nil, errors.New("a route table or a distribution is required")
+	}
+	g.table = d.Table
 	g.buffers.New = func() any { b := make([]byte, 32<<10); return &b }
 	clients := map[string]*upstreamClient{}
 	var err error
 	for _, rt := range d.Table.Routes {
 		var t http.RoundTripper = d.Transport
-		if rt.Upstream.Kind == route.UpstreamS3 {
-			if d.S3 == nil {
-				return nil, fmt.Errorf("route %s reads S3 bucket %s, but no S3 client was configured", rt.Name, rt.Upstream.Bucket)
-			}
-			t = &s3origin.Transport{S3: d.S3, Bucket: rt.Upstream.Bucket, IndexDocument: rt.Upstream.IndexDocument}
-		} else if !custom && rt.Upstream.URL != nil {
+		if g.edge == nil && !custom && rt.Upstream.URL != nil {
 			key := rt.Upstream.URL.Scheme + "://" + rt.Upstream.URL.Host
 			c := clients[key]
 			if c == nil {
@@ -147,7 +175,20 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	g.cache = store
 	g.metrics.cacheGauges(func() float64 { return float64(store.Len()) }, func() float64 { return float64(store.Bytes()) })
 
-	if g.limits, err = throttle.New(throttle.Options{MaxKeys: cfg.ThrottleMaxCallers, Now: d.Now}); err != nil {
+	if cfg.Peers.Enabled() {
+		if g.peers, err = newPeers(cfg, store, d, g.metrics.reg); err != nil {
+			return nil, err
+		}
+	}
+	share := func() int { return 1 }
+	if g.peers != nil {
+		share = g.peers.Live
+	}
+	if cfg.AuthFailureRate < 0 || (cfg.AuthFailureRate > 0 && cfg.AuthFailureBurst < 1) {
+		return nil, fmt.Errorf("AUTH_FAILURE_RATE (%g) must not be negative, and AUTH_FAILURE_BURST (%d) must be at least 1 when it is set", cfg.AuthFailureRate, cfg.AuthFailureBurst)
+	}
+	g.authFailures = throttle.Limit{Rate: cfg.AuthFailureRate, Burst: cfg.AuthFailureBurst}
+	if g.limits, err = throttle.New(throttle.Options{MaxKeys: cfg.ThrottleMaxCallers, Now: d.Now, Share: share}); err != nil {
 		return nil, fmt.Errorf("THROTTLE_MAX_CALLERS: %w", err)
 	}
 	ttl := cfg.AuthCacheTTL
@@ -203,6 +244,9 @@ func (g *Gateway) Metrics() http.Handler { return metricsHandler(g.metrics.reg) 
 func (g *Gateway) Close() {
 	g.cache.Close()
 	g.limits.Close()
+	if g.edge != nil {
+		g.edge.close()
+	}
 	g.ids.StopAllGoroutines()
 	for _, c := range g.clients {
 		c.closeIdle()
@@ -217,6 +261,16 @@ type exchange struct {
 	id     auth.Identity
 	authed bool
 	cache  string // hit, miss, bypass; "" for the gateway's own answers
+	// beforeAnswer, when set, runs once just before the answer's status goes out.
+	beforeAnswer func()
+}
+
+// answering runs the exchange's beforeAnswer hook, once.
+func (x *exchange) answering() {
+	if f := x.beforeAnswer; f != nil {
+		x.beforeAnswer = nil
+		f()
+	}
 }
 
 // ServeHTTP runs the pipeline.
@@ -232,6 +286,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) serve(x *exchange) {
+	if g.edge != nil {
+		g.serveEdge(x)
+		return
+	}
 	r := x.r
 	if !route.CleanPath(r.URL.Path) {
 		g.fail(x, apperr.New(apperr.Invalid, "the path %q is not in canonical form (no empty, . or .. segments)", r.URL.Path))
@@ -250,6 +308,17 @@ func (g *Gateway) serve(x *exchange) {
 	x.rt = rt
 	stripIdentity(r.Header)
 
+	// An address that keeps failing to authenticate is refused before the route's
+	// bucket, so that its flood cannot drain the bucket signed-in callers share.
+	var failKey string
+	if rt.Auth == route.AuthCognito && g.authFailures.Rate > 0 {
+		failKey = "f\x00" + addressKey(g.clientIP(r))
+		if wait, empty := g.limits.Empty(failKey, g.authFailures); empty {
+			g.throttled(x, "auth_failures", wait)
+			return
+		}
+	}
+
 	var routeToken throttle.Reservation
 	if rt.Throttle.Route.Enabled() {
 		res, wait, ok := g.limits.Take("r\x00"+rt.Name, throttle.Limit(rt.Throttle.Route))
@@ -263,6 +332,9 @@ func (g *Gateway) serve(x *exchange) {
 	if rt.Auth == route.AuthCognito {
 		id, err := g.identify(r)
 		if err != nil {
+			if failKey != "" && isUnauthenticated(err) {
+				g.limits.Take(failKey, g.authFailures)
+			}
 			g.unauthorized(x, err)
 			return
 		}
@@ -282,18 +354,26 @@ func (g *Gateway) serve(x *exchange) {
 	}
 
 	if rt.CachesMethod(r.Method) {
-		if rt.Cache.Origin {
-			g.serveShared(x)
-		} else {
-			g.serveCached(x)
-		}
+		g.serveCached(x)
 		return
 	}
 	x.cache = "bypass"
-	g.forward(x, "Bypass", false)
 	if isWrite(r.Method) {
-		g.invalidate(x)
+		g.forwardWrite(x)
+		return
 	}
+	g.forward(x, "Bypass", false)
+}
+
+// forwardWrite proxies a write and invalidates what it touches, here and on every
+// peer, once the upstream has answered and before the client sees the answer: a client
+// that has its answer reads its write on this replica, and on the others within the
+// peer window. A write the upstream did not answer (a timeout, a broken connection) is
+// invalidated all the same: it may have happened.
+func (g *Gateway) forwardWrite(x *exchange) {
+	x.beforeAnswer = func() { g.invalidate(x) }
+	g.forward(x, "Bypass", false)
+	x.answering()
 }
 
 // identify verifies the request's bearer token, remembering tokens already verified
@@ -319,16 +399,28 @@ func (g *Gateway) identify(r *http.Request) (auth.Identity, error) {
 // invalidate makes the caller's cached entries under the resource prefixes that a
 // write through the route touches stale (and the shared entries of public routes).
 func (g *Gateway) invalidate(x *exchange) {
+	var items []peer.Item
 	for _, s := range x.rt.Invalidates {
 		who := x.id.Subject
 		if s.Public {
 			who = ""
 		}
 		g.cache.Invalidate(g.cache.Scope(who, s.Prefix))
+		if g.peers != nil {
+			items = append(items, peer.Item{Identity: who, Prefix: s.Prefix})
+		}
+	}
+	if g.peers != nil {
+		g.peers.Publish(items...)
 	}
 }
 
+// coherent reports whether the cache may answer now: always for a single replica;
+// with peers, while every peer's lease runs.
+func (g *Gateway) coherent() bool { return g.peers == nil || g.peers.Coherent() }
+
 func (g *Gateway) fail(x *exchange, err error) {
+	x.answering()
 	apperr.Write(x.w, err, logging.RequestID(x.r.Context()))
 }
 
@@ -373,6 +465,30 @@ func (g *Gateway) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// isUnauthenticated reports whether err is a token problem (not the signing keys
+// being unavailable, which is no fault of the caller).
+func isUnauthenticated(err error) bool {
+	e := apperr.As(err)
+	return e != nil && e.Code == apperr.Unauthenticated
+}
+
+// addressKey is the key of a client address for per-address limits: the address, or
+// for IPv6 its /64, which one client can fill with addresses at will.
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 func isWrite(method string) bool {

@@ -13,6 +13,7 @@ type metrics struct {
 	evictions *prometheus.CounterVec
 	upstream  *prometheus.HistogramVec
 	throttled *prometheus.CounterVec
+	uncached  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -37,10 +38,14 @@ func newMetrics() *metrics {
 		}, []string{"route"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_throttled_total",
-			Help: "Requests refused with 429, by route and by the limit that refused them (route or caller).",
+			Help: "Requests refused with 429, by route and by the limit that refused them (route, caller, or auth_failures: the client address failed to authenticate too often).",
 		}, []string{"route", "limit"}),
+		uncached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_cache_incoherent_lookups_total",
+			Help: "Lookups not answered from the cache because a peer's lease had run out (the replica may have missed an invalidation).",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.lookups, m.evictions, m.upstream, m.throttled,
+	m.reg.MustRegister(m.requests, m.lookups, m.evictions, m.upstream, m.throttled, m.uncached,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

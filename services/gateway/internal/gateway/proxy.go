@@ -99,9 +99,9 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 	}
 
 	up := rt.Upstream.URL
-	u := &url.URL{Scheme: up.Scheme, Host: up.Host, Path: up.Path + rt.Upstream.Path(r.URL.Path), RawQuery: r.URL.RawQuery}
+	u := &url.URL{Scheme: up.Scheme, Host: up.Host, Path: up.Path + r.URL.Path, RawQuery: r.URL.RawQuery}
 	if r.URL.RawPath != "" {
-		u.RawPath = up.Path + rt.Upstream.Path(r.URL.RawPath)
+		u.RawPath = up.Path + r.URL.RawPath
 	}
 	out := (&http.Request{
 		Method:        r.Method,
@@ -140,13 +140,15 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 // away or the upstream broke off.
 func (g *Gateway) relay(x *exchange, resp *http.Response, label string, head []byte, capture bool) (body []byte, ok bool) {
 	h := x.w.Header()
+	own := g.table.ResponseHeaders
 	for k, v := range resp.Header {
-		if k == "X-Request-Id" {
-			continue
+		if _, set := own[k]; set || k == "X-Request-Id" {
+			continue // the gateway's own value stays
 		}
 		h[k] = v
 	}
 	h.Set(HeaderCache, label)
+	x.answering()
 	x.w.WriteHeader(resp.StatusCode)
 	if len(head) > 0 {
 		if _, err := x.w.Write(head); err != nil {

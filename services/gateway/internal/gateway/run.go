@@ -14,39 +14,45 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer/kube"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
 )
 
-// Build loads the route table and builds the gateway for cfg; lookupEnv expands the
-// table's ${VAR}s. Signing keys are prefetched in the background, so Build is quick.
+// Build loads the route table (or, in edge mode, the distribution) and builds the
+// gateway for cfg; lookupEnv expands the table's ${VAR}s. Signing keys are prefetched
+// in the background, so Build is quick.
 func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool), log *slog.Logger) (*Gateway, error) {
-	table, err := route.Load(cfg.RoutesFile, lookupEnv)
-	if err != nil {
-		return nil, err
-	}
 	verifier, err := auth.NewVerifier(cfg.Auth, nil, auth.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	d := Deps{Table: table, Verifier: verifier, Log: log}
-	for _, r := range table.Routes {
-		if r.Upstream.Kind != route.UpstreamS3 {
-			continue
+	d := Deps{Verifier: verifier, Log: log}
+	switch {
+	case (cfg.RoutesFile == "") == (cfg.DistributionFile == ""):
+		return nil, errors.New("set ROUTES_FILE (the route table) or DISTRIBUTION_FILE (edge mode: the CloudFront distribution to run), not both")
+	case cfg.RoutesFile != "":
+		if d.Table, err = route.Load(cfg.RoutesFile, lookupEnv); err != nil {
+			return nil, err
 		}
+	default:
+		if d.Distribution, err = cdn.Read(cfg.DistributionFile); err != nil {
+			return nil, fmt.Errorf("DISTRIBUTION_FILE: %w", err)
+		}
+		d.OriginURLs = cfg.OriginURLs
 		// The SDK's configuration takes tens of milliseconds to load: off the path to
 		// readiness, as every service does (awsconf.Start).
 		client := awsconf.Start(ctx, func(ctx context.Context) (s3origin.API, error) {
 			awsCfg, err := awsconf.Load(ctx, awsconf.Options{Log: log})
 			if err != nil {
-				log.Error("cannot load the AWS configuration; requests to s3 upstreams will get 502", "err", err)
+				log.Error("cannot load the AWS configuration; requests to S3 origins will get 502", "err", err)
 				return nil, err
 			}
 			return s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle }), nil
 		})
 		d.S3 = client.Get
-		break
 	}
 	g, err := New(cfg, d)
 	if err != nil {
@@ -57,10 +63,29 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 			log.Warn("cannot prefetch the signing keys yet; they are fetched on the first request", "err", err)
 		}
 	}()
-	for _, r := range table.Routes {
-		log.Info("route", "name", r.Name, "prefix", r.PathPrefix, "methods", r.Methods, "upstream", r.Upstream.URL.String(), "auth", r.Auth, "cached", r.Cache != nil, "compress", r.Compress)
+	if g.edge != nil {
+		log.Info("edge mode", "distribution", d.Distribution.Name, "aliases", d.Distribution.Aliases)
+		for _, b := range g.edge.behaviors {
+			var origins []string
+			for _, o := range b.origins {
+				origins = append(origins, o.ID+"="+o.base.String())
+			}
+			log.Info("behaviour", "pattern", b.Pattern(), "origins", origins, "methods", b.AllowedMethods, "cachePolicy", b.Cache.Name,
+				"originRequestPolicy", policyName(b.OriginRequest), "responseHeaders", b.ResponseHeaders != nil, "codings", b.Codings())
+		}
+		return g, nil
+	}
+	for _, r := range g.table.Routes {
+		log.Info("route", "name", r.Name, "prefix", r.PathPrefix, "methods", r.Methods, "upstream", r.Upstream.URL.String(), "auth", r.Auth, "cached", r.Cache != nil)
 	}
 	return g, nil
+}
+
+func policyName(p *cdn.OriginRequestPolicy) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name
 }
 
 // Run serves g on cfg's address (HTTPS when cfg names a certificate) and /metrics on
@@ -68,9 +93,27 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	srvDone := make(chan struct{})
+	var opts []server.Option
+	if h := g.table.ResponseHeaders; len(h) > 0 {
+		opts = append(opts, server.WithHeaders(h))
+	}
+	if cfg.FastPath && g.fastRoutes() {
+		opts = append(opts, server.WithFastPath(g))
+	}
+	if n := g.Peers(); n != nil {
+		// Not ready before the replica knows its peers: a write it carried could not
+		// reach them.
+		opts = append(opts, server.WithReadiness(n.Ready))
+		grp.Go(func() error { return servePeers(ctx, n, cfg.Host, cfg.Peers.Port, log, srvDone) })
+		if sel := cfg.Peers.EndpointSlices; sel != "" {
+			grp.Go(func() error {
+				return kube.Watch(ctx, kube.Options{Selector: sel, Namespace: cfg.Peers.Namespace, Port: cfg.Peers.Port, Log: log}, n.SetMembers)
+			})
+		}
+	}
 	grp.Go(func() error {
 		defer close(srvDone)
-		return server.New(cfg.Config, log, g).Run(ctx)
+		return server.New(cfg.Config, log, g, opts...).Run(ctx)
 	})
 	if cfg.MetricsPort > 0 {
 		l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.MetricsPort)))

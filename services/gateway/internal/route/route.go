@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Auth kinds a route can ask for.
@@ -27,19 +28,6 @@ const (
 	// AuthNone lets every request through.
 	AuthNone = "none"
 )
-
-// Upstream kinds.
-const (
-	// UpstreamHTTP is an HTTP(S) service the gateway proxies to.
-	UpstreamHTTP = "http"
-	// UpstreamS3 is an S3 bucket read with GetObject (the edge mode's site and media
-	// origins, as CloudFront's S3 origins).
-	UpstreamS3 = "s3"
-)
-
-// DefaultIndexDocument is the object an S3 upstream serves for "/" and for paths that
-// end in "/".
-const DefaultIndexDocument = "index.html"
 
 // Limits and defaults of the table.
 const (
@@ -58,6 +46,10 @@ const (
 type Table struct {
 	// Routes in the order the file lists them.
 	Routes []*Route
+	// ResponseHeaders are set on every answer of the gateway (health probes and
+	// errors included), replacing an upstream's value: transport security headers
+	// such as Strict-Transport-Security.
+	ResponseHeaders http.Header
 	// byLen is Routes ordered by prefix length, longest first (stable).
 	byLen []*Route
 }
@@ -83,9 +75,6 @@ type Route struct {
 	Cache *Cache
 	// Throttle limits the route's request rate; zero limits mean unlimited.
 	Throttle Throttle
-	// Compress asks for text responses the gateway answers whole to be compressed
-	// (brotli or gzip, by Accept-Encoding).
-	Compress bool
 	// Invalidates are the path prefixes of cached routes whose entries a write through
 	// this route makes stale: every cached route whose prefix contains this route's
 	// prefix or is contained by it.
@@ -103,47 +92,15 @@ type Scope struct {
 
 // Upstream says where a route's requests go.
 type Upstream struct {
-	// Kind is UpstreamHTTP or UpstreamS3.
-	Kind string
-	// URL is the upstream's base URL, after ${VAR} expansion. The request path (less
-	// StripPrefix) is appended to its path. For UpstreamS3 it is s3://<bucket>.
+	// URL is the upstream's base URL, after ${VAR} expansion. The request path is
+	// appended to its path.
 	URL *url.URL
-	// Bucket is the S3 bucket of an UpstreamS3.
-	Bucket string
-	// StripPrefix is removed from the request path before it goes upstream ("/media"
-	// makes /media/a.jpg the key a.jpg); empty keeps the path.
-	StripPrefix string
-	// IndexDocument is the key suffix an UpstreamS3 serves for paths ending in "/".
-	IndexDocument string
-}
-
-// Path is the upstream path of a request path: p without StripPrefix, "/" when
-// nothing is left.
-func (u Upstream) Path(p string) string {
-	if u.StripPrefix == "" {
-		return p
-	}
-	p = strings.TrimPrefix(p, u.StripPrefix)
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	return p
 }
 
 // Cache is a route's response-cache settings.
 type Cache struct {
-	// TTL is how long an entry is served; never zero for a route that caches. With
-	// Origin it is the most an entry is served without revalidation.
+	// TTL is how long an entry is served; never zero for a route that caches.
 	TTL time.Duration
-	// Origin makes the cache a shared cache driven by the upstream, as CloudFront's
-	// UseOriginCacheControlHeaders policy: freshness from s-maxage, then max-age
-	// (at most TTL); no-store, private and responses without either directive are not
-	// stored; stale entries with a validator are revalidated with If-None-Match.
-	Origin bool
-	// DefaultTTL is, with Origin, the freshness of a response that has neither
-	// s-maxage nor max-age nor no-cache (CloudFront's default TTL); 0 revalidates it
-	// on every request.
-	DefaultTTL time.Duration
 	// Methods are the cached methods (default GET).
 	Methods []string
 	// Statuses are the cached response statuses (default 200).
@@ -198,7 +155,8 @@ func Load(file string, lookupEnv func(string) (string, bool)) (*Table, error) {
 
 // The YAML shapes. Unknown fields are errors.
 type fileDoc struct {
-	Routes []rawRoute `yaml:"routes"`
+	ResponseHeaders map[string]string `yaml:"responseHeaders"`
+	Routes          []rawRoute        `yaml:"routes"`
 }
 
 type rawRoute struct {
@@ -210,24 +168,17 @@ type rawRoute struct {
 	Timeout    *Duration    `yaml:"timeout"`
 	Cache      *rawCache    `yaml:"cache"`
 	Throttle   *rawThrottle `yaml:"throttle"`
-	Compress   bool         `yaml:"compress"`
 }
 
 type rawUpstream struct {
-	Kind          string `yaml:"kind"`
-	URL           string `yaml:"url"`
-	Bucket        string `yaml:"bucket"`
-	StripPrefix   string `yaml:"stripPrefix"`
-	IndexDocument string `yaml:"indexDocument"`
+	URL string `yaml:"url"`
 }
 
 type rawCache struct {
-	TTL        *Duration `yaml:"ttl"`
-	Origin     bool      `yaml:"origin"`
-	DefaultTTL *Duration `yaml:"defaultTtl"`
-	Methods    []string  `yaml:"methods"`
-	Statuses   []int     `yaml:"statuses"`
-	QueryKeys  []string  `yaml:"queryKeys"`
+	TTL       *Duration `yaml:"ttl"`
+	Methods   []string  `yaml:"methods"`
+	Statuses  []int     `yaml:"statuses"`
+	QueryKeys []string  `yaml:"queryKeys"`
 }
 
 type rawThrottle struct {
@@ -266,13 +217,17 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var doc fileDoc
-	if err := dec.Decode(&doc); err != nil {
+	err := dec.Decode(&doc)
+	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	if len(doc.Routes) == 0 {
 		return nil, errors.New("routes: the table has no routes")
 	}
 	t := &Table{}
+	if t.ResponseHeaders, err = responseHeaders(doc.ResponseHeaders); err != nil {
+		return nil, err
+	}
 	names := map[string]int{}
 	for i, raw := range doc.Routes {
 		r, err := validate(i, raw, lookupEnv)
@@ -290,6 +245,25 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 		names[r.Name] = i
 		t.Routes = append(t.Routes, r)
 	}
+	t.index()
+	return t, nil
+}
+
+// NewTable is a table of routes made in code rather than read from YAML (the edge's,
+// one per behaviour of the distribution it runs): each route's Index is its position,
+// and the invalidation scopes are computed as Parse computes them. Matching by prefix
+// (Match) is the caller's choice; the edge matches CloudFront's path patterns itself.
+func NewTable(routes []*Route) *Table {
+	t := &Table{Routes: routes}
+	for i, r := range routes {
+		r.Index = i
+	}
+	t.index()
+	return t
+}
+
+// index computes the routes' invalidation scopes and the prefix-length order.
+func (t *Table) index() {
 	for _, r := range t.Routes {
 		for _, c := range t.Routes {
 			if c.Cache != nil && (underPrefix(c.PathPrefix, r.PathPrefix) || underPrefix(r.PathPrefix, c.PathPrefix)) {
@@ -302,7 +276,34 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 	}
 	t.byLen = slices.Clone(t.Routes)
 	slices.SortStableFunc(t.byLen, func(a, b *Route) int { return len(b.PathPrefix) - len(a.PathPrefix) })
-	return t, nil
+}
+
+// perResponse are headers the gateway writes itself on each answer; a table must not
+// set them.
+var perResponse = []string{"Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding", "Connection", "Date", "Age", "Etag", "Vary", "X-Cache", "X-Request-Id", "Retry-After", "Www-Authenticate", "Allow", "Location", "Set-Cookie"}
+
+// responseHeaders validates the table's responseHeaders.
+func responseHeaders(raw map[string]string) (http.Header, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	h := make(http.Header, len(raw))
+	for name, value := range raw {
+		field := fmt.Sprintf("responseHeaders[%q]", name)
+		canon := http.CanonicalHeaderKey(name)
+		switch {
+		case !httpguts.ValidHeaderFieldName(name):
+			return nil, fmt.Errorf("%s: not a header name", field)
+		case !httpguts.ValidHeaderFieldValue(value) || strings.TrimSpace(value) == "":
+			return nil, fmt.Errorf("%s: the value must be non-empty, without control characters", field)
+		case slices.Contains(perResponse, canon):
+			return nil, fmt.Errorf("%s: the gateway sets %s on each answer itself", field, canon)
+		case h[canon] != nil:
+			return nil, fmt.Errorf("%s: set twice (names are case-insensitive)", field)
+		}
+		h[canon] = []string{value}
+	}
+	return h, nil
 }
 
 // methodsOverlap reports whether two method lists (empty meaning all) share a method.
@@ -357,10 +358,6 @@ func validate(i int, raw rawRoute, lookupEnv func(string) (string, bool)) (*Rout
 		return nil, fmt.Errorf("%s: %w", field("upstream"), err)
 	}
 	r.Upstream = up
-	if up.StripPrefix != "" && !underPrefix(r.PathPrefix, up.StripPrefix) {
-		return nil, fmt.Errorf("%s: %q must be the route's pathPrefix %q or a prefix of it", field("upstream.stripPrefix"), up.StripPrefix, r.PathPrefix)
-	}
-	r.Compress = raw.Compress
 
 	switch raw.Auth {
 	case AuthCognito, AuthNone:
@@ -417,41 +414,6 @@ func validate(i int, raw rawRoute, lookupEnv func(string) (string, bool)) (*Rout
 }
 
 func upstream(raw *rawUpstream, lookupEnv func(string) (string, bool)) (Upstream, error) {
-	kind := raw.Kind
-	if kind == "" {
-		kind = UpstreamHTTP
-	}
-	strip := raw.StripPrefix
-	if strip != "" && (strip == "/" || !strings.HasPrefix(strip, "/") || strings.HasSuffix(strip, "/") || path.Clean(strip) != strip) {
-		return Upstream{}, fmt.Errorf("stripPrefix: %q must be a clean path such as /media, without a trailing slash", strip)
-	}
-	switch kind {
-	case UpstreamHTTP:
-		if raw.Bucket != "" || raw.IndexDocument != "" {
-			return Upstream{}, fmt.Errorf("kind: bucket and indexDocument belong to kind %q", UpstreamS3)
-		}
-	case UpstreamS3:
-		if raw.URL != "" {
-			return Upstream{}, fmt.Errorf("url: an upstream of kind %q has a bucket, not a url", UpstreamS3)
-		}
-		bucket, err := expand("bucket", raw.Bucket, lookupEnv)
-		if err != nil {
-			return Upstream{}, err
-		}
-		if bucket == "" || strings.ContainsAny(bucket, "/ \t") {
-			return Upstream{}, fmt.Errorf("bucket: %q must be a bucket name (for example ${SITE_BUCKET})", bucket)
-		}
-		index := raw.IndexDocument
-		if index == "" {
-			index = DefaultIndexDocument
-		}
-		if strings.Contains(index, "/") {
-			return Upstream{}, fmt.Errorf("indexDocument: %q must be a file name such as index.html", index)
-		}
-		return Upstream{Kind: kind, URL: &url.URL{Scheme: "s3", Host: bucket}, Bucket: bucket, StripPrefix: strip, IndexDocument: index}, nil
-	default:
-		return Upstream{}, fmt.Errorf("kind: %q is not a known upstream kind (%q or %q)", raw.Kind, UpstreamHTTP, UpstreamS3)
-	}
 	expanded, err := expand("url", raw.URL, lookupEnv)
 	if err != nil {
 		return Upstream{}, err
@@ -474,7 +436,7 @@ func upstream(raw *rawUpstream, lookupEnv func(string) (string, bool)) (Upstream
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
-	return Upstream{Kind: kind, URL: u, StripPrefix: strip}, nil
+	return Upstream{URL: u}, nil
 }
 
 // expand replaces the ${VAR}s of the field's value from the environment; a variable
@@ -507,17 +469,7 @@ func cacheSettings(raw *rawCache) (*Cache, error) {
 	case ttl > MaxTTL:
 		return nil, fmt.Errorf(".ttl: %s is above the maximum %s", ttl, MaxTTL)
 	}
-	c := &Cache{TTL: ttl, Origin: raw.Origin, Methods: raw.Methods, Statuses: raw.Statuses}
-	if raw.DefaultTTL != nil {
-		switch d := raw.DefaultTTL.Duration; {
-		case !raw.Origin:
-			return nil, errors.New(".defaultTtl: applies only with origin: true (the route's ttl rules otherwise)")
-		case d < 0 || d > ttl:
-			return nil, fmt.Errorf(".defaultTtl: %s must be between 0 and the ttl %s", d, ttl)
-		default:
-			c.DefaultTTL = d
-		}
-	}
+	c := &Cache{TTL: ttl, Methods: raw.Methods, Statuses: raw.Statuses}
 	if len(c.Methods) == 0 {
 		c.Methods = []string{http.MethodGet}
 	}

@@ -86,17 +86,11 @@ func TestParseErrors(t *testing.T) {
 		{"no upstream", "routes:\n  - pathPrefix: /v1\n    auth: none\n", "routes[0].upstream: is required"},
 		{"missing var", "routes:\n  - pathPrefix: /v1\n    upstream: {url: \"${NOPE}\"}\n    auth: none\n", "routes[0].upstream: url: \"${NOPE}\" uses $NOPE, which is not set"},
 		{"bad scheme", "routes:\n  - pathPrefix: /v1\n    upstream: {url: \"ftp://x\"}\n    auth: none\n", "routes[0].upstream: url: \"ftp://x\" must be an http or https URL"},
-		{"bad kind", "routes:\n  - pathPrefix: /v1\n    upstream: {kind: ftp, url: \"http://x\"}\n    auth: none\n", `routes[0].upstream: kind: "ftp" is not a known upstream kind`},
-		{"s3 with url", "routes:\n  - pathPrefix: /\n    upstream: {kind: s3, url: \"http://x\"}\n    auth: none\n", `routes[0].upstream: url: an upstream of kind "s3" has a bucket`},
-		{"s3 without bucket", "routes:\n  - pathPrefix: /\n    upstream: {kind: s3}\n    auth: none\n", `routes[0].upstream: bucket: "" must be a bucket name`},
-		{"bucket on http", "routes:\n  - pathPrefix: /\n    upstream: {url: \"http://x\", bucket: b}\n    auth: none\n", `routes[0].upstream: kind: bucket and indexDocument belong to kind "s3"`},
-		{"strip outside prefix", "routes:\n  - pathPrefix: /media\n    upstream: {kind: s3, bucket: b, stripPrefix: /other}\n    auth: none\n", `routes[0].upstream.stripPrefix: "/other" must be`},
-		{"strip trailing slash", "routes:\n  - pathPrefix: /media\n    upstream: {kind: s3, bucket: b, stripPrefix: /media/}\n    auth: none\n", `routes[0].upstream: stripPrefix: "/media/" must be a clean path`},
+		{"no s3 upstreams", "routes:\n  - pathPrefix: /\n    upstream: {kind: s3, bucket: b}\n    auth: none\n", "field kind not found"},
+		{"no origin-driven cache", base("    cache: {ttl: 60s, origin: true}\n"), "field origin not found"},
 		{"no auth", "routes:\n  - pathPrefix: /v1\n    upstream: {url: http://up}\n", "routes[0].auth: is required"},
 		{"bad auth", "routes:\n  - pathPrefix: /v1\n    upstream: {url: http://up}\n    auth: iam\n", `routes[0].auth: "iam" is not "cognito" or "none"`},
 		{"ttl too long", base("    cache: {ttl: 2h}\n"), "routes[0].cache.ttl: 2h0m0s is above the maximum 1h0m0s"},
-		{"defaultTtl without origin", base("    cache: {ttl: 60s, defaultTtl: 10s}\n"), "routes[0].cache.defaultTtl: applies only with origin: true"},
-		{"defaultTtl above ttl", base("    cache: {ttl: 60s, origin: true, defaultTtl: 2m}\n"), "routes[0].cache.defaultTtl: 2m0s must be between 0 and the ttl 1m0s"},
 		{"ttl garbage", base("    cache: {ttl: soon}\n"), `"soon" is not a duration`},
 		{"cache POST", base("    cache: {methods: [POST]}\n"), `routes[0].cache.methods[0]: "POST" cannot be cached`},
 		{"cache 206", base("    cache: {statuses: [206]}\n"), "routes[0].cache.statuses[0]: 206 cannot be cached"},
@@ -106,6 +100,10 @@ func TestParseErrors(t *testing.T) {
 		{"rate", base("    throttle: {caller: {rate: 0, burst: 1}}\n"), "routes[0].throttle.caller.rate: 0 must be above 0"},
 		{"burst", base("    throttle: {route: {rate: 1, burst: 0}}\n"), "routes[0].throttle.route.burst: 0 must be at least 1"},
 		{"overlap", base("  - pathPrefix: /v1\n    methods: [GET]\n    upstream: {url: http://up}\n    auth: none\n"), "routes[1].methods: routes[0] already serves"},
+		{"header name", "responseHeaders: {\"X Bad\": v}\n" + base(""), `responseHeaders["X Bad"]: not a header name`},
+		{"header value", "responseHeaders: {X-A: \"a\\r\\nb\"}\n" + base(""), `responseHeaders["X-A"]: the value must be non-empty`},
+		{"header owned", "responseHeaders: {content-type: text/plain}\n" + base(""), `responseHeaders["content-type"]: the gateway sets Content-Type`},
+		{"header twice", "responseHeaders: {x-a: a, X-A: b}\n" + base(""), "set twice"},
 		{"dup name", "routes:\n  - {name: a, pathPrefix: /a, upstream: {url: http://up}, auth: none}\n  - {name: a, pathPrefix: /b, upstream: {url: http://up}, auth: none}\n", `routes[1].name: "a" is also the name of routes[0]`},
 	}
 	for _, c := range cases {
@@ -130,9 +128,17 @@ func TestLoadNamesFile(t *testing.T) {
 }
 
 func TestShippedTable(t *testing.T) {
-	_, err := Load("../../routes.yaml", env(map[string]string{"TODO_API_URL": "http://127.0.0.1:8080"}))
+	tab, err := Load("../../routes.yaml", env(map[string]string{"TODO_API_URL": "http://127.0.0.1:8080"}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The to-do API is HTTPS only, and answers JSON that no browser should sniff.
+	hsts := tab.ResponseHeaders.Get("Strict-Transport-Security")
+	if !strings.HasPrefix(hsts, "max-age=") || !strings.Contains(hsts, "includeSubDomains") {
+		t.Errorf("Strict-Transport-Security = %q, want a max-age with includeSubDomains", hsts)
+	}
+	if got := tab.ResponseHeaders.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 	}
 }
 

@@ -4,9 +4,11 @@
 // ETag and Last-Modified. Conditional (If-None-Match, If-Modified-Since) and single
 // byte-range requests go to S3 as such, so a revalidation costs S3 a 304.
 //
-// The object key is the request path without its leading "/"; a path that ends in "/"
-// gets the index document appended (index.html). A missing key is 404: the API
-// contract's JSON error envelope, or a small HTML page when the client asked for HTML.
+// The object key is the request path without its leading "/"; the root, "/", is the
+// root object (CloudFront's DefaultRootObject, index.html). As with CloudFront, no
+// other path gets an index document: "/docs/" is the key "docs/". A missing key is
+// 404: the API contract's JSON error envelope, or a small HTML page when the client
+// asked for HTML.
 package s3origin
 
 import (
@@ -42,15 +44,15 @@ type Transport struct {
 	S3 func(ctx context.Context) (API, error)
 	// Bucket is the bucket read.
 	Bucket string
-	// IndexDocument is appended to keys that end in "/" (index.html).
-	IndexDocument string
+	// RootObject is the key served for the root path "/" (index.html).
+	RootObject string
 }
 
 // Key is the object key for an upstream path.
 func (t *Transport) Key(p string) string {
 	key := strings.TrimPrefix(p, "/")
-	if key == "" || strings.HasSuffix(key, "/") {
-		key += t.IndexDocument
+	if key == "" {
+		key = t.RootObject
 	}
 	return key
 }

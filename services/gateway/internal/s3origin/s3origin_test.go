@@ -20,11 +20,11 @@ import (
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 
 func TestKey(t *testing.T) {
-	tr := &Transport{IndexDocument: "index.html"}
+	tr := &Transport{RootObject: "index.html"}
 	tests := []struct{ path, want string }{
 		{"/", "index.html"},
 		{"/style.css", "style.css"},
-		{"/docs/", "docs/index.html"},
+		{"/docs/", "docs/"}, // as CloudFront: only the root gets the root object
 		{"/uploads/01J.jpg", "uploads/01J.jpg"},
 	}
 	for _, tc := range tests {
@@ -53,7 +53,7 @@ func TestAgainstMoto(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	tr := &Transport{S3: func(context.Context) (API, error) { return client, nil }, Bucket: bucket, IndexDocument: "index.html"}
+	tr := &Transport{S3: func(context.Context) (API, error) { return client, nil }, Bucket: bucket, RootObject: "index.html"}
 	do := func(method, path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
 		req := httptest.NewRequest(method, "s3://"+bucket+path, nil)

@@ -1,6 +1,10 @@
 // Package throttle limits request rates the way API Gateway's usage plans do: token
 // buckets (golang.org/x/time/rate) per route and per caller of a route. A refused
 // request learns when to come back: the time until its bucket holds a token again.
+//
+// Limits are cluster-wide: with Options.Share reporting n live replicas, each replica
+// enforces 1/n of every rate and burst (bursts rounded up), and buckets follow when n
+// changes.
 package throttle
 
 import (
@@ -23,6 +27,7 @@ type Limit struct {
 type Limiter struct {
 	buckets *otter.Cache[string, *rate.Limiter]
 	now     func() time.Time
+	share   func() int
 }
 
 // Options configure a Limiter.
@@ -33,6 +38,9 @@ type Options struct {
 	IdleTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Share returns how many replicas share the limits (each enforces its part); 1
+	// when nil.
+	Share func() int
 }
 
 // New returns a Limiter.
@@ -53,7 +61,34 @@ func New(o Options) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{buckets: c, now: o.Now}, nil
+	if o.Share == nil {
+		o.Share = func() int { return 1 }
+	}
+	return &Limiter{buckets: c, now: o.Now, share: o.Share}, nil
+}
+
+// part is this replica's part of lim: 1/n of the rate and of the burst (rounded up,
+// at least 1).
+func (l *Limiter) part(lim Limit) Limit {
+	n := l.share()
+	if n <= 1 {
+		return lim
+	}
+	return Limit{Rate: lim.Rate / float64(n), Burst: max((lim.Burst+n-1)/n, 1)}
+}
+
+// bucket returns key's bucket for lim, made (full) when missing, and set to lim when
+// the share changed since.
+func (l *Limiter) bucket(key string, lim Limit, now time.Time) *rate.Limiter {
+	b, ok := l.buckets.GetIfPresent(key)
+	if !ok {
+		b, _ = l.buckets.SetIfAbsent(key, rate.NewLimiter(rate.Limit(lim.Rate), lim.Burst))
+	}
+	if b.Limit() != rate.Limit(lim.Rate) || b.Burst() != lim.Burst {
+		b.SetLimitAt(now, rate.Limit(lim.Rate))
+		b.SetBurstAt(now, lim.Burst)
+	}
+	return b
 }
 
 // Reservation is a token taken from a bucket; Cancel gives it back.
@@ -73,11 +108,8 @@ func (r Reservation) Cancel() {
 // takes nothing and returns how long until a token will be there (at least a
 // nanosecond), with ok false.
 func (l *Limiter) Take(key string, lim Limit) (Reservation, time.Duration, bool) {
-	b, ok := l.buckets.GetIfPresent(key)
-	if !ok {
-		b, _ = l.buckets.SetIfAbsent(key, rate.NewLimiter(rate.Limit(lim.Rate), lim.Burst))
-	}
 	now := l.now()
+	b := l.bucket(key, l.part(lim), now)
 	r := b.ReserveN(now, 1)
 	if !r.OK() {
 		return Reservation{}, time.Second, false
@@ -87,6 +119,29 @@ func (l *Limiter) Take(key string, lim Limit) (Reservation, time.Duration, bool)
 		return Reservation{}, d, false
 	}
 	return Reservation{r: r, now: now}, 0, true
+}
+
+// Empty reports whether key's bucket under lim holds less than a token, and how long
+// until it holds one, without taking anything: a check before work whose outcome
+// decides whether a token is taken (Take). A key never taken from is full.
+func (l *Limiter) Empty(key string, lim Limit) (time.Duration, bool) {
+	b, ok := l.buckets.GetIfPresent(key)
+	if !ok {
+		return 0, false
+	}
+	now := l.now()
+	lim = l.part(lim)
+	if b.Limit() != rate.Limit(lim.Rate) || b.Burst() != lim.Burst {
+		b = l.bucket(key, lim, now)
+	}
+	tokens := b.TokensAt(now)
+	if tokens >= 1 {
+		return 0, false
+	}
+	if lim.Rate <= 0 {
+		return time.Hour, true
+	}
+	return max(time.Duration((1-tokens)/lim.Rate*float64(time.Second)), time.Nanosecond), true
 }
 
 // Close stops the Limiter's background goroutines.

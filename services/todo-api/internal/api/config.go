@@ -25,9 +25,12 @@ type Config struct {
 	// user's write, that user's lists are read with strong consistency (see README).
 	DAXQueryCacheTTL time.Duration `env:"DAX_QUERY_CACHE_TTL" envDefault:"5m"`
 	// PageTokenKey is a base64 key of 32 bytes that seals pagination tokens. Every
-	// replica must share it; when empty a random one is made (tokens then do not survive
-	// a restart or cross replicas, and a warning is logged).
+	// replica must share it, so it is required: only in dev mode may it be empty, and a
+	// random one is made (tokens then do not survive a restart or cross replicas).
 	PageTokenKey string `env:"PAGE_TOKEN_KEY"`
+	// DevMode (DEV_MODE=true, which the local stack sets) allows a missing
+	// PAGE_TOKEN_KEY. Nothing else depends on it.
+	DevMode bool `env:"DEV_MODE" envDefault:"false"`
 	// DefaultPageSize and MaxPageSize bound `limit`.
 	DefaultPageSize int `env:"DEFAULT_PAGE_SIZE" envDefault:"50"`
 	MaxPageSize     int `env:"MAX_PAGE_SIZE" envDefault:"100"`

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -39,10 +40,17 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	var key []byte
-	if cfg.PageTokenKey == "" {
+	switch {
+	case cfg.PageTokenKey == "" && !cfg.DevMode:
+		return nil, errors.New("PAGE_TOKEN_KEY is not set: every replica and every restart must share one key, from the Secret todo-api-page-token " +
+			"(hack/deploy.sh creates it once; key \"key\", 32 random bytes in base64); only DEV_MODE=true allows a throwaway key")
+	case cfg.PageTokenKey == "":
 		key = pagetoken.RandomKey()
-		log.Warn("PAGE_TOKEN_KEY is not set: using a random key, so nextTokens break across restarts and replicas; set it from a Secret in production")
-	} else if key, err = pagetoken.ParseKey(cfg.PageTokenKey); err != nil {
+		log.Warn("PAGE_TOKEN_KEY is not set (DEV_MODE): using a random key, so nextTokens break across restarts and replicas")
+	default:
+		key, err = pagetoken.ParseKey(cfg.PageTokenKey)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("PAGE_TOKEN_KEY: %w", err)
 	}
 	pages, err := pagetoken.New(key, "todos.list", pageTokenMaxAge)
