@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 )
@@ -18,7 +19,8 @@ func TestBuildNeedsUnsubscribeKey(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := Config{Auth: pool.Config(), DefaultPageSize: 10, MaxPageSize: 50, UploadURLTTL: 60e9}
+	cfg := Config{Auth: pool.Config(), DefaultPageSize: 10, MaxPageSize: 50, UploadURLTTL: 60e9,
+		PendingTTL: 48 * time.Hour, ClientWindow: time.Minute, MailboxWindow: time.Hour}
 	_, err := Build(ctx, cfg, log)
 	if err == nil || !strings.Contains(err.Error(), "UNSUBSCRIBE_KEY is not set") || !strings.Contains(err.Error(), "unsubscribe-key") {
 		t.Errorf("Build without a key = %v, want a refusal naming the Secret", err)
