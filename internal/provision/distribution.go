@@ -315,6 +315,14 @@ func (d Distribution) Ensure(ctx context.Context, c *Clients, out *stack.Resourc
 		if err != nil {
 			return Outcome{}, fmt.Errorf("get distribution config %s: %w", aws.ToString(found.Id), err)
 		}
+		if host, port := apiOrigin(cur.DistributionConfig); d.Options.APIHost == "" && host != "" && host != DefaultBlogAPIHost {
+			// A run without --blog-api-host (a further region's, say) keeps the API
+			// host an earlier run set rather than putting the placeholder back.
+			d.Options.APIHost, d.Options.APIPort = host, port
+			if doc, err = d.Document(ctx, c, out); err != nil {
+				return Outcome{}, err
+			}
+		}
 		if diff := d.drift(ctx, c, doc, cur.DistributionConfig); len(diff) > 0 {
 			cfg := DistributionConfig(doc)
 			cfg.CallerReference = cur.DistributionConfig.CallerReference
@@ -413,4 +421,25 @@ func (d Distribution) owns(ctx context.Context, c *Clients, it cftypes.Distribut
 		return false, fmt.Errorf("get distribution config %s: %w", aws.ToString(it.Id), err)
 	}
 	return aws.ToString(cfg.DistributionConfig.CallerReference) == d.DistName, nil
+}
+
+// apiOrigin is the host and HTTPS port (0 for 443) of the "api" origin of a
+// distribution's configuration; "" when it has none.
+func apiOrigin(cfg *cftypes.DistributionConfig) (string, int) {
+	if cfg == nil || cfg.Origins == nil {
+		return "", 0
+	}
+	for _, o := range cfg.Origins.Items {
+		if aws.ToString(o.Id) != "api" {
+			continue
+		}
+		port := 0
+		if o.CustomOriginConfig != nil {
+			if p := int(aws.ToInt32(o.CustomOriginConfig.HTTPSPort)); p != 443 {
+				port = p
+			}
+		}
+		return aws.ToString(o.DomainName), port
+	}
+	return "", 0
 }

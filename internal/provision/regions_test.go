@@ -152,6 +152,22 @@ func TestSecondRegion(t *testing.T) {
 	if diff := cdn.Diff(second.BlogEdge, third.BlogEdge); len(diff) > 0 {
 		t.Errorf("the regions compute different distributions:\n%s", strings.Join(diff, "\n"))
 	}
+
+	// A region's run that forgets --blog-api-host keeps the host the distribution has:
+	// putting the placeholder back would take the blog API offline everywhere.
+	log.Reset()
+	fourth, err := Ensure(ctx, west, DefinitionsFor(Options{Prefix: prefix, Blog: BlogOptions{Regions: regions}}), &log)
+	if err != nil {
+		t.Fatalf("second region without the API host: %v", err)
+	}
+	for _, c := range rec.take() {
+		if strings.HasPrefix(c, "update") || c == "create" {
+			t.Errorf("a run without --blog-api-host changed the distribution: %s", c)
+		}
+	}
+	if got := fourth.BlogEdge.Origin("api").DomainName; got != "blog-origin.example.com" {
+		t.Errorf("API origin after a run without --blog-api-host = %q, want blog-origin.example.com kept", got)
+	}
 }
 
 // TestBucketInAnotherRegion: a bucket with the name a region's run wants, but in
