@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -95,8 +96,13 @@ func (s *stackRun) upRegions(ctx context.Context, st *stack.Stack, ep string, ce
 		s.con.Printf("provisioning AWS resources in moto (%s)", ro.Region)
 		// As in the first region, the region's edge is where its admin page runs: its
 		// media bucket's CORS rule must let it PUT photos to presigned URLs.
-		blog := provision.BlogOptions{Regions: o.Regions, SiteOrigins: []string{"https://localhost:" + strconv.Itoa(ro.EdgePort)}}
-		res, err := provision.Run(ctx, motoConfig(ro.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog})
+		// The API origin stays the first region's host, as in production every region's
+		// run passes the same latency-routed --blog-api-host; this region's edge resolves
+		// it to its own blog-api (ORIGIN_URLS below), as DNS would.
+		blog := BlogOrigin(o.PortBase - DefaultPortBase)
+		blog.Regions, blog.SiteOrigins = o.Regions, []string{"https://localhost:" + strconv.Itoa(ro.EdgePort)}
+		res, err := provision.Run(ctx, motoConfig(ro.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
+			Sender: provision.SenderOptions{Email: LocalSender}})
 		if err != nil {
 			return fmt.Errorf("provision %s, a further region of --regions (it needs bucket names of its own, unique per account and region): %w", ro.Region, err)
 		}
@@ -136,6 +142,14 @@ func (s *stackRun) upRegions(ctx context.Context, st *stack.Stack, ep string, ce
 			}
 			in := Inputs{Region: ro.Region, AWSEndpoint: ep, Port: svc.Port(ro), PortShift: ro.PortBase - DefaultPortBase, EdgePort: ro.EdgePort,
 				TLS: certs, PageTokenKey: key, Resources: res}
+			if svc.Name == "edge" {
+				// The one distribution, as this region's edge location sees it: its
+				// latency-routed API host resolves to this region's blog-api.
+				if in.DistributionFile, err = WriteDistribution(filepath.Join(o.Dir, ro.Region), res); err != nil {
+					return err
+				}
+				in.OriginURLs = "api=https://localhost:" + strconv.Itoa(BlogAPIPort+in.PortShift)
+			}
 			env := append(s.inheritedEnv(), CommonEnv(in)...)
 			if svc.Env != nil {
 				env = append(env, svc.Env(in)...)

@@ -48,6 +48,9 @@ type Inputs struct {
 	// DistributionFile is the blog's CloudFront distribution as provisioned
 	// (resources.blogEdge written out), which the edge runs.
 	DistributionFile string
+	// OriginURLs, when set, is the edge's ORIGIN_URLS: origin id=URL pairs that stand
+	// in for DNS (a further region's edge resolves the API host to its own blog-api).
+	OriginURLs string
 	// Resources are the provisioned AWS resources.
 	Resources stack.Resources
 }
@@ -222,7 +225,7 @@ const EdgeMetricsPort = 8091
 // SSL_CERT_FILE. The Cognito settings are the gateway's required configuration; the
 // edge uses no authorizer (blog-api checks admin tokens itself).
 func EdgeEnv(in Inputs) []string {
-	return []string{
+	env := []string{
 		"DISTRIBUTION_FILE=" + in.DistributionFile,
 		"S3_FORCE_PATH_STYLE=true",
 		"SSL_CERT_FILE=" + in.TLS.CACert,
@@ -231,6 +234,10 @@ func EdgeEnv(in Inputs) []string {
 		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
 		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
 	}
+	if in.OriginURLs != "" {
+		env = append(env, "ORIGIN_URLS="+in.OriginURLs)
+	}
+	return env
 }
 
 // TodoAPIEnv is todo-api's own configuration (services/todo-api/internal/api/config.go).
