@@ -2,8 +2,9 @@
 // tool: region from AWS_REGION, endpoints from the SDK's own AWS_ENDPOINT_URL and
 // AWS_ENDPOINT_URL_<SERVICE> variables (that is how the local stack points at moto;
 // nothing here rewrites endpoints), credentials from the default chain (IRSA or Pod
-// Identity in a cluster), and bounded retries and timeouts so that a dependency that is
-// down turns into a prompt 503 instead of a hung request.
+// Identity in a cluster), retries as the SDK does them (AWS_MAX_ATTEMPTS and
+// AWS_RETRY_MODE honoured; see Load), and bounded connect and response-header timeouts
+// so that a dependency that is down turns into a prompt 503 instead of a hung request.
 package awsconf
 
 import (
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
@@ -25,7 +25,9 @@ import (
 type Options struct {
 	// Region overrides AWS_REGION when set.
 	Region string
-	// MaxAttempts is the SDK's retry budget per call (default 3).
+	// MaxAttempts is this caller's retry budget per call (the first attempt included)
+	// when the operator has not set AWS_MAX_ATTEMPTS; 0 leaves the SDK's per-service
+	// default (3, 4 for DynamoDB). AWS_MAX_ATTEMPTS always wins.
 	MaxAttempts int
 	// DialTimeout bounds TCP connects (default 2s).
 	DialTimeout time.Duration
@@ -53,10 +55,12 @@ func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 
 // Load returns the SDK configuration. It reads the CA bundle named by AWS_CA_BUNDLE and
 // may take tens of milliseconds: services call it off the path to readiness (see Pending).
+//
+// Load sets no retryer: each client builds the SDK's own (standard, or adaptive with
+// AWS_RETRY_MODE=adaptive), with its per-service backoff (25 ms base for DynamoDB, 1 s
+// for throttling) and the attempts from AWS_MAX_ATTEMPTS, else Options.MaxAttempts,
+// else the SDK's default. A bad AWS_MAX_ATTEMPTS or AWS_RETRY_MODE is an error here.
 func Load(ctx context.Context, o Options) (aws.Config, error) {
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 3
-	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = 2 * time.Second
 	}
@@ -65,15 +69,7 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		t.MaxIdleConnsPerHost = 64
 		t.ResponseHeaderTimeout = 10 * time.Second
 	})
-	opts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(httpClient),
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
-				so.MaxAttempts = o.MaxAttempts
-				so.MaxBackoff = 2 * time.Second
-			})
-		}),
-	}
+	opts := []func(*config.LoadOptions) error{config.WithHTTPClient(httpClient)}
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
@@ -94,6 +90,9 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: no region: set AWS_REGION")
+	}
+	if cfg.RetryMaxAttempts == 0 && o.MaxAttempts > 0 {
+		cfg.RetryMaxAttempts = o.MaxAttempts
 	}
 	return cfg, nil
 }

@@ -5,28 +5,22 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 )
 
-// throttlingCodes are the API error codes AWS services use for "slow down".
-var throttlingCodes = map[string]bool{
-	"Throttling":                             true,
-	"ThrottlingException":                    true,
-	"ThrottledException":                     true,
-	"RequestThrottledException":              true,
-	"TooManyRequestsException":               true,
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-	"SlowDown":                               true,
-	"LimitExceededException":                 true,
-}
+// throttle is the SDK's own classification of "slow down" answers (the codes its
+// retryer treats as throttling, kept current with the SDK).
+var throttle = retry.ThrottleErrorCode{Codes: retry.DefaultThrottleErrorCodes}
 
-// Throttled reports whether err is an AWS "slow down" answer, from any service.
+// Throttled reports whether err is an AWS "slow down" answer, from any service, by the
+// SDK's own list of throttling error codes. The SDK exports the list but no predicate
+// over a returned error, which is what callers here need once its retries are spent.
 func Throttled(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && throttlingCodes[api.ErrorCode()]
+	return throttle.IsErrorThrottle(err) == aws.TrueTernary
 }
 
 // DependencyError classifies an error from an AWS call (what names the call, for the
