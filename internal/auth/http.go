@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -48,7 +49,8 @@ func FromContext(ctx context.Context) (Identity, bool) {
 // Middleware verifies the request's bearer token with v and calls next with the
 // caller's Identity in the context (see FromContext). Otherwise it answers with the
 // error envelope: 401 with a WWW-Authenticate: Bearer challenge for a missing or bad
-// token, 503 when the signing keys cannot be fetched.
+// token, 503 when the signing keys cannot be fetched. It is the one authentication
+// middleware of the HTTP services (the gin ones run it through jsonapi.Middleware).
 func Middleware(v *Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,20 +64,29 @@ func Middleware(v *Verifier) func(http.Handler) http.Handler {
 					return
 				}
 			}
-			e := apperr.As(err)
-			switch {
-			case e == nil || e.Code != apperr.Unauthenticated:
-				v.log.WarnContext(ctx, "cannot authenticate request", "err", err)
-			case len(r.Header.Values("Authorization")) == 0:
-				// No credentials at all: a bare challenge (RFC 6750 §3.1).
-				w.Header().Set("WWW-Authenticate", `Bearer`)
-				v.log.DebugContext(ctx, "request not authenticated", "reason", e.Message)
-			default:
-				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+quoteSafe(e.Message)+`"`)
-				v.log.InfoContext(ctx, "request not authenticated", "reason", e.Message, "err", e.Err)
-			}
+			Refuse(w.Header(), r, v.log, err)
 			apperr.Write(w, err, logging.RequestID(ctx))
 		})
+	}
+}
+
+// Refuse prepares the answer to a request whose authentication failed with err (from
+// BearerToken or Verify) and logs why; the caller then writes err as the envelope. A
+// token problem gets a WWW-Authenticate challenge in h: a bare "Bearer" when the request
+// sent no credentials at all (RFC 6750 §3.1), else an invalid_token error with its
+// reason. Anything else (the signing keys cannot be fetched) is logged as a warning.
+func Refuse(h http.Header, r *http.Request, log *slog.Logger, err error) {
+	ctx := r.Context()
+	e := apperr.As(err)
+	switch {
+	case e == nil || e.Code != apperr.Unauthenticated:
+		log.WarnContext(ctx, "cannot authenticate request", "err", err)
+	case len(r.Header.Values("Authorization")) == 0:
+		h.Set("WWW-Authenticate", `Bearer`)
+		log.DebugContext(ctx, "request not authenticated", "reason", e.Message)
+	default:
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+quoteSafe(e.Message)+`"`)
+		log.InfoContext(ctx, "request not authenticated", "reason", e.Message, "err", e.Err)
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package jsonapi is the plumbing the project's gin services share: strict decoding of
 // JSON request bodies with field-level messages, the one place where an error becomes
-// the contract's envelope (and is logged when the client does not see it), and panic
-// recovery into that envelope.
+// the contract's envelope (and is logged when the client does not see it), panic
+// recovery into that envelope, and the adapter that runs the shared net/http
+// middlewares (auth.Middleware) in a gin chain.
 package jsonapi
 
 import (
@@ -57,6 +58,23 @@ func Respond(c *gin.Context, log *slog.Logger, status int, v any) {
 		return
 	}
 	c.Data(status, "application/json; charset=utf-8", b)
+}
+
+// Middleware runs a net/http middleware (auth.Middleware) as a gin handler: when it
+// passes the request on, the gin chain continues with the request it passed (its
+// context carries what the middleware added); when it answers itself, the chain ends.
+func Middleware(mw func(http.Handler) http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		passed := false
+		mw(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			passed = true
+			c.Request = r
+			c.Next()
+		})).ServeHTTP(c.Writer, c.Request)
+		if !passed {
+			c.Abort()
+		}
+	}
 }
 
 // Recover turns a panic in a handler into a logged 500 envelope.

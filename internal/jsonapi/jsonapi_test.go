@@ -1,6 +1,7 @@
 package jsonapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -116,5 +117,49 @@ func TestRespond(t *testing.T) {
 				t.Errorf("the encoding error was not logged: %s", logs.String())
 			}
 		})
+	}
+}
+
+// TestMiddleware runs a net/http middleware in a gin chain: what it adds to the context
+// reaches the handlers after it, and an answer it writes itself ends the chain.
+func TestMiddleware(t *testing.T) {
+	type key struct{}
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Pass") == "" {
+				http.Error(w, "refused", http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, r.Header.Get("X-Pass"))))
+		})
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	var after int
+	r.GET("/x", Middleware(gate), func(c *gin.Context) {
+		after++
+		v, _ := c.Request.Context().Value(key{}).(string)
+		c.String(http.StatusOK, "hello "+v)
+	})
+	cases := []struct {
+		pass       string
+		wantStatus int
+		wantBody   string
+		wantAfter  int
+	}{
+		{"ann", http.StatusOK, "hello ann", 1},
+		{"", http.StatusUnauthorized, "refused\n", 0},
+	}
+	for _, c := range cases {
+		after = 0
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		if c.pass != "" {
+			req.Header.Set("X-Pass", c.pass)
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != c.wantStatus || w.Body.String() != c.wantBody || after != c.wantAfter {
+			t.Errorf("X-Pass %q: %d %q, handler ran %d times; want %d %q, %d", c.pass, w.Code, w.Body, after, c.wantStatus, c.wantBody, c.wantAfter)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/serverless-architect/serverless-architect/internal/etag"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 )
 
@@ -180,7 +181,7 @@ func (g *Gateway) serveEntry(x *exchange, e *cache.Entry, label string) {
 // with header h: If-None-Match when present, else If-Modified-Since.
 func notModified(req, h http.Header) bool {
 	if inm := req.Get("If-None-Match"); inm != "" {
-		return etagMatches(inm, h.Get("Etag"))
+		return etag.NoneMatchHit(inm, h.Get("Etag"))
 	}
 	ims, lm := req.Get("If-Modified-Since"), h.Get("Last-Modified")
 	if ims == "" || lm == "" {
@@ -214,21 +215,6 @@ func varyMatches(e *cache.Entry, h http.Header) bool {
 		}
 	}
 	return true
-}
-
-// etagMatches reports whether an If-None-Match list holds etag (weak comparison).
-func etagMatches(inm, etag string) bool {
-	if etag == "" {
-		return false
-	}
-	etag = strings.TrimPrefix(etag, "W/")
-	for part := range strings.SplitSeq(inm, ",") {
-		part = strings.TrimSpace(part)
-		if part == "*" || strings.TrimPrefix(part, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // followLeader waits for the leader of a coalesced miss and serves the entry it

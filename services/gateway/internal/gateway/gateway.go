@@ -14,10 +14,10 @@
 // an invalidation serves uncached. Cache hits that need nothing but memory are answered
 // on the server's fast path (fast.go).
 //
-// Trust model: upstreams are cluster-local and keep verifying the bearer token
-// themselves. The gateway forwards Authorization unchanged and adds the verified
-// identity in X-Auth-* headers, after removing every X-Auth-* header (in any spelling)
-// the client sent, so an upstream that reads them only ever sees the gateway's.
+// Trust model (docs/trust.md): upstreams are cluster-local and verify the bearer token
+// themselves; the gateway verifies it too (to authorize, throttle and key its cache per
+// caller) and forwards Authorization unchanged. It asserts no identity of its own: it
+// sends no X-Auth-* headers and removes every one (in any spelling) a client sent.
 package gateway
 
 import (
@@ -46,16 +46,6 @@ import (
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/throttle"
-)
-
-// The identity headers the gateway sends upstream on routes with an authorizer.
-const (
-	HeaderSub      = "X-Auth-Sub"
-	HeaderUsername = "X-Auth-Username"
-	HeaderEmail    = "X-Auth-Email"
-	HeaderGroups   = "X-Auth-Groups"
-	HeaderClientID = "X-Auth-Client-Id"
-	HeaderTokenUse = "X-Auth-Token-Use"
 )
 
 // HeaderCache says how the cache answered: Hit, Miss or Bypass.
@@ -429,20 +419,10 @@ func (g *Gateway) throttled(x *exchange, limit string, wait time.Duration) {
 	g.fail(x, &apperr.Error{Code: apperr.Throttled, Message: "too many requests; retry after the time Retry-After gives", RetryAfter: max(wait, time.Second)})
 }
 
-// unauthorized answers as auth.Middleware does: 401 with a Bearer challenge, or 503
-// when the signing keys cannot be fetched.
+// unauthorized answers as auth.Middleware does (auth.Refuse): 401 with a Bearer
+// challenge, or 503 when the signing keys cannot be fetched.
 func (g *Gateway) unauthorized(x *exchange, err error) {
-	ctx := x.r.Context()
-	e := apperr.As(err)
-	switch {
-	case e == nil || e.Code != apperr.Unauthenticated:
-		g.log.WarnContext(ctx, "cannot authenticate request", "err", err)
-	case len(x.r.Header.Values("Authorization")) == 0:
-		x.w.Header().Set("WWW-Authenticate", `Bearer`)
-	default:
-		x.w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		g.log.InfoContext(ctx, "request not authenticated", "reason", e.Message)
-	}
+	auth.Refuse(x.w.Header(), x.r, g.log, err)
 	g.fail(x, err)
 }
 

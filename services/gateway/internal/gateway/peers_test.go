@@ -31,7 +31,7 @@ type listService struct {
 func newListService(t *testing.T) *listService {
 	s := &listService{lists: map[string][]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sub := r.Header.Get(HeaderSub)
+		sub := callerOf(r)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if r.Method == http.MethodPost {

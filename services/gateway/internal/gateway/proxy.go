@@ -24,8 +24,10 @@ import (
 // never forwarded, in either direction.
 var hopByHop = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// isIdentityHeader reports whether a header name is, in any spelling, one of the
-// identity headers the gateway owns: X-Auth-*, with '-' or '_'.
+// isIdentityHeader reports whether a header name is, in any spelling, an X-Auth-*
+// header (with '-' or '_'): a name that looks like an identity asserted by a proxy.
+// The gateway sends none (upstreams verify the token, docs/trust.md) and drops every
+// one a client sends, so no upstream can ever take a forged one for the gateway's.
 func isIdentityHeader(name string) bool {
 	if len(name) < 7 {
 		return false
@@ -34,7 +36,7 @@ func isIdentityHeader(name string) bool {
 	return strings.EqualFold(p, "x-auth-") || strings.EqualFold(p, "x_auth_") || strings.EqualFold(p, "x-auth_") || strings.EqualFold(p, "x_auth-")
 }
 
-// stripIdentity removes every identity header a client sent.
+// stripIdentity removes every X-Auth-* header a client sent.
 func stripIdentity(h http.Header) {
 	for k := range h {
 		if isIdentityHeader(k) {
@@ -261,21 +263,6 @@ func (g *Gateway) outHeader(x *exchange) http.Header {
 	}
 	if g.hops == 0 || r.Header.Get("X-Forwarded-Host") == "" {
 		h["X-Forwarded-Host"] = []string{r.Host}
-	}
-	if x.authed {
-		id := x.id
-		h[HeaderSub] = []string{id.Subject}
-		h[HeaderTokenUse] = []string{id.TokenUse}
-		h[HeaderClientID] = []string{id.ClientID}
-		if id.Username != "" {
-			h[HeaderUsername] = []string{id.Username}
-		}
-		if id.Email != "" {
-			h[HeaderEmail] = []string{id.Email}
-		}
-		if len(id.Groups) > 0 {
-			h[HeaderGroups] = []string{strings.Join(id.Groups, ",")}
-		}
 	}
 	return h
 }

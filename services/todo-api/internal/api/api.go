@@ -15,6 +15,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/etag"
 	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
@@ -37,8 +38,6 @@ type Deps struct {
 	FilePages *pagetoken.Sealer
 }
 
-const identityKey = "identity"
-
 // Handler returns the gin engine serving the to-do routes.
 func Handler(d Deps) http.Handler {
 	// gin's mode is process-wide; release mode only silences its route dump.
@@ -54,7 +53,7 @@ func Handler(d Deps) http.Handler {
 	r.NoMethod(func(c *gin.Context) {
 		h.fail(c, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
-	v1 := r.Group("/v1", h.authenticate)
+	v1 := r.Group("/v1", jsonapi.Middleware(auth.Middleware(d.Auth)))
 	v1.GET("/todos", h.list)
 	v1.POST("/todos", h.create)
 	v1.GET("/todos/:id", h.get)
@@ -72,25 +71,14 @@ type handlers struct{ Deps }
 // fail writes err as the error envelope and logs what the client does not see.
 func (h *handlers) fail(c *gin.Context, err error) { jsonapi.Fail(c, h.Log, err) }
 
-func (h *handlers) authenticate(c *gin.Context) {
-	token, err := auth.BearerToken(c.Request)
-	if err == nil {
-		var id auth.Identity
-		id, err = h.Auth.Verify(c.Request.Context(), token)
-		if err == nil {
-			c.Set(identityKey, id)
-			c.Next()
-			return
-		}
-	}
-	if apperr.CodeOf(err) == apperr.Unauthenticated {
-		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
-	}
-	h.fail(c, err)
-}
-
+// owner is the caller auth.Middleware verified: the subject whose to-dos and files a
+// request may touch.
 func owner(c *gin.Context) string {
-	return c.MustGet(identityKey).(auth.Identity).Subject
+	id, ok := auth.FromContext(c.Request.Context())
+	if !ok {
+		panic("todo-api: a /v1 handler ran without auth.Middleware before it")
+	}
+	return id.Subject
 }
 
 func (h *handlers) service(c *gin.Context) (*todo.Service, bool) {
@@ -217,8 +205,8 @@ func (h *handlers) get(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatches(inm, t.Version) {
-		c.Header("ETag", etag(t.Version))
+	if etag.NoneMatchHit(c.GetHeader("If-None-Match"), versionTag(t.Version)) {
+		c.Header("ETag", versionTag(t.Version))
 		private(c)
 		c.Status(http.StatusNotModified)
 		return
@@ -316,7 +304,7 @@ func (h *handlers) delete(c *gin.Context) {
 }
 
 func (h *handlers) writeTodo(c *gin.Context, status int, t todo.Todo) {
-	c.Header("ETag", etag(t.Version))
+	c.Header("ETag", versionTag(t.Version))
 	private(c)
 	jsonapi.Respond(c, h.Log, status, t)
 }
@@ -328,17 +316,8 @@ func private(c *gin.Context) {
 	c.Header("Vary", "Authorization")
 }
 
-func etag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
-
-func etagMatches(header string, v int64) bool {
-	for _, part := range strings.Split(header, ",") {
-		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
-		if part == "*" || part == etag(v) {
-			return true
-		}
-	}
-	return false
-}
+// versionTag is a to-do's ETag: its version, quoted.
+func versionTag(v int64) string { return `"` + strconv.FormatInt(v, 10) + `"` }
 
 // parseIfMatch returns the version an If-Match header asks for: 0 when absent or "*".
 // An ETag that is not one of ours can never match, so it gets 412.
