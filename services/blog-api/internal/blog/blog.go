@@ -11,6 +11,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/contract"
+	"github.com/serverless-architect/serverless-architect/internal/contract/photoitem"
+	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
 )
 
 // Limits on a post's fields.
@@ -63,10 +66,10 @@ type PostPage struct {
 // image, not of the declared type, too large, truncated, hostile; Reason says which) or
 // failed (it could not be processed for good, such as deleted before it was).
 const (
-	PhotoPending  = "pending"
-	PhotoReady    = "ready"
-	PhotoRejected = "rejected"
-	PhotoFailed   = "failed"
+	PhotoPending  = photoitem.Pending
+	PhotoReady    = photoitem.Ready
+	PhotoRejected = photoitem.Rejected
+	PhotoFailed   = photoitem.Failed
 )
 
 // Photo is an uploaded image and what became of it.
@@ -95,8 +98,8 @@ type PhotoPage struct {
 // confirmation email the welcome mailer sends; only the POST of the link in it makes
 // the subscriber confirmed, and only a confirmed subscriber gets the welcome email.
 const (
-	SubscriberPending   = "pending"
-	SubscriberConfirmed = "confirmed"
+	SubscriberPending   = subscriberitem.Pending
+	SubscriberConfirmed = subscriberitem.Confirmed
 )
 
 // Subscriber is one address on the mailing list.
@@ -224,10 +227,10 @@ func CheckTags(tags []string) ([]string, error) {
 
 // TimeLayout is how times are stored: RFC 3339 in UTC with fixed-width nanoseconds, so
 // that stored times sort as strings.
-const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+const TimeLayout = contract.TimeLayout
 
 // FormatTime renders t in TimeLayout.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+func FormatTime(t time.Time) string { return contract.FormatTime(t) }
 
 // PostCursor is the position after p in the newest-first list of posts.
 func PostCursor(p Post) string { return FormatTime(p.PublishedAt) + "#" + p.Slug }

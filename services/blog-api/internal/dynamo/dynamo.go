@@ -1,6 +1,7 @@
-// Package dynamo keeps MyBlog's posts, photos and subscribers in DynamoDB. The item
-// layouts are documented in services/blog-api/README.md, which other services (the
-// thumbnailer, the welcome mailer) rely on: change both together.
+// Package dynamo keeps MyBlog's posts, photos and subscribers in DynamoDB. The photo
+// and subscriber items, which other services read or write too (the thumbnailer, the
+// welcome mailer), are laid out by their contracts, internal/contract/photoitem and
+// internal/contract/subscriberitem (docs/events.md).
 //
 // Posts and photos share the posts table (pk/sk), with a `feed` index (feedPk/feedSk)
 // that lists each kind newest first in one Query. Subscribers have their own table keyed
@@ -25,18 +26,17 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/contract/photoitem"
+	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 )
 
 // Key and index names of the posts table.
 const (
-	FeedIndex   = "feed"
-	postPrefix  = "POST#"
-	photoPrefix = "PHOTO#"
-	postSK      = "POST"
-	photoSK     = "PHOTO"
-	postsFeed   = "POSTS"
-	photosFeed  = "PHOTOS"
+	FeedIndex  = "feed"
+	postPrefix = "POST#"
+	postSK     = "POST"
+	postsFeed  = "POSTS"
 )
 
 // API is the part of the DynamoDB API the store uses.
@@ -79,33 +79,6 @@ type postItem struct {
 	Version     int64    `dynamodbav:"version"`
 }
 
-type photoItem struct {
-	PK           string `dynamodbav:"pk"`
-	SK           string `dynamodbav:"sk"`
-	FeedPK       string `dynamodbav:"feedPk"`
-	FeedSK       string `dynamodbav:"feedSk"`
-	ID           string `dynamodbav:"id"`
-	Status       string `dynamodbav:"status"`
-	ContentType  string `dynamodbav:"contentType"`
-	Filename     string `dynamodbav:"filename,omitempty"`
-	OriginalKey  string `dynamodbav:"originalKey"`
-	ThumbnailKey string `dynamodbav:"thumbnailKey,omitempty"`
-	ThumbWebPKey string `dynamodbav:"thumbnailWebpKey,omitempty"`
-	Reason       string `dynamodbav:"reason,omitempty"`
-	CreatedAt    string `dynamodbav:"createdAt"`
-	UpdatedAt    string `dynamodbav:"updatedAt"`
-}
-
-type subscriberItem struct {
-	Email        string `dynamodbav:"email"`
-	Status       string `dynamodbav:"status"`
-	Region       string `dynamodbav:"region"`
-	SubscribedAt string `dynamodbav:"subscribedAt"`
-	// ExpiresAt is the table's TTL attribute (Unix seconds): DynamoDB deletes a pending
-	// subscriber some time after it.
-	ExpiresAt int64 `dynamodbav:"expiresAt"`
-}
-
 func postKey(slug string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: postPrefix + slug},
@@ -115,8 +88,8 @@ func postKey(slug string) map[string]types.AttributeValue {
 
 func photoKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: photoPrefix + id},
-		"sk": &types.AttributeValueMemberS{Value: photoSK},
+		photoitem.AttrPK: &types.AttributeValueMemberS{Value: photoitem.PK(id)},
+		photoitem.AttrSK: &types.AttributeValueMemberS{Value: photoitem.SortKey},
 	}
 }
 
@@ -148,24 +121,25 @@ func (it postItem) post() (blog.Post, error) {
 	return blog.Post{Slug: it.Slug, Title: it.Title, Body: it.Body, HTML: it.HTML, Tags: tags, PublishedAt: pub, UpdatedAt: upd, Version: it.Version}, nil
 }
 
-func toPhotoItem(p blog.Photo) photoItem {
-	return photoItem{
-		PK: photoPrefix + p.ID, SK: photoSK, FeedPK: photosFeed, FeedSK: p.ID,
+func toPhotoItem(p blog.Photo) photoitem.Item {
+	return photoitem.Item{
+		PK: photoitem.PK(p.ID), SK: photoitem.SortKey, FeedPK: photoitem.Feed, FeedSK: p.ID,
 		ID: p.ID, Status: p.Status, ContentType: p.ContentType, Filename: p.Filename,
-		OriginalKey: p.OriginalKey, ThumbnailKey: p.ThumbnailKey, ThumbWebPKey: p.ThumbnailWebPKey, Reason: p.Reason,
+		OriginalKey: p.OriginalKey, ThumbnailKey: p.ThumbnailKey, ThumbnailWebPKey: p.ThumbnailWebPKey, Reason: p.Reason,
 		CreatedAt: blog.FormatTime(p.CreatedAt), UpdatedAt: blog.FormatTime(p.UpdatedAt),
 	}
 }
 
-func (it photoItem) photo() blog.Photo {
-	// Times are parsed leniently: the thumbnailer writes updatedAt in its own format.
+func photoOf(it photoitem.Item) blog.Photo {
+	// Times are parsed leniently: items the thumbnailer finished before it wrote
+	// contract.TimeLayout have updatedAt in RFC 3339 with trimmed fractions.
 	parse := func(s string) time.Time {
 		t, _ := time.Parse(time.RFC3339Nano, s)
 		return t
 	}
 	return blog.Photo{
 		ID: it.ID, Status: it.Status, ContentType: it.ContentType, Filename: it.Filename,
-		OriginalKey: it.OriginalKey, ThumbnailKey: it.ThumbnailKey, ThumbnailWebPKey: it.ThumbWebPKey, Reason: it.Reason,
+		OriginalKey: it.OriginalKey, ThumbnailKey: it.ThumbnailKey, ThumbnailWebPKey: it.ThumbnailWebPKey, Reason: it.Reason,
 		CreatedAt: parse(it.CreatedAt), UpdatedAt: parse(it.UpdatedAt),
 	}
 }
@@ -366,7 +340,7 @@ func (s *Store) DeletePost(ctx context.Context, slug string) error {
 // a confirmed subscriber is left alone. (An item of the single opt-in era, without a
 // status, counts as confirmed.)
 func (s *Store) RequestSubscription(ctx context.Context, sub blog.Subscriber) (bool, error) {
-	item, err := attributevalue.MarshalMap(subscriberItem{
+	item, err := attributevalue.MarshalMap(subscriberitem.Item{
 		Email: sub.Email, Status: blog.SubscriberPending, Region: sub.Region,
 		SubscribedAt: blog.FormatTime(sub.SubscribedAt), ExpiresAt: sub.ExpiresAt.Unix(),
 	})
@@ -461,11 +435,11 @@ func (s *Store) GetPhoto(ctx context.Context, id string) (blog.Photo, error) {
 	if out.Item == nil {
 		return blog.Photo{}, apperr.New(apperr.NotFound, "no such photo")
 	}
-	var it photoItem
+	var it photoitem.Item
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return blog.Photo{}, fmt.Errorf("unmarshal photo %s: %w", id, err)
 	}
-	return it.photo(), nil
+	return photoOf(it), nil
 }
 
 // ListPhotos implements blog.PhotoStore.
@@ -476,20 +450,20 @@ func (s *Store) ListPhotos(ctx context.Context, limit int, cursor string) (blog.
 			return blog.PhotoPage{}, apperr.Field("nextToken", "is invalid; list again from the start")
 		}
 		start = photoKey(cursor)
-		start["feedPk"] = &types.AttributeValueMemberS{Value: photosFeed}
+		start["feedPk"] = &types.AttributeValueMemberS{Value: photoitem.Feed}
 		start["feedSk"] = &types.AttributeValueMemberS{Value: cursor}
 	}
-	items, more, err := s.feed(ctx, photosFeed, limit, start)
+	items, more, err := s.feed(ctx, photoitem.Feed, limit, start)
 	if err != nil {
 		return blog.PhotoPage{}, err
 	}
 	var page blog.PhotoPage
 	for _, raw := range items {
-		var it photoItem
+		var it photoitem.Item
 		if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
 			return blog.PhotoPage{}, fmt.Errorf("unmarshal photo: %w", err)
 		}
-		page.Items = append(page.Items, it.photo())
+		page.Items = append(page.Items, photoOf(it))
 	}
 	if more {
 		page.Cursor = page.Items[len(page.Items)-1].ID

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/contract/photoitem"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/internal/s3event"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
@@ -45,12 +46,12 @@ var (
 	ErrExists = errors.New("object already exists")
 )
 
-// Photo statuses, as blog-api's photo item holds them.
+// Photo statuses, from the photo item's contract.
 const (
-	Pending  = "pending"
-	Ready    = "ready"
-	Rejected = "rejected"
-	Failed   = "failed"
+	Pending  = photoitem.Pending
+	Ready    = photoitem.Ready
+	Rejected = photoitem.Rejected
+	Failed   = photoitem.Failed
 )
 
 // Objects reads uploads and writes thumbnails (S3).

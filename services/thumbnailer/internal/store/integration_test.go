@@ -168,7 +168,8 @@ func TestPhotosAgainstMoto(t *testing.T) {
 		}
 		return got
 	}
-	const at = "2026-03-01T12:00:00Z"
+	// Times are written in the contract's fixed-width layout (contract.TimeLayout).
+	const at = "2026-03-01T12:00:00.000000000Z"
 
 	mark := func(what string, done bool, err error, wantDone bool) {
 		t.Helper()
@@ -204,13 +205,13 @@ func TestPhotosAgainstMoto(t *testing.T) {
 	pending("FAILED1")
 	done, err = p.MarkFailed(ctx, "FAILED1", "the upload no longer exists")
 	mark("MarkFailed", done, err, true)
-	if diff := cmp.Diff(map[string]string{"status": "failed", "reason": "the upload no longer exists", "updatedAt": "2026-03-01T13:00:00Z"}, read("FAILED1")); diff != "" {
+	if diff := cmp.Diff(map[string]string{"status": "failed", "reason": "the upload no longer exists", "updatedAt": "2026-03-01T13:00:00.000000000Z"}, read("FAILED1")); diff != "" {
 		t.Errorf("after MarkFailed (-want +got):\n%s", diff)
 	}
 	pending("REJECTED1")
 	done, err = p.MarkRejected(ctx, "REJECTED1", "not an image")
 	mark("MarkRejected", done, err, true)
-	if diff := cmp.Diff(map[string]string{"status": "rejected", "reason": "not an image", "updatedAt": "2026-03-01T13:00:00Z"}, read("REJECTED1")); diff != "" {
+	if diff := cmp.Diff(map[string]string{"status": "rejected", "reason": "not an image", "updatedAt": "2026-03-01T13:00:00.000000000Z"}, read("REJECTED1")); diff != "" {
 		t.Errorf("after MarkRejected (-want +got):\n%s", diff)
 	}
 

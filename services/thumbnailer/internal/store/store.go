@@ -1,6 +1,6 @@
 // Package store holds the thumbnailer's AWS adapters: the media bucket (S3) and the
-// photo items of the blog's posts table (DynamoDB), laid out as
-// services/blog-api/README.md documents.
+// photo items of the blog's posts table (DynamoDB), whose key, attributes and statuses
+// come from their contract, internal/contract/photoitem.
 package store
 
 import (
@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/serverless-architect/serverless-architect/internal/contract"
+	"github.com/serverless-architect/serverless-architect/internal/contract/photoitem"
 	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/photo"
 )
 
@@ -129,7 +131,7 @@ var _ photo.Photos = Photos{}
 func (p Photos) Status(ctx context.Context, id string) (string, error) {
 	out, err := p.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(p.Table), Key: key(id), ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("#s"), ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ProjectionExpression: aws.String("#s"), ExpressionAttributeNames: map[string]string{"#s": photoitem.AttrStatus},
 	})
 	if err != nil {
 		return "", fmt.Errorf("get photo %s: %w", id, err)
@@ -137,7 +139,7 @@ func (p Photos) Status(ctx context.Context, id string) (string, error) {
 	if out.Item == nil {
 		return "", photo.ErrNoPhoto
 	}
-	s, _ := out.Item["status"].(*ddbtypes.AttributeValueMemberS)
+	s, _ := out.Item[photoitem.AttrStatus].(*ddbtypes.AttributeValueMemberS)
 	if s == nil {
 		return "", fmt.Errorf("photo %s has no status", id)
 	}
@@ -150,12 +152,14 @@ func (p Photos) MarkReady(ctx context.Context, id string, t photo.Thumbnails) (b
 		":ready": &ddbtypes.AttributeValueMemberS{Value: photo.Ready},
 		":k":     &ddbtypes.AttributeValueMemberS{Value: t.JPEG},
 	}
-	expr := "SET #s = :ready, thumbnailKey = :k, updatedAt = :now REMOVE reason"
+	names := map[string]string{"#k": photoitem.AttrThumbnailKey, "#r": photoitem.AttrReason}
+	expr := "SET #s = :ready, #k = :k, #u = :now REMOVE #r"
 	if t.WebP != "" {
 		values[":w"] = &ddbtypes.AttributeValueMemberS{Value: t.WebP}
-		expr = "SET #s = :ready, thumbnailKey = :k, thumbnailWebpKey = :w, updatedAt = :now REMOVE reason"
+		names["#w"] = photoitem.AttrThumbnailWebPKey
+		expr = "SET #s = :ready, #k = :k, #w = :w, #u = :now REMOVE #r"
 	}
-	return p.update(ctx, id, expr, values)
+	return p.update(ctx, id, expr, names, values)
 }
 
 // MarkRejected implements photo.Photos.
@@ -169,7 +173,7 @@ func (p Photos) MarkFailed(ctx context.Context, id, reason string) (bool, error)
 }
 
 func (p Photos) finish(ctx context.Context, id, status, reason string) (bool, error) {
-	return p.update(ctx, id, "SET #s = :status, reason = :why, updatedAt = :now", map[string]ddbtypes.AttributeValue{
+	return p.update(ctx, id, "SET #s = :status, #r = :why, #u = :now", map[string]string{"#r": photoitem.AttrReason}, map[string]ddbtypes.AttributeValue{
 		":status": &ddbtypes.AttributeValueMemberS{Value: status},
 		":why":    &ddbtypes.AttributeValueMemberS{Value: reason},
 	})
@@ -177,27 +181,29 @@ func (p Photos) finish(ctx context.Context, id, status, reason string) (bool, er
 
 func key(id string) map[string]ddbtypes.AttributeValue {
 	return map[string]ddbtypes.AttributeValue{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "PHOTO#" + id},
-		"sk": &ddbtypes.AttributeValueMemberS{Value: "PHOTO"},
+		photoitem.AttrPK: &ddbtypes.AttributeValueMemberS{Value: photoitem.PK(id)},
+		photoitem.AttrSK: &ddbtypes.AttributeValueMemberS{Value: photoitem.SortKey},
 	}
 }
 
 // update applies expr only to a pending photo and reports whether it did. A failed
 // condition is a duplicate delivery (the photo is already done: false, nil) or an
-// unregistered upload (ErrNoPhoto).
-func (p Photos) update(ctx context.Context, id, expr string, values map[string]ddbtypes.AttributeValue) (bool, error) {
+// unregistered upload (ErrNoPhoto). names are expr's attribute names besides #s
+// (status), #u (updatedAt) and #pk.
+func (p Photos) update(ctx context.Context, id, expr string, names map[string]string, values map[string]ddbtypes.AttributeValue) (bool, error) {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
 	values[":pending"] = &ddbtypes.AttributeValueMemberS{Value: photo.Pending}
-	values[":now"] = &ddbtypes.AttributeValueMemberS{Value: now().UTC().Format(time.RFC3339Nano)}
+	values[":now"] = &ddbtypes.AttributeValueMemberS{Value: contract.FormatTime(now())}
+	names["#s"], names["#u"], names["#pk"] = photoitem.AttrStatus, photoitem.AttrUpdatedAt, photoitem.AttrPK
 	_, err := p.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(p.Table),
 		Key:                       key(id),
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND #s = :pending"),
-		ExpressionAttributeNames:  map[string]string{"#s": "status"},
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND #s = :pending"),
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"log/slog"
-	"strconv"
 	"sync"
 	texttemplate "text/template"
 	"time"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
 	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 )
 
@@ -123,17 +123,6 @@ type Linker func(email string) string
 // valid until expires (maillink.Signer.ConfirmLink bound to the blog's public URL).
 type ConfirmLinker func(email string, expires time.Time) string
 
-// Subscriber item attributes the handler reads besides the address (blog-api's
-// layout, services/blog-api/README.md).
-const (
-	attrStatus       = "status"
-	attrRegion       = "region"
-	attrSubscribedAt = "subscribedAt"
-	attrExpiresAt    = "expiresAt"
-	statusPending    = "pending"
-	statusConfirmed  = "confirmed"
-)
-
 // Handler handles subscriber events.
 type Handler struct {
 	Ledger Ledger
@@ -202,35 +191,34 @@ func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 	if im == nil {
 		return cloudevent.Permanent(fmt.Errorf("event %s: the record has no NewImage; the stream must be NEW_IMAGE or NEW_AND_OLD_IMAGES", e.ID()))
 	}
-	raw, ok := im.String(h.EmailAttribute)
+	sub, ok, err := subscriberitem.FromImage(im, h.EmailAttribute)
 	if !ok {
 		h.Log.InfoContext(ctx, "ignoring an item without an email address", "ceId", e.ID(), "subject", e.Subject())
 		return nil
 	}
-	status, _ := im.String(attrStatus)
-	if status != statusPending && status != statusConfirmed {
-		h.Log.InfoContext(ctx, "ignoring a subscriber without a pending or confirmed status (written before double opt-in?): nothing sent",
-			"ceId", e.ID(), "status", status)
-		return nil
-	}
-	if region, _ := im.String(attrRegion); region != h.Region {
-		h.Log.DebugContext(ctx, "subscriber of another region: its mailer acts on it", "ceId", e.ID(), "region", region, "status", status)
-		return nil
-	}
-	email, err := emailaddr.Normalise(raw)
 	if err != nil {
-		return cloudevent.Permanent(fmt.Errorf("event %s: address %q: %w", e.ID(), raw, err))
+		return cloudevent.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
 	}
-	if status == statusConfirmed {
+	if sub.Status != subscriberitem.Pending && sub.Status != subscriberitem.Confirmed {
+		h.Log.InfoContext(ctx, "ignoring a subscriber without a pending or confirmed status (written before double opt-in?): nothing sent",
+			"ceId", e.ID(), "status", sub.Status)
+		return nil
+	}
+	if sub.Region != h.Region {
+		h.Log.DebugContext(ctx, "subscriber of another region: its mailer acts on it", "ceId", e.ID(), "region", sub.Region, "status", sub.Status)
+		return nil
+	}
+	email, err := emailaddr.Normalise(sub.Email)
+	if err != nil {
+		return cloudevent.Permanent(fmt.Errorf("event %s: address %q: %w", e.ID(), sub.Email, err))
+	}
+	if sub.Status == subscriberitem.Confirmed {
 		return h.Welcome(ctx, email)
 	}
-	subscribedAt, _ := im.String(attrSubscribedAt)
-	n, _ := im.Number(attrExpiresAt)
-	secs, err := strconv.ParseInt(n, 10, 64)
-	if err != nil || subscribedAt == "" {
+	if sub.SubscribedAt == "" || sub.ExpiresAt == 0 {
 		return cloudevent.Permanent(fmt.Errorf("event %s: a pending subscriber without subscribedAt or a numeric expiresAt", e.ID()))
 	}
-	expires := time.Unix(secs, 0)
+	subscribedAt, expires := sub.SubscribedAt, sub.Expires()
 	if !expires.After(h.now()) {
 		h.Log.InfoContext(ctx, "pending subscription expired before its confirmation email went out: nothing sent", "to", email, "expiredAt", expires)
 		return nil
