@@ -52,6 +52,10 @@ type Config struct {
 	TLSKeyFile  string `env:"TLS_KEY_FILE"`
 }
 
+// ServerConfig returns c. Through embedding, it gives every service's configuration
+// struct access to its server settings (svcmain.Config).
+func (c Config) ServerConfig() Config { return c }
+
 // Server is an HTTP server with health endpoints and graceful drain.
 type Server struct {
 	cfg      Config

@@ -9,42 +9,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/caarlos0/env/v11"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/serverless-architect/serverless-architect/internal/logging"
-	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/internal/svcmain"
 	"github.com/serverless-architect/serverless-architect/services/dynamodb-source/internal/source"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Environ(), os.Stdout); err != nil {
-		slog.Error("exit", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main(run) }
 
 // run reads the configuration from environ, then follows the stream and serves the
 // health endpoints until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	var cfg source.Config
-	if err := env.ParseWithOptions(&cfg, env.Options{Environment: env.ToMap(environ)}); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	log := logging.New(stdout, cfg.LogLevel, "dynamodb-source")
-	poller, err := source.Build(ctx, cfg, log)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return poller.Run(gctx) })
-	g.Go(func() error { return server.New(cfg.Config, log, http.NotFoundHandler()).Run(gctx) })
-	return g.Wait()
+	return svcmain.Run(ctx, "dynamodb-source", environ, stdout, func(ctx context.Context, cfg source.Config, log *slog.Logger) error {
+		poller, err := source.Build(ctx, cfg, log)
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		return svcmain.Serve(ctx, cfg.Config, log, nil, poller.Run)
+	})
 }

@@ -8,36 +8,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/caarlos0/env/v11"
-
-	"github.com/serverless-architect/serverless-architect/internal/logging"
-	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/internal/svcmain"
 	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Environ(), os.Stdout); err != nil {
-		slog.Error("exit", "err", err)
-		os.Exit(1)
-	}
-}
+func main() { svcmain.Main(run) }
 
 // run reads the configuration from environ, builds the service and serves until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	var cfg welcome.Config
-	if err := env.ParseWithOptions(&cfg, env.Options{Environment: env.ToMap(environ)}); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	log := logging.New(stdout, cfg.LogLevel, "welcome-mailer")
-	h, err := welcome.Build(ctx, cfg, log)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	return server.New(cfg.Config, log, h).Run(ctx)
+	return svcmain.Run(ctx, "welcome-mailer", environ, stdout, func(ctx context.Context, cfg welcome.Config, log *slog.Logger) error {
+		h, err := welcome.Build(ctx, cfg, log)
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		return svcmain.Serve(ctx, cfg.Config, log, h)
+	})
 }

@@ -1,6 +1,8 @@
 package source
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
@@ -43,4 +45,39 @@ type Config struct {
 	// record gets while the sink answers it with failures, before it is dead-lettered
 	// and the shard moves on.
 	DeliveryRounds int `env:"DELIVERY_ROUNDS" envDefault:"3"`
+}
+
+// Validate reports every setting out of its range, each naming its variable, in one
+// error (svcmain lists them all before the source starts).
+func (c Config) Validate() error {
+	var errs []error
+	if c.Table == "" && c.StreamARN == "" {
+		errs = append(errs, errors.New("set TABLE_NAME (or STREAM_ARN)"))
+	}
+	if c.StreamARN != "" {
+		if _, _, err := cloudevent.TableFromStreamARN(c.StreamARN); err != nil {
+			errs = append(errs, fmt.Errorf("STREAM_ARN: %w", err))
+		}
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1000 {
+		errs = append(errs, fmt.Errorf("BATCH_SIZE is %d; it must be 1..1000", c.BatchSize))
+	}
+	if c.DeliveryRounds < 1 {
+		errs = append(errs, fmt.Errorf("DELIVERY_ROUNDS is %d; it must be at least 1", c.DeliveryRounds))
+	}
+	if c.LeaseDuration < time.Second {
+		errs = append(errs, fmt.Errorf("LEASE_DURATION is %s; it must be at least 1s", c.LeaseDuration))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"POLL_INTERVAL", c.PollInterval}, {"SHARD_DISCOVERY_INTERVAL", c.DiscoveryInterval}, {"RETRY_BACKOFF_BASE", c.RetryBase}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s is %s; it must be positive", d.name, d.v))
+		}
+	}
+	if c.RetryMax < c.RetryBase {
+		errs = append(errs, fmt.Errorf("RETRY_BACKOFF_MAX (%s) must be at least RETRY_BACKOFF_BASE (%s)", c.RetryMax, c.RetryBase))
+	}
+	return errors.Join(errs...)
 }

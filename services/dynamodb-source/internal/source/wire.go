@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -18,28 +16,11 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 )
 
-// Build checks cfg and returns the poller, with AWS clients built from the
+// Build checks cfg (Config.Validate) and returns the poller, with AWS clients built from the
 // environment (AWS_REGION, AWS_ENDPOINT_URL*, the default credential chain).
 func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Poller, error) {
-	if cfg.Table == "" && cfg.StreamARN == "" {
-		return nil, fmt.Errorf("set TABLE_NAME (or STREAM_ARN)")
-	}
-	if cfg.StreamARN != "" {
-		if _, _, err := cloudevent.TableFromStreamARN(cfg.StreamARN); err != nil {
-			return nil, fmt.Errorf("STREAM_ARN: %w", err)
-		}
-	}
-	if cfg.BatchSize < 1 || cfg.BatchSize > 1000 {
-		return nil, fmt.Errorf("BATCH_SIZE is %d; it must be 1..1000", cfg.BatchSize)
-	}
-	if cfg.DeliveryRounds < 1 {
-		return nil, fmt.Errorf("DELIVERY_ROUNDS is %d; it must be at least 1", cfg.DeliveryRounds)
-	}
-	if cfg.LeaseDuration < time.Second {
-		return nil, fmt.Errorf("LEASE_DURATION is %s; it must be at least 1s", cfg.LeaseDuration)
-	}
-	if cfg.PollInterval <= 0 || cfg.DiscoveryInterval <= 0 || cfg.RetryBase <= 0 || cfg.RetryMax < cfg.RetryBase {
-		return nil, fmt.Errorf("POLL_INTERVAL, SHARD_DISCOVERY_INTERVAL and RETRY_BACKOFF_BASE must be positive, RETRY_BACKOFF_MAX at least RETRY_BACKOFF_BASE")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	sender, err := cloudevent.NewSender(cfg.Sink, &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})
 	if err != nil {

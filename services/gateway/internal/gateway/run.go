@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -150,5 +151,27 @@ func LookupEnv(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
+	}
+}
+
+// memoryHeadroom is what the process may use beyond CACHE_MAX_BYTES before the Go
+// runtime collects harder: the cache's fixed overhead, buffers, TLS and the runtime.
+const memoryHeadroom = 64 << 20
+
+// gcPercent is the GOGC the gateway runs with unless GOGC is set.
+const gcPercent = 400
+
+// TuneRuntime sets the Go runtime's memory limit and GC target for cfg's cache, each
+// unless the operator set it (GOMEMLIMIT, GOGC), as lookupEnv tells.
+func TuneRuntime(cfg Config, lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOMEMLIMIT"); !set {
+		// Without a soft limit the Go heap may grow to twice the live cache before a
+		// collection; with it the process stays near the cache bound (README).
+		debug.SetMemoryLimit(cfg.CacheMaxBytes + memoryHeadroom)
+	}
+	if _, set := lookupEnv("GOGC"); !set {
+		// The soft limit above bounds the heap; below it, collecting at 5x the live heap
+		// rather than 2x spends less CPU per proxied request (README, "Configuration").
+		debug.SetGCPercent(gcPercent)
 	}
 }

@@ -1,0 +1,173 @@
+// Package svcmain is the one main of every service, in the spirit of Knative's
+// sharedmain: a service's main.go keeps only its own wiring and hands the rest here.
+//
+//   - Main turns SIGTERM and interrupts into the end of a context, runs the service and
+//     makes the process's exit status (the only os.Exit of a service).
+//   - Run parses the service's configuration struct from the environment once and
+//     refuses to start with one error that lists every bad variable: the parse errors
+//     (caarlos0/env reports all of them, not the first) or, when they parse, every
+//     complaint of the struct's Validate method. It then makes the JSON logger
+//     (LOG_LEVEL) and calls the service's start function.
+//   - Serve runs the shared HTTP server (internal/server: $PORT, TLS when
+//     TLS_CERT_FILE/TLS_KEY_FILE are set, /healthz and /readyz, request ids and access
+//     log, body limit, drain on SIGTERM within DRAIN_DELAY + SHUTDOWN_TIMEOUT) and the
+//     service's background workers beside it; the first to fail stops the others.
+//
+// run(ctx, environ, stdout) stays in each main.go so that tests start the whole service
+// in-process, as before.
+package svcmain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"reflect"
+	"strings"
+	"syscall"
+
+	"github.com/caarlos0/env/v11"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/server"
+)
+
+// Config is what every service's configuration struct has: the shared server settings,
+// by embedding server.Config.
+type Config interface {
+	ServerConfig() server.Config
+}
+
+// Validator is a configuration with checks beyond what its env tags say. Validate
+// reports every problem it finds (errors.Join), each naming its variable.
+type Validator interface {
+	Validate() error
+}
+
+// Main runs a service until SIGTERM or an interrupt: run is the service's
+// run(ctx, environ, stdout). A failure is logged and exits the process with status 1.
+func Main(run func(ctx context.Context, environ []string, stdout io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Environ(), os.Stdout)
+	stop()
+	if err != nil {
+		slog.Error("exit", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Run parses a C from environ, validates it, makes the service's logger (JSON on stdout,
+// every line naming service) and calls start with both. Every bad variable is in the one
+// error it returns before start runs.
+func Run[C Config](ctx context.Context, service string, environ []string, stdout io.Writer,
+	start func(ctx context.Context, cfg C, log *slog.Logger) error) error {
+	cfg, err := Parse[C](environ)
+	if err != nil {
+		return err
+	}
+	return start(ctx, cfg, logging.New(stdout, cfg.ServerConfig().LogLevel, service))
+}
+
+// Parse reads a C from environ (NAME=value strings) and validates it: one error, prefixed
+// "configuration: ", lists every variable at fault.
+func Parse[C any](environ []string) (C, error) {
+	var cfg C
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: env.ToMap(environ)}); err != nil {
+		return cfg, fmt.Errorf("configuration: %w", byVariable(err, reflect.TypeFor[C]()))
+	}
+	if v, ok := any(&cfg).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return cfg, fmt.Errorf("configuration: %w", flatten(err))
+		}
+	}
+	return cfg, nil
+}
+
+// flatten renders a joined error on one line ("a; b"), as a log line wants it, keeping
+// the errors for errors.Is and errors.As.
+func flatten(err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	return joined(j.Unwrap())
+}
+
+type joined []error
+
+func (j joined) Error() string {
+	s := ""
+	for i, e := range j {
+		if i > 0 {
+			s += "; "
+		}
+		s += e.Error()
+	}
+	return s
+}
+
+func (j joined) Unwrap() []error { return j }
+
+// Serve serves h on the shared server until ctx ends, with workers (a stream poller, a
+// queue relay) running beside it; a nil h serves only the health endpoints (404
+// elsewhere). When a worker or the server fails, the others are stopped and the first
+// error is returned.
+func Serve(ctx context.Context, cfg server.Config, log *slog.Logger, h http.Handler, workers ...func(context.Context) error) error {
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	if len(workers) == 0 {
+		return server.New(cfg, log, h).Run(ctx)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, w := range workers {
+		g.Go(func() error { return w(gctx) })
+	}
+	g.Go(func() error { return server.New(cfg, log, h).Run(gctx) })
+	return g.Wait()
+}
+
+// byVariable rewrites caarlos0/env's errors, which name a value that does not parse by
+// its Go field, to name the variable instead ("BATCH_SIZE: ..."): the operator knows
+// the variables, not the struct. Other errors (a required variable unset) already name
+// theirs.
+func byVariable(err error, t reflect.Type) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	vars := map[string][]string{}
+	envVars(t, "", vars)
+	out := make(joined, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) && len(vars[pe.Name]) > 0 {
+			e = fmt.Errorf("%s: %w", strings.Join(vars[pe.Name], " or "), pe.Err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// envVars records, for each field name of struct type t, the variables that set it
+// (several when nested structs reuse a name), following embedded structs and envPrefix.
+func envVars(t reflect.Type, prefix string, vars map[string][]string) {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return
+	}
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			vars[f.Name] = append(vars[f.Name], prefix+name)
+			continue
+		}
+		envVars(f.Type, prefix+f.Tag.Get("envPrefix"), vars)
+	}
+}
