@@ -99,7 +99,9 @@ func (p *pod) run(ctx context.Context) {
 		}
 	}
 	p.changed()
-	statusTick := time.NewTicker(5 * time.Second)
+	// Status goes out on every change, and every 30 s besides (as a kubelet's
+	// status sync), in case a write was lost.
+	statusTick := time.NewTicker(30 * time.Second)
 	defer statusTick.Stop()
 	for {
 		select {
@@ -161,12 +163,43 @@ func (p *pod) setup(ctx context.Context) error {
 		}
 		c.binary, c.env = bin, env
 		c.args = expandAll(spec.Args, env)
-		if len(spec.VolumeMounts) > 0 {
-			c.waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: "the process node does not mount volumes"}
+		if msg := p.unsupportedMount(spec); msg != "" {
+			c.waiting = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: msg}
 			c.binary = ""
 		}
 	}
 	return nil
+}
+
+// unsupportedMount says why a container's volume mounts cannot be given, or "".
+// The one volume the process node mounts is the service account's (the
+// projected token, CA and namespace the API server's ServiceAccount admission
+// adds to every pod) at its usual path.
+func (p *pod) unsupportedMount(c corev1.Container) string {
+	for _, m := range c.VolumeMounts {
+		var vol *corev1.Volume
+		for i := range p.obj.Spec.Volumes {
+			if p.obj.Spec.Volumes[i].Name == m.Name {
+				vol = &p.obj.Spec.Volumes[i]
+			}
+		}
+		if vol != nil && vol.Projected != nil && m.MountPath == serviceAccountPath && projectsToken(vol.Projected) {
+			continue
+		}
+		return fmt.Sprintf("the process node mounts only the service account token at %s, not volume %s at %s", serviceAccountPath, m.Name, m.MountPath)
+	}
+	return ""
+}
+
+const serviceAccountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+func projectsToken(v *corev1.ProjectedVolumeSource) bool {
+	for _, s := range v.Sources {
+		if s.ServiceAccountToken != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // network creates the namespace with the pod's address, a veth into the bridge
