@@ -85,16 +85,10 @@ func (e *clusterEnv) applyConfig(t *testing.T) ([]object, []applied) {
 				return
 			}
 		}
-		// docs/deploy.md: the namespace and the two keys come first, by hand.
-		if err := e.createNamespace(ctx, configNamespace); err != nil {
+		// docs/deploy.md: the namespace and the keys come first (hack/deploy.sh).
+		if err := e.createKeys(ctx, configNamespace); err != nil {
 			e.config.err = err
 			return
-		}
-		for _, s := range []string{"todo-api-page-token", "unsubscribe-key"} {
-			if err := e.createKeySecret(ctx, configNamespace, s); err != nil {
-				e.config.err = err
-				return
-			}
 		}
 		e.config.objs = objs
 		e.config.results = e.applyInOrder(ctx, objs)
@@ -216,6 +210,24 @@ func (e *clusterEnv) createNamespace(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// keySecrets are the Secrets the operator creates once before the first install
+// (hack/deploy.sh when they are missing, or by hand as docs/deploy.md shows); neither
+// config/ nor the chart makes a key.
+var keySecrets = []string{"todo-api-page-token", "unsubscribe-key", "gateway-peer-key"}
+
+// createKeys makes namespace ns and the key Secrets in it, as hack/deploy.sh does.
+func (e *clusterEnv) createKeys(ctx context.Context, ns string) error {
+	if err := e.createNamespace(ctx, ns); err != nil {
+		return err
+	}
+	for _, s := range keySecrets {
+		if err := e.createKeySecret(ctx, ns, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createKeySecret makes a Secret with 32 random bytes in base64 under key, as

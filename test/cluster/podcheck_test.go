@@ -109,7 +109,15 @@ type apiAccess struct {
 // makes. The tier asks the API server (SubjectAccessReview) that each service's
 // ServiceAccount may make each of them; and it checks that a service whose code
 // imports client-go is listed here, so a new use cannot ship without its RBAC.
-var kubernetesAPIUse = map[string][]apiAccess{}
+var kubernetesAPIUse = map[string][]apiAccess{
+	// The gateway's replicas find each other through their Service's EndpointSlices
+	// (services/gateway/internal/peer/kube: a client-go informer).
+	"gateway": {
+		{"get", "discovery.k8s.io", "endpointslices"},
+		{"list", "discovery.k8s.io", "endpointslices"},
+		{"watch", "discovery.k8s.io", "endpointslices"},
+	},
+}
 
 // deniedToEveryService are requests no service's ServiceAccount may make: the
 // services keep no state in the cluster and read no Secret through the API.
