@@ -3,7 +3,7 @@
 # processes, and the project applied to it as a user does (test/cluster/README.md).
 # Usage: hack/test-cluster.sh [go test flags, e.g. -run TestChart]   (make test-cluster)
 #
-# Needs root (network namespaces) and Linux. Builds kube-apiserver,
+# Needs root (network namespaces) and Linux. Builds etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, Knative's controllers and webhooks and
 # kwok from the modules test/cluster/tools pins, once: the binaries are cached in
 # ${XDG_CACHE_HOME:-~/.cache}/serverless-architect/cluster/, keyed by each tools
@@ -18,10 +18,6 @@ cd "$ROOT"
 [ "$(uname -s)" = Linux ] || die "the cluster tier needs Linux network namespaces"
 [ "$(id -u)" -eq 0 ] || die "the cluster tier needs root (it makes network namespaces); run it with sudo"
 command -v ip >/dev/null 2>&1 || apt_install iproute2
-apt_install etcd-server
-# Debian's package installs a service; it is not started here (no systemd), and
-# the tier starts its own etcd on loopback inside its network namespace.
-command -v etcd >/dev/null 2>&1 || die "etcd-server is installed but etcd is not on PATH"
 
 cache_root="${XDG_CACHE_HOME:-${HOME}/.cache}/serverless-architect/cluster"
 go_version=$(go env GOVERSION)
@@ -60,6 +56,14 @@ build_tools() {
 # ko:// references name binaries by import path: a/b/c is a_b_c.
 bin_name() { echo "${1//\//_}"; }
 
+# etcd at the version Kubernetes v1.37 itself pins (go.etcd.io/etcd v3.7.0).
+# Debian's etcd-server (3.4.23) is too old for this API server: it lacks the
+# watch progress requests the API server needs for watch-list streams, which
+# kwok's informers ask for, and kwok then sees nodes and pods late.
+build_etcd() {
+  build -ldflags "-s -w" -o "$1/etcd" go.etcd.io/etcd/server/v3
+}
+
 build_kubernetes() {
   local version
   version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -83,6 +87,7 @@ build_kwok() {
   build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${version}" -o "$1/" sigs.k8s.io/kwok/cmd/kwok
 }
 
+build_tools etcd build_etcd
 build_tools kubernetes build_kubernetes
 build_tools knative build_knative
 build_tools kwok build_kwok
@@ -142,8 +147,11 @@ trap stop_tests INT TERM
 # 10.211.0.1: the API server (and the pods' gateway and DNS); .250 and .251: the
 # ingress's public and cluster-local load balancers; kwok's pods get addresses in
 # 10.244.0.0/16, routed to this namespace itself, where the tier answers the
-# autoscaler's scrapes of them (test/cluster/podmetrics).
+# autoscaler's scrapes of them (test/cluster/podmetrics). Services' cluster IPs
+# come from 10.96.0.0/16, also routed here, where the tier's service proxy
+# carries them to their endpoints as kube-proxy would (test/cluster/serviceproxy).
 gateway=10.211.0.1
+services=10.96.0.0/16
 ip netns add "$netns"
 ip -n "$netns" link set lo up
 ip -n "$netns" link add br0 type bridge
@@ -152,6 +160,7 @@ ip -n "$netns" addr add 10.211.0.250/24 dev br0
 ip -n "$netns" addr add 10.211.0.251/24 dev br0
 ip -n "$netns" link set br0 up
 ip -n "$netns" route add local 10.244.0.0/16 dev lo
+ip -n "$netns" route add local "$services" dev lo
 
 # go test flags (-run X, -run=X) as the compiled test binary takes them (-test.run).
 test_args=()
@@ -174,6 +183,8 @@ ip netns exec "$netns" env \
   SA_CLUSTER_PODS=10.211.0.0/24 \
   SA_CLUSTER_INGRESS=10.211.0.250,10.211.0.251 \
   SA_CLUSTER_KWOK_PODS=10.244.0.0/16 \
+  SA_CLUSTER_SERVICES="$services" \
+  SA_CLUSTER_ETCD_BIN="$(tools_dir etcd)" \
   SA_CLUSTER_KUBERNETES_BIN="$(tools_dir kubernetes)" \
   SA_CLUSTER_KNATIVE_BIN="$(tools_dir knative)" \
   SA_CLUSTER_KWOK_BIN="$(tools_dir kwok)" \

@@ -37,6 +37,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/test/cluster/ingress"
 	"github.com/serverless-architect/serverless-architect/test/cluster/podmetrics"
 	"github.com/serverless-architect/serverless-architect/test/cluster/processnode"
+	"github.com/serverless-architect/serverless-architect/test/cluster/serviceproxy"
 )
 
 // env is the running cluster, shared by every test (set once by TestMain).
@@ -66,6 +67,8 @@ type settings struct {
 	ingressPublic netip.Addr
 	ingressLocal  netip.Addr
 	kwokPods      string
+	services      string
+	etcdBin       string
 	kubernetesBin string
 	knativeBin    string
 	kwokBin       string
@@ -89,6 +92,7 @@ func readSettings() (settings, error) {
 		workDir:       get("SA_CLUSTER_WORKDIR"),
 		netns:         get("SA_CLUSTER_NETNS"),
 		bridge:        get("SA_CLUSTER_BRIDGE"),
+		etcdBin:       get("SA_CLUSTER_ETCD_BIN"),
 		kubernetesBin: get("SA_CLUSTER_KUBERNETES_BIN"),
 		knativeBin:    get("SA_CLUSTER_KNATIVE_BIN"),
 		kwokBin:       get("SA_CLUSTER_KWOK_BIN"),
@@ -100,6 +104,7 @@ func readSettings() (settings, error) {
 	}
 	gw, pods, ing := get("SA_CLUSTER_GATEWAY"), get("SA_CLUSTER_PODS"), get("SA_CLUSTER_INGRESS")
 	s.kwokPods = get("SA_CLUSTER_KWOK_PODS")
+	s.services = get("SA_CLUSTER_SERVICES")
 	if len(missing) > 0 {
 		return s, fmt.Errorf("hack/test-cluster.sh sets these; missing: %s", strings.Join(missing, ", "))
 	}
@@ -193,9 +198,9 @@ func startCluster(ctx context.Context) (*clusterEnv, error) {
 		cp, err := controlplane.Start(ctx, controlplane.Config{
 			Dir:         s.workDir,
 			BinDir:      s.kubernetesBin,
-			Etcd:        "etcd",
+			Etcd:        filepath.Join(s.etcdBin, "etcd"),
 			Address:     net.IP(s.gateway.AsSlice()),
-			ServiceCIDR: "10.96.0.0/16",
+			ServiceCIDR: s.services,
 			// Knative's namespaces are given the process node through these
 			// two (their namespace annotations); the project's pods go to kwok.
 			ExtraAdmissionPlugins: "PodNodeSelector,PodTolerationRestriction",
@@ -216,6 +221,15 @@ func startCluster(ctx context.Context) (*clusterEnv, error) {
 		if err := clusterdns.Serve(dnsCtx, e.kube, net.JoinHostPort(s.gateway.String(), "53"), "cluster.local", e.log.With("component", "dns")); err != nil {
 			e.log.Error("cluster dns", "err", err)
 			fmt.Fprintln(os.Stderr, "cluster tier: cluster DNS stopped:", err)
+		}
+	}()
+
+	// Services' cluster IPs: the script routes SA_CLUSTER_SERVICES to this
+	// namespace itself, and the proxy listens on each Service port there.
+	go func() {
+		if err := serviceproxy.Run(dnsCtx, e.kube, e.log.With("component", "service-proxy")); err != nil {
+			e.log.Error("service proxy", "err", err)
+			fmt.Fprintln(os.Stderr, "cluster tier: service proxy stopped:", err)
 		}
 	}()
 

@@ -2,12 +2,13 @@
 // (<service>.<namespace>.svc.<cluster domain>) from the API server, for the
 // processes of the cluster test tier's process node.
 //
-// The test cluster has no kube-proxy, so a Service's cluster IP leads nowhere;
-// every Service is answered as a headless one is: with the addresses of its
-// ready endpoints (EndpointSlices), which the processes dial directly. An
-// ExternalName Service is answered with a CNAME (and the target's addresses when
-// it is a Service name too). Names outside the cluster domain are refused: the
-// cluster has no upstream resolver.
+// A Service with a cluster IP is answered with it, as a cluster's DNS does (the
+// tier's service proxy, package serviceproxy, plays kube-proxy's part: it
+// carries a connection to one of the Service's ready endpoints at the port the
+// Service's port maps to). A headless Service is answered with the addresses of
+// its ready endpoints (EndpointSlices). An ExternalName Service is answered with
+// a CNAME (and the target's addresses when it is a Service name too). Names
+// outside the cluster domain are refused: the cluster has no upstream resolver.
 package clusterdns
 
 import (
@@ -154,13 +155,32 @@ func (s *Server) lookup(name string, qtype dnsmessage.Type, depth int) (answers 
 	if qtype != dnsmessage.TypeA && qtype != dnsmessage.TypeALL {
 		return nil, true
 	}
-	for _, a := range s.readyAddresses(ns, svcName) {
+	addrs := clusterIPs(svc)
+	if len(addrs) == 0 && (svc.Spec.ClusterIP == corev1.ClusterIPNone || svc.Spec.ClusterIP == "") {
+		addrs = s.readyAddresses(ns, svcName)
+	}
+	for _, a := range addrs {
 		answers = append(answers, dnsmessage.Resource{
 			Header: dnsmessage.ResourceHeader{Name: rrName, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 5},
 			Body:   &dnsmessage.AResource{A: a.As4()},
 		})
 	}
 	return answers, true
+}
+
+// clusterIPs are a Service's IPv4 cluster IPs (none for a headless Service).
+func clusterIPs(svc *corev1.Service) []netip.Addr {
+	ips := svc.Spec.ClusterIPs
+	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
+		ips = []string{svc.Spec.ClusterIP}
+	}
+	var out []netip.Addr
+	for _, ip := range ips {
+		if a, err := netip.ParseAddr(ip); err == nil && a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // readyAddresses are the IPv4 addresses of a Service's ready endpoints.

@@ -18,7 +18,14 @@ import (
 
 func TestServe(t *testing.T) {
 	client := fake.NewClientset(
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "autoscaler", Namespace: "knative-serving"}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "autoscaler", Namespace: "knative-serving"}, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone}},
+		// A Service with a cluster IP is answered with it, not its endpoints.
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "activator-service", Namespace: "knative-serving"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"}}},
+		&discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "activator-service-abc", Namespace: "knative-serving", Labels: map[string]string{discoveryv1.LabelServiceName: "activator-service"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.211.0.4"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		},
 		&discoveryv1.EndpointSlice{
 			ObjectMeta:  metav1.ObjectMeta{Name: "autoscaler-abc", Namespace: "knative-serving", Labels: map[string]string{discoveryv1.LabelServiceName: "autoscaler"}},
 			AddressType: discoveryv1.AddressTypeIPv4,
@@ -51,6 +58,7 @@ func TestServe(t *testing.T) {
 		want  []string
 	}{
 		{"autoscaler.knative-serving.svc.cluster.local.", dnsmessage.TypeA, dnsmessage.RCodeSuccess, []string{"A 10.211.0.7"}},
+		{"activator-service.knative-serving.svc.cluster.local.", dnsmessage.TypeA, dnsmessage.RCodeSuccess, []string{"A 10.96.0.20"}},
 		{"AutoScaler.Knative-Serving.svc.cluster.local.", dnsmessage.TypeA, dnsmessage.RCodeSuccess, []string{"A 10.211.0.7"}},
 		{"autoscaler.knative-serving.svc.cluster.local.", dnsmessage.TypeAAAA, dnsmessage.RCodeSuccess, nil},
 		{"hello.demo.svc.cluster.local.", dnsmessage.TypeA, dnsmessage.RCodeSuccess, []string{"CNAME autoscaler.knative-serving.svc.cluster.local.", "A 10.211.0.7"}},

@@ -33,7 +33,7 @@ type Config struct {
 	Dir string
 	// BinDir holds kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
 	BinDir string
-	// Etcd is the etcd binary (Debian's etcd-server installs /usr/bin/etcd).
+	// Etcd is the etcd binary (built by hack/test-cluster.sh from tools/etcd).
 	Etcd string
 	// Address is the API server's address: pods on the process node reach it there.
 	Address net.IP
@@ -245,6 +245,8 @@ func (cp *ControlPlane) startControllers() error {
 		"--root-ca-file="+cp.path("ca.crt"),
 		"--controllers=*",
 		"--v=1",
+		// Why a node went NotReady (and its pods with it) is logged at 2.
+		"--vmodule=node_lifecycle_controller=2",
 	); err != nil {
 		return err
 	}
@@ -271,10 +273,9 @@ func (cp *ControlPlane) StartKwok(bin, podCIDR string) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	// kwok's client-go (v0.36) asks for watch-list streams, which the API server
-	// refuses on etcd 3.4 (no RequestWatchProgress); without the feature its
-	// informers list and watch as every other client here does.
-	p, err := StartProcess("kwok", cp.LogDir(), append(os.Environ(), "KUBE_FEATURE_WatchListClient=false"), bin,
+	// kwok's client-go asks for watch-list streams; the API server serves them
+	// with etcd's watch progress requests (etcd 3.5.13 and later: tools/etcd).
+	p, err := StartProcess("kwok", cp.LogDir(), nil, bin,
 		"--kubeconfig="+kubeconfig,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",

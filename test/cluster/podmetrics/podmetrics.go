@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"knative.dev/networking/pkg/http/header"
 	"knative.dev/serving/pkg/autoscaler/metrics"
+
+	"github.com/serverless-architect/serverless-architect/test/cluster/serviceproxy"
 )
 
 const podIPIndex = "podIP"
@@ -78,7 +80,9 @@ func Serve(ctx context.Context, kube kubernetes.Interface, addr string, log *slo
 			_, _ = w.Write(body)
 		}),
 	}
-	ln, err := net.Listen("tcp", addr)
+	// SO_REUSEPORT: the service proxy binds Services' cluster IPs on 9090 too.
+	lc := net.ListenConfig{Control: serviceproxy.ReusePort}
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
