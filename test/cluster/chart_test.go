@@ -53,12 +53,18 @@ func chartValues(images map[string]string, extra string) (map[string]any, error)
 	for ip, ref := range images {
 		fmt.Fprintf(&b, "%s: {image: %q}\n", camel(filepath.Base(ip)), ref)
 	}
-	b.WriteString(extra)
 	vals, err := chartutil.ReadValues([]byte(b.String()))
 	if err != nil {
 		return nil, err
 	}
-	return vals.AsMap(), nil
+	// extra is a second values file: merged key by key over the first, as
+	// `helm upgrade -f base.yaml -f extra.yaml` merges them (a YAML document with
+	// the key todoApi twice would keep only the second, losing the image).
+	more, err := chartutil.ReadValues([]byte(extra))
+	if err != nil {
+		return nil, err
+	}
+	return chartutil.CoalesceTables(more.AsMap(), vals.AsMap()), nil
 }
 
 // camel turns a service directory name into its values key: todo-api -> todoApi.
