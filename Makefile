@@ -2,13 +2,16 @@
 SHELL := /usr/bin/env bash
 export KO_CONFIG_PATH := $(CURDIR)/ko.yaml
 
-.PHONY: dev test bench lint provision verify-manifests kind-up kind-down deploy
+.PHONY: dev test test-cluster bench lint provision verify-manifests kind-up kind-down deploy
 
 dev: ## Run the whole system locally (moto + every service)
 	@hack/dev.sh
 
 test: ## Run every test (lint, unit, integration against moto, end to end)
 	@hack/test.sh
+
+test-cluster: ## The cluster tier: a real control plane and Knative as processes, the project applied to it (root)
+	@hack/test-cluster.sh
 
 bench: ## Run the benchmarks with their references
 	@hack/bench.sh

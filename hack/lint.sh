@@ -10,6 +10,8 @@ unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xarg
 [ -z "$unformatted" ] || die "these files need gofmt -w: ${unformatted}"
 log "go vet"
 go vet ./...
+# The cluster tier is a module of its own (test/cluster/README.md).
+(cd test/cluster && go vet ./...)
 log "shellcheck"
 ensure_shellcheck
 mapfile -t scripts < <(find hack .ci -type f \( -name '*.sh' -o -name run \) | sort)

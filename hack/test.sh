@@ -40,3 +40,6 @@ CGO_ENABLED=0 go build -trimpath -tags=nodynamic ./services/...
 
 log "go test"
 go test -count=1 -timeout 20m "$@" ./...
+# The cluster tier's own module: its unit tests (the cluster tests skip outside
+# hack/test-cluster.sh).
+(cd test/cluster && go test -count=1 "$@" ./...)
