@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 export KO_CONFIG_PATH := $(CURDIR)/ko.yaml
 
-.PHONY: dev test test-cluster bench lint provision verify-manifests kind-up kind-down deploy
+.PHONY: dev test test-cluster unit bench lint provision verify-manifests kind-up kind-down deploy
 
 dev: ## Run the whole system locally (moto + every service)
 	@hack/dev.sh
@@ -13,10 +13,13 @@ test: ## Run every test (lint, unit, integration against moto, end to end)
 test-cluster: ## The cluster tier: a real control plane and Knative as processes, the project applied to it (root)
 	@hack/test-cluster.sh
 
+unit: ## Run the unit tests only (no moto, no browser): the fast loop
+	@hack/unit.sh
+
 bench: ## Run the benchmarks with their references
 	@hack/bench.sh
 
-lint: ## gofmt, go vet, shellcheck
+lint: ## gofmt, go vet, golangci-lint, shellcheck, govulncheck
 	@hack/lint.sh
 
 provision: ## Create the AWS resources (real AWS, or moto via AWS_ENDPOINT_URL)

@@ -69,15 +69,6 @@ func (s Selection) selects(name string, header bool) bool {
 	return false
 }
 
-// allViewerHeaders reports whether a header selection takes every viewer header.
-func (s Selection) allViewerHeaders() bool {
-	switch s.Behavior {
-	case AllViewer, AllViewerAndWhitelistCloudFront, All:
-		return true
-	}
-	return false
-}
-
 // CachePolicy says what is in the cache key (and so also sent to the origin) and how
 // long answers are kept. TTLs are in seconds.
 type CachePolicy struct {

@@ -79,7 +79,6 @@ func ConnMemo(r *http.Request) *Memo {
 // fastServer runs the fast path of one Server.
 type fastServer struct {
 	s       *Server
-	hs      *http.Server
 	tls     *tls.Config
 	handOff *handOffListener
 	ctx     context.Context
@@ -590,7 +589,6 @@ func (c *replayConn) Read(p []byte) (int, error) {
 type handOffListener struct {
 	addr   net.Addr
 	conns  chan net.Conn
-	mu     sync.Mutex
 	closed chan struct{}
 	once   sync.Once
 }

@@ -257,7 +257,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	if fast != nil {
 		_ = l.Close()
-		<-fastErr // the accept loop, ended by the closed listener
+		_ = <-fastErr // the accept loop, ended by the closed listener
 		if err := fast.shutdown(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}

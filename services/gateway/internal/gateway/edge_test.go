@@ -269,10 +269,6 @@ func (f *edgeFixture) get(method, path string, hdr ...string) (*http.Response, [
 	return resp, b
 }
 
-func md5hex(s string) string {
-	sum := md5.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
 
 const page = `<!doctype html><html><head><title>MyBlog</title></head><body>` + "\n"
 

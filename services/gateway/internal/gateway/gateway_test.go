@@ -449,7 +449,6 @@ func TestThrottle(t *testing.T) {
 
 func TestUpstreamFailures(t *testing.T) {
 	f := newFixture(t, "")
-	start := time.Now()
 	resp, body := f.do("GET", "/dead", "", nil)
 	if resp.StatusCode != 502 || !strings.Contains(body, `"bad_gateway"`) {
 		t.Errorf("dead upstream: %d %s", resp.StatusCode, body)
@@ -457,7 +456,7 @@ func TestUpstreamFailures(t *testing.T) {
 	f.up.mu.Lock()
 	f.up.delay = 3 * time.Second
 	f.up.mu.Unlock()
-	start = time.Now()
+	start := time.Now()
 	resp, body = f.do("GET", "/slow", "", nil)
 	took := time.Since(start)
 	if resp.StatusCode != 504 || !strings.Contains(body, `"gateway_timeout"`) {

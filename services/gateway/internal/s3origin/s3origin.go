@@ -82,7 +82,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if err != nil {
 			return t.failed(r, client, key, cond.rng, err)
 		}
-		h := header(meta{out.ContentType, out.CacheControl, out.ETag, out.LastModified, out.ContentEncoding, out.ContentDisposition, out.ContentLanguage, out.Expires})
+		h := header(meta{out.ContentType, out.CacheControl, out.ETag, out.LastModified, out.ContentEncoding, out.ContentDisposition, out.ContentLanguage, out.ExpiresString})
 		return response(r, statusOf(cond, out.ContentRange), h, aws.ToInt64(out.ContentLength), out.ContentRange, http.NoBody), nil
 	}
 	in := &s3.GetObjectInput{Bucket: aws.String(t.Bucket), Key: aws.String(key)}
@@ -91,7 +91,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return t.failed(r, client, key, cond.rng, err)
 	}
-	h := header(meta{out.ContentType, out.CacheControl, out.ETag, out.LastModified, out.ContentEncoding, out.ContentDisposition, out.ContentLanguage, out.Expires})
+	h := header(meta{out.ContentType, out.CacheControl, out.ETag, out.LastModified, out.ContentEncoding, out.ContentDisposition, out.ContentLanguage, out.ExpiresString})
 	return response(r, statusOf(cond, out.ContentRange), h, aws.ToInt64(out.ContentLength), out.ContentRange, out.Body), nil
 }
 
@@ -175,7 +175,7 @@ type meta struct {
 	lastModified                    *time.Time
 	contentEncoding, disposition    *string
 	language                        *string
-	expires                         *time.Time
+	expires                         *string // as S3 sent it: CloudFront passes it on verbatim
 }
 
 func header(m meta) http.Header {
@@ -197,9 +197,7 @@ func header(m meta) http.Header {
 	if m.lastModified != nil {
 		h["Last-Modified"] = []string{m.lastModified.UTC().Format(http.TimeFormat)}
 	}
-	if m.expires != nil {
-		h["Expires"] = []string{m.expires.UTC().Format(http.TimeFormat)}
-	}
+	set("Expires", m.expires)
 	return h
 }
 

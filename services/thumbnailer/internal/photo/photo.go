@@ -321,7 +321,6 @@ func (h *Handler) thumbnails(ctx context.Context, bucket, key, id string) (Thumb
 		}
 	}
 	res, err := thumbnail.Make(data, h.o.Thumbnail)
-	data = nil
 	if errors.Is(err, thumbnail.ErrNotImage) || errors.Is(err, thumbnail.ErrTooLarge) {
 		return Thumbnails{}, reject("%v", err)
 	}
