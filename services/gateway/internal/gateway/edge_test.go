@@ -269,7 +269,6 @@ func (f *edgeFixture) get(method, path string, hdr ...string) (*http.Response, [
 	return resp, b
 }
 
-
 const page = `<!doctype html><html><head><title>MyBlog</title></head><body>` + "\n"
 
 func TestEdgeS3Origin(t *testing.T) {
