@@ -257,7 +257,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	if fast != nil {
 		_ = l.Close()
-		_ = <-fastErr // the accept loop, ended by the closed listener
+		<-fastErr //nolint:errcheck // the accept loop's error: the listener closed just above, as intended
 		if err := fast.shutdown(sctx); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
 		}
