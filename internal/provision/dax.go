@@ -119,7 +119,7 @@ func DAXResources(prefix string, o DAXOptions) []Resource {
 // through DAX, which DAX makes to DynamoDB, on the to-dos table only.
 func DAXRolePolicy(tableARN string) iampolicy.Document {
 	return iampolicy.New(allow("TodosTableOnBehalfOfClients",
-		prefixed("dynamodb:", []string{"DescribeTable", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"}), tableARN))
+		prefixed("dynamodb:", []string{"DescribeTable", "GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"}), tableARN))
 }
 
 // DAXRoleTrust lets the DAX service assume the role.

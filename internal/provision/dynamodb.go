@@ -74,6 +74,11 @@ func (t TodosTable) Ensure(ctx context.Context, c *Clients, out *stack.Resources
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(t.TableName)}, tableActiveTimeout); err != nil {
 		return Outcome{}, fmt.Errorf("wait for table to become ACTIVE: %w", err)
 	}
+	// todo-api sets TTLAttribute on a deleted account's mark only, which DynamoDB
+	// then removes.
+	if _, err := ensureTTL(ctx, c, t.TableName); err != nil {
+		return Outcome{}, err
+	}
 	out.TodosTable = t.TableName
 	return Outcome{Created: created}, nil
 }

@@ -73,7 +73,7 @@ func (s SenderOptions) Validate() error {
 
 // TTLAttribute is the attribute DynamoDB's time to live reads on the tables that
 // expire items: pending subscribers, rate-limit counters, confirmation-email ledger
-// records (Unix seconds).
+// records, a deleted MyTodoList account's mark (Unix seconds).
 const TTLAttribute = "expiresAt"
 
 // EventResources are the resources of the subscriber-event flow (blog-api ->

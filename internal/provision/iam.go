@@ -142,18 +142,21 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 	switch service {
 	case "todo-api":
 		// internal/dynamo: conditional PutItem, GetItem, UpdateItem (the META stamp),
-		// DeleteItem, Query on the owner's partition. No index, no scan.
+		// DeleteItem, Query on the owner's partition, BatchWriteItem (deleting an
+		// account's to-dos). No index, no scan.
 		if err := need(service, [2]string{"the to-dos table", r.TodosTable}, [2]string{"the files bucket", r.FilesBucket},
 			[2]string{"the vending role", r.FilesVendingRoleARN}); err != nil {
 			return iampolicy.Document{}, err
 		}
-		itemActions := []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"}
+		itemActions := []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchWriteItem"}
 		st = append(st, allow("TodosTable", prefixed("dynamodb:", itemActions), a.table(r.TodosTable)...))
 		if a.DAXClusterARN != "" {
 			st = append(st, allow("TodosThroughDAX", prefixed("dax:", itemActions), a.DAXClusterARN))
 		}
-		// internal/s3files: ListObjectsV2 under users/, and presigned GET, PUT and POST
-		// (signed with this role, so the role must allow what the URLs do).
+		// internal/s3files: ListObjectsV2 under users/, presigned GET, PUT and POST
+		// (signed with this role, so the role must allow what the URLs do), and
+		// DELETE /v1/me: DeleteObjects, ListMultipartUploads and AbortMultipartUpload
+		// in the caller's folder.
 		files := iampolicy.Statement{
 			Sid: "ListUserFolders", Effect: iampolicy.Allow, Action: iampolicy.Values{"s3:ListBucket"},
 			Resource:  iampolicy.Values{a.s3(r.FilesBucket, "")},
@@ -161,6 +164,8 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 		}
 		st = append(st, files,
 			allow("PresignUserObjects", []string{"s3:GetObject", "s3:PutObject"}, a.s3(r.FilesBucket, filesUsersPrefix+"*")),
+			allow("DeleteUserFolders", []string{"s3:DeleteObject", "s3:AbortMultipartUpload"}, a.s3(r.FilesBucket, filesUsersPrefix+"*")),
+			allow("FindUnfinishedUploads", []string{"s3:ListBucketMultipartUploads"}, a.s3(r.FilesBucket, "")),
 			// POST /v1/files/credentials: AssumeRole with a session policy and a sub tag.
 			allow("VendFolderCredentials", []string{"sts:AssumeRole", "sts:TagSession"}, r.FilesVendingRoleARN))
 	case "blog-api":

@@ -94,8 +94,9 @@ func TestServiceRolesGolden(t *testing.T) {
 // each service's code calls.
 func TestServicePoliciesLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
-		"todo-api": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
-			"s3:GetObject", "s3:ListBucket", "s3:PutObject", "sts:AssumeRole", "sts:TagSession"},
+		"todo-api": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+			"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject",
+			"sts:AssumeRole", "sts:TagSession"},
 		"blog-api":        {"cloudfront:CreateInvalidation", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:PutObject"},
 		"welcome-mailer":  {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "ses:SendEmail"},
 		"thumbnailer":     {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject"},

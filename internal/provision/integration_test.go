@@ -109,6 +109,13 @@ func TestRunCreatesThenFinds(t *testing.T) {
 		if got := d.Table.TableStatus; got != types.TableStatusActive {
 			t.Errorf("status = %s, want ACTIVE", got)
 		}
+		ttl, err := c.DynamoDB.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(first.TodosTable)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ttl.TimeToLiveDescription; d == nil || aws.ToString(d.AttributeName) != TTLAttribute || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+			t.Errorf("time to live = %+v, want %s ENABLED (a deleted account's mark must expire)", d, TTLAttribute)
+		}
 		if d.Table.BillingModeSummary == nil || d.Table.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
 			t.Errorf("billing mode = %+v, want PAY_PER_REQUEST", d.Table.BillingModeSummary)
 		}

@@ -77,7 +77,8 @@ type Route struct {
 	Throttle Throttle
 	// Invalidates are the path prefixes of cached routes whose entries a write through
 	// this route makes stale: every cached route whose prefix contains this route's
-	// prefix or is contained by it.
+	// prefix or is contained by it, and those the table names in its invalidates list
+	// (DELETE /v1/me removes a caller's to-dos through another prefix).
 	Invalidates []Scope
 }
 
@@ -168,6 +169,9 @@ type rawRoute struct {
 	Timeout    *Duration    `yaml:"timeout"`
 	Cache      *rawCache    `yaml:"cache"`
 	Throttle   *rawThrottle `yaml:"throttle"`
+	// Invalidates names more cached route prefixes that a write through this route
+	// makes stale, beyond those that contain or lie under its own prefix.
+	Invalidates []string `yaml:"invalidates"`
 }
 
 type rawUpstream struct {
@@ -229,6 +233,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 		return nil, err
 	}
 	names := map[string]int{}
+	extra := map[*Route][]string{}
 	for i, raw := range doc.Routes {
 		r, err := validate(i, raw, lookupEnv)
 		if err != nil {
@@ -244,8 +249,20 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Table, error) {
 		}
 		names[r.Name] = i
 		t.Routes = append(t.Routes, r)
+		extra[r] = doc.Routes[i].Invalidates
 	}
-	t.index()
+	for _, r := range t.Routes {
+		for j, p := range extra[r] {
+			named := false
+			for _, c := range t.Routes {
+				named = named || (c.Cache != nil && c.PathPrefix == p)
+			}
+			if !named {
+				return nil, fmt.Errorf("routes[%d].invalidates[%d]: %q is not the pathPrefix of a cached route", r.Index, j, p)
+			}
+		}
+	}
+	t.index(extra)
 	return t, nil
 }
 
@@ -258,15 +275,16 @@ func NewTable(routes []*Route) *Table {
 	for i, r := range routes {
 		r.Index = i
 	}
-	t.index()
+	t.index(nil)
 	return t
 }
 
-// index computes the routes' invalidation scopes and the prefix-length order.
-func (t *Table) index() {
+// index computes the routes' invalidation scopes (with extra, the prefixes a table
+// names in a route's invalidates list) and the prefix-length order.
+func (t *Table) index(extra map[*Route][]string) {
 	for _, r := range t.Routes {
 		for _, c := range t.Routes {
-			if c.Cache != nil && (underPrefix(c.PathPrefix, r.PathPrefix) || underPrefix(r.PathPrefix, c.PathPrefix)) {
+			if c.Cache != nil && (underPrefix(c.PathPrefix, r.PathPrefix) || underPrefix(r.PathPrefix, c.PathPrefix) || slices.Contains(extra[r], c.PathPrefix)) {
 				s := Scope{Prefix: c.PathPrefix, Public: c.Auth == AuthNone}
 				if !slices.Contains(r.Invalidates, s) {
 					r.Invalidates = append(r.Invalidates, s)

@@ -38,6 +38,12 @@ routes:
     methods: [GET]
     upstream: {url: "http://root"}
     auth: none
+  - name: me
+    pathPrefix: /v1/me
+    methods: [DELETE]
+    upstream: {url: "http://me"}
+    auth: cognito
+    invalidates: [/v1/todos]
 `
 
 func TestParse(t *testing.T) {
@@ -64,6 +70,7 @@ func TestParse(t *testing.T) {
 		{"/public", "/public", "http://pub", "none", DefaultTimeout,
 			&Cache{TTL: 60 * time.Second, Methods: []string{"GET"}, Statuses: []int{200}, QueryKeys: nil}, Throttle{}, []Scope{{Prefix: "/public", Public: true}}},
 		{"/", "/", "http://root", "none", DefaultTimeout, nil, Throttle{}, []Scope{{Prefix: "/v1/todos"}, {Prefix: "/public", Public: true}}},
+		{"me", "/v1/me", "http://me", "cognito", DefaultTimeout, nil, Throttle{}, []Scope{{Prefix: "/v1/todos"}}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
@@ -104,6 +111,7 @@ func TestParseErrors(t *testing.T) {
 		{"header value", "responseHeaders: {X-A: \"a\\r\\nb\"}\n" + base(""), `responseHeaders["X-A"]: the value must be non-empty`},
 		{"header owned", "responseHeaders: {content-type: text/plain}\n" + base(""), `responseHeaders["content-type"]: the gateway sets Content-Type`},
 		{"header twice", "responseHeaders: {x-a: a, X-A: b}\n" + base(""), "set twice"},
+		{"invalidates no cached route", base("    invalidates: [/v1/todos]\n"), `routes[0].invalidates[0]: "/v1/todos" is not the pathPrefix of a cached route`},
 		{"dup name", "routes:\n  - {name: a, pathPrefix: /a, upstream: {url: http://up}, auth: none}\n  - {name: a, pathPrefix: /b, upstream: {url: http://up}, auth: none}\n", `routes[1].name: "a" is also the name of routes[0]`},
 	}
 	for _, c := range cases {

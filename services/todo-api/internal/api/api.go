@@ -63,6 +63,7 @@ func Handler(d Deps) http.Handler {
 	v1.POST("/files/upload-url", h.uploadURL)
 	v1.GET("/files/download-url", h.downloadURL)
 	v1.GET("/files", h.listFiles)
+	v1.DELETE("/me", h.deleteMe)
 	return r
 }
 
@@ -357,4 +358,45 @@ func validOffset(s string) bool {
 	h, errH := strconv.Atoi(off[1:3])
 	m, errM := strconv.Atoi(off[4:6])
 	return errH == nil && errM == nil && off[3] == ':' && h <= 23 && m <= 59
+}
+
+// deleteMe deletes the caller's data: it closes the account's to-do list first (from
+// then on lists are empty and writes are refused, for good), then deletes every
+// object in the caller's folder and every to-do, and answers 204 only when all of it
+// is gone. Any failure answers an error and leaves the rest for a retry, which starts
+// over and finishes the job: the call is idempotent. The client then deletes the
+// Cognito user; the gateway makes the caller's cached answers stale on the way back.
+func (h *handlers) deleteMe(c *gin.Context) {
+	ctx := c.Request.Context()
+	sub := owner(c)
+	svc, ok := h.service(c)
+	if !ok {
+		return
+	}
+	if err := svc.CloseAccount(ctx, sub); err != nil {
+		h.fail(c, err)
+		return
+	}
+	objects := 0
+	if h.Files == nil {
+		h.Log.WarnContext(ctx, "account deletion: FILES_BUCKET is not set, so no folder is deleted", "owner", sub)
+	} else {
+		fs, err := h.Files.Get(ctx)
+		if err != nil {
+			h.fail(c, apperr.Wrap(err, apperr.Unavailable, "the files service is starting or cannot reach AWS; retry shortly"))
+			return
+		}
+		if objects, err = fs.Purge(ctx, sub); err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	todos, err := svc.Purge(ctx, sub)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	h.Log.InfoContext(ctx, "account data deleted", "owner", sub, "todos", todos, "objects", objects)
+	private(c)
+	c.Status(http.StatusNoContent)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -53,6 +54,17 @@ func (b *memBucket) List(_ context.Context, prefix, startAfter string, limit int
 		}
 	}
 	return out, false, nil
+}
+
+func (b *memBucket) DeleteAll(_ context.Context, prefix string) (int, error) {
+	n := 0
+	for k := range b.objects {
+		if strings.HasPrefix(k, prefix) {
+			delete(b.objects, k)
+			n++
+		}
+	}
+	return n, nil
 }
 
 type stubVendor struct{ req files.SessionRequest }
@@ -265,5 +277,53 @@ func TestFilesNotConfigured(t *testing.T) {
 	r := e.do(t, "POST", "/v1/files/credentials", e.pool.IDToken(t, "alice", nil), nil)
 	if r.status != 503 || r.errBody(t).Code != apperr.Unavailable {
 		t.Errorf("credentials without FILES_BUCKET: %d %s", r.status, r.body)
+	}
+}
+
+// TestDeleteMe: DELETE /v1/me removes the caller's to-dos and every object of their
+// folder, and nobody else's; afterwards the caller's token lists nothing and can write
+// nothing (403), and the call can be repeated (idempotent).
+func TestDeleteMe(t *testing.T) {
+	for _, withFiles := range []bool{true, false} {
+		t.Run(fmt.Sprintf("files=%v", withFiles), func(t *testing.T) {
+			e, b, _ := newFilesEnv(t, withFiles)
+			alice, bob := e.pool.IDToken(t, "alice", nil), e.pool.IDToken(t, "bob", nil)
+			for _, tok := range []string{alice, alice, alice, bob} {
+				if r := e.do(t, "POST", "/v1/todos", tok, map[string]any{"title": "x"}); r.status != 201 {
+					t.Fatalf("create: %d %s", r.status, r.body)
+				}
+			}
+			b.objects["users/alice/a.txt"], b.objects["users/alice/dir/b.txt"], b.objects["users/bob/c.txt"] = 1, 2, 3
+
+			for i := range 2 {
+				if r := e.do(t, "DELETE", "/v1/me", alice, nil); r.status != 204 {
+					t.Fatalf("DELETE /v1/me #%d: %d %s", i+1, r.status, r.body)
+				}
+			}
+			var page struct{ Items []todo.Todo }
+			r := e.do(t, "GET", "/v1/todos", alice, nil)
+			r.json(t, &page)
+			if r.status != 200 || len(page.Items) != 0 {
+				t.Errorf("alice's list after deletion: %d %s", r.status, r.body)
+			}
+			if r := e.do(t, "POST", "/v1/todos", alice, map[string]any{"title": "after"}); r.status != 403 || r.errBody(t).Message != todo.ClosedMessage {
+				t.Errorf("create after deletion: %d %s, want 403 %q", r.status, r.body, todo.ClosedMessage)
+			}
+			r = e.do(t, "GET", "/v1/todos", bob, nil)
+			r.json(t, &page)
+			if len(page.Items) != 1 {
+				t.Errorf("bob's list after alice's deletion: %s", r.body)
+			}
+			want := map[string]int64{"users/bob/c.txt": 3}
+			if !withFiles {
+				want = map[string]int64{"users/alice/a.txt": 1, "users/alice/dir/b.txt": 2, "users/bob/c.txt": 3}
+			}
+			if diff := cmp.Diff(want, b.objects); diff != "" {
+				t.Errorf("objects after alice's deletion (-want +got):\n%s", diff)
+			}
+			if r := e.do(t, "DELETE", "/v1/me", "", nil); r.status != 401 {
+				t.Errorf("DELETE /v1/me without a token: %d", r.status)
+			}
+		})
 	}
 }

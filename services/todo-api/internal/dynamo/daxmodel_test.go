@@ -200,6 +200,28 @@ func (m *daxModel) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput,
 	return out, m.wrote(ctx, in.TableName, in.Key)
 }
 
+// BatchWriteItem implements API: every written key is written through as above.
+func (m *daxModel) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	out, err := m.db.BatchWriteItem(ctx, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	for table, reqs := range in.RequestItems {
+		for _, r := range reqs {
+			k := map[string]types.AttributeValue{}
+			if r.DeleteRequest != nil {
+				k = r.DeleteRequest.Key
+			} else if r.PutRequest != nil {
+				k = map[string]types.AttributeValue{"pk": r.PutRequest.Item["pk"], "sk": r.PutRequest.Item["sk"]}
+			}
+			if err := m.wrote(ctx, aws.String(table), k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
 // TestReadYourWritesThroughDAXModel: through a three-node cluster whose caches were
 // warmed before the write (a list, and a read of the id before it existed, on every
 // node), the owner sees their create in every list and every Get, then their change,

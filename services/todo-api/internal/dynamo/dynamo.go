@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -165,42 +167,51 @@ func key(owner, sk string) map[string]types.AttributeValue {
 	}
 }
 
-// stamp records that owner is writing now (the read-your-writes watermark).
+// stamp records that owner is writing now (the read-your-writes watermark). It fails
+// with Forbidden when the owner's account was closed (Close): every write stamps
+// first, so no write reaches a closed account.
 func (s *Store) stamp(ctx context.Context, owner string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
 		Key:                       key(owner, metaKey),
 		UpdateExpression:          aws.String("SET lastWriteAt = :t"),
+		ConditionExpression:       aws.String("attribute_not_exists(closedAt)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().UnixMilli(), 10)}},
 	})
+	if isConditionFailed(err) {
+		return apperr.New(apperr.Forbidden, todo.ClosedMessage)
+	}
 	return awsconf.DependencyError("stamp write watermark", err)
 }
 
-// wroteRecently reports whether owner wrote within the recent-write window. The stamp
-// is read with ConsistentRead: through DAX an eventually consistent read could come
-// from a node the stamp has not reached yet, or from a cached miss.
-func (s *Store) wroteRecently(ctx context.Context, owner string) (bool, error) {
-	if s.recentWrite <= 0 {
-		return true, nil
-	}
+// meta reads owner's META item with ConsistentRead (through DAX an eventually
+// consistent read could come from a node the stamp has not reached yet, or from a
+// cached miss): whether the owner wrote within the recent-write window, and whether
+// the account was closed.
+func (s *Store) meta(ctx context.Context, owner string) (recent, closed bool, err error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:            &s.table,
-		Key:                  key(owner, metaKey),
-		ConsistentRead:       aws.Bool(true),
-		ProjectionExpression: aws.String("lastWriteAt"),
+		TableName:                &s.table,
+		Key:                      key(owner, metaKey),
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("lastWriteAt, #c"),
+		ExpressionAttributeNames: map[string]string{"#c": "closedAt"},
 	})
 	if err != nil {
-		return false, awsconf.DependencyError("read write watermark", err)
+		return false, false, awsconf.DependencyError("read write watermark", err)
+	}
+	_, closed = out.Item["closedAt"]
+	if s.recentWrite <= 0 {
+		return true, closed, nil
 	}
 	n, ok := out.Item["lastWriteAt"].(*types.AttributeValueMemberN)
 	if !ok {
-		return false, nil
+		return false, closed, nil
 	}
 	ms, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil {
-		return true, nil
+		return true, closed, nil
 	}
-	return s.now().Sub(time.UnixMilli(ms)) < s.recentWrite, nil
+	return s.now().Sub(time.UnixMilli(ms)) < s.recentWrite, closed, nil
 }
 
 // Create implements todo.Store.
@@ -246,9 +257,12 @@ func (s *Store) List(ctx context.Context, owner string, limit int, cursor string
 	if cursor != "" && (!strings.HasPrefix(cursor, todoPrefix) || !todo.ValidID(strings.TrimPrefix(cursor, todoPrefix))) {
 		return todo.Page{}, apperr.Field("nextToken", "is not a valid page token")
 	}
-	consistent, err := s.wroteRecently(ctx, owner)
+	consistent, closed, err := s.meta(ctx, owner)
 	if err != nil {
 		return todo.Page{}, err
+	}
+	if closed {
+		return todo.Page{}, nil
 	}
 	in := &dynamodb.QueryInput{
 		TableName:              &s.table,
@@ -322,6 +336,96 @@ func (s *Store) Delete(ctx context.Context, owner, id string, version int64) err
 	}
 	_, err := s.db.DeleteItem(ctx, in)
 	return conditionError(err, "delete todo")
+}
+
+// ttlAttribute is the table's TTL attribute (epoch seconds): only a closed account's
+// META item carries it (provision.TodosTable enables it).
+const ttlAttribute = "expiresAt"
+
+// Close implements todo.Store: it marks the owner's META item with closedAt (kept
+// from the first call) and the TTL attribute, so DynamoDB removes the mark once no
+// token of the account can be valid any more.
+func (s *Store) Close(ctx context.Context, owner string, at time.Time) error {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &s.table,
+		Key:                      key(owner, metaKey),
+		UpdateExpression:         aws.String("SET closedAt = if_not_exists(closedAt, :c), #ttl = if_not_exists(#ttl, :e)"),
+		ExpressionAttributeNames: map[string]string{"#ttl": ttlAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": &types.AttributeValueMemberS{Value: at.UTC().Format(time.RFC3339Nano)},
+			":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(at.Add(todo.ClosedRetention).Unix(), 10)},
+		},
+	})
+	return awsconf.DependencyError("close account", err)
+}
+
+// batchLimit is the most requests one BatchWriteItem takes.
+const batchLimit = 25
+
+// purgeAttempts bounds the retries of a batch's unprocessed items (throttling).
+const purgeAttempts = 8
+
+// Purge implements todo.Store: it queries the owner's to-do keys with ConsistentRead
+// (through DAX too, so no cached page hides one) and deletes them 25 at a time with
+// BatchWriteItem, retrying unprocessed items with a growing pause.
+func (s *Store) Purge(ctx context.Context, owner string) (int, error) {
+	deleted := 0
+	var start map[string]types.AttributeValue
+	for {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:              &s.table,
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": &types.AttributeValueMemberS{Value: owner},
+				":p":  &types.AttributeValueMemberS{Value: todoPrefix},
+			},
+			ProjectionExpression: aws.String("pk, sk"),
+			ConsistentRead:       aws.Bool(true),
+			ExclusiveStartKey:    start,
+		})
+		if err != nil {
+			return deleted, awsconf.DependencyError("query todos to purge", err)
+		}
+		for batch := range slices.Chunk(out.Items, batchLimit) {
+			if err := s.deleteBatch(ctx, batch); err != nil {
+				return deleted, err
+			}
+			deleted += len(batch)
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return deleted, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// deleteBatch deletes up to 25 items by key with BatchWriteItem until none is left
+// unprocessed.
+func (s *Store) deleteBatch(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	reqs := make([]types.WriteRequest, 0, len(keys))
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: map[string]types.AttributeValue{"pk": k["pk"], "sk": k["sk"]}}})
+	}
+	pause := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}})
+		if err != nil {
+			return awsconf.DependencyError("delete todos", err)
+		}
+		reqs = out.UnprocessedItems[s.table]
+		if len(reqs) == 0 {
+			return nil
+		}
+		if attempt == purgeAttempts {
+			return apperr.New(apperr.Unavailable, "DynamoDB left %d deletions unprocessed after %d attempts (throttled); retry", len(reqs), attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 func isConditionFailed(err error) bool {

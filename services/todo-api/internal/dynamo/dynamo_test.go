@@ -240,3 +240,11 @@ func TestUnreadableItemsOnMoto(t *testing.T) {
 		}
 	}
 }
+
+// TestTTLAttributeIsTheProvisionedOne: the attribute Close sets for DynamoDB to expire
+// a deleted account's mark is the one sa provision enables time to live on.
+func TestTTLAttributeIsTheProvisionedOne(t *testing.T) {
+	if ttlAttribute != provision.TTLAttribute {
+		t.Errorf("the store sets %q, the table expires %q", ttlAttribute, provision.TTLAttribute)
+	}
+}

@@ -102,6 +102,9 @@ type Bucket interface {
 	// List returns up to limit objects whose keys start with prefix and sort after
 	// startAfter (all when it is empty), in key order, and whether more exist.
 	List(ctx context.Context, prefix, startAfter string, limit int) ([]Object, bool, error)
+	// DeleteAll deletes every object whose key starts with prefix, and aborts the
+	// multipart uploads under it, and returns how many objects it deleted.
+	DeleteAll(ctx context.Context, prefix string) (int, error)
 }
 
 // Options configure a Service.
@@ -410,4 +413,19 @@ func (s *Service) List(ctx context.Context, sub string, q ListQuery) (Listing, e
 		out.Cursor = strings.TrimPrefix(objs[last].Key, folder)
 	}
 	return out, nil
+}
+
+// Purge deletes everything in the caller's folder (objects and unfinished multipart
+// uploads) and returns how many objects it deleted: the files part of deleting an
+// account. It is idempotent.
+func (s *Service) Purge(ctx context.Context, sub string) (int, error) {
+	folder, err := FolderOf(sub)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.bucket.DeleteAll(ctx, folder)
+	if err != nil {
+		return n, fmt.Errorf("purge %s: %w", folder, err)
+	}
+	return n, nil
 }

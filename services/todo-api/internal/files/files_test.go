@@ -58,6 +58,20 @@ func (b *fakeBucket) List(_ context.Context, prefix, startAfter string, limit in
 	return out, false, nil
 }
 
+func (b *fakeBucket) DeleteAll(_ context.Context, prefix string) (int, error) {
+	b.listed = append(b.listed, prefix)
+	kept, n := b.keys[:0], 0
+	for _, k := range b.keys {
+		if strings.HasPrefix(k, prefix) {
+			n++
+			continue
+		}
+		kept = append(kept, k)
+	}
+	b.keys = kept
+	return n, nil
+}
+
 type fakeVendor struct{ got []SessionRequest }
 
 func (v *fakeVendor) Vend(_ context.Context, r SessionRequest) (Credentials, error) {

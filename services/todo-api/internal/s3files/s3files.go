@@ -5,6 +5,7 @@ package s3files
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
@@ -159,6 +161,57 @@ func (b *Bucket) List(ctx context.Context, prefix, startAfter string, limit int)
 		})
 	}
 	return out, aws.ToBool(page.IsTruncated), nil
+}
+
+// DeleteAll implements files.Bucket: ListObjectsV2 pages of up to 1,000 keys, each
+// deleted with one DeleteObjects, then every unfinished multipart upload under prefix
+// aborted (their parts are stored and billed too). A key S3 could not delete fails
+// the call, naming it; deleting what is already gone is not an error, so a retry
+// finishes the job.
+func (b *Bucket) DeleteAll(ctx context.Context, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, fmt.Errorf("delete all: refusing an empty prefix (the whole bucket)")
+	}
+	deleted := 0
+	pages := s3.NewListObjectsV2Paginator(b.api, &s3.ListObjectsV2Input{Bucket: aws.String(b.name), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return deleted, awsconf.DependencyError("list "+prefix, err)
+		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		ids := make([]s3types.ObjectIdentifier, 0, len(page.Contents))
+		for _, o := range page.Contents {
+			ids = append(ids, s3types.ObjectIdentifier{Key: o.Key})
+		}
+		out, err := b.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(b.name), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return deleted, awsconf.DependencyError("delete objects under "+prefix, err)
+		}
+		if len(out.Errors) > 0 {
+			e := out.Errors[0]
+			return deleted, apperr.New(apperr.Unavailable, "S3 could not delete %d of %d objects (first: %s: %s %s); retry",
+				len(out.Errors), len(ids), aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+		}
+		deleted += len(ids)
+	}
+	uploads := s3.NewListMultipartUploadsPaginator(b.api, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.name), Prefix: aws.String(prefix)})
+	for uploads.HasMorePages() {
+		page, err := uploads.NextPage(ctx)
+		if err != nil {
+			return deleted, awsconf.DependencyError("list multipart uploads under "+prefix, err)
+		}
+		for _, u := range page.Uploads {
+			_, err := b.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(b.name), Key: u.Key, UploadId: u.UploadId})
+			var missing *s3types.NoSuchUpload
+			if err != nil && !errors.As(err, &missing) {
+				return deleted, awsconf.DependencyError("abort multipart upload of "+aws.ToString(u.Key), err)
+			}
+		}
+	}
+	return deleted, nil
 }
 
 // CallerIdentityAPI is the STS call DescribeSigner makes (it needs no permission).

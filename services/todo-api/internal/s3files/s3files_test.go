@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -317,5 +318,61 @@ func TestDescribeSigner(t *testing.T) {
 	down := sts.NewFromConfig(role, func(o *sts.Options) { o.BaseEndpoint, o.RetryMaxAttempts = aws.String("http://127.0.0.1:1"), 1 })
 	if s, err = DescribeSigner(ctx, role.Credentials, down); err == nil || !s.RoleSession {
 		t.Errorf("STS unreachable: %+v, %v; want a role session and the error", s, err)
+	}
+}
+
+// TestDeleteAllAgainstMoto: DeleteAll empties one folder (more than one
+// DeleteObjects page, and an unfinished multipart upload), leaves a neighbour whose
+// name starts the same way alone, and a second call finds nothing to do.
+func TestDeleteAllAgainstMoto(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	ctx := context.Background()
+	client := NewS3(mototest.AWSConfig(t, ep), true)
+	name := mototest.Name("files")
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(name), Key: aws.String(key), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 1003 // two ListObjectsV2 pages, two DeleteObjects
+	for i := range n {
+		put(fmt.Sprintf("users/a/f%04d", i))
+	}
+	put("users/ab/keep.txt")
+	put("users/b/keep.txt")
+	if _, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(name), Key: aws.String("users/a/big.bin")}); err != nil {
+		t.Fatal(err)
+	}
+	b := NewBucket(client, name)
+	if got, err := b.DeleteAll(ctx, "users/a/"); err != nil || got != n {
+		t.Fatalf("DeleteAll = %d, %v; want %d", got, err, n)
+	}
+	if got, err := b.DeleteAll(ctx, "users/a/"); err != nil || got != 0 {
+		t.Fatalf("second DeleteAll = %d, %v; want 0", got, err)
+	}
+	left, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range left.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if diff := cmp.Diff([]string{"users/ab/keep.txt", "users/b/keep.txt"}, keys); diff != "" {
+		t.Errorf("objects left (-want +got):\n%s", diff)
+	}
+	ups, err := client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(name), Prefix: aws.String("users/a/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left under users/a/", len(ups.Uploads))
+	}
+	if _, err := b.DeleteAll(ctx, ""); err == nil {
+		t.Error("DeleteAll with an empty prefix (the whole bucket) did not fail")
 	}
 }

@@ -96,6 +96,25 @@ func (s *Service) Delete(ctx context.Context, owner, id string, ifMatch int64) e
 	return s.Store.Delete(ctx, owner, id, ifMatch)
 }
 
+// CloseAccount marks owner's list as deleted: from now on it lists empty and takes no
+// write (see Store.Close). Deleting an account starts with it, so nothing of the
+// account is served, and nothing is added, while its data is being removed.
+func (s *Service) CloseAccount(ctx context.Context, owner string) error {
+	if err := s.Store.Close(ctx, owner, s.Now()); err != nil {
+		return fmt.Errorf("close account: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes every to-do of owner; it returns how many it deleted.
+func (s *Service) Purge(ctx context.Context, owner string) (int, error) {
+	n, err := s.Store.Purge(ctx, owner)
+	if err != nil {
+		return n, fmt.Errorf("purge todos: %w", err)
+	}
+	return n, nil
+}
+
 func (s *Service) newID(now time.Time) (string, error) {
 	// DefaultEntropy is safe for concurrent use and monotonic within a millisecond.
 	id, err := ulid.New(ulid.Timestamp(now), ulid.DefaultEntropy())

@@ -95,7 +95,24 @@ type Store interface {
 	Replace(ctx context.Context, owner string, t Todo, prev int64) error
 	// Delete removes a to-do; with version > 0 only if that is the stored version.
 	Delete(ctx context.Context, owner, id string, version int64) error
+	// Close marks owner's list as deleted (the account is being deleted, or was): from
+	// then on List answers an empty page and Create, Replace and Delete fail with
+	// Forbidden (ClosedMessage), so a token that outlives its account writes nothing.
+	// It is idempotent. The mark is kept for at least ClosedRetention after at.
+	Close(ctx context.Context, owner string, at time.Time) error
+	// Purge deletes every to-do of owner and returns how many it deleted. It is
+	// idempotent: a second call deletes what is left, if anything.
+	Purge(ctx context.Context, owner string) (int, error)
 }
+
+// ClosedMessage is the message of the Forbidden error a Store returns for a write to
+// a closed (deleted) account.
+const ClosedMessage = "this account was deleted; sign up again to use MyTodoList"
+
+// ClosedRetention is how long a closed account's mark is kept at least: longer than
+// any token of the account can live (Cognito id and access tokens live at most a
+// day), so no token outlives it. Only the mark is kept, no data.
+const ClosedRetention = 48 * time.Hour
 
 // The instants a to-do can hold: those RFC 3339 can write in UTC, the years 0000 to
 // 9999. Every time is stored and shown in UTC, so this is checked after conversion.

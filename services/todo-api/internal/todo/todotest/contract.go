@@ -180,4 +180,65 @@ func StoreContract(t *testing.T, newStore func(t *testing.T) todo.Store) {
 		wantCode(t, err, apperr.NotFound)
 		wantCode(t, s.Delete(ctx, alice, a.ID, 0), apperr.NotFound)
 	})
+
+	t.Run("purge deletes every to-do of the owner only", func(t *testing.T) {
+		s, alice, bob := newStore(t), owner("alice"), owner("bob")
+		// More than one BatchWriteItem (25) of to-dos.
+		const n = 30
+		for i := range n {
+			if err := s.Create(ctx, alice, mk(i, fmt.Sprint("a", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := mk(99, "bob's")
+		if err := s.Create(ctx, bob, b); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Purge(ctx, alice)
+		if err != nil || got != n {
+			t.Fatalf("Purge = %d, %v; want %d, nil", got, err, n)
+		}
+		if p, err := s.List(ctx, alice, 100, ""); err != nil || len(p.Items) != 0 {
+			t.Fatalf("alice's list after purge = %d items, %v; want none", len(p.Items), err)
+		}
+		if got, err := s.Purge(ctx, alice); err != nil || got != 0 {
+			t.Fatalf("second Purge = %d, %v; want 0, nil", got, err)
+		}
+		if _, err := s.Get(ctx, bob, b.ID); err != nil {
+			t.Fatalf("bob's to-do after alice's purge: %v", err)
+		}
+	})
+
+	t.Run("a closed account serves nothing and takes no write", func(t *testing.T) {
+		s, alice, bob := newStore(t), owner("alice"), owner("bob")
+		a := mk(1, "before")
+		if err := s.Create(ctx, alice, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, bob, mk(2, "bob's")); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // idempotent
+			if err := s.Close(ctx, alice, base); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p, err := s.List(ctx, alice, 10, ""); err != nil || len(p.Items) != 0 || len(p.Unreadable) != 0 {
+			t.Fatalf("closed list = %+v, %v; want an empty page", p, err)
+		}
+		wantCode(t, s.Create(ctx, alice, mk(3, "after")), apperr.Forbidden)
+		changed := a
+		changed.Title, changed.Version = "changed", 2
+		wantCode(t, s.Replace(ctx, alice, changed, 1), apperr.Forbidden)
+		wantCode(t, s.Delete(ctx, alice, a.ID, 0), apperr.Forbidden)
+		if n, err := s.Purge(ctx, alice); err != nil || n != 1 {
+			t.Fatalf("Purge of a closed account = %d, %v; want 1, nil", n, err)
+		}
+		if p, err := s.List(ctx, bob, 10, ""); err != nil || len(p.Items) != 1 {
+			t.Fatalf("bob's list after alice closed = %+v, %v", p, err)
+		}
+		if err := s.Create(ctx, bob, mk(4, "bob's second")); err != nil {
+			t.Fatalf("bob writes after alice closed: %v", err)
+		}
+	})
 }

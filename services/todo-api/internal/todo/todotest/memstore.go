@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
@@ -16,19 +17,25 @@ import (
 // Memory is an in-memory todo.Store. Like the DynamoDB store it keeps what it is given
 // and reports a to-do that breaks todo.CheckStored when it reads it.
 type Memory struct {
-	mu    sync.Mutex
-	items map[string]map[string]todo.Todo // owner -> id -> to-do
+	mu     sync.Mutex
+	items  map[string]map[string]todo.Todo // owner -> id -> to-do
+	closed map[string]bool                 // owners whose account was deleted
 }
 
 var _ todo.Store = (*Memory)(nil)
 
 // NewMemory returns an empty store.
-func NewMemory() *Memory { return &Memory{items: map[string]map[string]todo.Todo{}} }
+func NewMemory() *Memory {
+	return &Memory{items: map[string]map[string]todo.Todo{}, closed: map[string]bool{}}
+}
 
 // Create implements todo.Store.
 func (m *Memory) Create(_ context.Context, owner string, t todo.Todo) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed[owner] {
+		return apperr.New(apperr.Forbidden, todo.ClosedMessage)
+	}
 	if m.items[owner] == nil {
 		m.items[owner] = map[string]todo.Todo{}
 	}
@@ -57,6 +64,9 @@ func (m *Memory) Get(_ context.Context, owner, id string) (todo.Todo, error) {
 func (m *Memory) List(_ context.Context, owner string, limit int, cursor string) (todo.Page, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed[owner] {
+		return todo.Page{}, nil
+	}
 	ids := make([]string, 0, len(m.items[owner]))
 	for id := range m.items[owner] {
 		if cursor == "" || id < cursor {
@@ -84,6 +94,9 @@ func (m *Memory) List(_ context.Context, owner string, limit int, cursor string)
 func (m *Memory) Replace(_ context.Context, owner string, t todo.Todo, prev int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed[owner] {
+		return apperr.New(apperr.Forbidden, todo.ClosedMessage)
+	}
 	cur, ok := m.items[owner][t.ID]
 	if !ok {
 		return apperr.New(apperr.NotFound, "no such to-do")
@@ -99,6 +112,9 @@ func (m *Memory) Replace(_ context.Context, owner string, t todo.Todo, prev int6
 func (m *Memory) Delete(_ context.Context, owner, id string, version int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed[owner] {
+		return apperr.New(apperr.Forbidden, todo.ClosedMessage)
+	}
 	cur, ok := m.items[owner][id]
 	if !ok {
 		return apperr.New(apperr.NotFound, "no such to-do")
@@ -108,4 +124,21 @@ func (m *Memory) Delete(_ context.Context, owner, id string, version int64) erro
 	}
 	delete(m.items[owner], id)
 	return nil
+}
+
+// Close implements todo.Store.
+func (m *Memory) Close(_ context.Context, owner string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed[owner] = true
+	return nil
+}
+
+// Purge implements todo.Store.
+func (m *Memory) Purge(_ context.Context, owner string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.items[owner])
+	delete(m.items, owner)
+	return n, nil
 }
