@@ -173,10 +173,11 @@ type stackRun struct {
 	con *console
 
 	mu          sync.Mutex
-	children    []*child // in start order
-	startedMoto *child   // nil when moto was already running
-	stackFile   string   // set once this run wrote stack.json
-	dead        *child   // the first child that died unexpectedly
+	cognito     *http.Server // the Cognito stand-in (cognito.go)
+	children    []*child     // in start order
+	startedMoto *child       // nil when moto was already running
+	stackFile   string       // set once this run wrote stack.json
+	dead        *child       // the first child that died unexpectedly
 	died        chan struct{}
 	// replicator keeps the further regions' replicas in step (regions.go), until
 	// stopReplicator is called.
@@ -271,12 +272,17 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	cognitoURL, err := s.startCognito(ep, res)
+	if err != nil {
+		return nil, err
+	}
 	st := &stack.Stack{
-		Region:      o.Region,
-		AWSEndpoint: ep,
-		CAFile:      certs.CACert,
-		Services:    map[string]stack.Service{},
-		Resources:   res,
+		Region:          o.Region,
+		AWSEndpoint:     ep,
+		CognitoEndpoint: cognitoURL,
+		CAFile:          certs.CACert,
+		Services:        map[string]stack.Service{},
+		Resources:       res,
 	}
 	if port, err := strconv.Atoi(ep[strings.LastIndex(ep, ":")+1:]); err == nil {
 		moto := stack.Service{URL: ep, Port: port}
@@ -452,6 +458,7 @@ func (s *stackRun) shutdown() {
 		rep.Wait()
 		s.con.Printf("stopped the replicator")
 	}
+	s.stopCognito()
 	if s.startedMoto != nil {
 		s.stop(s.startedMoto)
 	}

@@ -120,11 +120,15 @@ func TestRunStartsMotoServesAndStops(t *testing.T) {
 	apiURL := fmt.Sprintf("https://localhost:%d", apiPort)
 
 	t.Run("stack.json", func(t *testing.T) {
+		if !strings.HasPrefix(st.CognitoEndpoint, "http://127.0.0.1:") {
+			t.Errorf("cognitoEndpoint %q, want the stand-in on a loopback port", st.CognitoEndpoint)
+		}
 		want := &stack.Stack{
-			Region:      "us-east-1",
-			AWSEndpoint: motoURL,
-			CAFile:      filepath.Join(dir, "tls", "ca.pem"),
-			APIURL:      apiURL,
+			Region:          "us-east-1",
+			AWSEndpoint:     motoURL,
+			CognitoEndpoint: st.CognitoEndpoint,
+			CAFile:          filepath.Join(dir, "tls", "ca.pem"),
+			APIURL:          apiURL,
 			Services: map[string]stack.Service{
 				"moto":    {URL: motoURL, Port: motoPort, PID: st.Services["moto"].PID},
 				"testsvc": {URL: apiURL, Port: apiPort, PID: st.Services["testsvc"].PID},

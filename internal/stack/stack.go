@@ -21,6 +21,10 @@ type Stack struct {
 	Region string `json:"region"`
 	// AWSEndpoint is the endpoint override (moto), empty against real AWS.
 	AWSEndpoint string `json:"awsEndpoint,omitempty"`
+	// CognitoEndpoint is the user pools' endpoint for clients, when it is not
+	// AWSEndpoint: locally the stand-in in front of moto that adds the calls moto
+	// lacks (internal/cognitolocal). Empty means AWSEndpoint (or AWS's own).
+	CognitoEndpoint string `json:"cognitoEndpoint,omitempty"`
 	// CAFile is the PEM file of the CA that signed the local TLS certificates.
 	CAFile string `json:"caFile,omitempty"`
 	// APIURL is the public HTTPS base URL of the to-do API.

@@ -158,10 +158,19 @@ func newUser(t *testing.T, bin, stackFile, name string) *user {
 // run runs the todo CLI and returns stdout, stderr and the exit code.
 func (u *user) run(args ...string) (string, string, int) {
 	u.t.Helper()
+	return u.runWith(nil, args...)
+}
+
+// runWith is run with more environment variables.
+func (u *user) runWith(env map[string]string, args ...string) (string, string, int) {
+	u.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, u.bin, append([]string{"--stack", u.stack}, args...)...)
 	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+u.home, "TODO_PASSWORD="+u.password, "HOME="+u.home)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Stdin = strings.NewReader("")

@@ -112,6 +112,16 @@ type Client struct {
 	base  *url.URL
 	http  *http.Client
 	token TokenSource
+	renew TokenSource
+}
+
+// WithRenew makes the client answer a 401 by getting a new token from renew (a
+// refresh with the refresh token, whatever the stored expiry says) and sending the
+// request once more: an id token can expire, or be refused for clock skew, between
+// the check before a request and its arrival.
+func (c *Client) WithRenew(renew TokenSource) *Client {
+	c.renew = renew
+	return c
 }
 
 // New returns a Client for the API at baseURL (for example https://localhost:8443).
@@ -220,49 +230,73 @@ func (c *Client) Call(ctx context.Context, method string, path []string, q url.V
 	return c.do(ctx, method, c.base.JoinPath(path...), q, in, out)
 }
 
-// do sends one request and decodes a 2xx JSON answer into out (when not nil).
+// do sends one request and decodes a 2xx JSON answer into out (when not nil). A 401
+// is answered by one renewal of the token and one more try, when WithRenew was set.
 func (c *Client) do(ctx context.Context, method string, u *url.URL, q url.Values, in, out any) error {
 	u.RawQuery = q.Encode()
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("encode request: %w", err)
 		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u.String(), err)
+		body = b
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	status, b, err := c.send(ctx, method, u, body, in != nil, tok, c.renew != nil)
+	if err == nil && status == http.StatusUnauthorized {
+		if tok, err = c.renew(ctx); err != nil {
+			return err
+		}
+		status, b, err = c.send(ctx, method, u, body, in != nil, tok, false)
 	}
-	resp, err := c.http.Do(req)
 	if err != nil {
-		return networkError(method, u.String(), err)
+		return err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, u.String(), err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return errorFrom(resp, b)
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
+	if out == nil || status == http.StatusNoContent {
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, u.String(), err)
 	}
 	return nil
+}
+
+// send makes one exchange and returns the status and body of a 2xx answer (or of a
+// 401 when pass401), and an *Error for any other status.
+func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byte, hasBody bool, tok string, pass401 bool) (int, []byte, error) {
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %w", method, u.String(), err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	if hasBody {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, networkError(method, u.String(), err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, u.String(), err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized && pass401 {
+		return resp.StatusCode, b, nil
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return 0, nil, errorFrom(resp, b)
+	}
+	return resp.StatusCode, b, nil
 }
 
 // errorFrom decodes the API's error envelope; a body that is not one (a proxy's error

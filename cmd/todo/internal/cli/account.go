@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/files"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/output"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/session"
 )
@@ -138,10 +137,15 @@ stdin is a terminal, else the first line of stdin.`,
 }
 
 func (a *app) logoutCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "logout",
-		Short: "Sign out everywhere (best effort) and delete the session file",
-		Args:  cobra.NoArgs,
+	var everywhere bool
+	cmd := &cobra.Command{
+		Use:   "logout [--everywhere]",
+		Short: "Sign out here (or everywhere) and delete the session file",
+		Long: `Sign out and delete the session file. Without flags this session's refresh token is
+revoked (RevokeToken) and your other devices stay signed in; --everywhere signs out every
+session of the user (GlobalSignOut). Either call is best effort: the file is deleted
+even when Cognito cannot be reached.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			k, err := a.sessions()
 			if err != nil {
@@ -152,27 +156,36 @@ func (a *app) logoutCmd() *cobra.Command {
 				a.printf("not logged in\n")
 				return nil
 			}
-			if err != nil {
+			switch {
+			case err != nil:
 				// An unreadable session file is deleted all the same.
 				fmt.Fprintf(a.stderr, "warning: %v\n", err)
-			} else if err := a.signOut(cmd.Context(), k); err != nil {
-				fmt.Fprintf(a.stderr, "warning: %v; the session file is deleted all the same\n", err)
+			case everywhere:
+				if err := a.signOut(cmd.Context(), k); err != nil {
+					fmt.Fprintf(a.stderr, "warning: %v; the session file is deleted all the same\n", err)
+				}
+			default:
+				if err := a.signOutHere(cmd.Context(), sess); err != nil {
+					fmt.Fprintf(a.stderr, "warning: %v; the session file is deleted all the same\n", err)
+				}
 			}
-			if err := k.Store.Delete(); err != nil {
+			if err := a.forget(k); err != nil {
 				return err
 			}
-			// The identity pool's AWS credentials belong to the session: they go too.
-			if err := (files.Cache{Path: files.CachePath(k.Store.Path)}).Delete(); err != nil {
-				return err
+			where := ""
+			if everywhere {
+				where = " everywhere"
 			}
 			if sess != nil {
-				a.printf("logged out %s\n", sess.Email)
+				a.printf("logged out %s%s\n", sess.Email, where)
 			} else {
 				a.printf("logged out\n")
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&everywhere, "everywhere", false, "sign out every session of the user, on every device (GlobalSignOut)")
+	return cmd
 }
 
 // signOut calls GlobalSignOut with a fresh access token, so that the refresh token

@@ -56,6 +56,8 @@ type app struct {
 
 	resolved *settings.Settings
 	keeper   *session.Keeper
+	// lines reads secrets from a stdin that is not a terminal, one a line.
+	lines *bufio.Reader
 }
 
 func (a *app) root() *cobra.Command {
@@ -82,6 +84,7 @@ single values. The session is kept in $XDG_CONFIG_HOME/serverless-architect/todo
 
 	root.AddCommand(
 		a.signupCmd(), a.confirmCmd(), a.loginCmd(), a.logoutCmd(), a.whoamiCmd(),
+		a.passwordCmd(), a.accountCmd(),
 		a.addCmd(), a.lsCmd(), a.showCmd(), a.doneCmd(), a.editCmd(), a.rmCmd(),
 		a.filesCmd(),
 	)
@@ -184,25 +187,37 @@ func (a *app) api() (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.New(s.APIURL, hc, k.Token)
+	c, err := api.New(s.APIURL, hc, k.Token)
+	if err != nil {
+		return nil, err
+	}
+	return c.WithRenew(k.RenewToken), nil
 }
 
 // password returns the password from the flag, TODO_PASSWORD, a prompt without echo when
 // stdin is a terminal, or else the first line of stdin. twice asks again to confirm.
 func (a *app) password(flag string, twice bool) (string, error) {
+	return a.secret(flag, "--password", "TODO_PASSWORD", "Password", twice)
+}
+
+// secret returns a secret from the flag (named flagName, "" when there is none), the
+// variable env, a prompt without echo (label) when stdin is a terminal, or else the
+// next line of stdin (so two secrets can come on two lines). twice asks again to
+// confirm.
+func (a *app) secret(flag, flagName, env, label string, twice bool) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	if p := a.getenv("TODO_PASSWORD"); p != "" {
+	if p := a.getenv(env); p != "" {
 		return p, nil
 	}
 	if f, ok := a.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p, err := a.prompt(f, "Password: ")
+		p, err := a.prompt(f, label+": ")
 		if err != nil {
 			return "", err
 		}
 		if twice {
-			again, err := a.prompt(f, "Password (again): ")
+			again, err := a.prompt(f, label+" (again): ")
 			if err != nil {
 				return "", err
 			}
@@ -212,13 +227,20 @@ func (a *app) password(flag string, twice bool) (string, error) {
 		}
 		return p, nil
 	}
-	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if a.lines == nil {
+		a.lines = bufio.NewReader(a.stdin)
+	}
+	line, err := a.lines.ReadString('\n')
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
 		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("read password from stdin: %w", err)
+			return "", fmt.Errorf("read %s from stdin: %w", strings.ToLower(label), err)
 		}
-		return "", errors.New("no password: pass --password, set TODO_PASSWORD, or run in a terminal to be asked")
+		pass := ""
+		if flagName != "" {
+			pass = "pass " + flagName + ", "
+		}
+		return "", fmt.Errorf("no %s: %sset %s, or run in a terminal to be asked", strings.ToLower(label), pass, env)
 	}
 	return line, nil
 }

@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -364,17 +366,49 @@ func TestUntrustedServer(t *testing.T) {
 	}
 }
 
-func TestUnauthorizedHint(t *testing.T) {
-	w := newWorld(t)
-	// A session whose id token is empty makes the fake API answer 401.
-	if err := w.store().Save(&session.Session{Email: "a@example.com", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	code, _, errOut := w.run(t, "", "ls")
-	want := "error: missing bearer token (request req-1)\nhint: run todo login\n"
-	if code != 1 || errOut != want {
-		t.Errorf("exit %d, stderr %q; want 1, %q", code, errOut, want)
-	}
+// TestUnauthorizedRenewsOnce: a 401 from the API (here: a stored id token the API
+// refuses although its expiry says it is valid) makes the CLI refresh the session once
+// and send the request again with the new token; when Cognito refuses the refresh
+// token, the user is told to log in.
+func TestUnauthorizedRenewsOnce(t *testing.T) {
+	t.Run("renewed", func(t *testing.T) {
+		w := newWorld(t)
+		// A session whose id token is empty makes the fake API answer 401.
+		if err := w.store().Save(&session.Session{Email: "a@example.com", ClientID: "client-1", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		newTok := idToken(t, "sub-a", "a@example.com", time.Now().Add(time.Hour))
+		w.cognito.ops["InitiateAuth"] = func(map[string]any) (int, any) {
+			return http.StatusOK, map[string]any{"AuthenticationResult": map[string]any{"IdToken": newTok, "AccessToken": "access-2", "ExpiresIn": 3600}}
+		}
+		code, out, errOut := w.run(t, "", "ls")
+		if code != 0 || errOut != "" || out != "no to-dos\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 0 and an empty list", code, out, errOut)
+		}
+		reqs := w.api.requests()
+		if len(reqs) != 2 || strings.TrimSpace(reqs[0].Auth) != "Bearer" || reqs[1].Auth != "Bearer "+newTok {
+			t.Errorf("API requests %+v, want the refused one and one with the renewed token", reqs)
+		}
+		if sess, err := w.store().Load(); err != nil || sess.IDToken != newTok {
+			t.Errorf("stored session %+v, %v; want the renewed token saved", sess, err)
+		}
+	})
+	t.Run("refresh refused", func(t *testing.T) {
+		w := newWorld(t)
+		if err := w.store().Save(&session.Session{Email: "a@example.com", ClientID: "client-1", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		w.cognito.ops["InitiateAuth"] = func(map[string]any) (int, any) {
+			return cognitoError("NotAuthorizedException", "Refresh Token has been revoked")
+		}
+		code, _, errOut := w.run(t, "", "ls")
+		if want := "error: session expired: run todo login\n"; code != 1 || errOut != want {
+			t.Errorf("exit %d, stderr %q; want 1, %q", code, errOut, want)
+		}
+		if n := len(w.api.requests()); n != 1 {
+			t.Errorf("the API got %d requests, want 1 (no retry without a new token)", n)
+		}
+	})
 }
 
 func TestRefreshBeforeCall(t *testing.T) {
@@ -558,13 +592,20 @@ func TestAccountCommands(t *testing.T) {
 		t.Errorf("session (-want +got):\n%s", diff)
 	}
 
-	// logout signs out at Cognito and deletes the file; a second logout says so.
+	// logout revokes this session's refresh token and deletes the file; a second
+	// logout says so.
+	w.cognito.ops["RevokeToken"] = func(body map[string]any) (int, any) {
+		if body["Token"] != "refresh-1" || body["ClientId"] != "client-1" {
+			return cognitoError("InvalidParameterException", fmt.Sprintf("unexpected %v", body))
+		}
+		return http.StatusOK, map[string]any{}
+	}
 	code, out, errOut := w.run(t, "", "logout")
 	if code != 0 || out != "logged out alice@example.com\n" || errOut != "" {
 		t.Errorf("logout: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if last := w.cognito.opNames(); last[len(last)-1] != "GlobalSignOut" {
-		t.Errorf("Cognito calls %v, want GlobalSignOut last", last)
+	if last := w.cognito.opNames(); last[len(last)-1] != "RevokeToken" {
+		t.Errorf("Cognito calls %v, want RevokeToken last", last)
 	}
 	if _, err := st.Load(); !errors.Is(err, session.ErrNotLoggedIn) {
 		t.Errorf("session after logout: err = %v, want ErrNotLoggedIn", err)
@@ -581,8 +622,8 @@ func TestLogoutWhenCognitoFails(t *testing.T) {
 	w.cognito.ops["GlobalSignOut"] = func(map[string]any) (int, any) {
 		return cognitoError("NotAuthorizedException", "Access Token has been revoked")
 	}
-	code, out, errOut := w.run(t, "", "logout")
-	if code != 0 || out != "logged out alice@example.com\n" {
+	code, out, errOut := w.run(t, "", "logout", "--everywhere")
+	if code != 0 || out != "logged out alice@example.com everywhere\n" {
 		t.Errorf("logout: exit %d, stdout %q", code, out)
 	}
 	if !strings.Contains(errOut, "warning: could not sign out at Cognito") {
@@ -590,5 +631,102 @@ func TestLogoutWhenCognitoFails(t *testing.T) {
 	}
 	if _, err := w.store().Load(); !errors.Is(err, session.ErrNotLoggedIn) {
 		t.Errorf("session after logout: err = %v, want it deleted", err)
+	}
+}
+
+// TestPasswordCommands: forgot, confirm and change send Cognito what the app sends,
+// with the passwords from the environment or stdin, and tell the user what to do
+// next; Cognito's refusals are sentences.
+func TestPasswordCommands(t *testing.T) {
+	w := newWorld(t)
+	w.cognito.ops["ForgotPassword"] = func(map[string]any) (int, any) {
+		return http.StatusOK, map[string]any{"CodeDeliveryDetails": map[string]any{"Destination": "a***@e***.com", "DeliveryMedium": "EMAIL"}}
+	}
+	code, out, errOut := w.run(t, "", "password", "forgot", "--email", "alice@example.com")
+	if code != 0 || !strings.Contains(out, "sent to a***@e***.com: run todo password confirm --email alice@example.com --code CODE") {
+		t.Errorf("forgot: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	w.cognito.ops["ConfirmForgotPassword"] = func(b map[string]any) (int, any) {
+		if b["ConfirmationCode"] != "123456" {
+			return cognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+		}
+		if b["Password"] != "N3w-Passw0rd!" || b["Username"] != "alice@example.com" || b["ClientId"] != "client-1" {
+			return cognitoError("InvalidParameterException", fmt.Sprintf("unexpected %v", b))
+		}
+		return http.StatusOK, map[string]any{}
+	}
+	code, out, errOut = w.run(t, "N3w-Passw0rd!\n", "password", "confirm", "--email", "alice@example.com", "--code", "123456")
+	if code != 0 || out != "new password set for alice@example.com: run todo login --email alice@example.com\n" {
+		t.Errorf("confirm: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = w.run(t, "N3w-Passw0rd!\n", "password", "confirm", "--email", "alice@example.com", "--code", "000000")
+	if want := "error: the code is wrong or has expired: run todo password forgot for a new one\n"; code != 1 || errOut != want {
+		t.Errorf("confirm with a bad code: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+
+	w.login(t, "alice@example.com", time.Now().Add(time.Hour))
+	w.cognito.ops["ChangePassword"] = func(b map[string]any) (int, any) {
+		if b["PreviousPassword"] != "Old-Passw0rd!" {
+			return cognitoError("NotAuthorizedException", "Incorrect username or password.")
+		}
+		if b["AccessToken"] != "access-alice@example.com" || b["ProposedPassword"] != "N3w-Passw0rd!" {
+			return cognitoError("InvalidParameterException", fmt.Sprintf("unexpected %v", b))
+		}
+		return http.StatusOK, map[string]any{}
+	}
+	// From stdin: the current password, then the new one.
+	code, out, errOut = w.run(t, "Old-Passw0rd!\nN3w-Passw0rd!\n", "password", "change")
+	if code != 0 || out != "password changed for alice@example.com\n" {
+		t.Errorf("change: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	w.env["TODO_PASSWORD"], w.env["TODO_NEW_PASSWORD"] = "wrong", "N3w-Passw0rd!"
+	code, _, errOut = w.run(t, "", "password", "change")
+	if want := "error: the current password is wrong\n"; code != 1 || errOut != want {
+		t.Errorf("change with a wrong password: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+}
+
+// TestAccountDelete: without --yes nothing is called; with it the API's DELETE /v1/me
+// comes first, then Cognito's DeleteUser with the access token, then the session is
+// forgotten. When the API fails, Cognito is not called and the session stays.
+func TestAccountDelete(t *testing.T) {
+	w := newWorld(t)
+	w.login(t, "alice@example.com", time.Now().Add(time.Hour))
+	code, _, errOut := w.run(t, "", "account", "delete")
+	if code != 1 || !strings.Contains(errOut, "run todo account delete --yes") || len(w.api.requests()) != 0 || len(w.cognito.calls) != 0 {
+		t.Errorf("without --yes: exit %d, stderr %q, %d API and %d Cognito calls", code, errOut, len(w.api.requests()), len(w.cognito.calls))
+	}
+
+	w.cognito.ops["DeleteUser"] = func(b map[string]any) (int, any) {
+		if b["AccessToken"] != "access-alice@example.com" {
+			return cognitoError("NotAuthorizedException", "Invalid Access Token")
+		}
+		return http.StatusOK, map[string]any{}
+	}
+	code, out, errOut := w.run(t, "", "account", "delete", "--yes")
+	if code != 0 || out != "deleted the account alice@example.com with all its to-dos and files\n" {
+		t.Errorf("delete: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if r := w.api.requests(); len(r) != 1 || r[0].Method != "DELETE" || r[0].Path != "/v1/me" {
+		t.Errorf("API requests %+v, want one DELETE /v1/me", r)
+	}
+	if ops := w.cognito.opNames(); !slices.Equal(ops, []string{"DeleteUser"}) {
+		t.Errorf("Cognito calls %v, want [DeleteUser]", ops)
+	}
+	if _, err := w.store().Load(); !errors.Is(err, session.ErrNotLoggedIn) {
+		t.Errorf("session after deletion: %v, want none", err)
+	}
+
+	// The API down: nothing else happens, the session stays for a retry.
+	w2 := newWorld(t)
+	w2.login(t, "bob@example.com", time.Now().Add(time.Hour))
+	w2.env["TODO_STACK_FILE"] = w2.stackFile
+	code, _, errOut = w2.run(t, "", "--api-url", "https://127.0.0.1:1", "account", "delete", "--yes")
+	if code != 1 || !strings.Contains(errOut, "nothing else was deleted; run the command again") || len(w2.cognito.calls) != 0 {
+		t.Errorf("API down: exit %d, stderr %q, Cognito calls %v", code, errOut, w2.cognito.opNames())
+	}
+	if _, err := w2.store().Load(); err != nil {
+		t.Errorf("session after a failed deletion: %v, want it kept", err)
 	}
 }

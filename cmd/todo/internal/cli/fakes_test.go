@@ -92,6 +92,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id, isItem := strings.CutPrefix(r.URL.Path, "/v1/todos/")
 	switch {
+	case r.URL.Path == "/v1/me" && r.Method == http.MethodDelete:
+		delete(f.todos, owner)
+		w.WriteHeader(http.StatusNoContent)
 	case r.URL.Path == "/v1/todos" && r.Method == http.MethodGet:
 		limit := 50
 		if l := r.URL.Query().Get("limit"); l != "" {

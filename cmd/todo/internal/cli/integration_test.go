@@ -151,14 +151,14 @@ func TestCognitoLifecycle(t *testing.T) {
 		}
 	})
 
-	t.Run("logout revokes the refresh token", func(t *testing.T) {
+	t.Run("logout everywhere revokes the refresh token", func(t *testing.T) {
 		st := w.store()
 		kept, err := st.Load()
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, out, errOut := w.run(t, "", "logout")
-		expect(t, code, out, errOut, 0, "logged out "+email, "")
+		code, out, errOut := w.run(t, "", "logout", "--everywhere")
+		expect(t, code, out, errOut, 0, "logged out "+email+" everywhere", "")
 		if errOut != "" {
 			t.Errorf("logout stderr %q, want nothing (GlobalSignOut should succeed)", errOut)
 		}

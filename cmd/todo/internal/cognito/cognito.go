@@ -1,7 +1,8 @@
 // Package cognito is the todo CLI's side of Amazon Cognito user pools: the public,
 // unsigned operations a mobile app calls (SignUp, ConfirmSignUp, InitiateAuth with
-// USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH, GlobalSignOut), with Cognito's errors
-// turned into sentences a user can act on.
+// USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH, RevokeToken, GlobalSignOut,
+// ForgotPassword, ConfirmForgotPassword, ChangePassword, DeleteUser), with Cognito's
+// errors turned into sentences a user can act on.
 package cognito
 
 import (
@@ -135,6 +136,61 @@ func (c *Client) SignOut(ctx context.Context, accessToken string) error {
 	return nil
 }
 
+// Revoke revokes one refresh token (RevokeToken) and the tokens issued from it: a
+// sign-out of this device only.
+func (c *Client) Revoke(ctx context.Context, clientID, refreshToken string) error {
+	_, err := c.api.RevokeToken(ctx, &cip.RevokeTokenInput{ClientId: aws.String(clientID), Token: aws.String(refreshToken)})
+	if err != nil {
+		return c.translate("sign out", clientID, err)
+	}
+	return nil
+}
+
+// ForgotPassword asks Cognito to send a code to reset the password of email; it
+// returns where the code went (masked by Cognito), if known.
+func (c *Client) ForgotPassword(ctx context.Context, clientID, email string) (string, error) {
+	out, err := c.api.ForgotPassword(ctx, &cip.ForgotPasswordInput{ClientId: aws.String(clientID), Username: aws.String(email)})
+	if err != nil {
+		return "", c.translate("reset the password", clientID, err)
+	}
+	if d := out.CodeDeliveryDetails; d != nil {
+		return aws.ToString(d.Destination), nil
+	}
+	return "", nil
+}
+
+// ConfirmForgotPassword sets a new password with the code ForgotPassword sent.
+func (c *Client) ConfirmForgotPassword(ctx context.Context, clientID, email, code, password string) error {
+	_, err := c.api.ConfirmForgotPassword(ctx, &cip.ConfirmForgotPasswordInput{
+		ClientId: aws.String(clientID), Username: aws.String(email), ConfirmationCode: aws.String(code), Password: aws.String(password),
+	})
+	if err != nil {
+		return c.translate("set the new password", clientID, err)
+	}
+	return nil
+}
+
+// ChangePassword changes the signed-in user's password.
+func (c *Client) ChangePassword(ctx context.Context, accessToken, previous, proposed string) error {
+	_, err := c.api.ChangePassword(ctx, &cip.ChangePasswordInput{
+		AccessToken: aws.String(accessToken), PreviousPassword: aws.String(previous), ProposedPassword: aws.String(proposed),
+	})
+	if err != nil {
+		return c.translate("change the password", "", err)
+	}
+	return nil
+}
+
+// DeleteUser deletes the signed-in user from the pool (the user's own DeleteUser,
+// with the access token).
+func (c *Client) DeleteUser(ctx context.Context, accessToken string) error {
+	_, err := c.api.DeleteUser(ctx, &cip.DeleteUserInput{AccessToken: aws.String(accessToken)})
+	if err != nil {
+		return c.translate("delete the account", "", err)
+	}
+	return nil
+}
+
 func tokens(out *cip.InitiateAuthOutput) (session.Tokens, error) {
 	if out.ChallengeName != "" {
 		return session.Tokens{}, fmt.Errorf("sign-in asks for the %s challenge, which the todo CLI does not support", out.ChallengeName)
@@ -180,9 +236,12 @@ func (c *Client) translate(op, clientID string, err error) error {
 	case "UsernameExistsException":
 		text = "an account with this email already exists"
 	case "NotAuthorizedException":
-		if op == "log in" {
+		switch op {
+		case "log in":
 			text = "wrong email or password"
-		} else {
+		case "change the password":
+			text = "the current password is wrong"
+		default:
 			text = fmt.Sprintf("%s: not authorized: %s", op, msg)
 		}
 	case "UserNotFoundException":
@@ -197,9 +256,15 @@ func (c *Client) translate(op, clientID string, err error) error {
 	case "CodeMismatchException":
 		text = "wrong confirmation code"
 	case "ExpiredCodeException":
-		text = "the confirmation code has expired: sign up again for a new one"
+		if op == "set the new password" {
+			text = "the code is wrong or has expired: run todo password forgot for a new one"
+		} else {
+			text = "the confirmation code has expired: sign up again for a new one"
+		}
 	case "InvalidPasswordException":
 		text = "password rejected: " + msg
+	case "UnsupportedOperationException", "UnsupportedTokenTypeException":
+		text = fmt.Sprintf("%s: %s", op, msg)
 	case "InvalidParameterException":
 		text = fmt.Sprintf("%s: %s", op, msg)
 	case "TooManyRequestsException", "LimitExceededException", "TooManyFailedAttemptsException":

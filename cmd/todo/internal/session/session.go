@@ -214,13 +214,28 @@ func (k *Keeper) Current() (*Session, error) {
 
 // Fresh returns the session, refreshed first when its id token expires within
 // RefreshMargin.
-func (k *Keeper) Fresh(ctx context.Context) (*Session, error) {
+func (k *Keeper) Fresh(ctx context.Context) (*Session, error) { return k.fresh(ctx, false) }
+
+// Renew returns the session refreshed now, whatever its stored expiry says: for a
+// token the API refused as expired (clock skew, or it expired on the way).
+func (k *Keeper) Renew(ctx context.Context) (*Session, error) { return k.fresh(ctx, true) }
+
+// RenewToken is Renew's id token, the API client's renewal (api.Client.WithRenew).
+func (k *Keeper) RenewToken(ctx context.Context) (string, error) {
+	s, err := k.Renew(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.IDToken, nil
+}
+
+func (k *Keeper) fresh(ctx context.Context, force bool) (*Session, error) {
 	s, err := k.Current()
 	if err != nil {
 		return nil, err
 	}
 	now := k.now()
-	if s.Expiry.Sub(now) > RefreshMargin {
+	if !force && s.Expiry.Sub(now) > RefreshMargin {
 		return s, nil
 	}
 	if s.RefreshToken == "" {

@@ -75,6 +75,10 @@ func Resolve(f Flags, getenv func(string) string, cwd string) (Settings, error) 
 		out.CAFile = stackRelative(path, st.CAFile)
 	}
 	out.CognitoEndpoint = f.CognitoEndpoint
+	if out.CognitoEndpoint == "" && st.CognitoEndpoint != "" &&
+		getenv("AWS_ENDPOINT_URL") == "" && getenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER") == "" {
+		out.CognitoEndpoint = st.CognitoEndpoint
+	}
 	if out.CognitoEndpoint == "" && st.AWSEndpoint != "" &&
 		getenv("AWS_ENDPOINT_URL") == "" && getenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER") == "" {
 		out.CognitoEndpoint = st.AWSEndpoint

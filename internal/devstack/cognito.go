@@ -1,0 +1,55 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+
+	"github.com/serverless-architect/serverless-architect/internal/cognitolocal"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+// startCognito serves the Cognito stand-in (internal/cognitolocal) in front of moto on
+// a loopback port of its own, for the user pool calls moto lacks (DeleteUser,
+// RevokeToken); stack.json names it as cognitoEndpoint, which the todo CLI and the
+// MyTodoList app use for the user pool. It lives in this process and stops with it.
+func (s *stackRun) startCognito(ep string, res stack.Resources) (string, error) {
+	standIn, err := cognitolocal.New(ep, cip.NewFromConfig(motoConfig(s.o.Region, ep)), res.UserPoolID)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("the Cognito stand-in cannot listen: %w", err)
+	}
+	srv := &http.Server{Handler: standIn, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.con.Printf("the Cognito stand-in stopped: %v", err)
+		}
+	}()
+	s.mu.Lock()
+	s.cognito = srv
+	s.mu.Unlock()
+	u := "http://" + ln.Addr().String()
+	s.con.Printf("Cognito user pools for clients on %s (moto, plus DeleteUser and RevokeToken, which moto lacks)", u)
+	return u, nil
+}
+
+// stopCognito stops the stand-in, if it runs.
+func (s *stackRun) stopCognito() {
+	s.mu.Lock()
+	srv := s.cognito
+	s.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+}
