@@ -31,6 +31,9 @@ type Stack struct {
 	APIURL string `json:"apiUrl"`
 	// BlogURL is the public HTTPS origin of the blog (the local edge, or CloudFront).
 	BlogURL string `json:"blogUrl,omitempty"`
+	// AppURL is the public HTTPS origin of the MyTodoList app (the local edge, or
+	// CloudFront).
+	AppURL string `json:"appUrl,omitempty"`
 	// Services maps a service name to where it runs.
 	Services map[string]Service `json:"services"`
 	// GatewayReplicas are the gateway's processes, each on its own URL, when the
