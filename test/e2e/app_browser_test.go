@@ -239,7 +239,9 @@ func startAppBrowser(t *testing.T, appURL, spki, shots string, client *http.Clie
 	if err != nil {
 		t.Fatal(err)
 	}
-	mobile := func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) { p.Mobile = true }
+	mobile := func(p *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+		p.Mobile = true
+	}
 	a.do("a phone-sized screen", chromedp.EmulateViewport(360, 740, mobile))
 	return a
 }
