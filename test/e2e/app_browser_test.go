@@ -121,11 +121,16 @@ func (a *appSession) click(role, name string) chromedp.Action[chromedp.Void] {
 // see waits until an element of role holds text (for alert and status: the page's
 // messages).
 func (a *appSession) see(role, text string) chromedp.Action[chromedp.Void] {
+	return a.seeWithin(30*time.Second, role, text)
+}
+
+// seeWithin is see with its own time limit.
+func (a *appSession) seeWithin(limit time.Duration, role, text string) chromedp.Action[chromedp.Void] {
 	r, _ := json.Marshal(role)
 	q, _ := json.Marshal(text)
 	expr := fmt.Sprintf(`(() => { const sel = {alert: "[role=alert]", status: "[role=status]", listitem: "li", heading: "h1,h2,h3", dialog: "dialog[open]"}[%s];
 	  return [...document.querySelectorAll(sel)].some((e) => e.getClientRects().length > 0 && e.textContent.replace(/\s+/g, " ").includes(%s)); })()`, r, q)
-	poll := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))
+	poll := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(limit))
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if _, err := poll(ctx, t); err != nil {
 			return fmt.Errorf("no %s shows %q: %w", role, text, err)
@@ -305,6 +310,7 @@ func appJourney(t *testing.T, a *appSession, st *stack.Stack, axeSource string, 
 	// Another device changes a to-do first: the app's change is refused (412) and said so.
 	var tok string
 	a.eval(`(() => { for (let i = 0; i < localStorage.length; i++) { const k = localStorage.key(i); if (k.endsWith(".idToken")) return localStorage.getItem(k); } return ""; })()`, &tok)
+	sub := claimSub(t, tok)
 	plants := findTodo(t, a, apiURL, tok, "Water the plants")
 	client := a.httpClient()
 	if code, _, body := call(t, client, "PATCH", apiURL+"/v1/todos/"+plants.ID, tok, map[string]any{"title": "Water the plants and the roses"}, nil); code != 200 {
@@ -335,6 +341,7 @@ func appJourney(t *testing.T, a *appSession, st *stack.Stack, axeSource string, 
 	a.shot("app-todos-dark.png")
 	a.do("light theme", a.click("button", "Dark theme"))
 
+	s3c := s3.NewFromConfig(stackAWS(t, st), func(o *s3.Options) { o.UsePathStyle = true })
 	// Files: a 5.5 MiB file (two multipart parts) with progress, listed, downloaded
 	// byte for byte; the same file again asks first; a file over the limit is refused.
 	dir := t.TempDir()
@@ -381,6 +388,25 @@ func appJourney(t *testing.T, a *appSession, st *stack.Stack, axeSource string, 
 	if !bytes.Equal(got, data) {
 		t.Errorf("the downloaded file (%d bytes) differs from the uploaded one (%d bytes)", len(got), len(data))
 	}
+	// 100 MB: twenty parts through lib-storage, four at a time. It takes a minute or
+	// two against moto on a loaded machine, so it runs when asked (SA_APP_100MB=1).
+	if os.Getenv("SA_APP_100MB") == "1" {
+		video := filepath.Join(dir, "video.mp4")
+		if err := os.WriteFile(video, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(video, 100_000_000); err != nil {
+			t.Fatal(err)
+		}
+		started := time.Now()
+		a.do("upload 100 MB", chromedp.SetUploadFiles(byLabel("Choose a file"), []string{video}), a.click("button", "Upload"),
+			a.seeWithin(5*time.Minute, "status", "Uploaded “video.mp4” (100 MB)."), a.see("listitem", "video.mp4"))
+		t.Logf("100 MB uploaded from the browser to moto in %s", time.Since(started).Round(time.Second))
+		head, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Resources.FilesBucket), Key: aws.String("users/" + sub + "/video.mp4")})
+		if err != nil || aws.ToInt64(head.ContentLength) != 100_000_000 {
+			t.Errorf("video.mp4 in the folder the API states: %v, %v; want 100000000 bytes", head, err)
+		}
+	}
 	a.axe("files", axeSource)
 
 	// Sign out everywhere, forget the password, sign in with a new one.
@@ -417,7 +443,6 @@ func appJourney(t *testing.T, a *appSession, st *stack.Stack, axeSource string, 
 	a.do("change the password with a wrong current one", a.fill("Current password", "not-it"), a.fill("New password", "An0ther-Horse!"),
 		a.click("button", "Change password"), a.see("alert", "Your current password is not right."))
 	a.do("delete without ticking the box", a.click("button", "Delete my account"), a.see("alert", "Tick the box first"))
-	sub := claimSub(t, tok)
 	a.do("delete the account", a.click("checkbox", "I understand: delete everything"), a.click("button", "Delete my account"),
 		chromedp.WaitVisible(byRole("heading", "Sign in")), a.see("status", "Your account and everything in it were deleted."))
 
@@ -425,7 +450,7 @@ func appJourney(t *testing.T, a *appSession, st *stack.Stack, axeSource string, 
 	if _, err := cip.NewFromConfig(cfg).AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(st.Resources.UserPoolID), Username: aws.String(email)}); !isCode(err, "UserNotFoundException") {
 		t.Errorf("the Cognito user after deletion: %v, want UserNotFoundException", err)
 	}
-	objs, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(st.Resources.FilesBucket), Prefix: aws.String("users/" + sub + "/")})
+	objs, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(st.Resources.FilesBucket), Prefix: aws.String("users/" + sub + "/")})
 	if err != nil || len(objs.Contents) != 0 {
 		t.Errorf("the folder after deletion: %v objects, %v", len(objs.Contents), err)
 	}
