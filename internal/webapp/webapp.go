@@ -42,55 +42,70 @@ type Toolchain struct {
 var ErrNoNode = errors.New("node and npm are needed to build the MyTodoList app (Node 20 or later; apt-get install nodejs npm)")
 
 // Install makes the toolchain of the app under root (the module root) ready: npm ci
-// of its lock file into the cache directory, unless an earlier run did it. Output of
-// npm goes to log.
+// of its lock file into the cache directory, unless an earlier run did it. What npm
+// does is reported through log.
 func Install(ctx context.Context, root string, log func(format string, args ...any)) (*Toolchain, error) {
-	node, errNode := exec.LookPath("node")
-	npm, errNPM := exec.LookPath("npm")
-	if errNode != nil || errNPM != nil {
+	node, err := exec.LookPath("node")
+	if err != nil {
 		return nil, ErrNoNode
 	}
 	src := filepath.Join(root, SourceDir)
+	dir, err := InstallPackages(ctx, src, "webtodo", log)
+	if err != nil {
+		return nil, err
+	}
+	return &Toolchain{Dir: dir, Node: node, src: src}, nil
+}
+
+// InstallPackages installs the packages of the package.json and package-lock.json in
+// src with npm ci into <cache>/serverless-architect/<name>-<lock hash>/node_modules,
+// once per lock file (a later call finds them), and returns that directory. The
+// source tree is left alone. Concurrent calls are safe: each installs into a
+// directory of its own and the first rename wins.
+func InstallPackages(ctx context.Context, src, name string, log func(format string, args ...any)) (string, error) {
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return "", ErrNoNode
+	}
 	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
 	if err != nil {
-		return nil, fmt.Errorf("the app's lock file: %w", err)
+		return "", fmt.Errorf("the lock file: %w", err)
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
 	sum := sha256.Sum256(lock)
-	dir := filepath.Join(cache, "serverless-architect", "webtodo-"+hex.EncodeToString(sum[:8]))
-	tc := &Toolchain{Dir: dir, Node: node, src: src}
+	dir := filepath.Join(cache, "serverless-architect", name+"-"+hex.EncodeToString(sum[:8]))
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil {
-		return tc, nil
+		return dir, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, err
+		return "", err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer os.RemoveAll(tmp)
 	for _, f := range []string{"package.json", "package-lock.json"} {
 		if err := copyPath(filepath.Join(src, f), filepath.Join(tmp, f)); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
-	log("installing the MyTodoList app's packages (npm ci, once per lock file) into %s", dir)
+	log("installing the packages of %s (npm ci, once per lock file) into %s", src, dir)
 	cmd := exec.CommandContext(ctx, npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund")
 	cmd.Dir = tmp
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("npm ci in %s (the npm registry must be reachable): %w\n%s", tmp, err, out)
+		return "", fmt.Errorf("npm ci in %s (the npm registry must be reachable): %w\n%s", tmp, err, out)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, statErr := os.Stat(filepath.Join(dir, "node_modules")); statErr != nil {
-			return nil, fmt.Errorf("install %s: %w", dir, err)
+			return "", fmt.Errorf("install %s: %w", dir, err)
 		}
 		// Another run installed it meanwhile.
 	}
-	return tc, nil
+	return dir, nil
 }
 
 // work copies the app's sources into a new work directory inside the toolchain (so

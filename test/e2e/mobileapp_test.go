@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/webapp"
 )
 
 // TestMobileAppStack runs test/e2e/mobileapp/app.mjs, the mobile app's path written
@@ -23,11 +23,11 @@ import (
 // file (npm ci), installed once per lock file under the user's cache directory.
 func TestMobileAppStack(t *testing.T) {
 	node, errNode := exec.LookPath("node")
-	npm, errNPM := exec.LookPath("npm")
+	_, errNPM := exec.LookPath("npm")
 	if errNode != nil || errNPM != nil {
 		t.Skip("node and npm are needed (Node 20): the mobile app's JavaScript stack runs on them")
 	}
-	app := installMobileApp(t, npm)
+	app := installMobileApp(t)
 	s := startStack(t)
 	r := s.stack.Resources
 	key := "from-the-js-app.txt"
@@ -77,55 +77,21 @@ func TestMobileAppStack(t *testing.T) {
 }
 
 // installMobileApp returns a directory holding app.mjs and its packages as the
-// committed lock file pins them. npm ci runs once per lock file; the directory lives
-// under the user's cache directory, so the source tree stays clean.
-func installMobileApp(t *testing.T, npm string) string {
+// committed lock file pins them (npm ci once per lock file, under the user's cache
+// directory, so the source tree stays clean).
+func installMobileApp(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join(repoRoot(t), "test", "e2e", "mobileapp")
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
+	dir, err := webapp.InstallPackages(context.Background(), src, "e2e-mobileapp", t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache, err := os.UserCacheDir()
+	b, err := os.ReadFile(filepath.Join(src, "app.mjs"))
 	if err != nil {
-		cache = t.TempDir()
+		t.Fatal(err)
 	}
-	sum := sha256.Sum256(lock)
-	dir := filepath.Join(cache, "serverless-architect", "e2e-mobileapp-"+hex.EncodeToString(sum[:8]))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "amazon-cognito-identity-js")); err != nil {
-		tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
-		if err != nil {
-			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if tmp, err = os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, f := range []string{"package.json", "package-lock.json"} {
-			copyFile(t, filepath.Join(src, f), filepath.Join(tmp, f))
-		}
-		cmd := exec.Command(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund")
-		cmd.Dir = tmp
-		if out, err := cmd.CombinedOutput(); err != nil {
-			_ = os.RemoveAll(tmp)
-			t.Fatalf("npm ci (the npm registry must be reachable): %v\n%s", err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			_ = os.RemoveAll(tmp) // another run installed it meanwhile
-		}
+	if err := os.WriteFile(filepath.Join(dir, "app.mjs"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join(src, "app.mjs"), filepath.Join(dir, "app.mjs"))
 	return dir
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
