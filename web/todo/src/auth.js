@@ -5,6 +5,8 @@
 
 import { AuthenticationDetails, CognitoUser, CognitoUserAttribute, CognitoUserPool } from "amazon-cognito-identity-js";
 
+import { isNetworkError } from "./messages.js";
+
 const call = (fn) => new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
 
 /** claimsOf reads a JWT's payload (not verified: the API verifies tokens). */
@@ -45,7 +47,11 @@ export class Auth {
       this.user = user;
       return this.session;
     } catch (err) {
-      user.signOut(); // the refresh token no longer works: forget it
+      if (isNetworkError(err)) {
+        this.user = user; // offline: keep the session for when the network is back
+      } else {
+        user.signOut(); // the refresh token no longer works: forget it
+      }
       throw err;
     }
   }
