@@ -181,8 +181,11 @@ func TestRoleChainingLimits(t *testing.T) {
 	}
 	pool := authtest.NewPool(t)
 	token := pool.IDToken(t, "alice", nil)
+	// The files routes that hand out write access check the caller's account first.
+	table := mototest.Name("todos")
+	createTable(t, ep, table)
 	files := []string{"FILES_BUCKET=" + bucket, "FILES_VENDING_ROLE_ARN=arn:aws:iam::123456789012:role/mytodolist-files-vending",
-		"FILES_CREDENTIALS_TTL=2h", "FILES_URL_TTL=3h", "S3_FORCE_PATH_STYLE=true"}
+		"FILES_CREDENTIALS_TTL=2h", "FILES_URL_TTL=3h", "S3_FORCE_PATH_STYLE=true", "TODOS_TABLE=" + table}
 	t.Setenv("AWS_ENDPOINT_URL", ep)
 	for _, tc := range []struct {
 		name                     string

@@ -25,13 +25,18 @@ import (
 )
 
 // BenchmarkFilesCredentials: p50 and p99 of POST /v1/files/credentials (JWT check,
-// session policy, STS AssumeRole against moto), todo-api run as its own binary.
+// the account's mark read from the to-dos table, session policy, STS AssumeRole
+// against moto), todo-api run as its own binary.
 func BenchmarkFilesCredentials(b *testing.B) {
 	ep := mototest.Endpoint(b)
 	pool := authtest.NewPool(b)
 	cfg := pool.Config()
+	table := mototest.Name("bench-todos")
+	if _, err := provision.Ensure(context.Background(), provision.NewClients(mototest.AWSConfig(b, ep)), []provision.Resource{provision.TodosTable{TableName: table}}, nil); err != nil {
+		b.Fatal(err)
+	}
 	base := startTodoAPI(b, ep, "COGNITO_ISSUER="+cfg.Issuer, "COGNITO_JWKS_URL="+cfg.JWKSURL, "COGNITO_CLIENT_IDS="+strings.Join(cfg.ClientIDs, ","),
-		"FILES_BUCKET="+mototest.Name("bench-files"), "FILES_VENDING_ROLE_ARN=arn:aws:iam::123456789012:role/bench-vending")
+		"FILES_BUCKET="+mototest.Name("bench-files"), "FILES_VENDING_ROLE_ARN=arn:aws:iam::123456789012:role/bench-vending", "TODOS_TABLE="+table)
 	url := base + "/v1/files/credentials"
 	token := pool.IDToken(b, "bench-user", nil)
 	call := func() (time.Duration, int) {

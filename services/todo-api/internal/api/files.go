@@ -13,6 +13,21 @@ import (
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 )
 
+// refuseClosed answers 403 for a deleted account (a token can outlive its account):
+// the routes that hand out write access to the folder call it, so nothing is
+// written there again.
+func (h *handlers) refuseClosed(c *gin.Context) bool {
+	svc, ok := h.service(c)
+	if !ok {
+		return true
+	}
+	if err := svc.CheckOpen(c.Request.Context(), owner(c)); err != nil {
+		h.fail(c, err)
+		return true
+	}
+	return false
+}
+
 // filesService returns the files service, or fails the request with 503 when files are
 // not configured or their AWS clients cannot be built.
 func (h *handlers) filesService(c *gin.Context) (*files.Service, bool) {
@@ -31,7 +46,7 @@ func (h *handlers) filesService(c *gin.Context) (*files.Service, bool) {
 // fileCredentials is POST /v1/files/credentials.
 func (h *handlers) fileCredentials(c *gin.Context) {
 	s, ok := h.filesService(c)
-	if !ok {
+	if !ok || h.refuseClosed(c) {
 		return
 	}
 	g, err := s.Credentials(c.Request.Context(), owner(c))
@@ -67,7 +82,7 @@ func (h *handlers) uploadURL(c *gin.Context) {
 		r.Size = *req.Size
 	}
 	s, ok := h.filesService(c)
-	if !ok {
+	if !ok || h.refuseClosed(c) {
 		return
 	}
 	u, err := s.UploadURL(c.Request.Context(), owner(c), r)

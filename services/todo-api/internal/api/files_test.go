@@ -321,6 +321,22 @@ func TestDeleteMe(t *testing.T) {
 			if diff := cmp.Diff(want, b.objects); diff != "" {
 				t.Errorf("objects after alice's deletion (-want +got):\n%s", diff)
 			}
+			if withFiles {
+				for _, call := range []struct {
+					method, path string
+					body         any
+				}{
+					{"POST", "/v1/files/credentials", nil},
+					{"POST", "/v1/files/upload-url", map[string]any{"key": "again.txt", "contentType": "text/plain", "size": 1}},
+				} {
+					if r := e.do(t, call.method, call.path, alice, call.body); r.status != 403 {
+						t.Errorf("%s %s after deletion: %d %s, want 403", call.method, call.path, r.status, r.body)
+					}
+				}
+				if r := e.do(t, "POST", "/v1/files/credentials", bob, nil); r.status != 200 {
+					t.Errorf("bob's credentials after alice's deletion: %d %s", r.status, r.body)
+				}
+			}
 			if r := e.do(t, "DELETE", "/v1/me", "", nil); r.status != 401 {
 				t.Errorf("DELETE /v1/me without a token: %d", r.status)
 			}

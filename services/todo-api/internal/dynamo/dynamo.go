@@ -359,6 +359,12 @@ func (s *Store) Close(ctx context.Context, owner string, at time.Time) error {
 	return awsconf.DependencyError("close account", err)
 }
 
+// Closed implements todo.Store with the consistent read of the META item.
+func (s *Store) Closed(ctx context.Context, owner string) (bool, error) {
+	_, closed, err := s.meta(ctx, owner)
+	return closed, err
+}
+
 // batchLimit is the most requests one BatchWriteItem takes.
 const batchLimit = 25
 

@@ -106,6 +106,19 @@ func (s *Service) CloseAccount(ctx context.Context, owner string) error {
 	return nil
 }
 
+// CheckOpen fails with Forbidden (ClosedMessage) when owner's account was closed:
+// routes that hand out write access elsewhere (the files routes) call it first.
+func (s *Service) CheckOpen(ctx context.Context, owner string) error {
+	closed, err := s.Store.Closed(ctx, owner)
+	if err != nil {
+		return fmt.Errorf("check account: %w", err)
+	}
+	if closed {
+		return apperr.New(apperr.Forbidden, ClosedMessage)
+	}
+	return nil
+}
+
 // Purge deletes every to-do of owner; it returns how many it deleted.
 func (s *Service) Purge(ctx context.Context, owner string) (int, error) {
 	n, err := s.Store.Purge(ctx, owner)

@@ -100,6 +100,8 @@ type Store interface {
 	// Forbidden (ClosedMessage), so a token that outlives its account writes nothing.
 	// It is idempotent. The mark is kept for at least ClosedRetention after at.
 	Close(ctx context.Context, owner string, at time.Time) error
+	// Closed reports whether owner's account was closed (read strongly consistent).
+	Closed(ctx context.Context, owner string) (bool, error)
 	// Purge deletes every to-do of owner and returns how many it deleted. It is
 	// idempotent: a second call deletes what is left, if anything.
 	Purge(ctx context.Context, owner string) (int, error)

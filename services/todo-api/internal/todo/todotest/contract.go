@@ -218,10 +218,19 @@ func StoreContract(t *testing.T, newStore func(t *testing.T) todo.Store) {
 		if err := s.Create(ctx, bob, mk(2, "bob's")); err != nil {
 			t.Fatal(err)
 		}
+		if closed, err := s.Closed(ctx, alice); err != nil || closed {
+			t.Fatalf("Closed before Close = %v, %v", closed, err)
+		}
 		for range 2 { // idempotent
 			if err := s.Close(ctx, alice, base); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if closed, err := s.Closed(ctx, alice); err != nil || !closed {
+			t.Fatalf("Closed after Close = %v, %v", closed, err)
+		}
+		if closed, err := s.Closed(ctx, bob); err != nil || closed {
+			t.Fatalf("bob Closed after alice's Close = %v, %v", closed, err)
 		}
 		if p, err := s.List(ctx, alice, 10, ""); err != nil || len(p.Items) != 0 || len(p.Unreadable) != 0 {
 			t.Fatalf("closed list = %+v, %v; want an empty page", p, err)

@@ -134,6 +134,13 @@ func (m *Memory) Close(_ context.Context, owner string, _ time.Time) error {
 	return nil
 }
 
+// Closed implements todo.Store.
+func (m *Memory) Closed(_ context.Context, owner string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed[owner], nil
+}
+
 // Purge implements todo.Store.
 func (m *Memory) Purge(_ context.Context, owner string) (int, error) {
 	m.mu.Lock()
