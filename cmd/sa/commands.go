@@ -45,17 +45,20 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 func newProvisionCmd(stdout, stderr io.Writer) *cobra.Command {
 	var region, prefix, output string
 	var blog provision.BlogOptions
+	var app provision.AppOptions
 	var roles provision.RoleOptions
 	var daxOpts provision.DAXOptions
 	var sender provision.SenderOptions
 	cmd := &cobra.Command{
 		Use: "provision [--region REGION] [--prefix PREFIX] [--regions R1,R2] [--blog-api-host HOST] [--blog-domain NAME --blog-certificate-arn ARN] " +
+			"[--app-api-host HOST] [--app-domain NAME --app-certificate-arn ARN] " +
 			"[--sender-email ADDR | --sender-domain DOMAIN] [--cluster-oidc-provider ARN... [--namespace NS] | --pod-identity] " +
 			"[--dax --vpc-id VPC --subnet-ids S1,S2 --cluster-security-group SG] [--output text|json]",
 		Short: "Create the project's AWS resources, or find them if they exist",
 		Long: `Create the project's AWS resources, or find them if they already exist: the
 to-dos table, the Cognito user pool (app client, admins group), the files bucket with
-its identity pool and roles, MyBlog's global tables, buckets and CloudFront
+its identity pool and roles, the MyTodoList app's bucket and CloudFront distribution
+(/v1/* to --app-api-host, the to-do API), MyBlog's global tables, buckets and CloudFront
 distribution, the event queues, stream checkpoints, idempotency table and SES sender,
 and (when asked) one least-privilege IAM role per service and a DAX cluster in front of
 the to-dos table (--dax: in the Kubernetes cluster's VPC, reachable on 8111/9111 from
@@ -106,7 +109,7 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 			if err := sender.Validate(); err != nil {
 				return fmt.Errorf("--sender-email/--sender-domain: %w", err)
 			}
-			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, Roles: roles, DAX: daxOpts, Sender: sender})
+			res, err := provision.Run(cmd.Context(), cfg, provision.Options{Prefix: prefix, Log: log, Blog: blog, App: app, Roles: roles, DAX: daxOpts, Sender: sender})
 			if err != nil {
 				if strings.Contains(err.Error(), "credential") {
 					return fmt.Errorf("%w\nhint: no usable AWS credentials; log in (aws sso login, AWS_PROFILE) or point AWS_ENDPOINT_URL at moto", err)
@@ -129,6 +132,9 @@ resource ids as JSON (the "resources" object of .dev/stack.json).`,
 	f.StringVar(&blog.APIHost, "blog-api-host", "", "public host name of blog-api, CloudFront's origin for /v1/*: with several regions a latency-routed name resolving to each region's ingress")
 	f.StringSliceVar(&blog.Aliases, "blog-domain", nil, "the blog's own domain name(s) (CloudFront aliases); needs --blog-certificate-arn")
 	f.StringVar(&blog.CertificateARN, "blog-certificate-arn", "", "ACM certificate in us-east-1 covering --blog-domain")
+	f.StringVar(&app.APIHost, "app-api-host", "", "public host name of the to-do API (the gateway), the MyTodoList app distribution's origin for /v1/*")
+	f.StringSliceVar(&app.Aliases, "app-domain", nil, "the app's own domain name(s) (CloudFront aliases); needs --app-certificate-arn")
+	f.StringVar(&app.CertificateARN, "app-certificate-arn", "", "ACM certificate in us-east-1 covering --app-domain")
 	f.StringVar(&sender.Email, "sender-email", "", "the welcome emails' From address; alone, SES verifies this address (it emails its owner a link)")
 	f.StringVar(&sender.Domain, "sender-domain", "", "verify this whole domain with Easy DKIM (prints the DNS records); the From address defaults to welcome@<domain>")
 	f.StringVar(&sender.ConfigurationSet, "ses-configuration-set", "", "SES configuration set the welcome mailer sends through (created when missing)")

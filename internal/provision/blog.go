@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -378,6 +379,19 @@ func PrivateBucketAccessBlock() *s3types.PublicAccessBlockConfiguration {
 // the S3 origins (SigV4, always).
 type OriginAccessControl struct {
 	OACName string
+	// Description says whose buckets it reads; Record stores its id (both MyBlog's
+	// when nil or empty).
+	Description string
+	Record      func(out *stack.Resources, id string)
+}
+
+// record stores id as Record says, or as MyBlog's.
+func (o OriginAccessControl) record(out *stack.Resources, id string) {
+	if o.Record == nil {
+		out.BlogOACID = id
+		return
+	}
+	o.Record(out, id)
 }
 
 var _ Resource = OriginAccessControl{}
@@ -401,8 +415,8 @@ func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.
 		}
 		for _, it := range page.OriginAccessControlList.Items {
 			if aws.ToString(it.Name) == o.OACName {
-				out.BlogOACID = aws.ToString(it.Id)
-				return Outcome{ID: out.BlogOACID}, nil
+				o.record(out, aws.ToString(it.Id))
+				return Outcome{ID: aws.ToString(it.Id)}, nil
 			}
 		}
 		if page.OriginAccessControlList.NextMarker == nil || !aws.ToBool(page.OriginAccessControlList.IsTruncated) {
@@ -413,7 +427,7 @@ func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.
 	res, err := c.CloudFront.CreateOriginAccessControl(ctx, &cloudfront.CreateOriginAccessControlInput{
 		OriginAccessControlConfig: &cftypes.OriginAccessControlConfig{
 			Name:                          aws.String(o.OACName),
-			Description:                   aws.String("MyBlog: CloudFront reads the site and media buckets"),
+			Description:                   aws.String(cmp.Or(o.Description, "MyBlog: CloudFront reads the site and media buckets")),
 			OriginAccessControlOriginType: cftypes.OriginAccessControlOriginTypesS3,
 			SigningBehavior:               cftypes.OriginAccessControlSigningBehaviorsAlways,
 			SigningProtocol:               cftypes.OriginAccessControlSigningProtocolsSigv4,
@@ -422,8 +436,8 @@ func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.
 	if err != nil {
 		return Outcome{}, fmt.Errorf("create origin access control: %w", err)
 	}
-	out.BlogOACID = aws.ToString(res.OriginAccessControl.Id)
-	return Outcome{Created: true, ID: out.BlogOACID}, nil
+	o.record(out, aws.ToString(res.OriginAccessControl.Id))
+	return Outcome{Created: true, ID: aws.ToString(res.OriginAccessControl.Id)}, nil
 }
 
 // SiteBucketPolicy lets the blog's distribution, and nothing else, read this region's

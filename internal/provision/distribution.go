@@ -87,9 +87,16 @@ func SecurityHeadersPolicy(prefix string, connect []string) cdn.ResponseHeadersP
 		"require-trusted-types-for 'script'",
 		"trusted-types " + TrustedTypesPolicy,
 	}, "; ")
+	return securityHeaders(prefix+securityPolicyName, "MyBlog: strict CSP, HSTS, nosniff, no framing", csp)
+}
+
+// securityHeaders is a response headers policy with the Content-Security-Policy csp
+// (not overriding one the origin sends) and, overriding the origin's, HSTS for a
+// year, nosniff, no framing, and a referrer only to the site itself.
+func securityHeaders(name, comment, csp string) cdn.ResponseHeadersPolicy {
 	return cdn.ResponseHeadersPolicy{
-		Name:                    prefix + securityPolicyName,
-		Comment:                 "MyBlog: strict CSP, HSTS, nosniff, no framing",
+		Name:                    name,
+		Comment:                 comment,
 		ContentSecurityPolicy:   &cdn.HeaderValue{Value: csp},
 		StrictTransportSecurity: &cdn.HSTS{MaxAge: 31536000, Override: true},
 		ContentTypeOptions:      &cdn.Flag{Override: true},
@@ -296,42 +303,17 @@ func (d Distribution) Ensure(ctx context.Context, c *Clients, out *stack.Resourc
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := c.checkCertificate(ctx, doc.CertificateARN, doc.Aliases); err != nil {
-		return Outcome{}, err
-	}
-	found, err := d.find(ctx, c)
-	if err != nil {
-		return Outcome{}, err
-	}
-	o := Outcome{}
-	if found == nil {
-		res, err := c.CloudFront.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: DistributionConfig(doc)})
-		if err != nil {
-			return Outcome{}, fmt.Errorf("create distribution: %w", err)
-		}
-		found, o.Created = res.Distribution, true
-	} else {
-		cur, err := c.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: found.Id})
-		if err != nil {
-			return Outcome{}, fmt.Errorf("get distribution config %s: %w", aws.ToString(found.Id), err)
-		}
-		if host, port := apiOrigin(cur.DistributionConfig); d.Options.APIHost == "" && host != "" && host != DefaultBlogAPIHost {
+	found, o, doc, err := applyDistribution(ctx, c, d.DistName, doc, func(cur *cftypes.DistributionConfig) (*cdn.Distribution, error) {
+		if host, port := apiOrigin(cur); d.Options.APIHost == "" && host != "" && host != DefaultBlogAPIHost {
 			// A run without --blog-api-host (a further region's, say) keeps the API
 			// host an earlier run set rather than putting the placeholder back.
 			d.Options.APIHost, d.Options.APIPort = host, port
-			if doc, err = d.Document(ctx, c, out); err != nil {
-				return Outcome{}, err
-			}
+			return d.Document(ctx, c, out)
 		}
-		if diff := d.drift(ctx, c, doc, cur.DistributionConfig); len(diff) > 0 {
-			cfg := DistributionConfig(doc)
-			cfg.CallerReference = cur.DistributionConfig.CallerReference
-			res, err := c.CloudFront.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: found.Id, IfMatch: cur.ETag, DistributionConfig: cfg})
-			if err != nil {
-				return Outcome{}, fmt.Errorf("update distribution %s (changed: %s): %w", aws.ToString(found.Id), strings.Join(diff, "; "), err)
-			}
-			found, o.Applied = res.Distribution, true
-		}
+		return nil, nil
+	})
+	if err != nil {
+		return Outcome{}, err
 	}
 	out.BlogDistributionID, out.BlogDistributionARN, out.BlogDistributionDomain = aws.ToString(found.Id), aws.ToString(found.ARN), aws.ToString(found.DomainName)
 	out.BlogEdge = doc
@@ -341,6 +323,54 @@ func (d Distribution) Ensure(ctx context.Context, c *Clients, out *stack.Resourc
 	}
 	o.ID = out.BlogDistributionID
 	return o, nil
+}
+
+// applyDistribution creates the distribution named name from doc, or updates the one
+// found by that name with its ETag when its configuration has drifted from doc: the
+// one provisioning path of every distribution the project runs. Given the current
+// configuration, revise may return the document to apply instead (nil keeps doc).
+// It returns the distribution's summary, the outcome and the document applied.
+func applyDistribution(ctx context.Context, c *Clients, name string, doc *cdn.Distribution,
+	revise func(cur *cftypes.DistributionConfig) (*cdn.Distribution, error)) (*cftypes.Distribution, Outcome, *cdn.Distribution, error) {
+	if err := c.checkCertificate(ctx, doc.CertificateARN, doc.Aliases); err != nil {
+		return nil, Outcome{}, nil, err
+	}
+	d := Distribution{DistName: name}
+	found, err := d.find(ctx, c)
+	if err != nil {
+		return nil, Outcome{}, nil, err
+	}
+	o := Outcome{}
+	if found == nil {
+		res, err := c.CloudFront.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: DistributionConfig(doc)})
+		if err != nil {
+			return nil, Outcome{}, nil, fmt.Errorf("create distribution: %w", err)
+		}
+		return res.Distribution, Outcome{Created: true}, doc, nil
+	}
+	cur, err := c.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: found.Id})
+	if err != nil {
+		return nil, Outcome{}, nil, fmt.Errorf("get distribution config %s: %w", aws.ToString(found.Id), err)
+	}
+	if revise != nil {
+		revised, err := revise(cur.DistributionConfig)
+		if err != nil {
+			return nil, Outcome{}, nil, err
+		}
+		if revised != nil {
+			doc = revised
+		}
+	}
+	if diff := d.drift(ctx, c, doc, cur.DistributionConfig); len(diff) > 0 {
+		cfg := DistributionConfig(doc)
+		cfg.CallerReference = cur.DistributionConfig.CallerReference
+		res, err := c.CloudFront.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: found.Id, IfMatch: cur.ETag, DistributionConfig: cfg})
+		if err != nil {
+			return nil, Outcome{}, nil, fmt.Errorf("update distribution %s (changed: %s): %w", aws.ToString(found.Id), strings.Join(diff, "; "), err)
+		}
+		found, o.Applied = res.Distribution, true
+	}
+	return found, o, doc, nil
 }
 
 // drift lists what of want the distribution's current configuration lacks: every

@@ -212,6 +212,8 @@ type Options struct {
 	Log io.Writer
 	// Blog tunes MyBlog's resources (regions of the Global Tables, the API origin).
 	Blog BlogOptions
+	// App tunes the MyTodoList app's distribution (the API origin, a custom domain).
+	App AppOptions
 	// Roles, when enabled, adds one IAM role per service for a cluster (iam.go).
 	Roles RoleOptions
 	// DAX, when enabled, adds a DAX cluster in front of the to-dos table (dax.go).
@@ -243,6 +245,12 @@ func DefinitionsFor(o Options) []Resource {
 		VendingRole{RoleName: prefix + "mytodolist-files-vending"},
 		IdentityPoolAccess{},
 	}
+	// The MyTodoList app (app.go): its bucket and distribution, after the files bucket.
+	app := o.App
+	if app.HomeRegion == "" && len(o.Blog.Regions) > 0 {
+		app.HomeRegion = o.Blog.Regions[0]
+	}
+	rs = append(rs, AppResources(prefix, app)...)
 	// MyBlog (blog.go): tables, buckets, CloudFront.
 	rs = append(rs, BlogResources(prefix, o.Blog)...)
 	// Photo thumbnails (thumbnails.go): the media bucket's notification queue and DLQ.

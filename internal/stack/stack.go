@@ -126,6 +126,26 @@ type Resources struct {
 	// BlogPublicURL is the blog's public origin: https://<first alias>, else
 	// https://<distribution domain>. Unsubscribe links and the site's origin follow it.
 	BlogPublicURL string `json:"blogPublicUrl,omitempty"`
+	// AppBucket holds the MyTodoList app's built files (web/todo), read by the app's
+	// own distribution through AppOACID.
+	AppBucket string `json:"appBucket,omitempty"`
+	AppOACID  string `json:"appOacId,omitempty"`
+	// AppDistributionID, ...ARN and ...Domain identify the app's CloudFront
+	// distribution: the bucket, and /v1/* to the to-do API.
+	AppDistributionID     string `json:"appDistributionId,omitempty"`
+	AppDistributionARN    string `json:"appDistributionArn,omitempty"`
+	AppDistributionDomain string `json:"appDistributionDomain,omitempty"`
+	// AppAPICachePolicyID, AppAPIOriginRequestPolicyID and AppSecurityHeadersPolicyID
+	// are the app distribution's own policies (local ids under moto).
+	AppAPICachePolicyID         string `json:"appApiCachePolicyId,omitempty"`
+	AppAPIOriginRequestPolicyID string `json:"appApiOriginRequestPolicyId,omitempty"`
+	AppSecurityHeadersPolicyID  string `json:"appSecurityHeadersPolicyId,omitempty"`
+	// AppEdge is the app's distribution as provisioned, with its policies in full: what
+	// the local app edge runs (DISTRIBUTION_FILE).
+	AppEdge *cdn.Distribution `json:"appEdge,omitempty"`
+	// AppPublicURL is the app's public origin: https://<first alias>, else
+	// https://<distribution domain>.
+	AppPublicURL string `json:"appPublicUrl,omitempty"`
 	// FilesBucket holds each MyTodoList user's own folder, users/<id>/.
 	FilesBucket string `json:"filesBucket,omitempty"`
 	// IdentityPoolID is the Cognito Identity Pool that exchanges user-pool tokens for
