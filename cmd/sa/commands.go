@@ -165,7 +165,9 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
   3. A dev CA and a certificate for localhost under <dir>/tls (clients trust ca.pem).
   4. Every service built with go build into <dir>/bin and run over HTTPS; the to-do
      API (gateway) on https://localhost:--api-port, the blog edge on
-     https://localhost:--edge-port. With --gateway-replicas N, N gateway processes on
+     https://localhost:--edge-port, the MyTodoList app's edge (its own distribution,
+     the app built from web/todo and published to its bucket) on
+     https://localhost:--app-port. With --gateway-replicas N, N gateway processes on
      ports of their own (listed in stack.json under gatewayReplicas), each other's
      peers, behind a round-robin balancer on --api-port.
      Output lines are prefixed with the service's name.
@@ -206,6 +208,7 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.IntVar(&o.MotoPort, "moto-port", 4566, "port on 127.0.0.1 where moto_server is found or started")
 	f.IntVar(&o.APIPort, "api-port", 8443, "HTTPS port of the to-do API on localhost")
 	f.IntVar(&o.EdgePort, "edge-port", 8444, "HTTPS port of the blog edge (site, /v1, /media) on localhost")
+	f.IntVar(&o.AppPort, "app-port", 8445, "HTTPS port of the MyTodoList app's edge (the app, /v1 to the to-do API) on localhost")
 	f.IntVar(&o.PortBase, "port-base", 8081, "first of the 16 loopback ports the internal services use (gateway replicas use 3 each after them)")
 	f.IntVar(&o.GatewayReplicas, "gateway-replicas", 1, fmt.Sprintf("gateway processes behind a round-robin balancer on --api-port, peers of each other (1 to %d)", devstack.MaxGatewayReplicas))
 	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")

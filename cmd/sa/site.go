@@ -13,12 +13,13 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/sitedeploy"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
+	"github.com/serverless-architect/serverless-architect/internal/webapp"
 )
 
 func newSiteCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "site",
-		Short: "Publish the blog's static site",
+		Short: "Publish the blog's static site or the MyTodoList app",
 	}
 	cmd.AddCommand(newSiteDeployCmd(stdout, stderr))
 	return cmd
@@ -26,13 +27,16 @@ func newSiteCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // siteDeployFlags are `sa site deploy`'s flags.
 type siteDeployFlags struct {
-	dir, stackFile, bucket, distribution, region, userPool, client, cognito string
+	site, dir, stackFile, bucket, distribution, region, userPool, client, cognito string
+	// The app's (--site todo) own settings for config.json.
+	identityPool, filesBucket string
 }
 
 func newSiteDeployCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f siteDeployFlags
 	cmd := &cobra.Command{
-		Use:   "deploy [--dir web/blog] [--stack .dev/stack.json | --bucket B --distribution-id D --region R --user-pool-id P --client-id C]",
+		Use: "deploy [--site blog|todo] [--dir DIR] [--stack .dev/stack.json | --bucket B --distribution-id D --region R --user-pool-id P --client-id C " +
+			"[--identity-pool-id I --files-bucket F]]",
 		Short: "Fingerprint the site's assets, upload what changed, invalidate the pages",
 		Long: `Build the static site in --dir and publish it:
 
@@ -53,9 +57,30 @@ and your normal AWS configuration is used (real AWS unless AWS_ENDPOINT_URL says
 otherwise):
 
   sa site deploy --bucket myblog-site-123 --distribution-id E2ABC --region us-east-1 \
-    --user-pool-id us-east-1_abc --client-id 1example23`,
+    --user-pool-id us-east-1_abc --client-id 1example23
+
+--site todo publishes the MyTodoList app (--dir web/todo) to its own bucket behind its
+own distribution (resources.appBucket and appDistributionId of the stack file): the
+app is built with its committed lock file (node and npm needed; packages installed
+once per lock file into your cache directory), its assets/ (content-hashed by esbuild)
+get the immutable Cache-Control, index.html, the service worker, the manifest, icons
+and the generated config.json (region, user pool, app client, identity pool, files
+bucket; /v1/* on the app's own origin) the revalidating one; what changed is uploaded
+and the changed fixed names are invalidated. With --bucket also pass
+--identity-pool-id and --files-bucket:
+
+  sa site deploy --site todo --bucket mytodolist-app-123-us-east-1 --distribution-id E3XYZ \
+    --region us-east-1 --user-pool-id us-east-1_abc --client-id 1example23 \
+    --identity-pool-id us-east-1:0000-... --files-bucket user-files-123-us-east-1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch f.site {
+			case "blog":
+			case "todo":
+				return deployApp(cmd, f, stdout, stderr)
+			default:
+				return fmt.Errorf("--site must be blog or todo, not %q", f.site)
+			}
 			ctx := cmd.Context()
 			var cfg aws.Config
 			var site sitedeploy.SiteConfig
@@ -87,7 +112,7 @@ otherwise):
 			if f.distribution == "" {
 				fmt.Fprintln(stderr, "no distribution: nothing will be invalidated")
 			}
-			res, err := sitedeploy.Publish(ctx, f.dir, site, sitedeploy.NewTarget(cfg, f.bucket, f.distribution))
+			res, err := sitedeploy.Publish(ctx, orDefault(f.dir, "web/blog"), site, sitedeploy.NewTarget(cfg, f.bucket, f.distribution))
 			if err != nil {
 				return err
 			}
@@ -99,7 +124,10 @@ otherwise):
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dir, "dir", "web/blog", "directory of the site's source files")
+	fl.StringVar(&f.site, "site", "blog", "blog (MyBlog's static site) or todo (the MyTodoList app)")
+	fl.StringVar(&f.dir, "dir", "", "directory of the site's source files (default web/blog, or web/todo with --site todo)")
+	fl.StringVar(&f.identityPool, "identity-pool-id", "", "with --site todo and --bucket: the files' Cognito identity pool for config.json")
+	fl.StringVar(&f.filesBucket, "files-bucket", "", "with --site todo and --bucket: the users' files bucket for config.json")
 	fl.StringVar(&f.stackFile, "stack", stack.DefaultPath, "stack file to take the bucket, distribution, Cognito settings and AWS endpoint from")
 	fl.StringVar(&f.bucket, "bucket", "", "site bucket (skips the stack file; uses your AWS configuration)")
 	fl.StringVar(&f.distribution, "distribution-id", "", "CloudFront distribution whose pages to invalidate")
@@ -134,4 +162,63 @@ func orDefault(v, d string) string {
 		return v
 	}
 	return d
+}
+
+// deployApp is `sa site deploy --site todo`: the MyTodoList app built and published to
+// its bucket, config.json made from the stack file or the flags.
+func deployApp(cmd *cobra.Command, f siteDeployFlags, stdout, stderr io.Writer) error {
+	ctx := cmd.Context()
+	var cfg aws.Config
+	var conf webapp.Config
+	if f.bucket == "" {
+		st, err := stack.Read(f.stackFile)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%w; or name the target with --bucket", err)
+			}
+			return err
+		}
+		if st.Resources.AppBucket == "" {
+			return fmt.Errorf("%s names no app bucket (resources.appBucket): provision the stack again with this version of sa", f.stackFile)
+		}
+		f.bucket, f.distribution = st.Resources.AppBucket, orDefault(f.distribution, st.Resources.AppDistributionID)
+		conf = webapp.ConfigFromStack(st, "")
+		if cfg, err = stackConfig(cmd, st); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if cfg, err = awsconf.Load(ctx, awsconf.Options{Region: f.region}); err != nil {
+			return fmt.Errorf("%w (or pass --region)", err)
+		}
+		conf = webapp.Config{Region: cfg.Region, IdentityPoolID: f.identityPool, FilesBucket: f.filesBucket, MaxUploadBytes: webapp.DefaultMaxUploadBytes}
+	}
+	conf.UserPoolID = orDefault(f.userPool, conf.UserPoolID)
+	conf.ClientID = orDefault(f.client, conf.ClientID)
+	conf.CognitoEndpoint = orDefault(f.cognito, conf.CognitoEndpoint)
+	if conf.IdentityProvider == "" && conf.UserPoolID != "" {
+		conf.IdentityProvider = "cognito-idp." + conf.Region + ".amazonaws.com/" + conf.UserPoolID
+	}
+	if err := conf.Validate(); err != nil {
+		return err
+	}
+	if f.distribution == "" {
+		fmt.Fprintln(stderr, "no distribution: nothing will be invalidated")
+	}
+	tc, err := webapp.InstallSource(ctx, orDefault(f.dir, webapp.SourceDir), func(format string, args ...any) {
+		fmt.Fprintf(stderr, format+"\n", args...)
+	})
+	if err != nil {
+		return err
+	}
+	res, report, err := tc.Publish(ctx, conf, sitedeploy.NewTarget(cfg, f.bucket, f.distribution))
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stderr, report)
+	for _, k := range res.Uploaded {
+		fmt.Fprintln(stdout, "uploaded  "+k)
+	}
+	fmt.Fprintln(stdout, res.Summary(f.bucket))
+	return nil
 }

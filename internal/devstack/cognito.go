@@ -14,18 +14,26 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
-// startCognito serves the Cognito stand-in (internal/cognitolocal) in front of moto on
-// a loopback port of its own, for the user pool calls moto lacks (DeleteUser,
-// RevokeToken); stack.json names it as cognitoEndpoint, which the todo CLI and the
-// MyTodoList app use for the user pool. It lives in this process and stops with it.
-func (s *stackRun) startCognito(ep string, res stack.Resources) (string, error) {
-	standIn, err := cognitolocal.New(ep, cip.NewFromConfig(motoConfig(s.o.Region, ep)), res.UserPoolID)
-	if err != nil {
-		return "", err
-	}
+// listenCognito opens the loopback port of the Cognito stand-in (internal/cognitolocal)
+// before provisioning, so its URL is known to the app's Content-Security-Policy;
+// startCognito serves it once the user pool exists.
+func listenCognito() (net.Listener, string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("the Cognito stand-in cannot listen: %w", err)
+		return nil, "", fmt.Errorf("the Cognito stand-in cannot listen: %w", err)
+	}
+	return ln, "http://" + ln.Addr().String(), nil
+}
+
+// startCognito serves the Cognito stand-in in front of moto on ln, for the user pool
+// calls moto lacks (DeleteUser, RevokeToken); stack.json names it as
+// cognitoEndpoint, which the todo CLI and the MyTodoList app use for the user pool. It
+// lives in this process and stops with it.
+func (s *stackRun) startCognito(ln net.Listener, ep string, res stack.Resources) (string, error) {
+	standIn, err := cognitolocal.New(ep, cip.NewFromConfig(motoConfig(s.o.Region, ep)), res.UserPoolID)
+	if err != nil {
+		_ = ln.Close()
+		return "", err
 	}
 	srv := &http.Server{Handler: standIn, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -60,6 +60,8 @@ type Options struct {
 	APIPort int
 	// EdgePort is the HTTPS port of the blog edge (8444).
 	EdgePort int
+	// AppPort is the HTTPS port of the MyTodoList app's edge (8445).
+	AppPort int
 	// PortBase is the first loopback port of the internal services (DefaultPortBase,
 	// 8081); they use the ports from there up to PortBase+15, and the gateway's
 	// replicas 3 each after that (GatewayReplicaPortBase).
@@ -108,6 +110,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EdgePort == 0 {
 		o.EdgePort = 8444
+	}
+	if o.AppPort == 0 {
+		o.AppPort = 8445
 	}
 	if o.PortBase == 0 {
 		o.PortBase = DefaultPortBase
@@ -242,12 +247,24 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
 		}
 	}
-	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
-		Sender: provision.SenderOptions{Email: LocalSender}})
+	cognitoLn, cognitoURL, err := listenCognito()
 	if err != nil {
 		return nil, err
 	}
+	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
+		App: AppOrigin(o, cognitoURL), Sender: provision.SenderOptions{Email: LocalSender}})
+	if err != nil {
+		_ = cognitoLn.Close()
+		return nil, err
+	}
+	if _, err := s.startCognito(cognitoLn, ep, res); err != nil {
+		return nil, err
+	}
 	distribution, err := WriteDistribution(o.Dir, res)
+	if err != nil {
+		return nil, err
+	}
+	appDistribution, err := s.writeAppDistribution(res)
 	if err != nil {
 		return nil, err
 	}
@@ -272,10 +289,6 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	cognitoURL, err := s.startCognito(ep, res)
-	if err != nil {
-		return nil, err
-	}
 	st := &stack.Stack{
 		Region:          o.Region,
 		AWSEndpoint:     ep,
@@ -291,9 +304,12 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		}
 		st.Services["moto"] = moto
 	}
+	if err := s.deployApp(ctx, st); err != nil {
+		return nil, err
+	}
 	for _, svc := range o.Services {
 		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
-			DistributionFile: distribution, Resources: res}
+			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res}
 		if svc.API && o.GatewayReplicas > 1 {
 			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
 			if err != nil {
@@ -317,6 +333,9 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		}
 		if svc.Blog {
 			st.BlogURL = u
+		}
+		if svc.App {
+			st.AppURL = u
 		}
 	}
 	for i, r := range st.GatewayReplicas {
@@ -501,6 +520,9 @@ func (s *stackRun) summary(st *stack.Stack) {
 	}
 	if st.BlogURL != "" {
 		fmt.Fprintf(&b, "  %-16s %s (open it in a browser that trusts the CA below)\n", "blog", st.BlogURL)
+	}
+	if st.AppURL != "" {
+		fmt.Fprintf(&b, "  %-16s %s (MyTodoList: open it in a browser that trusts the CA below; sign up there)\n", "app", st.AppURL)
 	}
 	for _, r := range st.Regions[min(1, len(st.Regions)):] {
 		fmt.Fprintf(&b, "  %-16s %s (region %s: its own blog-api, edge, sources, consumers; %s)\n", "blog@"+r.Region, r.BlogURL, r.Region, regionServices(r))

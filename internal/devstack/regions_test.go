@@ -45,7 +45,7 @@ func TestRegionPorts(t *testing.T) {
 		}
 	}
 	want := map[string]map[string]int{
-		"us-east-1":  {"gateway": 8443, "todo-api": 8081, "blog-api": 8082, "edge": 8444, "welcome-mailer": 8086, "dynamodb-source": 8087, "thumbnailer": 8088, "s3-source": 8089},
+		"us-east-1":  {"gateway": 8443, "todo-api": 8081, "blog-api": 8082, "edge": 8444, "app-edge": 8445, "welcome-mailer": 8086, "dynamodb-source": 8087, "thumbnailer": 8088, "s3-source": 8089},
 		"eu-west-1":  {"blog-api": 8282, "edge": 8296, "welcome-mailer": 8286, "dynamodb-source": 8287, "thumbnailer": 8288, "s3-source": 8289},
 		"ap-south-1": {"blog-api": 8298, "edge": 8312, "welcome-mailer": 8302, "dynamodb-source": 8303, "thumbnailer": 8304, "s3-source": 8305},
 	}

@@ -27,6 +27,8 @@ type Service struct {
 	API bool
 	// Blog marks the service whose URL is the stack's blogUrl (the blog edge).
 	Blog bool
+	// App marks the service whose URL is the stack's appUrl (the app's edge).
+	App bool
 }
 
 // Inputs are what a service's environment is built from.
@@ -48,6 +50,9 @@ type Inputs struct {
 	// DistributionFile is the blog's CloudFront distribution as provisioned
 	// (resources.blogEdge written out), which the edge runs.
 	DistributionFile string
+	// AppDistributionFile is the MyTodoList app's distribution as provisioned
+	// (resources.appEdge written out), which the app's edge runs.
+	AppDistributionFile string
 	// OriginURLs, when set, is the edge's ORIGIN_URLS: origin id=URL pairs that stand
 	// in for DNS (a further region's edge resolves the API host to its own blog-api).
 	OriginURLs string
@@ -83,6 +88,13 @@ func Services() []Service {
 			Port:    func(o Options) int { return o.EdgePort },
 			Env:     EdgeEnv,
 			Blog:    true,
+		},
+		{
+			Name:    "app-edge",
+			Package: "./services/gateway",
+			Port:    func(o Options) int { return o.AppPort },
+			Env:     AppEdgeEnv,
+			App:     true,
 		},
 		{
 			Name:    "welcome-mailer",

@@ -45,11 +45,15 @@ var ErrNoNode = errors.New("node and npm are needed to build the MyTodoList app 
 // of its lock file into the cache directory, unless an earlier run did it. What npm
 // does is reported through log.
 func Install(ctx context.Context, root string, log func(format string, args ...any)) (*Toolchain, error) {
+	return InstallSource(ctx, filepath.Join(root, SourceDir), log)
+}
+
+// InstallSource is Install for the app's sources in src (a copy of web/todo).
+func InstallSource(ctx context.Context, src string, log func(format string, args ...any)) (*Toolchain, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return nil, ErrNoNode
 	}
-	src := filepath.Join(root, SourceDir)
 	dir, err := InstallPackages(ctx, src, "webtodo", log)
 	if err != nil {
 		return nil, err

@@ -8,13 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +31,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/sitedeploy"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 	"github.com/serverless-architect/serverless-architect/internal/webapp"
 )
@@ -542,18 +542,22 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
-// TestAppInBrowser drives the built MyTodoList app (web/todo) in headless Debian
-// chromium at 360×740 against the whole local stack, through the journey the issue
-// lists: sign-up and code, three to-dos, an edit, one done, a change another device
-// made first (412), a reload (still signed in), offline (the last list still there, a
-// to-do queued, synced when back), a 5.5 MiB upload with progress (multipart), the
-// same file again, a file over the limit, the download compared byte for byte,
-// sign-out everywhere, a forgotten password (a wrong code, then the emailed one), a
-// wrong current password, and the account's deletion, after which the same email
-// starts empty. Elements are found by label and role; axe-core checks the sign-in page,
-// the list (light and dark), the files and the account page for serious or critical
-// violations. The screenshots go to test/e2e/artifacts/; with SA_UPDATE_SCREENSHOTS=1
-// the list's one also replaces web/todo/screenshot.png, the README's.
+// TestAppInBrowser drives the MyTodoList app (web/todo) as the local stack serves it
+// (built, published to its bucket in moto, and run by the app's edge from its
+// provisioned CloudFront distribution, /v1/* going to the to-do API through it) in
+// headless Debian chromium at 360×740, through the journey the issue lists: sign-up
+// and code, three to-dos, an edit, one done, a change another device made first
+// (412), a reload (still signed in), offline (the last list still there, a to-do
+// queued, synced when back), a 5.5 MiB upload with progress (multipart), the same
+// file again, a file over the limit, the download compared byte for byte, sign-out
+// everywhere, a forgotten password (a wrong code, then the emailed one), a wrong
+// current password, and the account's deletion, after which the same email starts
+// empty. Elements are found by label and role; axe-core checks the sign-in page, the
+// list (light and dark), the files and the account page for serious or critical
+// violations; Chromium must report no violation of the distribution's
+// Content-Security-Policy. The screenshots go to test/e2e/artifacts/; with
+// SA_UPDATE_SCREENSHOTS=1 the list's one also replaces web/todo/screenshot.png, the
+// README's.
 func TestAppInBrowser(t *testing.T) {
 	if !mototest.Enabled() {
 		t.Skip("the browser test runs the whole local stack: set SA_INTEGRATION=1 (make test does)")
@@ -569,17 +573,10 @@ func TestAppInBrowser(t *testing.T) {
 	}
 	s := startStack(t)
 	st := s.stack
-	appURL := st.AppURL
-	if appURL == "" {
-		// The stack does not serve the app yet (its distribution comes with the edge that
-		// runs provisioned distributions): the test serves the build itself, as that
-		// distribution would (the files, config.json, /v1/* to the API).
-		dist := filepath.Join(t.TempDir(), "dist")
-		if out, err := tc.Build(ctx, dist); err != nil {
-			t.Fatalf("build the app: %v\n%s", err, out)
-		}
-		appURL = serveAppFixture(t, dist, webapp.ConfigFromStack(st, ""), st.APIURL, caClient(t, s))
+	if st.AppURL == "" {
+		t.Fatalf("stack.json has no appUrl: the stack does not serve the app\n%s", s.out.String())
 	}
+	checkAppEdge(t, st, caClient(t, s))
 	axeSource, err := os.ReadFile(filepath.Join(tc.Dir, "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatal(err)
@@ -588,8 +585,12 @@ func TestAppInBrowser(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := startAppBrowser(t, appURL, leafSPKI(t, filepath.Join(filepath.Dir(st.CAFile), devtls.CertFile)), artifacts, caClient(t, s))
+	a := startAppBrowser(t, st.AppURL+"/", leafSPKI(t, filepath.Join(filepath.Dir(st.CAFile), devtls.CertFile)), artifacts, caClient(t, s))
+	csp := watchCSP(t, a.ctx)
 	appJourney(t, a, st, string(axeSource), st.APIURL)
+	if v := csp.violations(); len(v) > 0 {
+		t.Errorf("Chromium reported %d Content-Security-Policy violations in the app:\n%s", len(v), strings.Join(v, "\n"))
+	}
 	if os.Getenv("SA_UPDATE_SCREENSHOTS") == "1" && !t.Failed() {
 		b, err := os.ReadFile(filepath.Join(artifacts, "app-todos.png"))
 		if err == nil {
@@ -601,32 +602,76 @@ func TestAppInBrowser(t *testing.T) {
 	}
 }
 
-// serveAppFixture serves a build of the app on http://localhost (a secure context, so
-// the service worker runs) with cfg as its config.json and /v1/* passed to the API,
-// and returns its URL.
-func serveAppFixture(t *testing.T, dist string, cfg webapp.Config, apiURL string, client *http.Client) string {
+// appAsset finds the app's script in index.html.
+var appAsset = regexp.MustCompile(`assets/app-[A-Z0-9]+\.js`)
+
+// checkAppEdge checks, over HTTPS, what the app's distribution does with the app as
+// the stack published it: index.html, the service worker and config.json are
+// revalidated (a deploy reaches phones at once) while the hashed assets are cached
+// for a year; every answer carries the security headers; config.json describes this
+// stack and sends the API to the app's own origin; /v1/* reaches the to-do API (which
+// wants a token), not the bucket; and the app's files may not be written to.
+func checkAppEdge(t *testing.T, st *stack.Stack, client *http.Client) {
 	t.Helper()
-	conf, err := cfg.JSON()
-	if err != nil {
-		t.Fatal(err)
+	get := func(method, path string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, st.AppURL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
 	}
-	api, err := url.Parse(apiURL)
-	if err != nil {
-		t.Fatal(err)
+	resp, index := get("GET", "/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(index, []byte("MyTodoList")) {
+		t.Fatalf("GET / = %d %s, want the app's index.html:\n%.300s", resp.StatusCode, resp.Header.Get("Content-Type"), index)
 	}
-	proxy := httputil.NewSingleHostReverseProxy(api)
-	proxy.Transport = client.Transport
-	direct := proxy.Director
-	proxy.Director = func(r *http.Request) { direct(r); r.Host = api.Host }
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", proxy)
-	mux.HandleFunc("/config.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-cache")
-		_, _ = w.Write(conf)
-	})
-	mux.Handle("/", http.FileServer(http.Dir(dist)))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return strings.Replace(srv.URL, "127.0.0.1", "localhost", 1) + "/"
+	for _, h := range []struct{ name, want string }{
+		{"Content-Security-Policy", "connect-src 'self' "},
+		{"Content-Security-Policy", "worker-src 'self'"},
+		{"Strict-Transport-Security", "max-age=31536000"},
+		{"X-Content-Type-Options", "nosniff"},
+		{"X-Frame-Options", "DENY"},
+	} {
+		if !strings.Contains(resp.Header.Get(h.name), h.want) {
+			t.Errorf("GET / %s = %q, want %q in it", h.name, resp.Header.Get(h.name), h.want)
+		}
+	}
+	script := appAsset.Find(index)
+	if script == nil {
+		t.Fatalf("index.html names no assets/app-<hash>.js:\n%s", index)
+	}
+	for path, want := range map[string]string{
+		"/":                  sitedeploy.HTMLCacheControl,
+		"/index.html":        sitedeploy.HTMLCacheControl,
+		"/sw.js":             sitedeploy.HTMLCacheControl,
+		"/config.json":       sitedeploy.HTMLCacheControl,
+		"/" + string(script): sitedeploy.ImmutableCacheControl,
+	} {
+		if resp, _ := get("GET", path); resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != want {
+			t.Errorf("GET %s = %d, Cache-Control %q; want 200, %q", path, resp.StatusCode, resp.Header.Get("Cache-Control"), want)
+		}
+	}
+	resp, body := get("GET", "/config.json")
+	var conf webapp.Config
+	if err := json.Unmarshal(body, &conf); err != nil {
+		t.Fatalf("config.json: %v\n%s", err, body)
+	}
+	if want := webapp.ConfigFromStack(st, ""); conf != want {
+		t.Errorf("config.json = %+v, want %+v (this stack, the API on the app's own origin)", conf, want)
+	}
+	if resp, body := get("GET", "/v1/todos"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/todos without a token = %d %s, want the to-do API's 401", resp.StatusCode, body)
+	}
+	if resp, _ := get("PUT", "/index.html"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("PUT /index.html = %d, want CloudFront's 403 (the app's files are read-only)", resp.StatusCode)
+	}
 }

@@ -79,12 +79,12 @@ func startStackWith(t *testing.T, args ...string) *localStack {
 	// All of the stack's ports come from one block below the kernel's ephemeral range
 	// (32768 and up on Linux), where no outgoing connection of a parallel test can take
 	// one between this check and the bind: 0..11 the internal services, 12 the API,
-	// 13 the edge, 16 and up three for each gateway replica.
+	// 13 the edge, 14 the app's edge, 16 and up three for each gateway replica.
 	base := porttest.Block(t, 16+3*gateways)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
 	flags := []string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
-		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base + 13)}
+		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base + 13), "--app-port", fmt.Sprint(base + 14)}
 	cmd := exec.Command(sa, append(flags, args...)...)
 	cmd.Dir = repoRoot(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
