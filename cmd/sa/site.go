@@ -85,11 +85,8 @@ and the changed fixed names are invalidated. With --bucket also pass
 			var cfg aws.Config
 			var site sitedeploy.SiteConfig
 			if f.bucket == "" {
-				st, err := stack.Read(f.stackFile)
+				st, err := readSiteStack(f.stackFile)
 				if err != nil {
-					if errors.Is(err, fs.ErrNotExist) {
-						return fmt.Errorf("%w; or name the target with --bucket", err)
-					}
 					return err
 				}
 				f.bucket, f.distribution = st.Resources.SiteBucket, orDefault(f.distribution, st.Resources.BlogDistributionID)
@@ -171,11 +168,8 @@ func deployApp(cmd *cobra.Command, f siteDeployFlags, stdout, stderr io.Writer) 
 	var cfg aws.Config
 	var conf webapp.Config
 	if f.bucket == "" {
-		st, err := stack.Read(f.stackFile)
+		st, err := readSiteStack(f.stackFile)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("%w; or name the target with --bucket", err)
-			}
 			return err
 		}
 		if st.Resources.AppBucket == "" {
@@ -221,4 +215,13 @@ func deployApp(cmd *cobra.Command, f siteDeployFlags, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, res.Summary(f.bucket))
 	return nil
+}
+
+// readSiteStack reads the stack file a deploy takes its target from.
+func readSiteStack(path string) (*stack.Stack, error) {
+	st, err := stack.Read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w; or name the target with --bucket", err)
+	}
+	return st, err
 }

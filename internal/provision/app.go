@@ -153,20 +153,9 @@ func AppSecurityHeadersPolicy(prefix string, connect []string) cdn.ResponseHeade
 // place (moto), and the options' extra sources.
 func appConnectSources(c *Clients, o AppOptions, filesBucket string) []string {
 	var out []string
-	add := func(s string) {
-		for _, have := range out {
-			if have == s {
-				return
-			}
-		}
-		out = append(out, s)
-	}
+	add := func(s string) { out = addOnce(out, s) }
 	region := c.Region
-	if ep := c.cognitoEndpoint(); ep != "" {
-		add(originOf(ep))
-	} else {
-		add("https://cognito-idp." + region + ".amazonaws.com")
-	}
+	add(userPoolOrigin(c, region))
 	if ep := aws.ToString(c.CognitoIdentity.Options().BaseEndpoint); ep != "" {
 		add(originOf(ep))
 	} else {

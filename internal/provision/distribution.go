@@ -137,19 +137,8 @@ func distributionMediaBuckets(ctx context.Context, c *Clients, prefix string, o 
 // buckets (presigned uploads) — the endpoint override instead, when one is set (moto).
 func siteConnectSources(c *Clients, o BlogOptions, media []RegionalBucket) []string {
 	var out []string
-	add := func(s string) {
-		for _, have := range out {
-			if have == s {
-				return
-			}
-		}
-		out = append(out, s)
-	}
-	if ep := c.cognitoEndpoint(); ep != "" {
-		add(originOf(ep))
-	} else {
-		add("https://cognito-idp." + o.homeRegion(c.Region) + ".amazonaws.com")
-	}
+	add := func(s string) { out = addOnce(out, s) }
+	add(userPoolOrigin(c, o.homeRegion(c.Region)))
 	if ep := aws.ToString(c.S3.Options().BaseEndpoint); ep != "" {
 		add(originOf(ep))
 	} else {
@@ -158,6 +147,23 @@ func siteConnectSources(c *Clients, o BlogOptions, media []RegionalBucket) []str
 		}
 	}
 	return out
+}
+
+// addOnce appends s to list unless list has it.
+func addOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// userPoolOrigin is the origin browsers call the user pool of region at: the endpoint
+// override (moto), else AWS's.
+func userPoolOrigin(c *Clients, region string) string {
+	if ep := c.cognitoEndpoint(); ep != "" {
+		return originOf(ep)
+	}
+	return "https://cognito-idp." + region + ".amazonaws.com"
 }
 
 // originOf is scheme://host[:port] of a URL.

@@ -138,22 +138,9 @@ func (s *Site) File(source string) (File, bool) {
 // rewritten.
 func Build(fsys fs.FS, extra map[string][]byte) (*Site, error) {
 	b := &builder{src: map[string][]byte{}, built: map[string]File{}, state: map[string]int{}}
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && p != "." {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || strings.EqualFold(path.Ext(p), ".md") {
-			return nil // directories; documentation beside the site is not published
-		}
-		body, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
+	err := walkFiles(fsys, func(p string, body []byte) error {
+		if strings.EqualFold(path.Ext(p), ".md") {
+			return nil // documentation beside the site is not published
 		}
 		b.src[p] = body
 		return nil
@@ -184,6 +171,30 @@ func Build(fsys fs.FS, extra map[string][]byte) (*Site, error) {
 	}
 	slices.SortFunc(site.Files, func(a, b File) int { return strings.Compare(a.Key, b.Key) })
 	return site, nil
+}
+
+// walkFiles calls fn with the path and content of every file of fsys, dot files and
+// dot directories left out.
+func walkFiles(fsys fs.FS, fn func(p string, body []byte) error) error {
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && p != "." {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		body, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		return fn(p, body)
+	})
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {

@@ -33,25 +33,9 @@ func Prebuilt(fsys fs.FS, extra map[string][]byte, immutable ...string) (*Site, 
 		site.Files = append(site.Files, f)
 		return nil
 	}
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && p != "." {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
+	err := walkFiles(fsys, func(p string, body []byte) error {
 		if _, clash := extra[p]; clash {
 			return fmt.Errorf("generated file %s would replace the build's own %s", p, p)
-		}
-		body, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
 		}
 		return add(p, body, false)
 	})
