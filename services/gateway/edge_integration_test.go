@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -84,6 +85,25 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 		if b.ResponseHeadersPolicyID != res.BlogSecurityHeadersPolicyID {
 			t.Errorf("behaviour %s has response headers policy %q, want the security headers %q", b.Pattern(), b.ResponseHeadersPolicyID, res.BlogSecurityHeadersPolicyID)
 		}
+	}
+
+	// The MyTodoList app's distribution, provisioned by the same run: its edge starts
+	// on it too, and it is what moto holds.
+	appFile := filepath.Join(dir, "app-distribution.json")
+	if err := cdn.Write(appFile, res.AppEdge); err != nil {
+		t.Fatal(err)
+	}
+	app, err := gateway.Build(ctx, gateway.Config{
+		DistributionFile: appFile, S3ForcePathStyle: true, CacheMaxEntries: 100, CacheMaxBytes: 1 << 20,
+		AuthCacheSize: 10, AuthCacheTTL: 60e9, ThrottleMaxCallers: 10, UpstreamMaxIdleConns: 4,
+		Auth: auth.Config{Issuer: res.Issuer, JWKSURL: res.JWKSURL, ClientIDs: []string{res.UserPoolClientID}},
+	}, func(string) (string, bool) { return "", false }, log)
+	if err != nil {
+		t.Fatalf("the app's edge does not run the provisioned app distribution: %v", err)
+	}
+	app.Close()
+	if diff := edgeDivergence(ctx, t, api, appFile, res.AppDistributionID); len(diff) > 0 {
+		t.Fatalf("the app edge's distribution differs from the provisioned one (%s aside):\n%s", provision.MotoGaps, strings.Join(diff, "\n"))
 	}
 
 	// Someone changes the /v1/* cache policy in CloudFront: the check sees it.
