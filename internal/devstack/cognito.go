@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
@@ -14,15 +16,22 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
+// CognitoPort is the Cognito stand-in's loopback port (moved by Options.PortBase). It
+// is fixed, not picked at random, because the app's Content-Security-Policy names it:
+// a new port on every run would change the app's distribution on every run.
+const CognitoPort = 8083
+
 // listenCognito opens the loopback port of the Cognito stand-in (internal/cognitolocal)
 // before provisioning, so its URL is known to the app's Content-Security-Policy;
 // startCognito serves it once the user pool exists.
-func listenCognito() (net.Listener, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func listenCognito(o Options) (net.Listener, string, error) {
+	addr := "127.0.0.1:" + strconv.Itoa(o.Local(CognitoPort))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("the Cognito stand-in cannot listen: %w", err)
+		return nil, "", fmt.Errorf("the Cognito stand-in cannot listen on %s: %w (is another `sa dev` running? see %s); stop it or choose another --port-base",
+			addr, err, filepath.Join(o.Dir, "stack.json"))
 	}
-	return ln, "http://" + ln.Addr().String(), nil
+	return ln, "http://" + addr, nil
 }
 
 // startCognito serves the Cognito stand-in in front of moto on ln, for the user pool

@@ -247,7 +247,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
 		}
 	}
-	cognitoLn, cognitoURL, err := listenCognito()
+	cognitoLn, cognitoURL, err := listenCognito(o)
 	if err != nil {
 		return nil, err
 	}
