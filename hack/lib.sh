@@ -30,8 +30,28 @@ helm() {
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# brew_name PKG: the Homebrew formula for a Debian package the scripts use ("" when
+# macOS needs none).
+brew_name() {
+  case "$1" in
+    libheif-examples) echo libheif ;;
+    libjpeg-turbo-progs) echo jpeg-turbo ;;
+    libvips-tools) echo vips ;;
+    python3-pip) echo python ;;
+    time) echo gnu-time ;;
+    chromium) echo "--cask chromium" ;;
+    util-linux) echo "" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 # apt_install PKG...: installs Debian packages that are missing (needs root or sudo).
+# On macOS it installs the Homebrew equivalents (brew_name) of those not on PATH.
 apt_install() {
+  if [ "$(uname -s)" = Darwin ]; then
+    brew_install "$@"
+    return
+  fi
   local missing=()
   local p
   for p in "$@"; do
@@ -43,6 +63,18 @@ apt_install() {
   log "installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# brew_install PKG...: the macOS side of apt_install.
+brew_install() {
+  command -v brew >/dev/null 2>&1 || die "Homebrew is needed to install: $*; see README.md, Prerequisites"
+  local p f
+  for p in "$@"; do
+    f=$(brew_name "$p")
+    [ -n "$f" ] || continue
+    # shellcheck disable=SC2086 # "--cask chromium" is two words on purpose
+    brew list ${f#--cask } >/dev/null 2>&1 || { log "installing with Homebrew: $f"; brew install $f; }
+  done
 }
 
 # ensure_moto: makes moto_server available, installing moto with pip where missing.

@@ -16,7 +16,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal, restore the default action: a second Ctrl-C ends sa
-		// at once (the children of `sa dev` die with it, through Pdeathsig).
+		// at once (the children of `sa dev` die with it: internal/childproc).
 		<-ctx.Done()
 		stop()
 	}()

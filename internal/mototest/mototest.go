@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
 
@@ -85,8 +85,8 @@ func start() (string, error) {
 		return "", err
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	childproc.Prepare(cmd, false)
+	if _, err := childproc.Start(cmd); err != nil {
 		return "", err
 	}
 	started = cmd
@@ -142,6 +142,7 @@ type Server struct {
 	Endpoint string
 	port     int
 	cmd      *exec.Cmd
+	release  childproc.Release
 }
 
 // Private starts a moto_server for t alone on a free port; it is stopped when t ends.
@@ -168,11 +169,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("moto_server is not on PATH: %w", err)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(s.port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	childproc.Prepare(cmd, false)
+	release, err := childproc.Start(cmd)
+	if err != nil {
 		return err
 	}
-	s.cmd = cmd
+	s.cmd, s.release = cmd, release
 	return Wait(s.Endpoint, 30*time.Second)
 }
 
@@ -183,5 +185,6 @@ func (s *Server) Stop() {
 	}
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
+	s.release()
 	s.cmd = nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
 )
@@ -86,8 +87,8 @@ func Start(tb testing.TB, bin, name string, env []string) (*exec.Cmd, *logtest.B
 	cmd.Env = env
 	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	childproc.Prepare(cmd, false)
+	if _, err := childproc.Start(cmd); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {

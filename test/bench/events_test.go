@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	ciptypes "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -47,10 +47,10 @@ func devStack(b *testing.B, args ...string) (*stack.Stack, *http.Client) {
 		"--port-base", fmt.Sprint(base), "--api-port", fmt.Sprint(base + 12), "--edge-port", fmt.Sprint(base + 13)}
 	cmd := exec.Command(sa, append(flags, args...)...)
 	cmd.Dir = repoRoot(b)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	childproc.Prepare(cmd, false)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	if _, err := childproc.Start(cmd); err != nil {
 		b.Fatal(err)
 	}
 	done := make(chan struct{})

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	ddbt "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
@@ -45,8 +45,8 @@ func procArgsOn(b *testing.B, cpus, bin string, args, env []string, base string)
 	b.Helper()
 	cmd := command(cpus, bin, args...)
 	cmd.Env = append(append(os.Environ(), env...), "HOST=127.0.0.1", "LOG_LEVEL=error", "DRAIN_DELAY=0s")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	childproc.Prepare(cmd, false)
+	if _, err := childproc.Start(cmd); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {

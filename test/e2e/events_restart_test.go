@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
@@ -44,9 +45,9 @@ func (p *proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin)
 	p.cmd.Env = append(os.Environ(), append(p.env, "PORT="+strconv.Itoa(porttest.Free(p.t)), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "LOG_LEVEL=info")...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	childproc.Prepare(p.cmd, false)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
+	if _, err := childproc.Start(p.cmd); err != nil {
 		p.t.Fatal(err)
 	}
 }

@@ -11,10 +11,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
@@ -87,10 +87,10 @@ func startStackWith(t *testing.T, args ...string) *localStack {
 		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base + 13), "--app-port", fmt.Sprint(base + 14)}
 	cmd := exec.Command(sa, append(flags, args...)...)
 	cmd.Dir = repoRoot(t)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	childproc.Prepare(cmd, false)
 	out := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	if _, err := childproc.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
 	s := &localStack{cmd: cmd, out: out, dir: dir, stackFile: filepath.Join(dir, "stack.json"), done: make(chan error, 1)}

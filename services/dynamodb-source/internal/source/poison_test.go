@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
@@ -208,8 +209,8 @@ func TestPausedWorkerSendsNoStaleRecord(t *testing.T) {
 		"WORKER_ID=paused", "LEASE_DURATION=2s", "POLL_INTERVAL=50ms", "LOG_LEVEL=debug",
 	}
 	a.Stdout, a.Stderr = out, out
-	a.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := a.Start(); err != nil {
+	childproc.Prepare(a, false)
+	if _, err := childproc.Start(a); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
