@@ -32,13 +32,14 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
   sa dev         run the whole local stack: moto_server, provisioning, a dev CA, every
                  service over HTTPS on localhost. This is what make dev runs.
   sa site deploy publish the blog's static site: hashed assets, changed files only,
-                 a CloudFront invalidation of the pages.`,
+                 a CloudFront invalidation of the pages.
+  sa logs        show (and follow) the local stack's logs: .dev/logs/<service>.log.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout))
 	return root
 }
 
@@ -170,7 +171,11 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
      https://localhost:--app-port. With --gateway-replicas N, N gateway processes on
      ports of their own (listed in stack.json under gatewayReplicas), each other's
      peers, behind a round-robin balancer on --api-port.
-     Output lines are prefixed with the service's name.
+     Each service's lines are shown human-readable (time, level, message,
+     attributes) after its name, coloured on a terminal unless NO_COLOR is set;
+     --log-format json shows them as the services write them. Every process's
+     output is also appended as it is to <dir>/logs/<name>.log (sa logs reads
+     them); moto's goes there only, never to the terminal.
   5. <dir>/stack.json with every URL, port, pid and resource id; the client CLI reads it.
 
 With --regions us-east-1,eu-west-1 MyBlog runs in each region: the first is --region,
@@ -195,6 +200,7 @@ Run it again to reuse what exists. It must run inside the repository.`,
 				o.Dir = filepath.Join(root, o.Dir)
 			}
 			o.Stdout = stdout
+			o.Colour = colourful(stdout)
 			if len(o.Regions) > 0 && !cmd.Flags().Changed("region") {
 				o.Region = o.Regions[0]
 			}
@@ -213,6 +219,7 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.IntVar(&o.GatewayReplicas, "gateway-replicas", 1, fmt.Sprintf("gateway processes behind a round-robin balancer on --api-port, peers of each other (1 to %d)", devstack.MaxGatewayReplicas))
 	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")
 	f.StringSliceVar(&o.Regions, "regions", nil, "run MyBlog in each of these regions, the first being --region (e.g. us-east-1,eu-west-1), with a local Global Tables replicator")
+	f.StringVar(&o.LogFormat, "log-format", devstack.LogText, "how the services' lines are shown: text (human-readable) or json (as written)")
 	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")
 	return cmd
 }

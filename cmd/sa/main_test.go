@@ -24,7 +24,8 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"provision", "dev"}},
+		{[]string{"--help"}, []string{"provision", "dev", "logs"}},
+		{[]string{"logs", "--help"}, []string{"--follow", "--since", "--log-format", "<dir>/logs"}},
 		{[]string{"provision", "--help"}, []string{"--region", "--prefix", "--output", "REAL AWS", "--dax", "--vpc-id", "--subnet-ids", "--cluster-security-group"}},
 		{[]string{"dev", "--help"}, []string{"--dir", "--region", "--moto-endpoint", "--moto-port", "--api-port", "--prefix", "stack.json"}},
 	}
@@ -55,6 +56,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"provision", "--dax", "--vpc-id", "vpc-1", "--subnet-ids", "sg-1", "--cluster-security-group", "sg-1"}, "not a subnet id"},
 		{[]string{"provision", "--vpc-id", "vpc-1"}, "only go with --dax"},
 		{[]string{"dev", "extra"}, "unknown command"},
+		{[]string{"dev", "--log-format", "yaml"}, "--log-format must be text or json"},
+		{[]string{"logs", "--log-format", "yaml", "--dir", "/nonexistent"}, "--log-format must be text or json"},
+		{[]string{"logs", "--dir", "/nonexistent-sa-logs"}, "no logs in /nonexistent-sa-logs/logs yet"},
 		{[]string{"dev", "--api-port", "many"}, "invalid argument"},
 		{[]string{"nope"}, "unknown command"},
 	}

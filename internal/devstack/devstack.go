@@ -85,6 +85,13 @@ type Options struct {
 	// Stdout receives the stack's own messages and every child's prefixed output
 	// (os.Stdout).
 	Stdout io.Writer
+	// LogFormat is how the services' lines are shown on Stdout: LogText (the default),
+	// human-readable, or LogJSON, as they are. Either way each process's output is
+	// also appended, as it is, to <Dir>/logs/<name>.log; moto's goes there only.
+	LogFormat string
+	// Colour colours the text format's prefixes and levels (for a terminal without
+	// NO_COLOR).
+	Colour bool
 	// StopTimeout is how long a child may take to stop after SIGTERM before it is
 	// killed (10s).
 	StopTimeout time.Duration
@@ -129,6 +136,9 @@ func (o Options) withDefaults() Options {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
+	if o.LogFormat == "" {
+		o.LogFormat = LogText
+	}
 	if o.StopTimeout == 0 {
 		o.StopTimeout = 10 * time.Second
 	}
@@ -149,7 +159,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("stack directory: %w", err)
 	}
 	o.Dir = dir
-	s := &stackRun{o: o, con: &console{w: o.Stdout}, died: make(chan struct{})}
+	if o.LogFormat != LogText && o.LogFormat != LogJSON {
+		return fmt.Errorf("--log-format must be %s or %s, not %q", LogText, LogJSON, o.LogFormat)
+	}
+	s := &stackRun{o: o, con: &console{w: o.Stdout}, died: make(chan struct{}), width: o.nameWidth()}
 	defer func() {
 		s.shutdown()
 		// Stopped by the operator, possibly mid-start (a build killed, a wait cut
@@ -174,8 +187,9 @@ func Run(ctx context.Context, o Options) (err error) {
 
 // stackRun is one run of the stack.
 type stackRun struct {
-	o   Options
-	con *console
+	o     Options
+	con   *console
+	width int // of the processes' names on the terminal
 
 	mu          sync.Mutex
 	cognito     *http.Server // the Cognito stand-in (cognito.go)
@@ -385,10 +399,25 @@ func (s *stackRun) inheritedEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
 }
 
-// start starts a child and tracks it for shutdown.
+// start starts a child and tracks it for shutdown. Its output is appended to its log
+// file and shown on the terminal, except moto's, which goes to the file only.
 func (s *stackRun) start(name, bin string, args, env []string, dir string) (*child, error) {
-	c, err := startChild(s.con, name, bin, args, env, dir, s.onExit)
+	file, err := openLog(s.o.Dir, name)
 	if err != nil {
+		return nil, err
+	}
+	out := output{
+		con:    s.con,
+		format: lineFormat{name: name, width: s.width, json: s.o.LogFormat == LogJSON, colour: s.o.Colour},
+		quiet:  name == "moto",
+		file:   file,
+	}
+	c, err := startChild(out, bin, args, env, dir, func(c *child) {
+		file.Close()
+		s.onExit(c)
+	})
+	if err != nil {
+		file.Close()
 		return nil, err
 	}
 	s.mu.Lock()
@@ -604,7 +633,22 @@ func portFree(port int) error {
 
 // prefixed returns a writer that writes each line to con with a prefix.
 func prefixed(con *console, prefix string) io.Writer {
-	return &prefixer{con: con, prefix: prefix, tail: &tail{}}
+	return &prefixer{con: con, format: lineFormat{literal: prefix, json: true}, tail: &tail{}}
+}
+
+// nameWidth is the length of the longest process name the stack can start.
+func (o Options) nameWidth() int {
+	w := len("moto")
+	for _, svc := range o.Services {
+		w = max(w, len(svc.Name))
+		if svc.API && o.GatewayReplicas > 1 {
+			w = max(w, len(fmt.Sprintf("%s-%d", svc.Name, o.GatewayReplicas)))
+		}
+		for _, r := range o.Regions[min(1, len(o.Regions)):] {
+			w = max(w, len(regionalName(svc.Name, r)))
+		}
+	}
+	return w
 }
 
 // Local returns an internal service's port for this stack: its constant, moved by

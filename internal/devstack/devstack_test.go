@@ -31,8 +31,8 @@ func TestPrefixer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			p := &prefixer{con: &console{w: &out}, prefix: "svc | ", tail: &tail{}}
+			var out, file bytes.Buffer
+			p := &prefixer{con: &console{w: &out}, format: lineFormat{name: "svc", width: 3, json: true}, file: &file, tail: &tail{}}
 			for _, w := range tt.writes {
 				if n, err := p.Write([]byte(w)); err != nil || n != len(w) {
 					t.Fatalf("Write = %d, %v", n, err)
@@ -41,6 +41,9 @@ func TestPrefixer(t *testing.T) {
 			p.Flush()
 			if diff := cmp.Diff(tt.want, out.String()); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(strings.ReplaceAll(tt.want, "svc | ", ""), file.String()); diff != "" {
+				t.Errorf("log file (-want +got):\n%s", diff)
 			}
 		})
 	}

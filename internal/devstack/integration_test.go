@@ -188,12 +188,29 @@ func TestRunStartsMotoServesAndStops(t *testing.T) {
 		for _, want := range []string{
 			"testsvc | testsvc: listening on 127.0.0.1:" + strconv.Itoa(apiPort),
 			"testsvc | testsvc: a line on stderr",
-			"moto | ",
 			"created  dynamodb table " + prefix + "todos",
 			"The local stack is up.",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("moto's output goes to its log only; each process's lines to its log file", func(t *testing.T) {
+		if strings.Contains(r.out.String(), "moto | ") {
+			t.Errorf("moto's lines reached the terminal:\n%s", r.out)
+		}
+		for name, want := range map[string]string{
+			"moto":    `"GET /moto-api/ HTTP/1.1" 200`,
+			"testsvc": "testsvc: listening on 127.0.0.1:" + strconv.Itoa(apiPort) + "\n",
+		} {
+			b, err := os.ReadFile(filepath.Join(dir, LogsDir, name+".log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s.log lacks %q:\n%s", name, want, b)
 			}
 		}
 	})

@@ -7,8 +7,9 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/childproc"
 )
 
 // tailLines is how many of a child's last output lines are kept for its obituary.
@@ -30,12 +31,10 @@ func (c *console) Printf(format string, args ...any) {
 	fmt.Fprintf(c.w, format+"\n", args...)
 }
 
-func (c *console) writeLine(prefix string, line []byte) {
+func (c *console) writeLine(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b := make([]byte, 0, len(prefix)+len(line)+1)
-	b = append(append(append(b, prefix...), line...), '\n')
-	_, _ = c.w.Write(b)
+	_, _ = io.WriteString(c.w, line+"\n")
 }
 
 // tail keeps the last lines a child printed.
@@ -60,11 +59,15 @@ func (t *tail) String() string {
 	return strings.Join(t.lines, "\n")
 }
 
-// prefixer is an io.Writer that writes each complete line to a console with a prefix
-// ("todo-api | ") and remembers it in a tail. One prefixer serves one stream.
+// prefixer is an io.Writer that takes a child's output line by line: each line goes
+// as it is to the child's log file (when there is one), rendered by format to the
+// console (unless quiet), and into the tail kept for its obituary. One prefixer serves
+// one stream.
 type prefixer struct {
 	con    *console
-	prefix string
+	format lineFormat
+	quiet  bool
+	file   io.Writer
 	tail   *tail
 	buf    []byte
 }
@@ -100,7 +103,12 @@ func (p *prefixer) Flush() {
 
 func (p *prefixer) emit(line []byte) {
 	line = bytes.TrimSuffix(line, []byte("\r"))
-	p.con.writeLine(p.prefix, line)
+	if p.file != nil {
+		_, _ = p.file.Write(append(line, '\n'))
+	}
+	if !p.quiet {
+		p.con.writeLine(p.format.render(line))
+	}
 	p.tail.add(string(line))
 }
 
@@ -118,28 +126,40 @@ type child struct {
 	stopping bool
 }
 
-// startChild starts bin with args and env, its output prefixed with name on con. Each
+// output says where a child's lines go.
+type output struct {
+	con    *console
+	format lineFormat // the terminal's rendering; its name is the child's
+	quiet  bool       // not on the terminal at all (moto)
+	file   io.Writer  // its log file, or nil
+}
+
+// startChild starts bin with args and env, its output going where out says. Each
 // child gets its own process group, so a Ctrl-C at the terminal reaches only `sa`,
-// which then stops the children in order; Pdeathsig kills a child whose parent died
-// without doing so. onExit is called once the child has ended.
-func startChild(con *console, name, bin string, args, env []string, dir string, onExit func(*child)) (*child, error) {
+// which then stops the children in order; a child whose parent died without doing so
+// is killed (internal/childproc: Pdeathsig on Linux, a watchdog elsewhere). onExit is
+// called once the child has ended.
+func startChild(out output, bin string, args, env []string, dir string, onExit func(*child)) (*child, error) {
+	name := out.format.name
 	c := &child{name: name, tail: &tail{}, done: make(chan struct{})}
-	stdout := &prefixer{con: con, prefix: name + " | ", tail: c.tail}
-	stderr := &prefixer{con: con, prefix: name + " | ", tail: c.tail}
+	stdout := &prefixer{con: out.con, format: out.format, quiet: out.quiet, file: out.file, tail: c.tail}
+	stderr := &prefixer{con: out.con, format: out.format, quiet: out.quiet, file: out.file, tail: c.tail}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	childproc.Prepare(cmd, true)
 	// A grandchild holding the output pipes open must not keep Wait from returning.
 	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
+	release, err := childproc.Start(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
 	c.cmd = cmd
 	go func() {
 		c.err = cmd.Wait()
+		release()
 		stdout.Flush()
 		stderr.Flush()
 		close(c.done)
@@ -177,14 +197,14 @@ func (c *child) stop(timeout time.Duration) {
 	if c.exited() {
 		return
 	}
-	pgid := c.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	pid := c.cmd.Process.Pid
+	_ = childproc.Terminate(pid, true)
 	select {
 	case <-c.done:
 		return
 	case <-time.After(timeout):
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	_ = childproc.Kill(pid, true)
 	<-c.done
 }
 
