@@ -33,13 +33,14 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
                  service over HTTPS on localhost. This is what make dev runs.
   sa site deploy publish the blog's static site: hashed assets, changed files only,
                  a CloudFront invalidation of the pages.
-  sa logs        show (and follow) the local stack's logs: .dev/logs/<service>.log.`,
+  sa logs        show (and follow) the local stack's logs: .dev/logs/<service>.log.
+  sa status      list the local stack's processes: URL, pid, restarts, ready, last error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout))
 	return root
 }
 
@@ -186,8 +187,12 @@ every write of the posts and subscribers tables between the regions as DynamoDB 
 Tables do (moto has none). stack.json then lists regions[] (region, blogUrl, tables,
 buckets, queues, services).
 
-Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. If a
-service dies, sa reports it with its last lines and stops the stack (exit status 1).
+Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. A
+service that dies once the stack is up is reported with its last lines and restarted
+after 1s, then 2s, 4s ... up to 30s (from 1s again after a minute of running); the
+rest keeps running, and sa status shows its restarts and last error. A service that
+dies while the stack starts, or a moto_server sa dev started, stops the stack (exit
+status 1).
 Run it again to reuse what exists. It must run inside the repository.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -24,7 +24,8 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"provision", "dev", "logs"}},
+		{[]string{"--help"}, []string{"provision", "dev", "logs", "status"}},
+		{[]string{"status", "--help"}, []string{"--json", "restarts", "lastError"}},
 		{[]string{"logs", "--help"}, []string{"--follow", "--since", "--log-format", "<dir>/logs"}},
 		{[]string{"provision", "--help"}, []string{"--region", "--prefix", "--output", "REAL AWS", "--dax", "--vpc-id", "--subnet-ids", "--cluster-security-group"}},
 		{[]string{"dev", "--help"}, []string{"--dir", "--region", "--moto-endpoint", "--moto-port", "--api-port", "--prefix", "stack.json"}},
@@ -59,6 +60,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dev", "--log-format", "yaml"}, "--log-format must be text or json"},
 		{[]string{"logs", "--log-format", "yaml", "--dir", "/nonexistent"}, "--log-format must be text or json"},
 		{[]string{"logs", "--dir", "/nonexistent-sa-logs"}, "no logs in /nonexistent-sa-logs/logs yet"},
+		{[]string{"status", "--dir", "/nonexistent-sa-status"}, "no local stack is running from /nonexistent-sa-status"},
 		{[]string{"dev", "--api-port", "many"}, "invalid argument"},
 		{[]string{"nope"}, "unknown command"},
 	}

@@ -162,7 +162,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.LogFormat != LogText && o.LogFormat != LogJSON {
 		return fmt.Errorf("--log-format must be %s or %s, not %q", LogText, LogJSON, o.LogFormat)
 	}
-	s := &stackRun{o: o, con: &console{w: o.Stdout}, died: make(chan struct{}), width: o.nameWidth()}
+	s := &stackRun{o: o, con: &console{w: o.Stdout}, died: make(chan struct{}), closed: make(chan struct{}), width: o.nameWidth()}
 	defer func() {
 		s.shutdown()
 		// Stopped by the operator, possibly mid-start (a build killed, a wait cut
@@ -175,6 +175,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.running, s.st = true, st
+	s.mu.Unlock()
 	s.summary(st)
 	select {
 	case <-ctx.Done():
@@ -203,20 +206,14 @@ type stackRun struct {
 	replicator     *globaltable.Replicator
 	stopReplicator context.CancelFunc
 	balancer       *http.Server // in front of the gateway's replicas, when there are several
-}
 
-// onExit is called when a child has ended. An end nobody asked for stops the stack.
-func (s *stackRun) onExit(c *child) {
-	if c.expected() {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dead == nil {
-		s.dead = c
-		s.con.Printf("\n!!! %s\n!!! stopping the local stack", strings.ReplaceAll(c.obituary().Error(), "\n", "\n!!! "))
-		close(s.died)
-	}
+	// Supervision (supervise.go): running is set once the stack is up, from when a dying
+	// service is restarted; closing once shutdown began, when closed is closed too.
+	running bool
+	closing bool
+	closed  chan struct{}
+	st      *stack.Stack
+	status  map[string]*supervised
 }
 
 // deathError is the error of a run stopped by a child's death.
@@ -341,6 +338,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			return nil, err
 		}
 		u := "https://localhost:" + strconv.Itoa(in.Port)
+		s.noteURL(svc.Name, u)
 		st.Services[svc.Name] = stack.Service{URL: u, Port: in.Port, PID: c.PID()}
 		if svc.API {
 			st.APIURL = u
@@ -420,8 +418,17 @@ func (s *stackRun) start(name, bin string, args, env []string, dir string) (*chi
 		file.Close()
 		return nil, err
 	}
+	c.spec = spec{name: name, bin: bin, dir: dir, args: args, env: env}
 	s.mu.Lock()
+	if s.closing {
+		// A restart that lost the race with shutdown.
+		s.mu.Unlock()
+		c.stop(s.o.StopTimeout)
+		return nil, fmt.Errorf("start %s: the stack is stopping", name)
+	}
 	s.children = append(s.children, c)
+	s.supervisedLocked(name).started = time.Now()
+	s.writeStatusLocked()
 	s.mu.Unlock()
 	return c, nil
 }
@@ -477,12 +484,19 @@ func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url
 func (s *stackRun) shutdown() {
 	s.stopBalancer()
 	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.closed)
+	}
 	children := slices.Clone(s.children)
 	stackFile := s.stackFile
 	s.mu.Unlock()
-	if stackFile != "" {
-		if err := os.Remove(stackFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			s.con.Printf("could not remove %s: %v", stackFile, err)
+	for _, f := range []string{stackFile, filepath.Join(s.o.Dir, StatusFile)} {
+		if f == "" {
+			continue
+		}
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.con.Printf("could not remove %s: %v", f, err)
 		}
 	}
 	var services []*child

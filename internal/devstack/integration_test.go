@@ -291,12 +291,14 @@ func TestRunReusesWhatExists(t *testing.T) {
 	}
 }
 
-func TestRunStopsWhenAChildDies(t *testing.T) {
+// A service that dies before the stack is up (a configuration error, most often)
+// stops the stack with its obituary.
+func TestRunStopsWhenAChildDiesStarting(t *testing.T) {
 	ep := mototest.Endpoint(t)
 	dir := t.TempDir()
 	o := Options{
 		Dir: dir, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
-		Services: []Service{testService(porttest.Free(t), "CRASH_AFTER=2s")},
+		Services: []Service{testService(porttest.Free(t), "CRASH_AFTER=1ms")},
 	}
 	out := &logtest.Buffer{}
 	o.Stdout = out
@@ -321,6 +323,72 @@ func TestRunStopsWhenAChildDies(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "stack.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stack.json still exists after the stack stopped (stat: %v)", err)
+	}
+}
+
+// A service that dies once the stack is up is restarted with backoff, with its last
+// lines shown once; the rest keeps running, stack.json and sa status follow.
+func TestRunRestartsAServiceThatDies(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	dir := t.TempDir()
+	port := porttest.Free(t)
+	r := startStack(t, Options{
+		Dir: dir, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
+		Services: []Service{testService(port)},
+	})
+	first := r.stack.Services["testsvc"].PID
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var st []ProcessStatus
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		st, err = Status(context.Background(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st) == 1 && st[0].Restarts == 1 && st[0].Ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testsvc is not back and ready 30s after it was killed: status %+v\noutput:\n%s", st, r.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got := st[0]
+	if got.PID == first || !alive(got.PID) {
+		t.Errorf("status pid %d: want the new process, not %d", got.PID, first)
+	}
+	if got.Name != "testsvc" || got.URL != fmt.Sprintf("https://localhost:%d", port) || !strings.Contains(got.LastError, "signal: killed") {
+		t.Errorf("status = %+v, want testsvc at its URL with the kill as last error", got)
+	}
+	if sj, err := stack.Read(filepath.Join(dir, "stack.json")); err != nil || sj.Services["testsvc"].PID != got.PID {
+		t.Errorf("stack.json after the restart: %+v, %v; want the new pid %d", sj, err, got.PID)
+	}
+	r.get("/readyz", nil)
+	out := r.out.String()
+	for _, want := range []string{"!!! testsvc (pid " + strconv.Itoa(first) + ") died unexpectedly: signal: killed", "restarting testsvc in 1s", "restarted testsvc (pid " + strconv.Itoa(got.PID) + ", restart 1)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "its last lines were") != 1 {
+		t.Errorf("the last lines were not shown exactly once:\n%s", out)
+	}
+	select {
+	case err := <-r.done:
+		t.Fatalf("the stack stopped: %v", err)
+	default:
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if alive(got.PID) {
+		t.Errorf("the restarted testsvc (pid %d) outlived the stack", got.PID)
+	}
+	if _, err := os.Stat(filepath.Join(dir, StatusFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s remains after the stack stopped (stat: %v)", StatusFile, err)
 	}
 }
 

@@ -58,6 +58,7 @@ func (s *stackRun) moto(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s.noteURL("moto", ep)
 	if err := s.waitFor(ctx, motoStartTimeout, func() bool { return motoAnswers(ctx, ep) }); err != nil {
 		return "", fmt.Errorf("moto_server did not come up at %s: %w", ep, err)
 	}

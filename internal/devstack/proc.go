@@ -115,6 +115,7 @@ func (p *prefixer) emit(line []byte) {
 // child is a process the stack started.
 type child struct {
 	name string
+	spec spec // to start it again
 	cmd  *exec.Cmd
 	tail *tail
 	// done is closed once the process has exited and been reaped; err is then Wait's

@@ -158,6 +158,7 @@ func (s *stackRun) upRegions(ctx context.Context, st *stack.Stack, ep string, ce
 			if err != nil {
 				return err
 			}
+			s.noteURL(regionalName(svc.Name, ro.Region), "https://localhost:"+strconv.Itoa(in.Port))
 			services[svc.Name] = stack.Service{URL: "https://localhost:" + strconv.Itoa(in.Port), Port: in.Port, PID: c.PID()}
 		}
 		for name, svc := range services {

@@ -102,6 +102,7 @@ func (s *stackRun) startGatewayReplicas(svc Service, bin string, in Inputs) (sta
 			return stack.Service{}, nil, err
 		}
 		u := "https://localhost:" + strconv.Itoa(port)
+		s.noteURL(fmt.Sprintf("%s-%d", svc.Name, i+1), u)
 		reps = append(reps, stack.Service{URL: u, Port: port, PID: c.PID()})
 		targets = append(targets, &url.URL{Scheme: "https", Host: "localhost:" + strconv.Itoa(port)})
 	}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/serverless-architect/serverless-architect/internal/devstack"
+)
+
+func newStatusCmd(stdout io.Writer) *cobra.Command {
+	var dir string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "List the running local stack's processes: URL, pid, restarts, readiness, last error",
+		Long: `List every process of the local stack that sa dev runs from <dir>: its URL, pid,
+how often sa dev restarted it, whether it answers ready now (GET /readyz trusting the
+stack's CA; moto's /moto-api/) and how it last died. With --json: a list of objects
+with name, url, pid, restarts, ready and lastError.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			root, err := repoRoot()
+			if err != nil {
+				return err
+			}
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(root, dir)
+			}
+			list, err := devstack.Status(cmd.Context(), dir)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tURL\tPID\tRESTARTS\tREADY\tLAST ERROR")
+			for _, p := range list {
+				ready := "no"
+				if p.Ready {
+					ready = "yes"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Name, p.URL, p.PID, p.Restarts, ready, p.LastError)
+			}
+			return w.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", ".dev", "the stack's directory, relative to the repository root")
+	f.BoolVar(&asJSON, "json", false, "print a JSON list of {name, url, pid, restarts, ready, lastError}")
+	return cmd
+}

@@ -1,0 +1,148 @@
+package devstack
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/stack"
+)
+
+// Restart backoff of a service that dies once the stack is up: the first restart after
+// minBackoff, each further one after twice the wait before, up to maxBackoff. A service
+// that ran stableAfter or longer before dying starts again from minBackoff.
+const (
+	minBackoff  = time.Second
+	maxBackoff  = 30 * time.Second
+	stableAfter = time.Minute
+)
+
+// spec is what a child was started with, to start it again.
+type spec struct {
+	name, bin, dir string
+	args, env      []string
+}
+
+// supervised is what the stack knows of one process for `sa status`.
+type supervised struct {
+	url       string
+	restarts  int
+	lastError string
+	backoff   time.Duration // before the next restart
+	started   time.Time
+}
+
+// onExit is called when a child has ended. A death during start-up, or moto's, stops
+// the stack with the child's obituary; a service that dies once the stack is up is
+// restarted with backoff and the rest keeps running.
+func (s *stackRun) onExit(c *child) {
+	if c.expected() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead != nil || s.closing {
+		return
+	}
+	sv := s.supervisedLocked(c.name)
+	sv.lastError = c.exitStatus()
+	if !s.running || c == s.startedMoto {
+		s.dead = c
+		s.con.Printf("\n!!! %s\n!!! stopping the local stack", strings.ReplaceAll(c.obituary().Error(), "\n", "\n!!! "))
+		close(s.died)
+		s.writeStatusLocked()
+		return
+	}
+	if time.Since(sv.started) >= stableAfter || sv.backoff == 0 {
+		sv.backoff = minBackoff
+	}
+	wait := sv.backoff
+	sv.backoff = min(2*sv.backoff, maxBackoff)
+	s.con.Printf("\n!!! %s\n!!! restarting %s in %s; the rest of the stack keeps running", strings.ReplaceAll(c.obituary().Error(), "\n", "\n!!! "), c.name, wait)
+	s.writeStatusLocked()
+	go s.restart(c, wait)
+}
+
+// restart starts c's process again after wait, unless the stack stops first.
+func (s *stackRun) restart(old *child, wait time.Duration) {
+	select {
+	case <-time.After(wait):
+	case <-s.closed:
+		return
+	}
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return
+	}
+	sp := old.spec
+	c, err := s.start(sp.name, sp.bin, sp.args, sp.env, sp.dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv := s.supervisedLocked(sp.name)
+	if err != nil {
+		sv.lastError = err.Error()
+		s.con.Printf("!!! could not restart %s: %v", sp.name, err)
+		s.writeStatusLocked()
+		return
+	}
+	sv.restarts++
+	s.children = slices.DeleteFunc(s.children, func(x *child) bool { return x == old })
+	s.con.Printf("restarted %s (pid %d, restart %d)", sp.name, c.PID(), sv.restarts)
+	if s.st != nil && s.stackFile != "" {
+		if svc, ok := s.st.Services[sp.name]; ok {
+			svc.PID = c.PID()
+			s.st.Services[sp.name] = svc
+			if err := stack.Write(s.stackFile, s.st); err != nil {
+				s.con.Printf("could not update %s: %v", s.stackFile, err)
+			}
+		}
+	}
+	s.writeStatusLocked()
+}
+
+// supervisedLocked returns the record of the process name, making it; s.mu is held.
+func (s *stackRun) supervisedLocked(name string) *supervised {
+	if s.status == nil {
+		s.status = map[string]*supervised{}
+	}
+	sv, ok := s.status[name]
+	if !ok {
+		sv = &supervised{}
+		s.status[name] = sv
+	}
+	return sv
+}
+
+// noteURL records where the process name answers.
+func (s *stackRun) noteURL(name, url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.supervisedLocked(name).url = url
+}
+
+// exitStatus is one line on how the child ended.
+func (c *child) exitStatus() string {
+	status := "exited with status 0"
+	if c.err != nil {
+		status = c.err.Error()
+	}
+	return fmt.Sprintf("%s %s at %s", status, lastLine(c.tail.String()), time.Now().Format(time.RFC3339))
+}
+
+// lastLine is the last of lines, in brackets, or "" when there is none.
+func lastLine(lines string) string {
+	lines = strings.TrimSpace(lines)
+	if lines == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(lines, '\n'); i >= 0 {
+		lines = lines[i+1:]
+	}
+	if len(lines) > 200 {
+		lines = lines[:200] + "…"
+	}
+	return "(last line: " + lines + ")"
+}
