@@ -162,6 +162,10 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
 
   1. moto_server: the one at --moto-endpoint, or one already answering on
      127.0.0.1:--moto-port, or a new one started there (stopped again on exit).
+     A moto sa dev starts keeps its state: it loads <dir>/moto-state.pickle on start
+     and saves it on exit (and every 10s while it changes), so users, to-dos, posts,
+     subscribers, photos and files survive stopping and starting make dev; --fresh
+     starts empty (the old state is moved to moto-state.pickle.old).
   2. AWS resources provisioned in moto (idempotent; dummy credentials, your own AWS
      environment is neither used nor changed).
   3. A dev CA and a certificate for localhost under <dir>/tls (clients trust ca.pem).
@@ -224,6 +228,7 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.IntVar(&o.GatewayReplicas, "gateway-replicas", 1, fmt.Sprintf("gateway processes behind a round-robin balancer on --api-port, peers of each other (1 to %d)", devstack.MaxGatewayReplicas))
 	f.StringVar(&o.Prefix, "prefix", "", "put this before every AWS resource name")
 	f.StringSliceVar(&o.Regions, "regions", nil, "run MyBlog in each of these regions, the first being --region (e.g. us-east-1,eu-west-1), with a local Global Tables replicator")
+	f.BoolVar(&o.Fresh, "fresh", false, "start with an empty moto: move its saved state (<dir>/moto-state.pickle) aside to moto-state.pickle.old")
 	f.StringVar(&o.LogFormat, "log-format", devstack.LogText, "how the services' lines are shown: text (human-readable) or json (as written)")
 	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")
 	return cmd

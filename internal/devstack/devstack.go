@@ -56,6 +56,13 @@ type Options struct {
 	MotoPort int
 	// MotoCommand is the moto_server executable, looked up on PATH ("moto_server").
 	MotoCommand string
+	// MotoPython is the Python that runs a moto_server which keeps its state in
+	// <Dir>/moto-state.pickle (persist.go), looked up on PATH ("python3"). When it
+	// cannot import moto, MotoCommand runs instead and the state is lost on stop.
+	MotoPython string
+	// Fresh moves the saved state of moto aside before starting one, so the stack
+	// starts empty.
+	Fresh bool
 	// APIPort is the HTTPS port of the to-do API (8443).
 	APIPort int
 	// EdgePort is the HTTPS port of the blog edge (8444).
@@ -109,6 +116,7 @@ func (o Options) withDefaults() Options {
 	def(&o.SourceDir, ".")
 	def(&o.Region, "us-east-1")
 	def(&o.MotoCommand, "moto_server")
+	def(&o.MotoPython, "python3")
 	if o.MotoPort == 0 {
 		o.MotoPort = 4566
 	}
@@ -213,7 +221,9 @@ type stackRun struct {
 	closing bool
 	closed  chan struct{}
 	st      *stack.Stack
-	status  map[string]*supervised
+	// persistent is set when the moto this run started keeps its state (persist.go).
+	persistent bool
+	status     map[string]*supervised
 }
 
 // deathError is the error of a run stopped by a child's death.
@@ -521,8 +531,11 @@ func (s *stackRun) shutdown() {
 		s.con.Printf("stopped the replicator")
 	}
 	s.stopCognito()
-	if s.startedMoto != nil {
+	if s.startedMoto != nil && !s.startedMoto.exited() {
 		s.stop(s.startedMoto)
+		if s.persistent {
+			s.stateNote(s.startedMoto)
+		}
 	}
 }
 

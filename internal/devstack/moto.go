@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (s *stackRun) moto(ctx context.Context) (string, error) {
 	}
 	ep := "http://127.0.0.1:" + strconv.Itoa(s.o.MotoPort)
 	if motoAnswers(ctx, ep) {
-		s.con.Printf("reusing the moto_server already running at %s", ep)
+		s.con.Printf("reusing the moto_server already running at %s (left running on exit; its state is its own: --fresh does not reset it)", ep)
 		return ep, nil
 	}
 	bin, err := exec.LookPath(s.o.MotoCommand)
@@ -53,8 +54,20 @@ func (s *stackRun) moto(ctx context.Context) (string, error) {
 	if err := portFree(s.o.MotoPort); err != nil {
 		return "", fmt.Errorf("cannot start moto_server: %w, and what listens there is not moto; stop it or pass --moto-port", err)
 	}
-	s.con.Printf("starting moto_server at %s", ep)
-	s.startedMoto, err = s.start("moto", bin, []string{"-H", "127.0.0.1", "-p", strconv.Itoa(s.o.MotoPort)}, s.inheritedEnv(), "")
+	if s.o.Fresh {
+		if err := s.freshState(); err != nil {
+			return "", err
+		}
+	}
+	args := []string{"-H", "127.0.0.1", "-p", strconv.Itoa(s.o.MotoPort)}
+	if py, pargs, ok, why := s.persistentMoto(ctx, s.o.MotoPort); ok {
+		bin, args = py, pargs
+		s.persistent = true
+		s.con.Printf("starting moto_server at %s, its state kept in %s (sa dev --fresh starts empty)", ep, filepath.Join(s.o.Dir, MotoStateFile))
+	} else {
+		s.con.Printf("starting moto_server at %s; its state will NOT survive a restart: %s", ep, why)
+	}
+	s.startedMoto, err = s.start("moto", bin, args, s.inheritedEnv(), "")
 	if err != nil {
 		return "", err
 	}
