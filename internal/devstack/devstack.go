@@ -223,6 +223,8 @@ type stackRun struct {
 	st      *stack.Stack
 	// persistent is set when the moto this run started keeps its state (persist.go).
 	persistent bool
+	// cognitoURL is the Cognito stand-in's URL, which provisioning names in the app's CSP.
+	cognitoURL string
 	status     map[string]*supervised
 }
 
@@ -258,22 +260,15 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		return nil, err
 	}
 	s.con.Printf("provisioning AWS resources in moto (%s)", o.Region)
-	// The blog's local origin is where the admin page runs: the media bucket's CORS rule
-	// must let it PUT photos to their presigned URLs, as it lets the CloudFront domain.
 	shift := o.PortBase - DefaultPortBase
-	blog := BlogOrigin(shift)
-	blog.Regions = o.Regions
-	for _, svc := range o.Services {
-		if svc.Blog {
-			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
-		}
-	}
 	cognitoLn, cognitoURL, err := listenCognito(o)
 	if err != nil {
 		return nil, err
 	}
-	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
-		App: AppOrigin(o, cognitoURL), Sender: provision.SenderOptions{Email: LocalSender}})
+	s.mu.Lock()
+	s.cognitoURL = cognitoURL
+	s.mu.Unlock()
+	res, err := s.provision(ctx, ep, cognitoURL)
 	if err != nil {
 		_ = cognitoLn.Close()
 		return nil, err
@@ -389,6 +384,22 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	return st, nil
 }
 
+// provision creates (or finds) the stack's resources in moto at ep, in the first region.
+func (s *stackRun) provision(ctx context.Context, ep, cognitoURL string) (stack.Resources, error) {
+	o := s.o
+	// The blog's local origin is where the admin page runs: the media bucket's CORS rule
+	// must let it PUT photos to their presigned URLs, as it lets the CloudFront domain.
+	blog := BlogOrigin(o.PortBase - DefaultPortBase)
+	blog.Regions = o.Regions
+	for _, svc := range o.Services {
+		if svc.Blog {
+			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
+		}
+	}
+	return provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
+		App: AppOrigin(o, cognitoURL), Sender: provision.SenderOptions{Email: LocalSender}})
+}
+
 // motoConfig is the SDK configuration of the provisioning clients: moto's endpoint and
 // dummy credentials, built without reading the operator's environment, which is left
 // alone (and whose AWS_PROFILE or AWS_ENDPOINT_URL_* must not leak in).
@@ -500,6 +511,7 @@ func (s *stackRun) shutdown() {
 	}
 	children := slices.Clone(s.children)
 	stackFile := s.stackFile
+	moto := s.startedMoto
 	s.mu.Unlock()
 	for _, f := range []string{stackFile, filepath.Join(s.o.Dir, StatusFile)} {
 		if f == "" {
@@ -511,7 +523,7 @@ func (s *stackRun) shutdown() {
 	}
 	var services []*child
 	for _, c := range children {
-		if c != s.startedMoto {
+		if c != moto {
 			services = append(services, c)
 		}
 	}
@@ -531,10 +543,10 @@ func (s *stackRun) shutdown() {
 		s.con.Printf("stopped the replicator")
 	}
 	s.stopCognito()
-	if s.startedMoto != nil && !s.startedMoto.exited() {
-		s.stop(s.startedMoto)
+	if moto != nil && !moto.exited() {
+		s.stop(moto)
 		if s.persistent {
-			s.stateNote(s.startedMoto)
+			s.stateNote(moto)
 		}
 	}
 }

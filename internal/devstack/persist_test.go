@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,5 +145,62 @@ func TestRunRefusesAnUnreadableState(t *testing.T) {
 	}
 	if b, rerr := os.ReadFile(state); rerr != nil || string(b) != "not a pickle" {
 		t.Errorf("the unreadable state was changed: %q, %v", b, rerr)
+	}
+}
+
+// A moto that dies under a running stack is started again with the state it saved
+// last and provisioned again; the services keep running and keep their user pool.
+func TestRunRestartsMotoWithItsState(t *testing.T) {
+	if !mototest.Enabled() {
+		t.Skip("integration test: needs moto_server; run `make test` or set SA_INTEGRATION=1")
+	}
+	dir := t.TempDir()
+	r := startStack(t, Options{
+		Dir: dir, MotoPort: porttest.Free(t), Prefix: mototest.Name("dev") + "-", StopTimeout: 10 * time.Second,
+		Services: []Service{testService(porttest.Free(t))},
+	})
+	ctx := context.Background()
+	res := r.stack.Resources
+	idp := cip.NewFromConfig(mototest.AWSConfig(t, r.stack.AWSEndpoint))
+	const user = "survivor@example.com"
+	if _, err := idp.AdminCreateUser(ctx, &cip.AdminCreateUserInput{UserPoolId: aws.String(res.UserPoolID), Username: aws.String(user)}); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now()
+	state := filepath.Join(dir, MotoStateFile)
+	for deadline := time.Now().Add(3 * motoSaveEvery); ; time.Sleep(200 * time.Millisecond) {
+		if fi, err := os.Stat(state); err == nil && fi.ModTime().After(written) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto did not save its state within %s of a change", 3*motoSaveEvery)
+		}
+	}
+	motoPID, svcPID := r.stack.Services["moto"].PID, r.stack.Services["testsvc"].PID
+	if err := syscall.Kill(motoPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); !strings.Contains(r.out.String(), "moto_server and its resources are back"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("moto was not back within 90s:\n%s", r.out)
+		}
+	}
+	if _, err := idp.AdminGetUser(ctx, &cip.AdminGetUserInput{UserPoolId: aws.String(res.UserPoolID), Username: aws.String(user)}); err != nil {
+		t.Errorf("the user created before moto died: %v", err)
+	}
+	if !alive(svcPID) {
+		t.Errorf("testsvc (pid %d) did not keep running while moto was restarted", svcPID)
+	}
+	st, err := Status(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st {
+		if p.Name == "moto" && (p.Restarts != 1 || !p.Ready || p.PID == motoPID) {
+			t.Errorf("moto's status = %+v, want one restart, ready, a new pid", p)
+		}
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
 	}
 }

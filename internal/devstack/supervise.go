@@ -1,7 +1,9 @@
 package devstack
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +49,8 @@ func (s *stackRun) onExit(c *child) {
 	}
 	sv := s.supervisedLocked(c.name)
 	sv.lastError = c.exitStatus()
-	if !s.running || c == s.startedMoto {
+	moto := c == s.startedMoto
+	if !s.running || (moto && !s.persistent) {
 		s.dead = c
 		s.con.Printf("\n!!! %s\n!!! stopping the local stack", strings.ReplaceAll(c.obituary().Error(), "\n", "\n!!! "))
 		close(s.died)
@@ -61,21 +64,73 @@ func (s *stackRun) onExit(c *child) {
 	sv.backoff = min(2*sv.backoff, maxBackoff)
 	s.con.Printf("\n!!! %s\n!!! restarting %s in %s; the rest of the stack keeps running", strings.ReplaceAll(c.obituary().Error(), "\n", "\n!!! "), c.name, wait)
 	s.writeStatusLocked()
+	if moto {
+		go s.restartMoto(c, wait)
+		return
+	}
 	go s.restart(c, wait)
 }
 
-// restart starts c's process again after wait, unless the stack stops first.
-func (s *stackRun) restart(old *child, wait time.Duration) {
+// restartMoto starts the moto this run started again after wait, with the state it
+// saved last (at most motoSaveEvery old), and provisions again what is missing.
+func (s *stackRun) restartMoto(old *child, wait time.Duration) {
+	c := s.restart(old, wait)
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	s.mu.Lock()
+	st, cognitoURL := s.st, s.cognitoURL
+	s.startedMoto = c
+	s.mu.Unlock()
+	ep := st.AWSEndpoint
+	deadline := time.Now().Add(motoStartTimeout)
+	for !motoAnswers(ctx, ep) {
+		if ctx.Err() != nil || c.exited() {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.con.Printf("!!! the restarted moto_server does not answer at %s after %s; see %s", ep, motoStartTimeout, filepath.Join(s.o.Dir, LogsDir, "moto.log"))
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.con.Printf("moto_server is back at %s with the state it saved last (at most %s old); provisioning again what is missing", ep, motoSaveEvery)
+	res, err := s.provision(ctx, ep, cognitoURL)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.con.Printf("!!! provisioning the restarted moto failed: %v", err)
+		}
+		return
+	}
+	if res.UserPoolID != st.Resources.UserPoolID {
+		s.con.Printf("!!! the restarted moto has a new user pool (%s, was %s): the services still trust the old one; stop and start make dev", res.UserPoolID, st.Resources.UserPoolID)
+		return
+	}
+	s.con.Printf("moto_server and its resources are back; the services kept running")
+}
+
+// restart starts c's process again after wait, unless the stack stops first, and
+// returns the new child (nil if there is none).
+func (s *stackRun) restart(old *child, wait time.Duration) *child {
 	select {
 	case <-time.After(wait):
 	case <-s.closed:
-		return
+		return nil
 	}
 	s.mu.Lock()
 	closing := s.closing
 	s.mu.Unlock()
 	if closing {
-		return
+		return nil
 	}
 	sp := old.spec
 	c, err := s.start(sp.name, sp.bin, sp.args, sp.env, sp.dir)
@@ -86,7 +141,7 @@ func (s *stackRun) restart(old *child, wait time.Duration) {
 		sv.lastError = err.Error()
 		s.con.Printf("!!! could not restart %s: %v", sp.name, err)
 		s.writeStatusLocked()
-		return
+		return nil
 	}
 	sv.restarts++
 	s.children = slices.DeleteFunc(s.children, func(x *child) bool { return x == old })
@@ -101,6 +156,7 @@ func (s *stackRun) restart(old *child, wait time.Duration) {
 		}
 	}
 	s.writeStatusLocked()
+	return c
 }
 
 // supervisedLocked returns the record of the process name, making it; s.mu is held.
