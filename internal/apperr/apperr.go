@@ -47,7 +47,8 @@ type Error struct {
 	Message string
 	// Field names the request field at fault, for Invalid.
 	Field string
-	// RetryAfter, when positive, is sent as the Retry-After header (429, 503).
+	// RetryAfter, when positive, is sent as the Retry-After header (429, 503); a 503 or
+	// 504 without one gets DefaultRetryAfter.
 	RetryAfter time.Duration
 	Err        error
 }
@@ -156,11 +157,24 @@ func Render(err error, requestID string) (int, Envelope) {
 	return Status(e.Code), Envelope{Body{Code: e.Code, Message: e.Message, Field: e.Field, RequestID: requestID}}
 }
 
-// Write writes err as an error envelope to w, with Retry-After where the error asks for it.
+// DefaultRetryAfter is the Retry-After of a 503 or 504 whose error names none.
+const DefaultRetryAfter = 2 * time.Second
+
+// Write writes err as an error envelope to w, with Retry-After where the error asks for
+// it, and DefaultRetryAfter on any other 503 or 504.
 func Write(w http.ResponseWriter, err error, requestID string) {
 	status, env := Render(err, requestID)
-	if e := As(err); e != nil && e.RetryAfter > 0 {
-		secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+	retry := time.Duration(0)
+	if e := As(err); e != nil {
+		retry = e.RetryAfter
+	}
+	if retry <= 0 && (status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout) {
+		// A dependency that is down or hung: tell clients when to come back rather than
+		// leave them to hammer it or give up.
+		retry = DefaultRetryAfter
+	}
+	if retry > 0 {
+		secs := int((retry + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -24,9 +24,10 @@ func TestWrite(t *testing.T) {
 		{"wrapped", fmt.Errorf("ctx: %w", New(NotFound, "no such to-do")), 404, Body{Code: NotFound, Message: "no such to-do", RequestID: "r1"}, ""},
 		{"internal hides text", errors.New("dynamodb: secret table arn:aws:..."), 500, Body{Code: Internal, Message: "internal error; quote the request id when reporting it", RequestID: "r1"}, ""},
 		{"throttled", &Error{Code: Throttled, Message: "slow down", RetryAfter: 1500 * time.Millisecond}, 429, Body{Code: Throttled, Message: "slow down", RequestID: "r1"}, "2"},
-		{"unavailable cause hidden", Wrap(errors.New("dial tcp 127.0.0.1:4566: connection refused"), Unavailable, "retry shortly"), 503, Body{Code: Unavailable, Message: "retry shortly", RequestID: "r1"}, ""},
+		{"unavailable cause hidden", Wrap(errors.New("dial tcp 127.0.0.1:4566: connection refused"), Unavailable, "retry shortly"), 503, Body{Code: Unavailable, Message: "retry shortly", RequestID: "r1"}, "2"},
+		{"unavailable with its own retry", &Error{Code: Unavailable, Message: "renewing", RetryAfter: 5 * time.Second}, 503, Body{Code: Unavailable, Message: "renewing", RequestID: "r1"}, "5"},
 		{"bad gateway", New(BadGateway, "upstream failed"), 502, Body{Code: BadGateway, Message: "upstream failed", RequestID: "r1"}, ""},
-		{"gateway timeout", New(GatewayTimeout, "upstream too slow"), 504, Body{Code: GatewayTimeout, Message: "upstream too slow", RequestID: "r1"}, ""},
+		{"gateway timeout", New(GatewayTimeout, "upstream too slow"), 504, Body{Code: GatewayTimeout, Message: "upstream too slow", RequestID: "r1"}, "2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -465,6 +465,9 @@ func TestUpstreamFailures(t *testing.T) {
 	if took < 300*time.Millisecond || took > time.Second {
 		t.Errorf("504 after %s, want about the route's 300ms timeout", took)
 	}
+	if got := resp.Header.Get("Retry-After"); got != "2" {
+		t.Errorf("504 Retry-After = %q, want \"2\"", got)
+	}
 	f.up.mu.Lock()
 	f.up.delay = 0
 	f.up.mu.Unlock()

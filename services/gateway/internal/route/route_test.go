@@ -248,3 +248,20 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// The shipped route tables (the service's own, the chart's) answer a hung upstream
+// with 504 and Retry-After well before a client's usual 10 s patience runs out.
+func TestShippedRouteTimeoutsUnderTenSeconds(t *testing.T) {
+	env := func(string) (string, bool) { return "https://upstream.example", true }
+	for _, file := range []string{"../../routes.yaml", "../../../../charts/serverless-architect/files/routes.yaml"} {
+		tab, err := Load(file, env)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for _, r := range tab.Routes {
+			if r.Timeout >= 10*time.Second {
+				t.Errorf("%s: route %s times out after %s; a hung dependency must get its 504 in under 10s", file, r.Name, r.Timeout)
+			}
+		}
+	}
+}
