@@ -34,13 +34,14 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
   sa site deploy publish the blog's static site: hashed assets, changed files only,
                  a CloudFront invalidation of the pages.
   sa logs        show (and follow) the local stack's logs: .dev/logs/<service>.log.
-  sa status      list the local stack's processes: URL, pid, restarts, ready, last error.`,
+  sa status      list the local stack's processes: URL, pid, restarts, ready, last error.
+  sa invoke      send a CloudEvent (a sample from hack/events/ or a file) to a consumer.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout))
 	return root
 }
 

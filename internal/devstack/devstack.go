@@ -645,6 +645,10 @@ func PageTokenKey(path string) (string, error) {
 	return k, nil
 }
 
+// HTTPSClient is an HTTP client that trusts only the stack's CA in caFile, with a
+// timeout of 2s: what tools use to reach the stack's services.
+func HTTPSClient(caFile string) (*http.Client, error) { return httpsClient(caFile) }
+
 // httpsClient trusts only the CA in caFile.
 func httpsClient(caFile string) (*http.Client, error) {
 	pem, err := os.ReadFile(caFile)
