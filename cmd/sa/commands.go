@@ -235,6 +235,18 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	return cmd
 }
 
+// stackDir resolves a --dir flag: relative to the repository root unless absolute.
+func stackDir(dir string) (string, error) {
+	if filepath.IsAbs(dir) {
+		return dir, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, dir), nil
+}
+
 // repoRoot finds the repository root: the nearest directory at or above the working
 // directory whose go.mod declares this module.
 func repoRoot() (string, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -27,12 +26,9 @@ written. Lines without a time of their own (a traceback) go with the line before
   sa logs -f                         # everything, then new lines as they come
   sa logs moto --since 1m            # moto's access log and tracebacks`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root, err := repoRoot()
+			dir, err := stackDir(dir)
 			if err != nil {
 				return err
-			}
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(root, dir)
 			}
 			o.Dir, o.Names = dir, args
 			o.Colour = colourful(stdout)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -24,12 +23,9 @@ stack's CA; moto's /moto-api/) and how it last died. With --json: a list of obje
 with name, url, pid, restarts, ready and lastError.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			root, err := repoRoot()
+			dir, err := stackDir(dir)
 			if err != nil {
 				return err
-			}
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(root, dir)
 			}
 			list, err := devstack.Status(cmd.Context(), dir)
 			if err != nil {

@@ -477,19 +477,7 @@ func (s *stackRun) build(ctx context.Context, svc Service) (string, error) {
 
 // waitReady waits for GET <url>/readyz to answer 200.
 func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url string) error {
-	ready := func() bool {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
-		if err != nil {
-			return false
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return false
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
+	ready := func() bool { return answersReady(ctx, client, url) }
 	if err := s.waitFor(ctx, s.o.ReadyTimeout, ready); err != nil {
 		if errors.Is(err, errDied) {
 			return err

@@ -98,7 +98,8 @@ func Status(ctx context.Context, dir string) ([]ProcessStatus, error) {
 	return list, nil
 }
 
-// answersReady reports whether GET url/readyz answers 200 within a second.
+// answersReady reports whether GET url/readyz answers 200 within a second (or the
+// client's own timeout, when shorter).
 func answersReady(ctx context.Context, client *http.Client, url string) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()

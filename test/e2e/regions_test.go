@@ -131,11 +131,12 @@ func regionAWS(t *testing.T, st *stack.Stack, region string) aws.Config {
 	return cfg
 }
 
-// processLines returns the lines of out printed by the process named name.
+// processLines returns the lines of out printed by the process named name (sa dev pads
+// the names to the longest one's width: "name     | ...").
 func processLines(out, name string) string {
 	var b strings.Builder
 	for line := range strings.Lines(out) {
-		if strings.HasPrefix(line, name+" | ") {
+		if rest, ok := strings.CutPrefix(line, name+" "); ok && strings.HasPrefix(strings.TrimLeft(rest, " "), "| ") {
 			b.WriteString(line)
 		}
 	}
