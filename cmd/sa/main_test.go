@@ -24,7 +24,8 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"provision", "dev", "logs", "status"}},
+		{[]string{"--help"}, []string{"provision", "dev", "logs", "status", "invoke", "seed"}},
+		{[]string{"seed", "--help"}, []string{"demo@example.com", "admin@example.com", "admins"}},
 		{[]string{"status", "--help"}, []string{"--json", "restarts", "lastError"}},
 		{[]string{"logs", "--help"}, []string{"--follow", "--since", "--log-format", "<dir>/logs"}},
 		{[]string{"provision", "--help"}, []string{"--region", "--prefix", "--output", "REAL AWS", "--dax", "--vpc-id", "--subnet-ids", "--cluster-security-group"}},
