@@ -5,7 +5,13 @@
 // on cancellation stops every process it started, in order.
 //
 // A second run reuses what exists: the CA and certificates, the page-token key, a
-// moto_server that is already running, and the provisioned resources.
+// moto_server that is already running, and the provisioned resources. A moto_server the
+// stack starts keeps its state in <Dir>/moto-state.pickle across runs (persist.go).
+//
+// Each process's output is appended to <Dir>/logs/<name>.log and, except moto's, shown
+// on the terminal human-readable (logs.go). Once the stack is up, a process that dies
+// is restarted with backoff and the rest keeps running (supervise.go); <Dir>/status.json
+// records each one's pid, restarts and last error for `sa status` (status.go).
 //
 // With Options.Regions the blog runs in several regions of the one moto (regions.go):
 // each further region provisioned like the first and running its own MyBlog services,

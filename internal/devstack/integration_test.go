@@ -337,6 +337,7 @@ func TestRunRestartsAServiceThatDies(t *testing.T) {
 		Services: []Service{testService(port)},
 	})
 	first := r.stack.Services["testsvc"].PID
+	killed := time.Now()
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -356,6 +357,7 @@ func TestRunRestartsAServiceThatDies(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	t.Logf("figure: killed to ready again in %s (1s of it the first backoff)", time.Since(killed).Round(10*time.Millisecond))
 	got := st[0]
 	if got.PID == first || !alive(got.PID) {
 		t.Errorf("status pid %d: want the new process, not %d", got.PID, first)

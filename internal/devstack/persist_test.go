@@ -35,7 +35,9 @@ func TestRunKeepsMotoStateAcrossRestarts(t *testing.T) {
 		Dir: dir, MotoPort: motoPort, Prefix: mototest.Name("dev") + "-", StopTimeout: 10 * time.Second,
 		Services: []Service{testService(porttest.Free(t))},
 	}
+	firstStart := time.Now()
 	first := startStack(t, o)
+	t.Logf("figure: first start, moto empty, in %s", time.Since(firstStart).Round(10*time.Millisecond))
 	res := first.stack.Resources
 	if !strings.Contains(first.out.String(), "its state kept in "+filepath.Join(dir, MotoStateFile)) {
 		t.Fatalf("moto was not started with its state kept (is moto importable from python3?):\n%s", first.out)
@@ -76,14 +78,21 @@ func TestRunKeepsMotoStateAcrossRestarts(t *testing.T) {
 	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(res.FilesBucket), Key: aws.String(fileKey), Body: strings.NewReader("kept")}); err != nil {
 		t.Fatal(err)
 	}
+	stopping := time.Now()
 	if err := first.stop(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("figure: stack stopped, moto's state saved, in %s", time.Since(stopping).Round(10*time.Millisecond))
 	if !strings.Contains(first.out.String(), "saved moto's state to "+filepath.Join(dir, MotoStateFile)) {
 		t.Errorf("the stop did not say moto's state was saved:\n%s", first.out)
 	}
 
+	starting := time.Now()
 	second := startStack(t, o)
+	t.Logf("figure: stack up again, moto's state loaded, in %s", time.Since(starting).Round(10*time.Millisecond))
+	if fi, err := os.Stat(filepath.Join(dir, MotoStateFile)); err == nil {
+		t.Logf("figure: moto's state file is %d bytes", fi.Size())
+	}
 	if got := second.stack.Resources.UserPoolID; got != res.UserPoolID {
 		t.Errorf("user pool after the restart: %s, want the same %s (old sessions would get 401)", got, res.UserPoolID)
 	}
