@@ -28,6 +28,7 @@ func TestPrefixer(t *testing.T) {
 		{"CRLF", []string{"a\r\nb\r\n"}, "svc | a\nsvc | b\n"},
 		{"unterminated last line is flushed", []string{"a\nb"}, "svc | a\nsvc | b\n"},
 		{"empty line kept", []string{"\n"}, "svc | \n"},
+		{"overlong line cut without losing a byte", []string{strings.Repeat("a", maxLine) + "bc", "\n"}, "svc | " + strings.Repeat("a", maxLine) + "\nsvc | bc\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,7 +104,9 @@ func (p *prefixer) Flush() {
 func (p *prefixer) emit(line []byte) {
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	if p.file != nil {
-		_, _ = p.file.Write(append(line, '\n'))
+		// One write per line (stdout and stderr share the file), from a copy: line is a
+		// view of buf, whose next byte may be output not yet written.
+		_, _ = p.file.Write(append(bytes.Clone(line), '\n'))
 	}
 	if !p.quiet {
 		p.con.writeLine(p.format.render(line))
