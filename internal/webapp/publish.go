@@ -26,7 +26,7 @@ func (tc *Toolchain) Publish(ctx context.Context, cfg Config, t sitedeploy.Targe
 	if err != nil {
 		return sitedeploy.Result{}, "", err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a scratch directory: nothing to undo if it stays
 	report, err := tc.Build(ctx, dir)
 	if err != nil {
 		return sitedeploy.Result{}, report, fmt.Errorf("build the app: %w", err)

@@ -91,7 +91,7 @@ func InstallPackages(ctx context.Context, src, name string, log func(format stri
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // a scratch directory: nothing to undo if it stays
 	for _, f := range []string{"package.json", "package-lock.json"} {
 		if err := copyPath(filepath.Join(src, f), filepath.Join(tmp, f)); err != nil {
 			return "", err
@@ -138,7 +138,7 @@ func (tc *Toolchain) Build(ctx context.Context, out string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(w)
+	defer func() { _ = os.RemoveAll(w) }() // a scratch directory: nothing to undo if it stays
 	return tc.run(ctx, w, "build.mjs", out)
 }
 
@@ -148,7 +148,7 @@ func (tc *Toolchain) Test(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(w)
+	defer func() { _ = os.RemoveAll(w) }() // a scratch directory: nothing to undo if it stays
 	return tc.run(ctx, w, "--test", "test/")
 }
 

@@ -687,6 +687,9 @@ func checkAppEdge(t *testing.T, st *stack.Stack, client *http.Client) {
 		}
 	}
 	resp, body := get("GET", "/config.json")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /config.json = %d %s", resp.StatusCode, body)
+	}
 	var conf webapp.Config
 	if err := json.Unmarshal(body, &conf); err != nil {
 		t.Fatalf("config.json: %v\n%s", err, body)
