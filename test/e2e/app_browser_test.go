@@ -114,8 +114,21 @@ func (a *appSession) fill(label, value string) chromedp.Action[chromedp.Void] {
 	}), chromedp.SendKeys(sel, value))
 }
 
+// click clicks the element of role named name. The list re-renders when an answer
+// arrives, so the node found may be replaced before the click lands ("Could not find
+// node with given id", raised before any input is dispatched): the element is then
+// found again, as a person's second look would.
 func (a *appSession) click(role, name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Click(byRole(role, name))
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var err error
+		for range 5 {
+			if _, err = chromedp.Click(byRole(role, name))(ctx, t); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return err
+	})
 }
 
 // see waits until an element of role holds text (for alert and status: the page's
