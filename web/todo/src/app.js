@@ -350,12 +350,22 @@ async function handleApiError(err, action, id) {
   showError(err, action);
 }
 
-/** sync replays the offline queue, then reloads the list. */
+/** sync replays the offline queue, then reloads the list. A replay the network cuts
+ * short (the first requests after "online" often fail on a phone) is tried again
+ * after 1, 2, 4 ... 30 s while the device says it is online. */
 async function sync() {
   if (!state.queue || state.queue.size === 0 || state.syncing) return;
   state.syncing = true;
   try {
     const { applied, conflicts, remaining } = await state.queue.replay(state.api);
+    clearTimeout(state.syncTimer);
+    if (remaining > 0 && !conflicts.length && navigator.onLine) {
+      const wait = Math.min(30000, 1000 * 2 ** (state.syncRetries || 0));
+      state.syncRetries = (state.syncRetries || 0) + 1;
+      state.syncTimer = setTimeout(sync, wait);
+    } else {
+      state.syncRetries = 0;
+    }
     if (conflicts.length) {
       const lines = conflicts.map((c) => `“${c.op.body ? c.op.body.title : c.op.title}” was not synced: ${c.reason}.`);
       showError(lines.join(" ") + " The list shows what is saved now.");
