@@ -350,6 +350,11 @@ func appJourney(t *testing.T, a *appSession, st *stack.Stack, axeSource string, 
 
 	// Dark theme, checked for contrast too.
 	a.do("dark theme", a.click("button", "Dark theme"), chromedp.WaitVisible(chromedp.JSPath(`document.querySelector('#theme[aria-pressed="true"]')`)))
+	// The buttons' colours fade in over 150 ms: contrast is checked once they have landed.
+	a.do("dark theme settled", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](`document.getAnimations().length === 0`, chromedp.WithPollingTimeout(10*time.Second))(ctx, t)
+		return err
+	}))
 	a.axe("to-do list, dark", axeSource)
 	a.shot("app-todos-dark.png")
 	a.do("light theme", a.click("button", "Dark theme"))
