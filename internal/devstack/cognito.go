@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -60,13 +59,5 @@ func (s *stackRun) startCognito(ln net.Listener, ep string, res stack.Resources)
 
 // stopCognito stops the stand-in, if it runs.
 func (s *stackRun) stopCognito() {
-	s.mu.Lock()
-	srv := s.cognito
-	s.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
+	s.stopServer(&s.cognito)
 }

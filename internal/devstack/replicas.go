@@ -164,8 +164,14 @@ func (s *stackRun) serveBalancer(port int, targets []*url.URL, cert *tls.Certifi
 
 // stopBalancer stops the balancer, if this run started one.
 func (s *stackRun) stopBalancer() {
+	s.stopServer(&s.balancer)
+}
+
+// stopServer shuts down the in-process server *field holds (the balancer, the Cognito
+// stand-in), if this run started it, waiting at most 5 s for its requests.
+func (s *stackRun) stopServer(field **http.Server) {
 	s.mu.Lock()
-	srv := s.balancer
+	srv := *field
 	s.mu.Unlock()
 	if srv == nil {
 		return
