@@ -104,13 +104,7 @@ const appSecurityPolicyName = "mytodolist-app-security"
 // key) and every query string (pages of a list); with a minimum and default TTL of 0
 // the API's own Cache-Control decides, and an answer without one is not kept.
 func AppAPICachePolicy(prefix string) cdn.CachePolicy {
-	return cdn.CachePolicy{
-		Name:    prefix + "mytodolist-api",
-		Comment: "MyTodoList /v1/*: keyed on Authorization and query strings; the API's Cache-Control decides",
-		MinTTL:  0, DefaultTTL: 0, MaxTTL: 31536000,
-		Headers: []string{"Authorization"}, Cookies: cdn.Nothing, QueryStrings: cdn.Everything,
-		Gzip: true, Brotli: true,
-	}
+	return originDrivenAPIPolicy(prefix+"mytodolist-api", "MyTodoList /v1/*: keyed on Authorization and query strings; the API's Cache-Control decides")
 }
 
 // AppAPIOriginRequestPolicy sends the to-do API what it reads beyond the cache key

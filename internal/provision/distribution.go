@@ -36,10 +36,16 @@ var mediaFailoverCodes = []int{403, 404, 500, 502, 503, 504}
 // their s-maxage, no-store and private ones never, and an answer without either is
 // not kept.
 func APICachePolicy(prefix string) cdn.CachePolicy {
+	return originDrivenAPIPolicy(prefix+"myblog-api", "MyBlog /v1/*: keyed on Authorization and query strings; blog-api's Cache-Control decides")
+}
+
+// originDrivenAPIPolicy is the cache policy both projects' /v1/* behaviours use: keyed
+// on Authorization and every query string, TTLs left to the origin's Cache-Control
+// (minimum and default 0), compressed answers cached.
+func originDrivenAPIPolicy(name, comment string) cdn.CachePolicy {
 	return cdn.CachePolicy{
-		Name:    prefix + "myblog-api",
-		Comment: "MyBlog /v1/*: keyed on Authorization and query strings; blog-api's Cache-Control decides",
-		MinTTL:  0, DefaultTTL: 0, MaxTTL: 31536000,
+		Name: name, Comment: comment,
+		MinTTL: 0, DefaultTTL: 0, MaxTTL: 31536000,
 		Headers: []string{"Authorization"}, Cookies: cdn.Nothing, QueryStrings: cdn.Everything,
 		Gzip: true, Brotli: true,
 	}
