@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,20 +57,18 @@ func startStack(t *testing.T) *localStack { return startStackWith(t) }
 // processes (sa dev --gateway-replicas).
 func startStackReplicas(t *testing.T, gateways int) *localStack {
 	t.Helper()
-	return startStackWith(t, "--gateway-replicas", fmt.Sprint(gateways))
+	return startStackN(t, gateways, "--gateway-replicas", fmt.Sprint(gateways))
 }
 
 // startStackWith is startStack with more arguments for `sa dev`.
 func startStackWith(t *testing.T, args ...string) *localStack {
 	t.Helper()
-	gateways := 1
-	for i, a := range args {
-		if a == "--gateway-replicas" && i+1 < len(args) {
-			if n, err := strconv.Atoi(args[i+1]); err == nil {
-				gateways = n
-			}
-		}
-	}
+	return startStackN(t, 1, args...)
+}
+
+// startStackN runs `sa dev` with args, its port block sized for gateways replicas.
+func startStackN(t *testing.T, gateways int, args ...string) *localStack {
+	t.Helper()
 	ep := mototest.Endpoint(t)
 	bin := t.TempDir()
 	sa := buildTool(t, bin, "./cmd/sa")
