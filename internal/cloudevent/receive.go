@@ -19,7 +19,12 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 )
+
+// ReceiverRoute is the route label of the requests a receiver (NewHTTPHandler) answers:
+// Knative delivers to "/", but the receiver takes any path.
+const ReceiverRoute = "/*"
 
 // Handler handles one event: nil -> 2xx; an error marked Permanent -> 4xx (never
 // retried); any other error -> 5xx (retried).
@@ -51,10 +56,12 @@ func IsPermanent(err error) bool {
 // with each, and maps its result to the status code: 204 for nil, 400 for a Permanent
 // error, 503 (with Retry-After when the error is an apperr.Error asking for one) or 500
 // for any other. A request that is not a valid CloudEvent gets 400 and h is not called;
-// a method other than POST gets 405. Every log line carries the request id.
+// a method other than POST gets 405. Every log line carries the request id. The
+// receiver answers every path as one route, ReceiverRoute in the request metrics.
 func NewHTTPHandler(log *slog.Logger, h Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		metrics.SetRoute(ctx, ReceiverRoute)
 		rid := logging.RequestID(ctx)
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)

@@ -101,7 +101,7 @@ func TestCommonEnvAndTodoAPIEnv(t *testing.T) {
 	want := map[string]string{
 		"PORT": "9443", "HOST": "127.0.0.1", "TLS_CERT_FILE": "/c.pem", "TLS_KEY_FILE": "/k.pem",
 		"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "DRAIN_DELAY": "0s",
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "DRAIN_DELAY": "0s", "METRICS_PORT": "0",
 		"TODOS_TABLE": "t", "COGNITO_ISSUER": "iss", "COGNITO_JWKS_URL": "jwks", "COGNITO_CLIENT_IDS": "cid",
 		"PAGE_TOKEN_KEY": "k",
 		"FILES_BUCKET":   "", "FILES_VENDING_ROLE_ARN": "", "S3_FORCE_PATH_STYLE": "true", "DEV_MODE": "true",

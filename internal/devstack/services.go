@@ -269,7 +269,9 @@ func TodoAPIEnv(in Inputs) []string {
 
 // CommonEnv is what every service of the local stack gets: where to listen (HTTPS on
 // loopback), and how to reach moto with dummy credentials. DRAIN_DELAY is 0 because
-// no load balancer needs time to notice a draining service.
+// no load balancer needs time to notice a draining service. METRICS_PORT is 0 (no
+// /metrics) because the port block has no room for one per service; the gateways set
+// their own.
 func CommonEnv(in Inputs) []string {
 	return []string{
 		"PORT=" + strconv.Itoa(in.Port),
@@ -281,6 +283,8 @@ func CommonEnv(in Inputs) []string {
 		"AWS_ACCESS_KEY_ID=test",
 		"AWS_SECRET_ACCESS_KEY=test",
 		"DRAIN_DELAY=0s",
+		"METRICS_PORT=0", // a service's Env may set its own: the last entry wins
+
 	}
 }
 

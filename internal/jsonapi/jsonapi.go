@@ -1,7 +1,8 @@
 // Package jsonapi is the plumbing the project's gin services share: strict decoding of
 // JSON request bodies with field-level messages, the one place where an error becomes
 // the contract's envelope (and is logged when the client does not see it), panic
-// recovery into that envelope, and the adapter that runs the shared net/http
+// recovery into that envelope, the route template for the request metrics (Route), and
+// the adapter that runs the shared net/http
 // middlewares (auth.Middleware) in a gin chain.
 package jsonapi
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 )
 
 // Fail writes err as the error envelope, logs what the client does not see (internal
@@ -75,6 +77,16 @@ func Middleware(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 			c.Abort()
 		}
 	}
+}
+
+// Route names the route gin matched ("/v1/posts/:slug", gin's FullPath) as the request's
+// route in the request metrics (metrics.SetRoute); requests no route matched keep
+// metrics.Unmatched. Use it on the engine, so it runs for every request.
+func Route(c *gin.Context) {
+	if p := c.FullPath(); p != "" {
+		metrics.SetRoute(c.Request.Context(), p)
+	}
+	c.Next()
 }
 
 // Recover turns a panic in a handler into a logged 500 envelope.

@@ -12,6 +12,10 @@
 //     TLS_CERT_FILE/TLS_KEY_FILE are set, /healthz and /readyz, request ids and access
 //     log, body limit, drain on SIGTERM within DRAIN_DELAY + SHUTDOWN_TIMEOUT) and the
 //     service's background workers beside it; the first to fail stops the others.
+//   - Metrics: Run makes the process's Prometheus registry (internal/metrics) and puts
+//     it in the context start gets (metrics.FromContext), so the service registers its
+//     own series; Serve counts and times every request by route and serves /metrics on
+//     METRICS_PORT (9464; 0: off) until the server has drained.
 //
 // run(ctx, environ, stdout) stays in each main.go so that tests start the whole service
 // in-process, as before.
@@ -34,6 +38,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 )
 
@@ -67,11 +72,21 @@ func Main(run func(ctx context.Context, environ []string, stdout io.Writer) erro
 func Run[C Config](ctx context.Context, service string, environ []string, stdout io.Writer,
 	start func(ctx context.Context, cfg C, log *slog.Logger) error) error {
 	cfg, err := Parse[C](environ)
-	if err != nil {
+	mcfg, merr := Parse[metrics.Config](environ)
+	switch {
+	case err != nil && merr != nil:
+		return fmt.Errorf("%w; %w", err, errors.Unwrap(merr))
+	case err != nil:
 		return err
+	case merr != nil:
+		return merr
 	}
+	ctx = context.WithValue(metrics.NewContext(ctx, metrics.New()), metricsPortKey{}, mcfg.Port)
 	return start(ctx, cfg, logging.New(stdout, cfg.ServerConfig().LogLevel, service))
 }
+
+// metricsPortKey carries METRICS_PORT from Run to Serve.
+type metricsPortKey struct{}
 
 // Parse reads a C from environ (NAME=value strings) and validates it: one error, prefixed
 // "configuration: ", lists every variable at fault.
@@ -115,20 +130,26 @@ func (j joined) Unwrap() []error { return j }
 
 // Serve serves h on the shared server until ctx ends, with workers (a stream poller, a
 // queue relay) running beside it; a nil h serves only the health endpoints (404
-// elsewhere). When a worker or the server fails, the others are stopped and the first
-// error is returned.
+// elsewhere). Every request h answers is counted by route (metrics.Registry.Instrument);
+// under Run, /metrics is served on METRICS_PORT until the server has drained. When a
+// worker or a server fails, the others are stopped and the first error is returned.
 func Serve(ctx context.Context, cfg server.Config, log *slog.Logger, h http.Handler, workers ...func(context.Context) error) error {
 	if h == nil {
 		h = http.NotFoundHandler()
 	}
-	if len(workers) == 0 {
-		return server.New(cfg, log, h).Run(ctx)
-	}
+	reg := metrics.FromContext(ctx)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, w := range workers {
 		g.Go(func() error { return w(gctx) })
 	}
-	g.Go(func() error { return server.New(cfg, log, h).Run(gctx) })
+	drained := make(chan struct{})
+	g.Go(func() error {
+		defer close(drained)
+		return server.New(cfg, log, reg.Instrument(h)).Run(gctx)
+	})
+	if port, _ := ctx.Value(metricsPortKey{}).(int); port > 0 {
+		g.Go(func() error { return reg.Serve(gctx, cfg.Host, port, log, drained) })
+	}
 	return g.Wait()
 }
 

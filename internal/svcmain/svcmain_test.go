@@ -9,10 +9,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 )
 
@@ -184,6 +191,88 @@ func TestParseNamesVariables(t *testing.T) {
 	for _, want := range []string{`FILES_LIMIT: strconv.ParseInt: parsing "lots"`, "SHUTDOWN_TIMEOUT: "} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+// TestMetrics: under Run, Serve serves the process's registry on METRICS_PORT, with the
+// series the service registered from start's context and every request it answered;
+// METRICS_PORT=0 serves none; a bad METRICS_PORT is named with the service's own bad
+// variables before start runs.
+func TestMetrics(t *testing.T) {
+	port, mport := porttest.Free(t), porttest.Free(t)
+	environ := []string{"TABLE_NAME=t", "QUEUE_URL=q", "HOST=127.0.0.1", "DRAIN_DELAY=0s",
+		"PORT=" + strconv.Itoa(port), "METRICS_PORT=" + strconv.Itoa(mport)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, "tester", environ, io.Discard, func(ctx context.Context, cfg testConfig, log *slog.Logger) error {
+			started := prometheus.NewCounter(prometheus.CounterOpts{Name: "tester_started_total", Help: "Starts."})
+			metrics.FromContext(ctx).MustRegister(started)
+			started.Inc()
+			return Serve(ctx, cfg.Config, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusTeapot)
+			}))
+		})
+	}()
+	murl := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+	metricstest.Wait(t, murl)
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/tea/42", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	fams := metricstest.Scrape(t, murl)
+	if v, _ := fams.Value("tester_started_total", nil); v != 1 {
+		t.Errorf("tester_started_total = %v, want 1: the service's own series are not on the served registry", v)
+	}
+	if v, _ := fams.Value("http_server_requests_total", map[string]string{"route": metrics.Unmatched, "method": "GET", "code": "418"}); v != 1 {
+		t.Errorf("the request was not counted; series %v", fams.Series("http_server_requests_total"))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if _, err := http.Get(murl); err == nil {
+		t.Error("/metrics still answers after Run returned")
+	}
+
+	// METRICS_PORT=0: nothing listens on the port it would have had.
+	environ[len(environ)-1] = "METRICS_PORT=0"
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() {
+		done <- Run(ctx, "tester", environ, io.Discard, func(ctx context.Context, cfg testConfig, log *slog.Logger) error {
+			return Serve(ctx, cfg.Config, log, nil)
+		})
+	}()
+	waitListening(t, port)
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", mport)); err == nil {
+		c.Close()
+		t.Error("METRICS_PORT=0 still serves metrics on the port of the first run")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	err = Run(context.Background(), "tester", []string{"QUEUE_URL=q", "METRICS_PORT=70000"}, io.Discard, func(context.Context, testConfig, *slog.Logger) error {
+		t.Error("start ran with a bad METRICS_PORT")
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "METRICS_PORT") || !strings.Contains(err.Error(), "TABLE_NAME") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Run with METRICS_PORT=70000 and no TABLE_NAME = %v, want one line naming both", err)
+	}
+}
+
+func waitListening(t *testing.T, port int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %d", port)
 		}
 	}
 }

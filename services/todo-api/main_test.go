@@ -19,7 +19,9 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 )
 
@@ -53,13 +55,17 @@ func TestRecoversWhenDatabaseReturns(t *testing.T) {
 		return svc.call(t, token, method, path, body)
 	}
 
-	if status, body, _ := call("POST", "/v1/todos", `{"title":"before the outage"}`); status != 201 {
+	status, body, hdr := call("POST", "/v1/todos", `{"title":"before the outage"}`)
+	if status != 201 {
 		t.Fatalf("create: %d %s", status, body)
+	}
+	if status, body, _ := call("GET", hdr.Get("Location"), ""); status != 200 {
+		t.Fatalf("get %s: %d %s", hdr.Get("Location"), status, body)
 	}
 
 	moto.Stop()
 	start := time.Now()
-	status, body, hdr := call("GET", "/v1/todos", "")
+	status, body, hdr = call("GET", "/v1/todos", "")
 	if status != 503 || hdr.Get("Retry-After") == "" {
 		t.Fatalf("with moto down: %d %s (Retry-After %q), want 503", status, body, hdr.Get("Retry-After"))
 	}
@@ -102,12 +108,32 @@ func TestRecoversWhenDatabaseReturns(t *testing.T) {
 	if status != 200 || !strings.Contains(body, "after the outage") || strings.Contains(body, "during the outage") {
 		t.Errorf("after recovery: %d %s", status, body)
 	}
+
+	// The outage is on /metrics, by route template (never the to-do's id) and code.
+	fams := metricstest.Scrape(t, svc.metrics)
+	for _, c := range []struct {
+		route, method, code string
+		atLeast             float64
+	}{
+		{"/v1/todos", "POST", "201", 2},
+		{"/v1/todos/:id", "GET", "200", 1},
+		{"/v1/todos", "GET", "503", 1},
+		{"/v1/todos", "POST", "503", 1},
+	} {
+		v, _ := fams.Value("http_server_requests_total", map[string]string{"route": c.route, "method": c.method, "code": c.code})
+		if v < c.atLeast {
+			t.Errorf("http_server_requests_total{route=%q,method=%s,code=%s} = %v, want at least %v; series: %v",
+				c.route, c.method, c.code, v, c.atLeast, fams.Series("http_server_requests_total"))
+		}
+	}
 }
 
-// service is todo-api started by run, as main does, on a free port.
+// service is todo-api started by run, as main does, on a free port, with /metrics on
+// another.
 type service struct {
-	base string
-	logs *logtest.Buffer
+	base    string
+	metrics string
+	logs    *logtest.Buffer
 }
 
 // startService runs todo-api with pool's Cognito settings and extra variables until the
@@ -121,13 +147,14 @@ func startService(t *testing.T, pool *authtest.Pool, extra ...string) *service {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
+	mport := porttest.Free(t)
 	environ := append([]string{
-		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "AWS_REGION=us-east-1",
+		fmt.Sprintf("PORT=%d", port), fmt.Sprintf("METRICS_PORT=%d", mport), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "AWS_REGION=us-east-1",
 		"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,
 		"PAGE_TOKEN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &logtest.Buffer{}}
+	s := &service{base: fmt.Sprintf("http://127.0.0.1:%d", port), metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), logs: &logtest.Buffer{}}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, environ, s.logs) }()
 	t.Cleanup(func() {

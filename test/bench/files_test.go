@@ -157,7 +157,7 @@ func startTodoAPI(b *testing.B, ep string, env ...string) string {
 	bin := build(b, b.TempDir(), "./services/todo-api", "todo-api")
 	port := porttest.Free(b)
 	cmd := exec.Command(bin)
-	cmd.Env = append(append(os.Environ(), fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "LOG_LEVEL=error",
+	cmd.Env = append(append(os.Environ(), fmt.Sprintf("PORT=%d", port), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(b)), "HOST=127.0.0.1", "LOG_LEVEL=error",
 		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL="+ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "S3_FORCE_PATH_STYLE=true"), env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -217,7 +217,7 @@ func BenchmarkGatewayMissPath(b *testing.B) {
 	apiPort := porttest.Free(b)
 	apiBase := fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	proc(b, api, []string{
-		fmt.Sprintf("PORT=%d", apiPort), "AWS_REGION=" + mototest.Region, "AWS_ENDPOINT_URL=" + ep,
+		fmt.Sprintf("PORT=%d", apiPort), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(b)), "AWS_REGION=" + mototest.Region, "AWS_ENDPOINT_URL=" + ep,
 		"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "TODOS_TABLE=" + table,
 		"PAGE_TOKEN_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 		"COGNITO_ISSUER=" + pool.Issuer, "COGNITO_JWKS_URL=" + pool.JWKSURL, "COGNITO_CLIENT_IDS=" + pool.ClientID,

@@ -35,7 +35,7 @@ func timeToReady(b *testing.B, bin string, env []string) time.Duration {
 	b.Helper()
 	port := porttest.Free(b)
 	cmd := exec.Command(bin)
-	cmd.Env = append(append(os.Environ(), env...), fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "LOG_LEVEL=error", "DRAIN_DELAY=0s")
+	cmd.Env = append(append(os.Environ(), env...), fmt.Sprintf("PORT=%d", port), fmt.Sprintf("METRICS_PORT=%d", porttest.Free(b)), "HOST=127.0.0.1", "LOG_LEVEL=error", "DRAIN_DELAY=0s")
 	client := &http.Client{Timeout: 100 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
 	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
 	start := time.Now()

@@ -44,7 +44,7 @@ type proc struct {
 func (p *proc) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin)
-	p.cmd.Env = append(os.Environ(), append(p.env, "PORT="+strconv.Itoa(porttest.Free(p.t)), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "LOG_LEVEL=info")...)
+	p.cmd.Env = append(os.Environ(), append(p.env, "PORT="+strconv.Itoa(porttest.Free(p.t)), "METRICS_PORT="+strconv.Itoa(porttest.Free(p.t)), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "LOG_LEVEL=info")...)
 	childproc.Prepare(p.cmd, false)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if _, err := childproc.Start(p.cmd); err != nil {

@@ -41,6 +41,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	svcmetrics "github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
@@ -74,6 +75,8 @@ type Deps struct {
 	S3 func(ctx context.Context) (s3origin.API, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Metrics is the registry the gateway's series go on; a registry of its own when nil.
+	Metrics *svcmetrics.Registry
 }
 
 // Gateway is the pipeline, an http.Handler.
@@ -120,7 +123,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	if cfg.AuthCacheSize < 1 || cfg.AuthCacheTTL <= 0 {
 		return nil, fmt.Errorf("AUTH_CACHE_SIZE (%d) and AUTH_CACHE_TTL (%s) must be positive", cfg.AuthCacheSize, cfg.AuthCacheTTL)
 	}
-	g := &Gateway{verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(), hops: cfg.ForwardedHops}
+	g := &Gateway{verifier: d.Verifier, log: d.Log, transport: d.Transport, now: d.Now, metrics: newMetrics(d.Metrics), hops: cfg.ForwardedHops}
 	if d.Distribution != nil {
 		table, edge, err := newEdge(d.Distribution, d.OriginURLs, d.S3, cfg.UpstreamMaxIdleConns)
 		if err != nil {
@@ -166,7 +169,7 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	g.metrics.cacheGauges(func() float64 { return float64(store.Len()) }, func() float64 { return float64(store.Bytes()) })
 
 	if cfg.Peers.Enabled() {
-		if g.peers, err = newPeers(cfg, store, d, g.metrics.reg); err != nil {
+		if g.peers, err = newPeers(cfg, store, d, g.metrics.reg.Registry); err != nil {
 			return nil, err
 		}
 	}
@@ -228,7 +231,7 @@ func (g *Gateway) upstreamSeconds(rt *route.Route) prometheus.Observer {
 }
 
 // Metrics returns the handler of /metrics.
-func (g *Gateway) Metrics() http.Handler { return metricsHandler(g.metrics.reg) }
+func (g *Gateway) Metrics() http.Handler { return g.metrics.reg.Handler() }
 
 // Close stops the gateway's background goroutines.
 func (g *Gateway) Close() {

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	svcmetrics "github.com/serverless-architect/serverless-architect/internal/metrics"
 )
 
-// metrics are the gateway's Prometheus series, on a registry of its own.
+// metrics are the gateway's Prometheus series, on the process's registry (which holds
+// the Go runtime and process collectors).
 type metrics struct {
-	reg       *prometheus.Registry
+	reg       *svcmetrics.Registry
 	requests  *prometheus.CounterVec
 	lookups   *prometheus.CounterVec
 	evictions *prometheus.CounterVec
@@ -16,9 +18,12 @@ type metrics struct {
 	uncached  prometheus.Counter
 }
 
-func newMetrics() *metrics {
+func newMetrics(reg *svcmetrics.Registry) *metrics {
+	if reg == nil {
+		reg = svcmetrics.New()
+	}
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_requests_total",
 			Help: "Requests answered, by route, method, status code and cache result (hit, miss, bypass, or none for answers the gateway gave itself).",
@@ -45,8 +50,7 @@ func newMetrics() *metrics {
 			Help: "Lookups not answered from the cache because a peer's lease had run out (the replica may have missed an invalidation).",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.lookups, m.evictions, m.upstream, m.throttled, m.uncached,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.requests, m.lookups, m.evictions, m.upstream, m.throttled, m.uncached)
 	return m
 }
 

@@ -13,9 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 )
@@ -265,8 +262,4 @@ func (g *Gateway) outHeader(x *exchange) http.Header {
 		h["X-Forwarded-Host"] = []string{r.Host}
 	}
 	return h
-}
-
-func metricsHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 }

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"runtime/debug"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
@@ -16,6 +13,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
+	svcmetrics "github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer/kube"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
@@ -30,7 +28,7 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	d := Deps{Verifier: verifier, Log: log}
+	d := Deps{Verifier: verifier, Log: log, Metrics: svcmetrics.FromContext(ctx)}
 	switch {
 	case (cfg.RoutesFile == "") == (cfg.DistributionFile == ""):
 		return nil, errors.New("set ROUTES_FILE (the route table) or DISTRIBUTION_FILE (edge mode: the CloudFront distribution to run), not both")
@@ -117,31 +115,8 @@ func Run(ctx context.Context, cfg Config, g *Gateway, log *slog.Logger) error {
 		return server.New(cfg.Config, log, g, opts...).Run(ctx)
 	})
 	if cfg.MetricsPort > 0 {
-		l, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.MetricsPort)))
-		if err != nil {
-			return fmt.Errorf("metrics: listen on port %d: %w", cfg.MetricsPort, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", g.Metrics())
-		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		grp.Go(func() error {
-			if err := ms.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("metrics: %w", err)
-			}
-			return nil
-		})
-		grp.Go(func() error {
-			// Keep /metrics up while the gateway drains.
-			select {
-			case <-srvDone:
-			case <-ctx.Done():
-				<-srvDone
-			}
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			return ms.Shutdown(sctx)
-		})
-		log.Info("metrics listening", "addr", "http://"+l.Addr().String()+"/metrics")
+		// Kept up while the gateway drains.
+		grp.Go(func() error { return g.metrics.reg.Serve(ctx, cfg.Host, cfg.MetricsPort, log, srvDone) })
 	}
 	return grp.Wait()
 }

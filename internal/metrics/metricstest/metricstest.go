@@ -1,0 +1,115 @@
+// Package metricstest reads a service's /metrics in tests: Wait waits for the endpoint,
+// Scrape fetches and parses the text exposition, Families.Value finds one series.
+package metricstest
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Families are the metric families of one scrape, by name.
+type Families map[string]*dto.MetricFamily
+
+// Scrape fetches url (a /metrics endpoint) and parses it; any failure fails the test.
+func Scrape(t testing.TB, url string) Families {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	return fams
+}
+
+// Wait waits up to 15 s for url to answer 200 (a service's /metrics coming up).
+func Wait(t testing.TB, url string) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer 200 within 15s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Value is the value of the series of family name whose labels include labels (a
+// counter's or gauge's value, a histogram's sample count), and whether there is one.
+// More than one matching series is summed.
+func (f Families) Value(name string, labels map[string]string) (float64, bool) {
+	fam, ok := f[name]
+	if !ok {
+		return 0, false
+	}
+	var sum float64
+	found := false
+	for _, m := range fam.GetMetric() {
+		if !matches(m, labels) {
+			continue
+		}
+		found = true
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.Histogram.GetSampleCount())
+		case m.Untyped != nil:
+			sum += m.Untyped.GetValue()
+		}
+	}
+	return sum, found
+}
+
+// Series lists family name's series as label sets ("code=200,route=/v1/x"), sorted,
+// for failure messages.
+func (f Families) Series(name string) []string {
+	var out []string
+	for _, m := range f[name].GetMetric() {
+		var kv []string
+		for _, l := range m.GetLabel() {
+			kv = append(kv, fmt.Sprintf("%s=%s", l.GetName(), l.GetValue()))
+		}
+		out = append(out, strings.Join(kv, ","))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func matches(m *dto.Metric, labels map[string]string) bool {
+	have := map[string]string{}
+	for _, l := range m.GetLabel() {
+		have[l.GetName()] = l.GetValue()
+	}
+	for k, v := range labels {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
