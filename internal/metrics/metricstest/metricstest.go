@@ -1,5 +1,6 @@
 // Package metricstest reads a service's /metrics in tests: Wait waits for the endpoint,
-// Scrape fetches and parses the text exposition, Families.Value finds one series.
+// Scrape fetches and parses the text exposition, Families.Value finds one series,
+// WaitValue waits for a series to reach a value.
 package metricstest
 
 import (
@@ -52,6 +53,25 @@ func Wait(t testing.TB, url string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not answer 200 within 15s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitValue scrapes url until the series of name matching labels has the value want
+// (see Value), for up to 15 s, and returns that scrape; otherwise it fails the test. A
+// counter moves a moment after the answer its client saw.
+func WaitValue(t testing.TB, url, name string, labels map[string]string, want float64) Families {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		fams := Scrape(t, url)
+		got, _ := fams.Value(name, labels)
+		if got == want {
+			return fams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s%v = %v after 15s, want %v; series: %v", name, labels, got, want, fams.Series(name))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

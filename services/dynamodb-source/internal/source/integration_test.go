@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,14 +23,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 
 // recordingSink counts deliveries per event id and refuses subjects containing
-// "poison" with 400.
+// "poison" with 400; while down it closes every connection without an answer (a sink
+// that is down: the records wait, they are not poison).
 type recordingSink struct {
+	down  atomic.Bool
 	mu    sync.Mutex
 	count map[string]int
 	order []string // subjects in delivery order
@@ -39,6 +44,12 @@ func (s *recordingSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e, err := cloudevent.Decode(r.Context(), r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if s.down.Load() {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = c.Close()
+		}
 		return
 	}
 	if strings.Contains(e.Subject(), "poison") {
@@ -302,5 +313,79 @@ func TestLeaseStoreAgainstMoto(t *testing.T) {
 	got, err := a.Get(ctx, arn, shard)
 	if err != nil || !got.Ended || got.Sequence != "100" || got.Owner != "" {
 		t.Errorf("Get = %+v, %v; want ended at 100 with no owner", got, err)
+	}
+}
+
+// TestMetricsAgainstMoto: while the sink is down, the shard's records wait and its
+// iterator age grows from the records' creation time (moto returns
+// ApproximateCreationDateTime, as DynamoDB does); once the sink is back they are
+// counted delivered and the age falls to 0 at the next empty read; a refused record is
+// counted dead-lettered.
+func TestMetricsAgainstMoto(t *testing.T) {
+	e := setup(t)
+	reg := metrics.New()
+	p := e.poller(t, "m", false)
+	p.Metrics = NewMetrics(reg)
+	srv := httptest.NewServer(reg.Handler())
+	defer srv.Close()
+	gauge := func(fams metricstest.Families, name string) (float64, bool) {
+		if len(fams[name].GetMetric()) != 1 {
+			return 0, false
+		}
+		return fams.Value(name, nil)
+	}
+
+	e.sink.down.Store(true)
+	e.put(t, 1, 2)
+	stop := start(p)
+	defer stop()
+	var fams metricstest.Families
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		fams = metricstest.Scrape(t, srv.URL)
+		age, _ := gauge(fams, "dynamodb_source_iterator_age_seconds")
+		pending, _ := gauge(fams, "dynamodb_source_records_pending")
+		failed, _ := fams.Value("dynamodb_source_delivery_failures_total", map[string]string{"kind": "sink_unreachable"})
+		if age >= 1.5 && pending == 2 && failed >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with the sink down: iterator age %v (want >= 1.5 s), pending %v (want 2), sink_unreachable failures %v (want >= 1); %v %v", age, pending, failed, fams.Series("dynamodb_source_iterator_age_seconds"), fams.Series("dynamodb_source_records_pending"))
+		}
+	}
+	if n, _ := fams.Value("dynamodb_source_shards_leased", nil); n != 1 {
+		t.Errorf("dynamodb_source_shards_leased = %v, want 1", n)
+	}
+
+	e.sink.down.Store(false)
+	e.waitFor(t, 2, 15*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		fams = metricstest.Scrape(t, srv.URL)
+		age, ok := gauge(fams, "dynamodb_source_iterator_age_seconds")
+		pending, _ := gauge(fams, "dynamodb_source_records_pending")
+		if ok && age == 0 && pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caught up: iterator age %v, pending %v; want 0 and 0", age, pending)
+		}
+	}
+	if n, _ := fams.Value("dynamodb_source_records_total", map[string]string{"outcome": "delivered"}); n != 2 {
+		t.Errorf("delivered = %v, want 2", n)
+	}
+
+	if _, err := e.db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(e.table), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "poison-1"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e.put(t, 3, 3)
+	e.waitFor(t, 3, 10*time.Second)
+	fams = metricstest.WaitValue(t, srv.URL, "dynamodb_source_records_total", map[string]string{"outcome": "delivered"}, 3)
+	if n, _ := fams.Value("dynamodb_source_records_total", map[string]string{"outcome": "dead_lettered", "reason": "refused"}); n != 1 {
+		t.Errorf("dead-lettered (refused) = %v, want 1; series %v", n, fams.Series("dynamodb_source_records_total"))
+	}
+	stop()
+	if fams = metricstest.Scrape(t, srv.URL); len(fams["dynamodb_source_iterator_age_seconds"].GetMetric()) != 0 {
+		t.Errorf("the released shard still has an iterator age: %v", fams.Series("dynamodb_source_iterator_age_seconds"))
 	}
 }

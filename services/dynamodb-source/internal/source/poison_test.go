@@ -25,6 +25,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/childproc"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
@@ -202,8 +203,9 @@ func TestPausedWorkerSendsNoStaleRecord(t *testing.T) {
 	}
 	out := &logtest.Buffer{}
 	a := exec.Command(bin)
+	mport := porttest.Free(t)
 	a.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "PORT=" + strconv.Itoa(porttest.Free(t)), "HOST=127.0.0.1", "DRAIN_DELAY=0s",
+		"PATH=" + os.Getenv("PATH"), "PORT=" + strconv.Itoa(porttest.Free(t)), "METRICS_PORT=" + strconv.Itoa(mport), "HOST=127.0.0.1", "DRAIN_DELAY=0s",
 		"AWS_REGION=" + mototest.Region, "AWS_ENDPOINT_URL=" + mototest.Endpoint(t), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"K_SINK=" + srv.URL, "TABLE_NAME=" + e.table, "CHECKPOINT_TABLE=" + e.cpTable, "DEAD_LETTER_QUEUE_URL=" + e.queueURL,
 		"WORKER_ID=paused", "LEASE_DURATION=2s", "POLL_INTERVAL=50ms", "LOG_LEVEL=debug",
@@ -223,6 +225,11 @@ func TestPausedWorkerSendsNoStaleRecord(t *testing.T) {
 	})
 	e.putKey(t, "before-pause")
 	waitSink(t, sink, 1, 30*time.Second)
+	// The process serves its delivery on /metrics (svcmain, with the series Build made).
+	fams := metricstest.WaitValue(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", mport), "dynamodb_source_records_total", map[string]string{"outcome": "delivered"}, 1)
+	if n, _ := fams.Value("dynamodb_source_shards_leased", nil); n != 1 {
+		t.Errorf("the process's /metrics: shards leased = %v, want 1", n)
+	}
 	// Paused between a send and its checkpoint, any worker would resend that record (at
 	// least once): pause it only once the checkpoint is written.
 	store := NewLeaseStore(e.db, e.cpTable, "observer", time.Second, nil)

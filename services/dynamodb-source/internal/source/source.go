@@ -62,6 +62,8 @@ type Poller struct {
 	Sender  Sender
 	Dead    DeadLetter
 	Log     *slog.Logger
+	// Metrics counts deliveries and shows each shard's lag; nil counts nothing.
+	Metrics *Metrics
 
 	// Table is the table whose latest stream is followed, unless StreamARN is set.
 	Table     string
@@ -291,13 +293,16 @@ type worker struct {
 	arn, shardID string
 	log          *slog.Logger
 	lease        *lease
+	progress     *shardProgress
 }
 
 // work processes one leased shard until it ends, the lease is lost or ctx ends. cp is
 // what Acquire returned: where to resume, and the lease's expiry.
 func (p *Poller) work(ctx context.Context, arn, shardID string, cp Checkpoint) {
 	log := p.Log.With("shard", shardID)
-	w := &worker{arn: arn, shardID: shardID, log: log, lease: &lease{until: cp.Expires}}
+	progress, endSeries := p.Metrics.shard(shardID)
+	defer endSeries()
+	w := &worker{arn: arn, shardID: shardID, log: log, lease: &lease{until: cp.Expires}, progress: progress}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var lost sync.Once
@@ -412,6 +417,7 @@ func (p *Poller) process(ctx context.Context, w *worker, seq string) (finished b
 			continue
 		}
 		failures = 0
+		w.progress.read(out.Records)
 		for _, rec := range out.Records {
 			if err := p.deliver(ctx, w, rec); err != nil {
 				if errors.Is(err, ErrLeaseLost) {
@@ -431,6 +437,7 @@ func (p *Poller) process(ctx context.Context, w *worker, seq string) (finished b
 			if err != nil {
 				return false, err
 			}
+			w.progress.done()
 			seq = recSeq
 		}
 		if out.NextShardIterator == nil {
@@ -495,7 +502,7 @@ func (p *Poller) deliver(ctx context.Context, w *worker, rec types.Record) error
 		region, _, _ := cloudevent.TableFromStreamARN(arn)
 		r := Record(rec, arn, region)
 		letter.Record, letter.Reason = &r, err.Error()
-		return p.deadLetter(ctx, w, letter)
+		return p.deadLetterFor(ctx, w, letter, "undecodable")
 	}
 	answered := 0 // rounds the sink answered with a failure
 	for attempt := 1; ; attempt++ {
@@ -505,6 +512,7 @@ func (p *Poller) deliver(ctx context.Context, w *worker, rec types.Record) error
 		err := p.Sender.Send(ctx, e)
 		if err == nil {
 			log.Debug("delivered", "ceId", e.ID(), "ceType", e.Type(), "sequenceNumber", seq)
+			p.Metrics.delivered()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -512,15 +520,16 @@ func (p *Poller) deliver(ctx context.Context, w *worker, rec types.Record) error
 		}
 		if cloudevent.IsPermanent(err) {
 			letter.Event, letter.Reason, letter.SinkStatus = &e, err.Error(), cloudevent.SinkStatus(err)
-			return p.deadLetter(ctx, w, letter)
+			return p.deadLetterFor(ctx, w, letter, "refused")
 		}
 		if status := cloudevent.SinkStatus(err); status != 0 {
 			if answered++; answered >= p.DeliveryRounds {
 				letter.Event, letter.SinkStatus = &e, status
 				letter.Reason = fmt.Sprintf("the sink failed this event in %d delivery rounds (DELIVERY_ROUNDS); last: %v", answered, err)
-				return p.deadLetter(ctx, w, letter)
+				return p.deadLetterFor(ctx, w, letter, "rounds")
 			}
 		}
+		p.Metrics.failed(cloudevent.SinkStatus(err) != 0)
 		d := cloudevent.Backoff(p.RetryBase, p.RetryMax, attempt, rand.Float64())
 		log.Error("sink keeps failing; the shard waits and the record is sent again", "ceId", e.ID(), "err", err,
 			"failedRounds", answered, "deadLetterAfter", p.DeliveryRounds, "retryIn", d.String())
@@ -528,6 +537,15 @@ func (p *Poller) deliver(ctx context.Context, w *worker, rec types.Record) error
 			return err
 		}
 	}
+}
+
+// deadLetterFor is deadLetter, counted under reason once the letter is stored.
+func (p *Poller) deadLetterFor(ctx context.Context, w *worker, l Letter, reason string) error {
+	if err := p.deadLetter(ctx, w, l); err != nil {
+		return err
+	}
+	p.Metrics.deadLettered(reason)
+	return nil
 }
 
 // holdLease makes sure the worker still holds its lease before it sends: with at

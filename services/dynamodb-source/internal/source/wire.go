@@ -14,6 +14,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 )
 
 // Build checks cfg (Config.Validate) and returns the poller, with AWS clients built from the
@@ -44,6 +45,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Poller, error) {
 		Sender:            sender,
 		Dead:              &SQSDeadLetter{Client: sqs.NewFromConfig(awsCfg), QueueURL: cfg.DeadLetterQueueURL},
 		Log:               log,
+		Metrics:           NewMetrics(metrics.FromContext(ctx)),
 		Table:             cfg.Table,
 		StreamARN:         cfg.StreamARN,
 		PollInterval:      cfg.PollInterval,
