@@ -101,7 +101,7 @@ func TestServicePoliciesLeastPrivilege(t *testing.T) {
 		"welcome-mailer":  {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "ses:SendEmail"},
 		"thumbnailer":     {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject"},
 		"dynamodb-source": {"dynamodb:DescribeStream", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:UpdateItem", "sqs:SendMessage"},
-		"s3-source":       {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"},
+		"s3-source":       {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
 	}
 	for _, svc := range RoleServices() {
 		t.Run(svc, func(t *testing.T) {

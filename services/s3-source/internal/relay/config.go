@@ -29,19 +29,23 @@ type Config struct {
 	// PoisonDelay is how long an undeliverable message stays invisible before the queue
 	// offers it again on its way to the dead-letter queue.
 	PoisonDelay time.Duration `env:"POISON_DELAY" envDefault:"10s"`
+	// QueueMetricsInterval is how often the queue's message counts are read for the
+	// metrics (GetQueueAttributes); 0 turns the polling off.
+	QueueMetricsInterval time.Duration `env:"QUEUE_METRICS_INTERVAL" envDefault:"30s"`
 }
 
 // Options are the relay options cfg sets; deliveries in progress may run for the
 // server's SHUTDOWN_TIMEOUT after SIGTERM.
 func (c Config) Options(log *slog.Logger) Options {
 	return Options{
-		QueueURL:     c.QueueURL,
-		WaitTime:     c.WaitTime,
-		Visibility:   c.Visibility,
-		BatchSize:    c.BatchSize,
-		Concurrency:  c.Concurrency,
-		PoisonDelay:  c.PoisonDelay,
-		DrainTimeout: c.ShutdownTimeout,
-		Log:          log,
+		QueueURL:           c.QueueURL,
+		WaitTime:           c.WaitTime,
+		Visibility:         c.Visibility,
+		BatchSize:          c.BatchSize,
+		Concurrency:        c.Concurrency,
+		PoisonDelay:        c.PoisonDelay,
+		DrainTimeout:       c.ShutdownTimeout,
+		Log:                log,
+		AttributesInterval: c.QueueMetricsInterval,
 	}
 }

@@ -65,6 +65,12 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Log receives the relay's lines.
 	Log *slog.Logger
+	// Metrics counts the messages and their ages; nil counts nothing.
+	Metrics *Metrics
+	// Attributes, with Metrics and a positive AttributesInterval, is polled for the
+	// queue's message counts every AttributesInterval while Run runs.
+	Attributes         QueueAttributes
+	AttributesInterval time.Duration
 }
 
 // Relay moves messages from a queue to a sink.
@@ -91,6 +97,8 @@ func New(q Queue, sink Sink, o Options) (*Relay, error) {
 		return nil, fmt.Errorf("relay: concurrency %d is below 1", o.Concurrency)
 	case o.PoisonDelay < 0 || o.PoisonDelay > 12*time.Hour:
 		return nil, fmt.Errorf("relay: poison delay %s is not within 0s..12h", o.PoisonDelay)
+	case o.AttributesInterval < 0:
+		return nil, fmt.Errorf("relay: queue metrics interval %s is negative (0 turns the polling off)", o.AttributesInterval)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -107,6 +115,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer cancelDeliveries()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, r.o.Concurrency)
+	if r.o.Metrics != nil && r.o.Attributes != nil && r.o.AttributesInterval > 0 {
+		wg.Go(func() { r.o.Metrics.watchQueue(ctx, r.o.Attributes, r.o.QueueURL, r.o.AttributesInterval, r.o.Log) })
+	}
 	failures := 0
 	for ctx.Err() == nil {
 		// Ask only for as many messages as there are free slots, so none waits
@@ -125,7 +136,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			MaxNumberOfMessages:         int32(min(free, r.o.BatchSize)),
 			WaitTimeSeconds:             int32(r.o.WaitTime / time.Second),
 			VisibilityTimeout:           int32(r.o.Visibility / time.Second),
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount, types.MessageSystemAttributeNameSentTimestamp},
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -138,6 +149,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		r.o.Metrics.received(out.Messages, time.Now())
 		for _, m := range out.Messages {
 			slots <- struct{}{}
 			wg.Go(func() {
@@ -166,11 +178,13 @@ func (r *Relay) deliver(ctx context.Context, m types.Message) {
 	if test {
 		log.Info("skipping the s3:TestEvent notification")
 		r.delete(ctx, m, log)
+		r.o.Metrics.handled("skipped")
 		return
 	}
 	if err != nil {
 		log.Error("poison message: not an S3 notification; left for the dead-letter queue", "err", err)
 		r.setVisibility(m, r.o.PoisonDelay, log)
+		r.o.Metrics.handled("poison")
 		return
 	}
 	hctx, stopHeartbeat := context.WithCancel(ctx)
@@ -182,14 +196,18 @@ func (r *Relay) deliver(ctx context.Context, m types.Message) {
 	switch {
 	case err == nil:
 		r.delete(ctx, m, log)
+		r.o.Metrics.handled("delivered")
 	case cloudevent.IsPermanent(err):
 		log.Error("poison message: the sink refuses its event; left for the dead-letter queue", "err", err)
 		r.setVisibility(m, r.o.PoisonDelay, log)
+		r.o.Metrics.handled("poison")
 	case ctx.Err() != nil:
 		log.Warn("delivery cut short by shutdown; the message is offered again", "err", err)
 		r.setVisibility(m, 0, log)
+		r.o.Metrics.handled("interrupted")
 	default:
 		log.Error("delivery failed; the queue offers the message again after its visibility timeout", "err", err)
+		r.o.Metrics.handled("failed")
 	}
 }
 

@@ -242,6 +242,7 @@ func TestNewChecksOptions(t *testing.T) {
 		"batch of 11":     func(o *Options) { o.BatchSize = 11 },
 		"no concurrency":  func(o *Options) { o.Concurrency = 0 },
 		"negative poison": func(o *Options) { o.PoisonDelay = -time.Second },
+		"negative queue metrics interval": func(o *Options) { o.AttributesInterval = -time.Second },
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := testOptions()

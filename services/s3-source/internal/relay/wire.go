@@ -12,6 +12,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 )
 
 // Build makes the relay cfg describes: the CloudEvents sender to K_SINK and the SQS
@@ -32,7 +33,9 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (*Relay, error) {
 			t.ResponseHeaderTimeout = cfg.WaitTime + 10*time.Second
 		})
 	})
-	r, err := New(queue, sender, cfg.Options(log))
+	o := cfg.Options(log)
+	o.Metrics, o.Attributes = NewMetrics(metrics.FromContext(ctx)), queue
+	r, err := New(queue, sender, o)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
