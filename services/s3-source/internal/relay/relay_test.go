@@ -236,12 +236,12 @@ func TestShutdownMidDeliveryOffersTheMessageAgain(t *testing.T) {
 
 func TestNewChecksOptions(t *testing.T) {
 	for name, mod := range map[string]func(*Options){
-		"no queue":        func(o *Options) { o.QueueURL = "" },
-		"wait over 20s":   func(o *Options) { o.WaitTime = 21 * time.Second },
-		"visibility 1s":   func(o *Options) { o.Visibility = time.Second },
-		"batch of 11":     func(o *Options) { o.BatchSize = 11 },
-		"no concurrency":  func(o *Options) { o.Concurrency = 0 },
-		"negative poison": func(o *Options) { o.PoisonDelay = -time.Second },
+		"no queue":                        func(o *Options) { o.QueueURL = "" },
+		"wait over 20s":                   func(o *Options) { o.WaitTime = 21 * time.Second },
+		"visibility 1s":                   func(o *Options) { o.Visibility = time.Second },
+		"batch of 11":                     func(o *Options) { o.BatchSize = 11 },
+		"no concurrency":                  func(o *Options) { o.Concurrency = 0 },
+		"negative poison":                 func(o *Options) { o.PoisonDelay = -time.Second },
 		"negative queue metrics interval": func(o *Options) { o.AttributesInterval = -time.Second },
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -22,6 +22,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 )
@@ -75,7 +78,8 @@ func post(t *testing.T, url string, e cloudevents.Event, structured bool) int {
 // IntegrationSource events — in binary and structured mode: each pending subscriber
 // gets exactly one confirmation email with one link to the confirmation page, each
 // confirmed one exactly one welcome email with both parts and its unsubscribe link,
-// however often the event is delivered.
+// however often the event is delivered. The metrics count each email sent once and
+// every redelivery as a duplicate, and each request under the receiver's route.
 func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	ep := mototest.Endpoint(t)
 	cfg := mototest.AWSConfig(t, ep)
@@ -97,7 +101,8 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", ep)
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	h, err := Build(ctx, Config{
+	reg := metrics.New()
+	h, err := Build(metrics.NewContext(ctx, reg), Config{
 		Config: server.Config{}, Region: mototest.Region, IdempotencyTable: table, SenderEmail: from,
 		UnsubscribeKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", UnsubscribeBaseURL: "https://blog.example",
 		EmailAttribute: "email", BlogName: "MyBlog", ClaimLease: 30 * time.Second, SESTimeout: 10 * time.Second,
@@ -105,8 +110,10 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(reg.Instrument(h))
 	defer srv.Close()
+	msrv := httptest.NewServer(reg.Handler())
+	defer msrv.Close()
 
 	for _, tc := range []struct {
 		name, golden string
@@ -160,4 +167,25 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 			t.Errorf("an unrelated type sent %d emails", n)
 		}
 	})
+
+	fams := metricstest.Scrape(t, msrv.URL)
+	for _, c := range []struct {
+		labels map[string]string
+		want   float64
+	}{
+		{map[string]string{"kind": KindConfirmation, "outcome": OutcomeSent, "reason": ""}, 2},
+		{map[string]string{"kind": KindConfirmation, "outcome": OutcomeDuplicate}, 4},
+		{map[string]string{"kind": KindWelcome, "outcome": OutcomeSent, "reason": ""}, 2},
+		{map[string]string{"kind": KindWelcome, "outcome": OutcomeDuplicate}, 4},
+		{map[string]string{"outcome": OutcomeFailed}, 0},
+	} {
+		if got, _ := fams.Value("welcome_mailer_emails_total", c.labels); got != c.want {
+			t.Errorf("welcome_mailer_emails_total%v = %v, want %v; series %v", c.labels, got, c.want, fams.Series("welcome_mailer_emails_total"))
+		}
+	}
+	for code, want := range map[string]float64{"204": 13, "400": 1} {
+		if got, _ := fams.Value("http_server_requests_total", map[string]string{"route": cloudevent.ReceiverRoute, "method": "POST", "code": code}); got != want {
+			t.Errorf("requests answered %s = %v, want %v; series %v", code, got, want, fams.Series("http_server_requests_total"))
+		}
+	}
 }

@@ -144,6 +144,9 @@ type Handler struct {
 	SendTimeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Outcome, when set, is told how each email request ended (Outcome* and the reasons
+	// in docs/observability.md): the metrics.
+	Outcome func(kind, outcome, reason string)
 
 	// recent are the durations of the latest deliveries, from claim to recorded outcome.
 	recent durations
@@ -158,6 +161,20 @@ func Key(email string) string { return "welcome#" + emailaddr.Mailbox(email) }
 // the address and the request's time (a new request is a new email).
 func ConfirmKey(email, subscribedAt string) string {
 	return "confirm#" + email + "#" + subscribedAt
+}
+
+// Outcomes of an email request, for Handler.Outcome.
+const (
+	OutcomeSent       = "sent"
+	OutcomeDuplicate  = "duplicate"
+	OutcomeSuppressed = "suppressed"
+	OutcomeFailed     = "failed"
+)
+
+func (h *Handler) outcome(kind, outcome, reason string) {
+	if h.Outcome != nil {
+		h.Outcome(kind, outcome, reason)
+	}
 }
 
 func (h *Handler) now() time.Time {
@@ -221,6 +238,7 @@ func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 	subscribedAt, expires := sub.SubscribedAt, sub.Expires()
 	if !expires.After(h.now()) {
 		h.Log.InfoContext(ctx, "pending subscription expired before its confirmation email went out: nothing sent", "to", email, "expiredAt", expires)
+		h.outcome(KindConfirmation, OutcomeSuppressed, "expired")
 		return nil
 	}
 	return h.Confirm(ctx, email, subscribedAt, expires)
@@ -228,18 +246,19 @@ func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 
 // Welcome sends email its welcome message unless its mailbox was sent one already.
 func (h *Handler) Welcome(ctx context.Context, email string) error {
-	return h.sendOnce(ctx, ClaimRequest{Key: Key(email)}, func() (Message, error) { return h.Render(email) })
+	return h.sendOnce(ctx, KindWelcome, ClaimRequest{Key: Key(email)}, func() (Message, error) { return h.Render(email) })
 }
 
 // Confirm sends email the confirmation email of the subscribe request made at
 // subscribedAt, whose link is valid until expires, unless it was sent already.
 func (h *Handler) Confirm(ctx context.Context, email, subscribedAt string, expires time.Time) error {
-	return h.sendOnce(ctx, ClaimRequest{Key: ConfirmKey(email, subscribedAt), Expires: expires.Add(24 * time.Hour)},
+	return h.sendOnce(ctx, KindConfirmation, ClaimRequest{Key: ConfirmKey(email, subscribedAt), Expires: expires.Add(24 * time.Hour)},
 		func() (Message, error) { return h.RenderConfirmation(email, expires) })
 }
 
-// sendOnce sends the email render makes unless the ledger says r.Key's email was sent.
-func (h *Handler) sendOnce(ctx context.Context, r ClaimRequest, render func() (Message, error)) error {
+// sendOnce sends the email of kind render makes unless the ledger says r.Key's email
+// was sent.
+func (h *Handler) sendOnce(ctx context.Context, kind string, r ClaimRequest, render func() (Message, error)) error {
 	// The caller going away (the source killed, a broker's delivery timeout) must not
 	// cut claim, send and record short: a claim written but not acted on would hold
 	// every redelivery off until it expires, and an SES call aborted mid-flight has an
@@ -250,13 +269,16 @@ func (h *Handler) sendOnce(ctx context.Context, r ClaimRequest, render func() (M
 	r.Lease, r.Expect = h.Lease, h.recent.estimate(h.SendTimeout)
 	c, err := h.Ledger.Claim(ctx, r)
 	if err != nil {
+		h.outcome(kind, OutcomeFailed, "ledger_unavailable")
 		return apperr.Wrap(err, apperr.Unavailable, "idempotency ledger unavailable")
 	}
 	switch c.State {
 	case Sent:
 		h.Log.InfoContext(ctx, "email already sent; duplicate delivery acknowledged", "key", r.Key)
+		h.outcome(kind, OutcomeDuplicate, "")
 		return nil
 	case InProgress:
+		h.outcome(kind, OutcomeFailed, "in_progress")
 		wait := h.RetryAfter(c, h.now())
 		return &apperr.Error{Code: apperr.Unavailable, Message: "another delivery is sending this email", RetryAfter: wait,
 			Err: fmt.Errorf("email %s is being sent by another delivery (claimed %s, expected done by %s, claim expires %s); retry in %s",
@@ -269,6 +291,7 @@ func (h *Handler) sendOnce(ctx context.Context, r ClaimRequest, render func() (M
 	msg, err := render()
 	if err != nil {
 		_ = h.Ledger.Release(context.WithoutCancel(ctx), c)
+		h.outcome(kind, OutcomeFailed, "render")
 		return cloudevent.Permanent(err)
 	}
 	sctx, scancel := context.WithTimeout(ctx, h.SendTimeout)
@@ -281,12 +304,15 @@ func (h *Handler) sendOnce(ctx context.Context, r ClaimRequest, render func() (M
 				h.Log.WarnContext(ctx, "could not release the claim; the next attempt waits for it to expire", "err", rerr)
 			}
 			if errors.Is(err, ErrRefused) {
+				h.outcome(kind, OutcomeFailed, "ses_refused")
 				return cloudevent.Permanent(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err))
 			}
+			h.outcome(kind, OutcomeFailed, "ses_not_accepted")
 			return apperr.Wrap(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err), apperr.Unavailable, "SES did not accept the email")
 		}
 		// Ambiguous: SES may have accepted it. Keep the claim; a redelivery after it
 		// expires sends again (README: the one window for a second email).
+		h.outcome(kind, OutcomeFailed, "ses_unknown")
 		return fmt.Errorf("send %s email to %s (outcome unknown; retried after the claim expires): %w", msg.Kind, msg.To, err)
 	}
 	mctx, mcancel := context.WithTimeout(context.WithoutCancel(ctx), h.SendTimeout)
@@ -294,9 +320,11 @@ func (h *Handler) sendOnce(ctx context.Context, r ClaimRequest, render func() (M
 	if err := h.Ledger.MarkSent(mctx, c, id); err != nil {
 		// The email is sent; answering 5xx would only invite a resend.
 		h.Log.ErrorContext(ctx, "email sent but not recorded; a redelivery after the claim expires would send it again", "kind", msg.Kind, "to", msg.To, "messageId", id, "err", err)
+		h.outcome(kind, OutcomeSent, "unrecorded")
 		return nil
 	}
 	h.Log.InfoContext(ctx, "email sent", "kind", msg.Kind, "to", msg.To, "messageId", id)
+	h.outcome(kind, OutcomeSent, "")
 	return nil
 }
 

@@ -538,3 +538,57 @@ func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
 		t.Errorf("the retry: %d with %d emails; want 204 and one email each to warm@ and fay@", r.StatusCode, m.count())
 	}
 }
+
+// failingLedger fails every claim (the idempotency table is unreachable).
+type failingLedger struct{ Ledger }
+
+func (failingLedger) Claim(context.Context, ClaimRequest) (Claim, error) {
+	return Claim{}, errors.New("dial tcp: connection refused")
+}
+
+// TestOutcomes: each way an email request ends reaches Outcome once, with its reason.
+func TestOutcomes(t *testing.T) {
+	expired := goldenWith(t, "dynamodb-insert.json", "ada@example.com")
+	rec, _, _ := cloudevent.ParseDynamoDBEvent(expired)
+	n := "1714564799"
+	rec.DynamoDB.NewImage["expiresAt"] = cloudevent.AttributeValue{N: &n}
+	_ = expired.SetData(cloudevents.ApplicationJSON, rec)
+	tests := []struct {
+		name   string
+		ledger func(now func() time.Time) Ledger
+		errs   []error
+		event  cloudevents.Event
+		want   []string // kind/outcome/reason, one per delivery
+	}{
+		{"sent then duplicate", nil, nil, confirmedFor(t, "ada@example.com"),
+			[]string{"welcome/sent/", "welcome/duplicate/"}},
+		{"expired confirmation suppressed", nil, nil, expired,
+			[]string{"confirmation/suppressed/expired", "confirmation/suppressed/expired"}},
+		{"SES refuses", nil, []error{fmt.Errorf("%w: MessageRejected", ErrRefused)}, insertFor(t, "ada@example.com"),
+			[]string{"confirmation/failed/ses_refused", "confirmation/sent/"}},
+		{"SES throttles", nil, []error{fmt.Errorf("%w: TooManyRequests", ErrNotAccepted)}, insertFor(t, "ada@example.com"),
+			[]string{"confirmation/failed/ses_not_accepted", "confirmation/sent/"}},
+		{"outcome unknown", nil, []error{errors.New("read tcp: i/o timeout")}, confirmedFor(t, "ada@example.com"),
+			[]string{"welcome/failed/ses_unknown", "welcome/failed/in_progress"}},
+		{"ledger down", func(func() time.Time) Ledger { return failingLedger{} }, nil, confirmedFor(t, "ada@example.com"),
+			[]string{"welcome/failed/ledger_unavailable", "welcome/failed/ledger_unavailable"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: goldenClock}
+			var l Ledger = newMemLedger(c.Now)
+			if tt.ledger != nil {
+				l = tt.ledger(c.Now)
+			}
+			h := newTestHandler(l, &fakeMailer{errs: tt.errs}, c.Now)
+			var got []string
+			h.Outcome = func(kind, outcome, reason string) { got = append(got, kind+"/"+outcome+"/"+reason) }
+			for range tt.want {
+				_ = h.Handle(context.Background(), tt.event)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

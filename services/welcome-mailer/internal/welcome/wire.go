@@ -12,10 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 )
 
 // Build checks cfg and returns welcome-mailer's HTTP handler, which receives the
@@ -35,6 +37,11 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	if err != nil {
 		return nil, fmt.Errorf("UNSUBSCRIBE_KEY: %w", err)
 	}
+	emails := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "welcome_mailer_emails_total",
+		Help: "Email requests (a confirmation or a welcome email for one subscriber event) by kind, outcome (sent, duplicate, suppressed, failed) and reason (README).",
+	}, []string{"kind", "outcome", "reason"})
+	metrics.FromContext(ctx).MustRegister(emails)
 	pending := awsconf.Start(ctx, func(ctx context.Context) (*Handler, error) {
 		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
 		if err != nil {
@@ -54,6 +61,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 			BlogName:       cfg.BlogName,
 			Lease:          cfg.ClaimLease,
 			SendTimeout:    cfg.SESTimeout,
+			Outcome:        func(kind, outcome, reason string) { emails.WithLabelValues(kind, outcome, reason).Inc() },
 		}, nil
 	})
 	return cloudevent.NewHTTPHandler(log, func(ctx context.Context, e cloudevents.Event) error {
