@@ -26,8 +26,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/proctest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
@@ -136,9 +138,9 @@ func TestBurstOfHugeUploadsFitsTheContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := proctest.Build(t, ".")
-	port := porttest.Free(t)
+	port, mport := porttest.Free(t), porttest.Free(t)
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	cmd, out := proctest.Start(t, bin, "thumbnailer", append(env, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH="+os.Getenv("PATH"),
+	cmd, out := proctest.Start(t, bin, "thumbnailer", append(env, "PORT="+strconv.Itoa(port), "METRICS_PORT="+strconv.Itoa(mport), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH="+os.Getenv("PATH"),
 		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL="+ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"S3_FORCE_PATH_STYLE=true", "POSTS_TABLE="+res.PostsTable, "CGROUP_ROOT="+cgroup))
 	proctest.WaitReady(t, url, 30*time.Second)
@@ -200,6 +202,13 @@ func TestBurstOfHugeUploadsFitsTheContainer(t *testing.T) {
 		if rss > rest+24<<20 {
 			t.Errorf("resident memory %d MiB after the burst, more than 24 MiB over the %d MiB at rest: not returned", rss>>20, rest>>20)
 		}
+	}
+	// Every photo made ready is on the process's /metrics, each event under the
+	// receiver's route.
+	murl := "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"
+	fams := metricstest.WaitValue(t, murl, "thumbnailer_photos_total", map[string]string{"outcome": "ready"}, float64(n))
+	if got, _ := fams.Value("http_server_requests_total", map[string]string{"route": cloudevent.ReceiverRoute, "method": "POST", "code": "204"}); got != float64(n) {
+		t.Errorf("events answered 204 on /metrics: %v, want %d; series %v", got, n, fams.Series("http_server_requests_total"))
 	}
 }
 

@@ -97,7 +97,20 @@ type Options struct {
 	ThumbnailsPrefix string
 	// CacheControl is the thumbnails' Cache-Control.
 	CacheControl string
+	// Outcome, when set, is told how each upload event ended: outcome ready, rejected,
+	// failed, duplicate or error (retried), and for rejected and failed a reason code
+	// (Reason*): the metrics.
+	Outcome func(outcome, reason string)
 }
+
+// Reason codes of rejected and failed photos, for Options.Outcome (the photo item
+// keeps the full sentence).
+const (
+	ReasonTooLarge     = "too_large"
+	ReasonNotImage     = "not_image"
+	ReasonTypeMismatch = "type_mismatch"
+	ReasonUploadGone   = "upload_gone"
+)
 
 // Handler handles the thumbnailer's events.
 type Handler struct {
@@ -183,16 +196,33 @@ func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
 }
 
 // refusal is a reason to finish a photo without a thumbnail: rejected (the upload
-// is not acceptable) or failed (it could not be processed, for good).
-type refusal struct{ status, reason string }
+// is not acceptable) or failed (it could not be processed, for good). code is the
+// reason's Reason* code, reason the sentence the photo item keeps.
+type refusal struct{ status, code, reason string }
 
 func (r *refusal) Error() string { return r.reason }
 
-func reject(format string, args ...any) error {
-	return &refusal{Rejected, fmt.Sprintf(format, args...)}
+func reject(code, format string, args ...any) error {
+	return &refusal{Rejected, code, fmt.Sprintf(format, args...)}
 }
 
-func fail(format string, args ...any) error { return &refusal{Failed, fmt.Sprintf(format, args...)} }
+// rejectImage rejects the upload for err, an error of thumbnail.Inspect or Make.
+func rejectImage(err error) error {
+	if errors.Is(err, thumbnail.ErrTooLarge) {
+		return reject(ReasonTooLarge, "%v", err)
+	}
+	return reject(ReasonNotImage, "%v", err)
+}
+
+func fail(code, format string, args ...any) error {
+	return &refusal{Failed, code, fmt.Sprintf(format, args...)}
+}
+
+func (h *Handler) outcome(outcome, reason string) {
+	if h.o.Outcome != nil {
+		h.o.Outcome(outcome, reason)
+	}
+}
 
 func (h *Handler) process(ctx context.Context, log *slog.Logger, bucket, key, id string) error {
 	status, err := h.photos.Status(ctx, id)
@@ -203,6 +233,7 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, bucket, key, id
 		return fmt.Errorf("read photo %s: %w", id, err)
 	case status != Pending:
 		log.Debug("duplicate delivery: the photo is already finished", "status", status)
+		h.outcome("duplicate", "")
 		return nil
 	}
 	thumbs, err := h.thumbnails(ctx, bucket, key, id)
@@ -214,6 +245,7 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, bucket, key, id
 	case errors.As(err, &r):
 		done, err = h.photos.MarkFailed(ctx, id, r.reason)
 	case err != nil:
+		h.outcome("error", "")
 		return err // retryable
 	default:
 		done, err = h.photos.MarkReady(ctx, id, thumbs)
@@ -222,13 +254,17 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, bucket, key, id
 	case errors.Is(err, ErrNoPhoto):
 		return cloudevent.Permanent(fmt.Errorf("photo %s: %w", id, err))
 	case err != nil:
+		h.outcome("error", "")
 		return fmt.Errorf("record outcome of photo %s: %w", id, err)
 	case !done:
 		log.Debug("duplicate delivery: another delivery finished the photo meanwhile")
+		h.outcome("duplicate", "")
 	case r != nil:
 		log.Info("photo "+r.status, "reason", r.reason)
+		h.outcome(r.status, r.code)
 	default:
 		log.Info("photo ready", "thumbnail", thumbs.JPEG, "webp", thumbs.WebP)
+		h.outcome(Ready, "")
 	}
 	return nil
 }
@@ -261,11 +297,11 @@ func (h *Handler) thumbnails(ctx context.Context, bucket, key, id string) (Thumb
 	head, size, etag, err := h.objects.Probe(ctx, bucket, key, h.o.ProbeBytes)
 	switch {
 	case errors.Is(err, ErrObjectGone):
-		return Thumbnails{}, fail("the upload no longer exists")
+		return Thumbnails{}, fail(ReasonUploadGone, "the upload no longer exists")
 	case err != nil:
 		return Thumbnails{}, fmt.Errorf("read %s: %w", key, err)
 	case size > lim.MaxBytes:
-		return Thumbnails{}, reject("the file is %d bytes, over the limit of %d", size, lim.MaxBytes)
+		return Thumbnails{}, reject(ReasonTooLarge, "the file is %d bytes, over the limit of %d", size, lim.MaxBytes)
 	}
 	need := size
 	hdr, err := thumbnail.Inspect(head, h.o.Thumbnail)
@@ -274,9 +310,9 @@ func (h *Handler) thumbnails(ctx context.Context, bucket, key, id string) (Thumb
 		// The header runs past the probe (huge metadata): reserve the file now and the
 		// decode once the whole file is read.
 	case errors.Is(err, thumbnail.ErrIncomplete):
-		return Thumbnails{}, reject("not an image: the file ends inside its header")
+		return Thumbnails{}, reject(ReasonNotImage, "not an image: the file ends inside its header")
 	case err != nil:
-		return Thumbnails{}, reject("%v", err)
+		return Thumbnails{}, rejectImage(err)
 	default:
 		if err := checkDeclared(key, hdr.Format); err != nil {
 			return Thumbnails{}, err
@@ -284,7 +320,7 @@ func (h *Handler) thumbnails(ctx context.Context, bucket, key, id string) (Thumb
 		need += hdr.DecodeBytes
 	}
 	if need > h.o.MemoryBudget {
-		return Thumbnails{}, reject("processing needs %d MB, over the memory budget of %d MB", need>>20, h.o.MemoryBudget>>20)
+		return Thumbnails{}, reject(ReasonTooLarge, "processing needs %d MB, over the memory budget of %d MB", need>>20, h.o.MemoryBudget>>20)
 	}
 	release, err := h.reserve(ctx, need)
 	if err != nil {
@@ -296,20 +332,20 @@ func (h *Handler) thumbnails(ctx context.Context, bucket, key, id string) (Thumb
 	if int64(len(head)) < size {
 		if data, err = h.objects.Get(ctx, bucket, key, etag, size); err != nil {
 			if errors.Is(err, ErrObjectGone) {
-				return Thumbnails{}, fail("the upload no longer exists")
+				return Thumbnails{}, fail(ReasonUploadGone, "the upload no longer exists")
 			}
 			return Thumbnails{}, fmt.Errorf("read %s: %w", key, err)
 		}
 	}
 	if hdr.DecodeBytes == 0 {
 		if hdr, err = thumbnail.Inspect(data, h.o.Thumbnail); err != nil {
-			return Thumbnails{}, reject("%v", err)
+			return Thumbnails{}, rejectImage(err)
 		}
 		if err := checkDeclared(key, hdr.Format); err != nil {
 			return Thumbnails{}, err
 		}
 		if need+hdr.DecodeBytes > h.o.MemoryBudget {
-			return Thumbnails{}, reject("processing needs %d MB, over the memory budget of %d MB", (need+hdr.DecodeBytes)>>20, h.o.MemoryBudget>>20)
+			return Thumbnails{}, reject(ReasonTooLarge, "processing needs %d MB, over the memory budget of %d MB", (need+hdr.DecodeBytes)>>20, h.o.MemoryBudget>>20)
 		}
 		// Give back the file's share and wait for the whole: never hold part of the
 		// budget while waiting for more, which could deadlock jobs against each other.
@@ -322,7 +358,7 @@ func (h *Handler) thumbnails(ctx context.Context, bucket, key, id string) (Thumb
 	}
 	res, err := thumbnail.Make(data, h.o.Thumbnail)
 	if errors.Is(err, thumbnail.ErrNotImage) || errors.Is(err, thumbnail.ErrTooLarge) {
-		return Thumbnails{}, reject("%v", err)
+		return Thumbnails{}, rejectImage(err)
 	}
 	if err != nil {
 		return Thumbnails{}, fmt.Errorf("make thumbnails of %s: %w", key, err)
@@ -371,5 +407,5 @@ func checkDeclared(key string, f thumbnail.Format) error {
 			return nil
 		}
 	}
-	return reject("the file is %s (%s), but was uploaded as %s", strings.ToUpper(string(f)), f.ContentType(), d.contentType)
+	return reject(ReasonTypeMismatch, "the file is %s (%s), but was uploaded as %s", strings.ToUpper(string(f)), f.ContentType(), d.contentType)
 }

@@ -211,9 +211,34 @@ func TestHandle(t *testing.T) {
 		{"deletions are ignored", event(t, "ObjectRemoved:Delete", "uploads/P1.jpg"), nil, nil,
 			"", photoItem{Pending, "", "", ""}, false},
 	}
+	// The outcomes each case reports (Options.Outcome): the first delivery's, then the
+	// redelivery's where the case makes one (a thumbnail was written); events Handle
+	// ignores or refuses before reading the photo report none.
+	outcomes := map[string][]string{
+		"a photo becomes ready":                     {"ready/", "duplicate/"},
+		"read in two steps when the probe is short": {"ready/", "duplicate/"},
+		"without WebP":                              {"ready/", "duplicate/"},
+		"a text file named .jpg is rejected":        {"rejected/not_image"},
+		"a PNG uploaded as a JPEG is rejected":      {"rejected/type_mismatch"},
+		"a PNG uploaded as a PNG is fine":           {"ready/", "duplicate/"},
+		"an upload over the budget is rejected":     {"rejected/too_large"},
+		"an upload over the byte limit is rejected": {"rejected/too_large"},
+		"a deleted upload fails":                    {"failed/upload_gone"},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, mo, mp := newHandler(t, tt.objects, map[string]*photoItem{"P1": {status: Pending}}, tt.mod)
+			var got []string
+			h, mo, mp := newHandler(t, tt.objects, map[string]*photoItem{"P1": {status: Pending}}, func(o *Options) {
+				if tt.mod != nil {
+					tt.mod(o)
+				}
+				o.Outcome = func(outcome, reason string) { got = append(got, outcome+"/"+reason) }
+			})
+			defer func() {
+				if diff := cmp.Diff(outcomes[tt.name], got); diff != "" && !t.Failed() {
+					t.Errorf("outcomes (-want +got):\n%s", diff)
+				}
+			}()
 			err := h.Handle(context.Background(), tt.event)
 			switch {
 			case tt.wantErr == "" && err != nil, tt.wantErr == "permanent" && !cloudevent.IsPermanent(err):

@@ -12,11 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/memlimit"
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/photo"
@@ -78,6 +80,12 @@ func (c Config) Options() photo.Options {
 // events arriving first wait for them.
 func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, error) {
 	opts := cfg.Options()
+	photos := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "thumbnailer_photos_total",
+		Help: "Upload events handled, by outcome (ready, rejected, failed, duplicate, error: retried) and, for rejected and failed, reason (too_large, not_image, type_mismatch, upload_gone).",
+	}, []string{"outcome", "reason"})
+	metrics.FromContext(ctx).MustRegister(photos)
+	opts.Outcome = func(outcome, reason string) { photos.WithLabelValues(outcome, reason).Inc() }
 	if _, err := photo.New(nil, nil, opts, log); err != nil {
 		return nil, err
 	}
