@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/proctest"
@@ -72,12 +73,13 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	urls := map[string]string{}
+	urls, metricsURLs := map[string]string{}, map[string]string{}
 	for _, r := range regions {
-		port := porttest.Free(t)
+		port, mport := porttest.Free(t), porttest.Free(t)
 		urls[r] = "http://127.0.0.1:" + strconv.Itoa(port)
+		metricsURLs[r] = "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"
 		startProcess(t, bin, r, []string{
-			"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH=" + os.Getenv("PATH"),
+			"PORT=" + strconv.Itoa(port), "METRICS_PORT=" + strconv.Itoa(mport), "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PATH=" + os.Getenv("PATH"),
 			"AWS_REGION=" + r, "AWS_ENDPOINT_URL=" + ep, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 			"POSTS_TABLE=" + prefix + "posts", "SUBSCRIBERS_TABLE=" + prefix + "subscribers",
 			"COGNITO_ISSUER=" + auth.Issuer, "COGNITO_JWKS_URL=" + auth.JWKSURL, "COGNITO_CLIENT_IDS=" + auth.UserPoolClientID,
@@ -147,6 +149,17 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 			if has := item.Item != nil; has != (via == from) {
 				t.Errorf("%s table in %s holds %s: %v, want %v", prefix+"posts", via, slugs[from], has, via == from)
 			}
+		}
+	}
+
+	// Each process's /metrics counts its requests by route template, never by slug.
+	fams := metricstest.WaitValue(t, metricsURLs["us-east-1"], "http_server_requests_total",
+		map[string]string{"route": "/v1/posts/:slug", "method": "GET", "code": "404"}, 1)
+	for _, c := range []struct{ route, method, code string }{
+		{"/v1/posts", "POST", "201"}, {"/v1/posts", "POST", "413"}, {"/v1/posts/:slug", "GET", "200"},
+	} {
+		if got, _ := fams.Value("http_server_requests_total", map[string]string{"route": c.route, "method": c.method, "code": c.code}); got != 1 {
+			t.Errorf("us-east-1's %s %s %s = %v, want 1; series %v", c.method, c.route, c.code, got, fams.Series("http_server_requests_total"))
 		}
 	}
 }
