@@ -18,9 +18,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +54,9 @@ type Registry struct {
 	*prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	mu    sync.Mutex
+	names map[string]bool
 }
 
 // DurationBuckets are the request-duration histogram's upper bounds in seconds, from
@@ -61,6 +68,7 @@ var DurationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 
 func New() *Registry {
 	r := &Registry{
 		Registry: prometheus.NewRegistry(),
+		names:    map[string]bool{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "http_server_requests_total",
 			Help: "Requests answered, by route template (unmatched: no route), method and status code.",
@@ -73,6 +81,35 @@ func New() *Registry {
 	}
 	r.MustRegister(r.requests, r.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
+}
+
+// MustRegister registers cs, as prometheus.Registry's does (a duplicate name panics:
+// a programming error), and notes the names of the families they describe (Names).
+func (r *Registry) MustRegister(cs ...prometheus.Collector) {
+	r.Registry.MustRegister(cs...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range cs {
+		ch := make(chan *prometheus.Desc)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+				r.names[m[1]] = true
+			}
+		}
+	}
+}
+
+// fqName finds a family's name in prometheus.Desc's String, the only place
+// client_golang shows it.
+var fqName = regexp.MustCompile(`^Desc\{fqName: "([^"]+)"`)
+
+// Names are the families registered through MustRegister, sorted: what a dashboard
+// may query, whether or not a series has been written yet (a scrape shows only those).
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.names))
 }
 
 // Handler serves the registry in Prometheus's exposition formats.

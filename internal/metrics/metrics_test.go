@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
@@ -106,4 +108,54 @@ func scrape(t *testing.T, reg *metrics.Registry) metricstest.Families {
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
 	return metricstest.Scrape(t, srv.URL)
+}
+
+// TestNames: the families of every collector registered, written to or not.
+func TestNames(t *testing.T) {
+	reg := metrics.New()
+	reg.MustRegister(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x_total", Help: "x"}, []string{"a"}))
+	names := reg.Names()
+	for _, want := range []string{"x_total", "http_server_requests_total", "http_server_request_duration_seconds", "go_goroutines", "process_resident_memory_bytes"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("Names() lacks %s: %v", want, names)
+		}
+	}
+}
+
+// serviceSeries are the prefixes of the series one service registers, each checked
+// against the dashboard by that service's own test (TestDashboardSeriesRegistered).
+var serviceSeries = []string{"gateway_", "dynamodb_source_", "s3_source_", "welcome_mailer_", "thumbnailer_"}
+
+// TestDashboardQueries: the shipped Grafana dashboard's queries parse into metric
+// names; the shared ones (http_server_*, go_*, process_*) are what New registers, every
+// other belongs to a service whose test checks it; and the panels the issue asks for
+// are there (RED per route, the gateway's cache hit ratio, the sources' lag, the
+// consumers' outcomes).
+func TestDashboardQueries(t *testing.T) {
+	names := metricstest.DashboardNames(t)
+	shared := metrics.New().Names()
+	for _, n := range metricstest.Missing(names, shared) {
+		if !slices.ContainsFunc(serviceSeries, func(p string) bool { return strings.HasPrefix(n, p) }) {
+			t.Errorf("the dashboard queries %s, which no service registers", n)
+		}
+	}
+	for _, want := range []string{"http_server_requests_total", "http_server_request_duration_seconds_bucket", "gateway_cache_lookups_total",
+		"dynamodb_source_iterator_age_seconds", "s3_source_received_message_age_seconds", "welcome_mailer_emails_total", "thumbnailer_photos_total"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("the dashboard has no panel on %s", want)
+		}
+	}
+}
+
+// TestQueryNames: the names of a query, not its functions, labels or variables.
+func TestQueryNames(t *testing.T) {
+	for q, want := range map[string][]string{
+		`histogram_quantile(0.95, sum by (service, route, le) (rate(http_server_request_duration_seconds_bucket{service=~"$service", code=~"5.."}[$__rate_interval])))`: {"http_server_request_duration_seconds_bucket"},
+		`sum(rate(a_total[5m])) / sum without (x) (rate(b_total{y="z"}[5m])) or vector(0)`:                                                                                {"a_total", "b_total"},
+		`label_values(http_server_requests_total, service)`:                                                                                                               {"http_server_requests_total"},
+	} {
+		if diff := cmp.Diff(want, metricstest.QueryNames(q)); diff != "" {
+			t.Errorf("QueryNames(%s) (-want +got):\n%s", q, diff)
+		}
+	}
 }

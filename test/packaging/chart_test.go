@@ -177,6 +177,7 @@ func TestChartRendersValues(t *testing.T) {
 			"COGNITO_ISSUER":     "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE",
 			"COGNITO_CLIENT_IDS": "REPLACE_WITH_APP_CLIENT_ID",
 			"COGNITO_TOKEN_USE":  "id,access",
+			"METRICS_PORT":       "9464",
 		}
 		if diff := cmp.Diff(want, aws.Data); diff != "" {
 			t.Errorf("config-aws data (-want +got):\n%s", diff)
@@ -309,6 +310,7 @@ func TestChartRendersValues(t *testing.T) {
 			"COGNITO_JWKS_URL":   "http://moto.moto.svc.cluster.local:4566/eu-west-2_Abc123/.well-known/jwks.json",
 			"COGNITO_CLIENT_IDS": "client1,client2",
 			"COGNITO_TOKEN_USE":  "access",
+			"METRICS_PORT":       "9200",
 		}
 		if diff := cmp.Diff(wantAWS, aws.Data); diff != "" {
 			t.Errorf("config-aws data (-want +got):\n%s", diff)

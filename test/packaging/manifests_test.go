@@ -30,6 +30,8 @@ import (
 	servingv1beta1 "knative.dev/serving/pkg/apis/serving/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -75,6 +77,7 @@ var kinds = map[schema.GroupVersionKind]func() typedObject{
 	{Group: "sources.knative.dev", Version: "v1", Kind: "ApiServerSource"}:          func() typedObject { return &sourcesv1.ApiServerSource{} },
 	{Group: "sources.knative.dev", Version: "v1alpha1", Kind: "IntegrationSource"}:  func() typedObject { return &sourcesv1alpha1.IntegrationSource{} },
 	{Group: "sinks.knative.dev", Version: "v1alpha1", Kind: "IntegrationSink"}:      func() typedObject { return &sinksv1alpha1.IntegrationSink{} },
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}:         func() typedObject { return &monitoringv1.ServiceMonitor{} },
 }
 
 // manifest is one YAML document of config/ or of a chart rendering, decoded.
@@ -359,6 +362,11 @@ s3Source:
   replicas: 3
   env:
     SQS_QUEUE_URL: http://elsewhere:4566/123456789012/other
+metrics:
+  port: 9200
+  scrapeAnnotations: true
+  serviceMonitor: {enabled: true, interval: 15s, scrapeTimeout: 5s, labels: {release: prometheus}}
+  dashboard: {enabled: true, labels: {grafana_dashboard: "1", team: blog}}
 `
 
 // minimalValues turns the event system off and keeps only the to-do API.

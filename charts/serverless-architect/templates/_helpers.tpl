@@ -57,6 +57,31 @@ COGNITO_JWKS_URL: {{ . | quote }}
 {{- end }}
 COGNITO_CLIENT_IDS: {{ join "," .Values.cognito.clientIds | quote }}
 COGNITO_TOKEN_USE: {{ join "," .Values.cognito.tokenUse | quote }}
+METRICS_PORT: {{ .Values.metrics.port | quote }}
+{{- end }}
+
+{{/* The labels of a service's pods: the app's, and the one the metrics Service
+selects (metrics.serviceMonitor) on the pods whose /metrics is on metrics.port: every
+service's but a gateway given a port of its own (gateway.metrics.port). Call with
+(dict "root" . "name" "<app name>" "svc" <its values>). */}}
+{{- define "sa.podLabels" -}}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/part-of: serverless-architect
+{{- if or (not .svc.metrics) (eq (int .svc.metrics.port) (int .root.Values.metrics.port)) }}
+serverless-architect.dev/metrics: "true"
+{{- end }}
+{{- end }}
+
+{{/* The prometheus.io scrape annotations of a service's pods, when
+metrics.scrapeAnnotations is on; the gateway has its own (gateway.metrics). Call with
+the dict of sa.podLabels. */}}
+{{- define "sa.scrapeAnnotations" -}}
+{{- $m := .root.Values.metrics }}
+{{- if and (not .svc.metrics) $m.scrapeAnnotations (gt (int $m.port) 0) }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ $m.port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
 {{- end }}
 
 {{/* ConfigMap data from a dict: (dict "derived" <settings from the global values>
@@ -171,12 +196,12 @@ spec:
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: {{ .name }}
-        app.kubernetes.io/part-of: serverless-architect
+        {{- include "sa.podLabels" . | nindent 8 }}
       annotations:
         {{- with .svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+        {{- include "sa.scrapeAnnotations" . | indent 8 }}
         {{- with .annotations }}
         {{- . | nindent 8 }}
         {{- end }}
@@ -265,12 +290,12 @@ spec:
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: {{ .name }}
-        app.kubernetes.io/part-of: serverless-architect
+        {{- include "sa.podLabels" . | nindent 8 }}
       annotations:
         {{- with .svc.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+        {{- include "sa.scrapeAnnotations" . | indent 8 }}
         serverless-architect.dev/config-checksum: {{ printf "%s\n%s" (include "sa.awsConfigData" .root) .data | sha256sum | quote }}
     spec:
       serviceAccountName: {{ .name }}
@@ -285,6 +310,10 @@ spec:
           ports:
             - name: http
               containerPort: 8080
+            {{- if gt (int .root.Values.metrics.port) 0 }}
+            - name: metrics
+              containerPort: {{ .root.Values.metrics.port }}
+            {{- end }}
           envFrom:
             {{- include "sa.envFrom" . | nindent 12 }}
           readinessProbe:

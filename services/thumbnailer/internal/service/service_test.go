@@ -13,6 +13,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/photo"
 )
 
@@ -21,16 +23,21 @@ import (
 // handle — the project's DynamoDB events and Knative IntegrationSource's
 // dev.knative.eventing.aws-ddb-streams (the golden events of internal/cloudevent) —
 // with 204 through its whole HTTP handler, touching no AWS API (the endpoint here
-// leads nowhere).
+// leads nowhere). The handler Build makes registers every thumbnailer_* series the
+// chart's Grafana dashboard queries.
 func TestOtherEventsAreAcknowledged(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "x")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
 	cfg := Config{Region: "us-east-1", PostsTable: "posts", Widths: []int{256}, Quality: 82, MaxPixels: 50e6, MaxImageBytes: 25 << 20,
 		MemoryBudget: 256 << 20, ProbeBytes: 256 << 10, UploadsPrefix: "uploads/", ThumbnailsPrefix: "thumbnails/"}
-	h, err := Build(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	reg := metrics.New()
+	h, err := Build(metrics.NewContext(context.Background(), reg), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if missing := metricstest.Missing(metricstest.WithPrefix(metricstest.DashboardNames(t), "thumbnailer_"), reg.Names()); len(missing) > 0 {
+		t.Errorf("the dashboard queries %v, which the thumbnailer does not register", missing)
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
