@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
@@ -151,8 +151,8 @@ func TestDashboardQueries(t *testing.T) {
 func TestQueryNames(t *testing.T) {
 	for q, want := range map[string][]string{
 		`histogram_quantile(0.95, sum by (service, route, le) (rate(http_server_request_duration_seconds_bucket{service=~"$service", code=~"5.."}[$__rate_interval])))`: {"http_server_request_duration_seconds_bucket"},
-		`sum(rate(a_total[5m])) / sum without (x) (rate(b_total{y="z"}[5m])) or vector(0)`:                                                                                {"a_total", "b_total"},
-		`label_values(http_server_requests_total, service)`:                                                                                                               {"http_server_requests_total"},
+		`sum(rate(a_total[5m])) / sum without (x) (rate(b_total{y="z"}[5m])) or vector(0)`:                                                                              {"a_total", "b_total"},
+		`label_values(http_server_requests_total, service)`:                                                                                                             {"http_server_requests_total"},
 	} {
 		if diff := cmp.Diff(want, metricstest.QueryNames(q)); diff != "" {
 			t.Errorf("QueryNames(%s) (-want +got):\n%s", q, diff)

@@ -28,8 +28,8 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
-	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/proctest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
