@@ -33,7 +33,7 @@ func (r *Registry) Instrument(h http.Handler) http.Handler {
 		slot := &routeSlot{route: Unmatched}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		defer func() {
-			method := methodLabel(req.Method)
+			method := MethodLabel(req.Method)
 			r.requests.WithLabelValues(slot.route, method, strconv.Itoa(sw.code)).Inc()
 			r.duration.WithLabelValues(slot.route, method).Observe(time.Since(start).Seconds())
 		}()
@@ -41,9 +41,10 @@ func (r *Registry) Instrument(h http.Handler) http.Handler {
 	})
 }
 
-// methodLabel keeps the method label to the registered methods, so a client sending
-// made-up methods cannot make series.
-func methodLabel(m string) string {
+// MethodLabel is the method label of a request: its method when it is one of the nine
+// registered methods, else OTHER, so a client sending made-up methods cannot make
+// series.
+func MethodLabel(m string) string {
 	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:

@@ -126,6 +126,20 @@ func Missing(names, registered []string) []string {
 	return out
 }
 
+// CheckDashboard fails the test unless the shipped dashboard queries at least one
+// series starting with prefix and every such series is among registered (a registry's
+// Names): the series of one service.
+func CheckDashboard(t testing.TB, prefix string, registered []string) {
+	t.Helper()
+	names := WithPrefix(DashboardNames(t), prefix)
+	if len(names) == 0 {
+		t.Fatalf("the dashboard has no panel on %s* series", prefix)
+	}
+	if missing := Missing(names, registered); len(missing) > 0 {
+		t.Errorf("the dashboard queries %v, which are not registered (registered: %v)", missing, registered)
+	}
+}
+
 // WithPrefix are the names among names that start with prefix.
 func WithPrefix(names []string, prefix string) []string {
 	var out []string

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth"
+	svcmetrics "github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
@@ -162,7 +163,7 @@ func (g *Gateway) fastCounters(rt *route.Route, method string, code int) *hitSer
 	}
 	s := &hitSeries{lookups: g.metrics.lookups.WithLabelValues(rt.Name, "hit")}
 	if code != 0 {
-		s.requests = g.metrics.requests.WithLabelValues(rt.Name, methodLabel(method), strconv.Itoa(code), "hit")
+		s.requests = g.metrics.requests.WithLabelValues(rt.Name, svcmetrics.MethodLabel(method), strconv.Itoa(code), "hit")
 	}
 	v, _ := g.hitSeries.LoadOrStore(k, s)
 	return v.(*hitSeries)

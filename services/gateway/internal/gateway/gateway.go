@@ -275,7 +275,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x.rt != nil {
 		name = x.rt.Name
 	}
-	g.metrics.requests.WithLabelValues(name, methodLabel(r.Method), strconv.Itoa(sw.code), x.cache).Inc()
+	g.metrics.requests.WithLabelValues(name, svcmetrics.MethodLabel(r.Method), strconv.Itoa(sw.code), x.cache).Inc()
 }
 
 func (g *Gateway) serve(x *exchange) {
@@ -480,14 +480,6 @@ func isWrite(method string) bool {
 		return true
 	}
 	return false
-}
-
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
-		return m
-	}
-	return "OTHER"
 }
 
 // statusWriter remembers the status for the metrics.

@@ -36,9 +36,7 @@ func TestOtherEventsAreAcknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if missing := metricstest.Missing(metricstest.WithPrefix(metricstest.DashboardNames(t), "thumbnailer_"), reg.Names()); len(missing) > 0 {
-		t.Errorf("the dashboard queries %v, which the thumbnailer does not register", missing)
-	}
+	metricstest.CheckDashboard(t, "thumbnailer_", reg.Names())
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, name := range []string{"knative-ddb-streams.json", "dynamodb-insert.json"} {

@@ -22,11 +22,5 @@ func TestDashboardSeriesRegistered(t *testing.T) {
 	}, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	names := metricstest.WithPrefix(metricstest.DashboardNames(t), "welcome_mailer_")
-	if len(names) == 0 {
-		t.Fatal("the dashboard has no welcome-mailer panel")
-	}
-	if missing := metricstest.Missing(names, reg.Names()); len(missing) > 0 {
-		t.Errorf("the dashboard queries %v, which welcome-mailer does not register", missing)
-	}
+	metricstest.CheckDashboard(t, "welcome_mailer_", reg.Names())
 }
