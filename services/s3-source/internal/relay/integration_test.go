@@ -163,8 +163,8 @@ func TestMetricsAgainstMoto(t *testing.T) {
 	}()
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
-	fams := metricstest.WaitValue(t, srv.URL, "s3_source_messages_total", map[string]string{"outcome": "delivered"}, 2)
-	fams = metricstest.WaitValue(t, srv.URL, "s3_source_queue_messages", map[string]string{"state": "in_flight"}, 1)
+	metricstest.WaitValue(t, srv.URL, "s3_source_messages_total", map[string]string{"outcome": "delivered"}, 2)
+	fams := metricstest.WaitValue(t, srv.URL, "s3_source_queue_messages", map[string]string{"state": "in_flight"}, 1)
 	for outcome, want := range map[string]float64{"skipped": 1, "poison": 1, "failed": 0} {
 		if got, _ := fams.Value("s3_source_messages_total", map[string]string{"outcome": outcome}); got != want {
 			t.Errorf("s3_source_messages_total{outcome=%q} = %v, want %v", outcome, got, want)
