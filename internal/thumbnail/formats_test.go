@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/color/palette"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
@@ -607,6 +608,66 @@ func TestICCProfileIsCarried(t *testing.T) {
 				if _, err := webp.DecodeConfig(bytes.NewReader(r.WebP)); err != nil {
 					t.Errorf("the tagged WebP does not decode: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestAVIFDav1dAsLibavif: an 8-bit AVIF goes the dav1d path (decodeAV1 takes it), and
+// its thumbnail is the one the libavif (libaom) path makes of the same file, for 4:2:0
+// and 4:4:4 chroma; an AVIF with an alpha plane is left to libavif and still
+// thumbnailed. (Debian's heif-enc cannot write a 10-bit AVIF: libaom asserts.)
+func TestAVIFDav1dAsLibavif(t *testing.T) {
+	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+	src := imagetest.Photo(640, 480, 7)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		dav1d bool
+	}{
+		{"4:2:0", nil, true},
+		{"4:4:4", []string{"-p", "chroma=444"}, true},
+		{"with alpha", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in image.Image = src
+			if tc.name == "with alpha" {
+				// Half transparent: heif-enc adds an alpha auxiliary image.
+				in = image.NewNRGBA(src.Rect)
+				draw.Draw(in.(*image.NRGBA), src.Rect, src, image.Point{}, draw.Src)
+				draw.Draw(in.(*image.NRGBA), image.Rect(0, 0, 320, 480), image.NewUniform(color.NRGBA{A: 0}), image.Point{}, draw.Src)
+			}
+			b := imagetest.Convert(t, enc, in, nil, ".png", ".avif", append(tc.args, "-A", "-q", "80", "-p", "speed=9", "-o", "OUT", "IN")...)
+			h, err := Inspect(b, DefaultOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast, ok, err := decodeAV1(h, b, DefaultOptions.Widths, DefaultLimits.MaxPixels)
+			if err != nil || ok != tc.dav1d {
+				t.Fatalf("decodeAV1: taken %v, %v; want taken %v", ok, err, tc.dav1d)
+			}
+			m, _, err := decode(h, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow := shrink(m, h.boxFactor(DefaultOptions.Widths, h.Width, h.Height))
+			if tc.dav1d {
+				if fast.Rect != slow.Rect {
+					t.Fatalf("dav1d path %v, libavif path %v", fast.Rect, slow.Rect)
+				}
+				// Both decoders are exact AV1 decoders: the planes agree, and only the
+				// conversions to RGB round differently.
+				var worst int
+				for i := range fast.Pix {
+					worst = max(worst, abs(int(fast.Pix[i])-int(slow.Pix[i])))
+				}
+				if worst > 3 {
+					t.Errorf("dav1d path differs from the libavif one by up to %d levels", worst)
+				}
+			}
+			res, err := Make(b, DefaultOptions)
+			if err != nil || res.Renditions[0].Size != image.Pt(256, 192) {
+				t.Fatalf("Make: %v, %v", res.Renditions, err)
 			}
 		})
 	}

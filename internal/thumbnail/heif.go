@@ -706,3 +706,70 @@ func (h *heifFile) withoutTransforms(b []byte, id uint32) []byte {
 	}
 	return out
 }
+
+// av1Data returns the coded data of AV1 image item id (its extents in the file, in
+// order: AV1 OBUs, a sequence header and a frame). ok is false when this item is not
+// one dav1d can decode alone here: it is not an AV1 item, its data is in idat, it has
+// no data, or another item is its auxiliary image (an alpha plane or a depth map,
+// which the libavif path composes).
+func (h *heifFile) av1Data(b []byte, id uint32) (data []byte, ok bool) {
+	it := h.items[id]
+	if it == nil || it.typ != "av01" || it.idat || len(it.extents) == 0 {
+		return nil, false
+	}
+	for _, other := range h.items {
+		for _, to := range other.refs["auxl"] {
+			if to == id {
+				return nil, false
+			}
+		}
+	}
+	n := uint64(0)
+	for _, e := range it.extents {
+		if e[0] > uint64(len(b)) || e[1] > uint64(len(b))-e[0] {
+			return nil, false
+		}
+		n += e[1]
+	}
+	if len(it.extents) == 1 {
+		e := it.extents[0]
+		return b[e[0] : e[0]+e[1] : e[0]+e[1]], true
+	}
+	data = make([]byte, 0, n)
+	for _, e := range it.extents {
+		data = append(data, b[e[0]:e[0]+e[1]]...)
+	}
+	return data, true
+}
+
+// nclx is an item's colour description (ISO/IEC 23008-12 colr of type nclx: ITU-T
+// H.273 code points).
+type nclx struct {
+	primaries, transfer, matrix int
+	fullRange                   bool
+}
+
+// itemNCLX is item id's nclx colour property; ok is false when it has none.
+func (h *heifFile) itemNCLX(id uint32) (c nclx, ok bool) {
+	it := h.items[id]
+	if it == nil {
+		return c, false
+	}
+	for _, i := range it.props {
+		if i < 1 || i > len(h.props) {
+			continue
+		}
+		p := h.props[i-1]
+		if p.typ != "colr" || len(p.body) < 11 || string(p.body[:4]) != "nclx" {
+			continue
+		}
+		b := p.body[4:]
+		return nclx{
+			primaries: int(binary.BigEndian.Uint16(b)),
+			transfer:  int(binary.BigEndian.Uint16(b[2:])),
+			matrix:    int(binary.BigEndian.Uint16(b[4:])),
+			fullRange: b[6]&0x80 != 0,
+		}, true
+	}
+	return c, false
+}

@@ -14,6 +14,7 @@ import (
 	gwebp "github.com/gen2brain/webp"
 	"golang.org/x/image/webp"
 
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail/dav1d"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail/jpegdct"
 )
 
@@ -63,6 +64,7 @@ type Result struct {
 func Warm() {
 	heic.Init()
 	avif.InitDecoder()
+	_ = dav1d.Init() // an error shows again at the first AVIF it would decode
 	gwebp.Init()
 }
 
@@ -99,10 +101,15 @@ func Make(b []byte, o Options) (Result, error) {
 	// decoded planes (or, for PNG, from each row as it is decoded); the Lanczos
 	// resample then works on a small image.
 	var small *image.RGBA
+	var ok bool
 	orient := h.Orientation
 	if h.pngStream {
 		p, _ := readIHDR(b)
 		if small, err = shrinkPNGSafely(b, p, h.boxFactor(o.Widths, h.Width, h.Height)); err != nil {
+			return Result{}, err
+		}
+	} else if small, ok, err = decodeAV1(h, b, o.Widths, o.Limits.MaxPixels); ok {
+		if err != nil {
 			return Result{}, err
 		}
 	} else {

@@ -15,8 +15,9 @@
 // shrink straight from the decoded planes, then a Lanczos-3 resample, make each size.
 //
 // Formats in: JPEG, PNG, GIF (first frame) and WebP in pure Go; HEIC (libheif with
-// libde265) and AVIF (libavif with libaom) compiled to WebAssembly and run by wazero,
-// so the binary stays static and cgo-free. Orientation (EXIF, or HEIF's irot/imir) is
+// libde265) and AVIF (dav1d, from the AV1 data this package finds in the boxes; libavif
+// with libaom for alpha, grids and colour descriptions the dav1d path does not convert)
+// compiled to WebAssembly and run by wazero, so the binary stays static and cgo-free. Orientation (EXIF, or HEIF's irot/imir) is
 // applied. Out: JPEG, and WebP when it is smaller at the same quality setting; an ICC
 // profile other than sRGB is carried over into both.
 package thumbnail
