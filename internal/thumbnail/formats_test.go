@@ -642,6 +642,14 @@ func TestAVIFDav1dAsLibavif(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// heif-enc writes an nclx: the reservation is the dav1d path's when it is taken.
+			want := heifDecodeBytes(AVIF, 640, 480, 8)
+			if tc.dav1d {
+				want = dav1dDecodeBytes(640, 480, 8)
+			}
+			if h.DecodeBytes-resampleBytes(256, 192) != want {
+				t.Errorf("reserved %d bytes for the decode, want %d", h.DecodeBytes-resampleBytes(256, 192), want)
+			}
 			fast, ok, err := decodeAV1(h, b, DefaultOptions.Widths, DefaultLimits.MaxPixels)
 			if err != nil || ok != tc.dav1d {
 				t.Fatalf("decodeAV1: taken %v, %v; want taken %v", ok, err, tc.dav1d)
@@ -670,5 +678,57 @@ func TestAVIFDav1dAsLibavif(t *testing.T) {
 				t.Fatalf("Make: %v, %v", res.Renditions, err)
 			}
 		})
+	}
+}
+
+// TestNCLXToRGB: the colour descriptions AVIF files carry convert the primaries and
+// grey as ITU-T H.273 defines them, at 8 and 10 bits, full and limited range; 8-bit
+// BT.601 full range is image/color's conversion (what the JPEG path uses); YCgCo is
+// left to libavif.
+func TestNCLXToRGB(t *testing.T) {
+	type rgb [3]uint8
+	for _, tc := range []struct {
+		name      string
+		c         nclx
+		depth     int
+		y, cb, cr uint32
+		want      rgb
+	}{
+		// BT.709 limited, 8 bits: red is (63, 102, 240), white (235, 128, 128).
+		{"709 limited red", nclx{matrix: 1}, 8, 63, 102, 240, rgb{255, 0, 0}},
+		{"709 limited white", nclx{matrix: 1}, 8, 235, 128, 128, rgb{255, 255, 255}},
+		{"709 limited black", nclx{matrix: 1}, 8, 16, 128, 128, rgb{0, 0, 0}},
+		// BT.709 full, 10 bits: blue is Y 0.0722, Pb 0.5, Pr -0.0458.
+		{"709 full 10-bit blue", nclx{matrix: 1, fullRange: true}, 10, 74, 1023, 465, rgb{0, 0, 255}},
+		// BT.601 limited, 10 bits: mid grey.
+		{"601 limited 10-bit grey", nclx{matrix: 6}, 10, 64 + 438, 512, 512, rgb{128, 128, 128}},
+		// BT.2020 full, 8 bits: green is Y 0.678, Pb -0.360, Pr -0.460.
+		{"2020 full green", nclx{matrix: 9, fullRange: true}, 8, 173, 36, 11, rgb{0, 255, 0}},
+		// Identity: the planes are G, B, R.
+		{"identity", nclx{matrix: 0, fullRange: true}, 8, 10, 20, 30, rgb{30, 10, 20}},
+	} {
+		conv, ok := tc.c.toRGB(tc.depth)
+		if !ok {
+			t.Errorf("%s: not converted", tc.name)
+			continue
+		}
+		r, g, b := conv(tc.y, tc.cb, tc.cr)
+		for k, v := range []uint8{r, g, b} {
+			if abs(int(v)-int(tc.want[k])) > 2 {
+				t.Errorf("%s: got %v, want %v", tc.name, rgb{r, g, b}, tc.want)
+				break
+			}
+		}
+	}
+	conv, ok := nclx{matrix: 6, fullRange: true}.toRGB(8)
+	for _, s := range [][3]uint8{{0, 0, 0}, {255, 128, 128}, {81, 90, 240}, {145, 54, 34}, {41, 240, 110}} {
+		r, g, b := conv(uint32(s[0]), uint32(s[1]), uint32(s[2]))
+		wr, wg, wb := color.YCbCrToRGB(s[0], s[1], s[2])
+		if !ok || [3]uint8{r, g, b} != [3]uint8{wr, wg, wb} {
+			t.Errorf("BT.601 full range %v: %v,%v,%v, image/color gives %v,%v,%v", s, r, g, b, wr, wg, wb)
+		}
+	}
+	if _, ok := (nclx{matrix: 8, fullRange: true}).toRGB(8); ok {
+		t.Error("YCgCo converted here")
 	}
 }

@@ -63,9 +63,9 @@ type Result struct {
 // needs them (a few hundred milliseconds each), so that image does not wait.
 func Warm() {
 	heic.Init()
-	avif.InitDecoder()
 	_ = dav1d.Init() // an error shows again at the first AVIF it would decode
 	gwebp.Init()
+	avif.InitDecoder() // last: only AVIFs the dav1d path leaves need it
 }
 
 // Make decodes the whole encoded image b and renders one thumbnail per width. The

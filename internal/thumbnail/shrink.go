@@ -56,13 +56,35 @@ func chromaFactors(r image.YCbCrSubsampleRatio) (hs, vs int, ok bool) {
 	return 0, 0, false
 }
 
-// shrinkYCbCr box-averages the luma and chroma planes separately, then converts each output
-// pixel to RGB. Averaging before the conversion is exact up to rounding because the
-// conversion is affine. Each plane row is summed in one sequential pass (no per-block
-// slicing), and the pixel and sample counts of a block come from its bounds rather than
-// being counted.
+// shrinkYCbCr box-averages the luma and chroma planes separately, then converts each
+// output pixel to RGB (JPEG's conversion, color.YCbCrToRGB).
 func shrinkYCbCr(m *image.YCbCr, f, hs, vs int) *image.RGBA {
-	w, h := m.Rect.Dx(), m.Rect.Dy()
+	return shrinkPlanes(planes[uint8]{y: m.Y, cb: m.Cb, cr: m.Cr, yStride: m.YStride, cStride: m.CStride,
+		w: m.Rect.Dx(), h: m.Rect.Dy(), hs: hs, vs: vs}, f, ycbcr8ToRGB)
+}
+
+// ycbcr8ToRGB converts averaged 8-bit samples as image/color does.
+func ycbcr8ToRGB(y, cb, cr uint32) (r, g, b uint8) {
+	return color.YCbCrToRGB(uint8(y), uint8(cb), uint8(cr))
+}
+
+// planes are a picture's Y, Cb and Cr planes of 8-bit or wider samples, strides in
+// samples; chroma is subsampled by hs across and vs down. cb and cr are nil for a
+// picture of luma alone, whose chroma is then mid.
+type planes[T uint8 | uint16] struct {
+	y, cb, cr        []T
+	yStride, cStride int
+	w, h, hs, vs     int
+	mid              uint32
+}
+
+// shrinkPlanes box-averages the luma and chroma planes separately, then converts each
+// output pixel to RGB with conv. Averaging before the conversion is exact up to
+// rounding because the conversion is affine. Each plane row is summed in one
+// sequential pass (no per-block slicing), and the pixel and sample counts of a block
+// come from its bounds rather than being counted.
+func shrinkPlanes[T uint8 | uint16](m planes[T], f int, conv func(y, cb, cr uint32) (r, g, b uint8)) *image.RGBA {
+	w, h, hs, vs := m.w, m.h, m.hs, m.vs
 	ow, oh := (w+f-1)/f, (h+f-1)/f
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
 	ys := make([]uint32, ow)
@@ -81,7 +103,7 @@ func shrinkYCbCr(m *image.YCbCr, f, hs, vs int) *image.RGBA {
 		clear(crs)
 		y0, y1 := oy*f, min(oy*f+f, h)
 		for y := y0; y < y1; y++ {
-			row := m.Y[y*m.YStride : y*m.YStride+w]
+			row := m.y[y*m.yStride : y*m.yStride+w]
 			x := 0
 			for ox := range ys {
 				end := min(x+f, len(row))
@@ -95,9 +117,9 @@ func shrinkYCbCr(m *image.YCbCr, f, hs, vs int) *image.RGBA {
 		}
 		// Every chroma sample covering a source pixel of the block counts once.
 		cy0, cy1 := y0/vs, (y1-1)/vs
-		for cy := cy0; cy <= cy1; cy++ {
-			cb := m.Cb[cy*m.CStride : cy*m.CStride+cw]
-			cr := m.Cr[cy*m.CStride : cy*m.CStride+cw]
+		for cy := cy0; m.cb != nil && cy <= cy1; cy++ {
+			cb := m.cb[cy*m.cStride : cy*m.cStride+cw]
+			cr := m.cr[cy*m.cStride : cy*m.cStride+cw]
 			for ox := range cbs {
 				var sb, sr uint32
 				for cx := c0[ox]; cx <= c1[ox]; cx++ {
@@ -113,11 +135,13 @@ func shrinkYCbCr(m *image.YCbCr, f, hs, vs int) *image.RGBA {
 		out := dst.Pix[oy*dst.Stride : oy*dst.Stride+4*ow]
 		for ox := range ys {
 			yn := rows * uint32(min(ox*f+f, w)-ox*f)
-			cn := crows * uint32(c1[ox]-c0[ox]+1)
-			yy := uint8((ys[ox] + yn/2) / yn)
-			cb := uint8((cbs[ox] + cn/2) / cn)
-			cr := uint8((crs[ox] + cn/2) / cn)
-			r, g, b := color.YCbCrToRGB(yy, cb, cr)
+			yy := (ys[ox] + yn/2) / yn
+			cb, cr := m.mid, m.mid
+			if m.cb != nil {
+				cn := crows * uint32(c1[ox]-c0[ox]+1)
+				cb, cr = (cbs[ox]+cn/2)/cn, (crs[ox]+cn/2)/cn
+			}
+			r, g, b := conv(yy, cb, cr)
 			px := out[4*ox : 4*ox+4 : 4*ox+4]
 			px[0], px[1], px[2], px[3] = r, g, b, 0xFF
 		}

@@ -285,6 +285,9 @@ func (h *Header) plan(o Options, b []byte) {
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
 		} else {
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
+			if h.Format == AVIF && hf.dav1dDecodes(b, hf.primary) {
+				h.DecodeBytes = dav1dDecodeBytes(hf.width, hf.height, hf.bitDepth)
+			}
 		}
 	}
 	if h.DecodeBytes > 0 {
