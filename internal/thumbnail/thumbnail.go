@@ -278,12 +278,17 @@ func (h *Header) plan(o Options, b []byte) {
 	case h.heif != nil:
 		hf := h.heif
 		// A thumbnail item in the file, if it is big enough (in the primary's stored
-		// orientation: thumbnails carry the same transforms). Only libheif decodes one
-		// named primary in place of the real one; libavif refuses it.
-		if h.Format == HEIC && hf.thumbnail != 0 && hf.thumbWidth >= sw && hf.thmbHigh >= sh {
+		// orientation: thumbnails carry the same transforms). libheif decodes one named
+		// primary in place of the real one, and dav1d any AV1 item; libavif refuses it.
+		thumb := hf.thumbnail != 0 && hf.thumbWidth >= sw && hf.thmbHigh >= sh
+		switch {
+		case thumb && h.Format == HEIC:
 			h.heifThumb = hf.thumbnail
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
-		} else {
+		case thumb && hf.dav1dDecodes(b, hf.thumbnail):
+			h.heifThumb = hf.thumbnail
+			h.DecodeBytes = dav1dDecodeBytes(hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
+		default:
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
 			if h.Format == AVIF && hf.dav1dDecodes(b, hf.primary) {
 				h.DecodeBytes = dav1dDecodeBytes(hf.width, hf.height, hf.bitDepth)
