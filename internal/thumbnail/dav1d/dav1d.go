@@ -107,7 +107,7 @@ func Decode(obus []byte, maxPixels int, fn func(*Picture) error) error {
 	if err != nil {
 		return fmt.Errorf("dav1d module: instantiate: %w", err)
 	}
-	defer inst.Close(ctx)
+	defer func() { _ = inst.Close(ctx) }() // frees the instance's memory; nothing to report
 	call := func(name string, args ...uint64) (uint64, error) {
 		f := inst.ExportedFunction(name)
 		if f == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -81,6 +82,33 @@ func TestDecodeRefuses(t *testing.T) {
 	} {
 		if err := Decode(tc.data, tc.maxPixels, never); !errors.Is(err, ErrDecode) {
 			t.Errorf("%s: %v, want ErrDecode", name, err)
+		}
+	}
+}
+
+// TestDecodeConcurrently: decodes at the same time use instances of their own.
+func TestDecodeConcurrently(t *testing.T) {
+	b, err := os.ReadFile("testdata/halves-64x48.avif")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obus := mdat(t, b)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = Decode(obus, 1<<20, func(p *Picture) error {
+				if p.Y[4] > 24 || p.Y[60] < 232 {
+					return errors.New("wrong picture")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("decode %d: %v", i, err)
 		}
 	}
 }
