@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail/dav1d"
@@ -25,6 +27,13 @@ func decodeAV1(h Header, b []byte, widths []int, maxPixels int64) (small *image.
 			small, ok, err = nil, true, fmt.Errorf("%w: AVIF decoder failed: %v", ErrNotImage, r)
 		}
 	}()
+	if h.heifThumb == 0 && h.heif.items[h.heif.primary].typ == "grid" {
+		if !h.heif.dav1dDecodesGrid(b) {
+			return nil, false, nil
+		}
+		small, err = decodeAV1Grid(h, b, widths, maxPixels)
+		return small, true, err
+	}
 	id, w, ht := h.heif.primary, h.heif.width, h.heif.height
 	if h.heifThumb != 0 {
 		id, w, ht = h.heifThumb, h.heif.thumbWidth, h.heif.thmbHigh
@@ -178,4 +187,192 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 		g := (yy - kr*r - kb*b) / kg
 		return to8(r), to8(g), to8(b)
 	}, true
+}
+
+// dav1dDecodesGrid reports whether the grid primary goes the dav1d path: its layout is
+// known (descriptor in idat), every tile is an AV1 item dav1d decodes alone, tiles are
+// of even size (MIAF: chroma never straddles two tiles), and the grid's or the first
+// tile's nclx names a matrix this path converts.
+func (h *heifFile) dav1dDecodesGrid(b []byte) bool {
+	tiles := h.items[h.primary].refs["dimg"]
+	if h.gridRows == 0 || h.tileWidth <= 0 || h.tileHeight <= 0 || h.tileWidth%2 != 0 || h.tileHeight%2 != 0 ||
+		h.gridCols*h.tileWidth < h.width || h.gridRows*h.tileHeight < h.height {
+		return false
+	}
+	for _, id := range tiles {
+		if _, ok := h.av1Data(b, id); !ok {
+			return false
+		}
+	}
+	_, ok := h.gridNCLX()
+	return ok
+}
+
+// gridNCLX is the colour description of a grid: the grid item's, else its first
+// tile's; ok is false when neither has one this path converts.
+func (h *heifFile) gridNCLX() (nclx, bool) {
+	c, ok := h.itemNCLX(h.primary)
+	if !ok {
+		c, ok = h.itemNCLX(h.items[h.primary].refs["dimg"][0])
+	}
+	if !ok {
+		return c, false
+	}
+	_, ok = c.toRGB(max(h.bitDepth, 8))
+	return c, ok
+}
+
+// dav1dGridBytes is what the dav1d path takes for a grid: the full-size planes the
+// tiles are copied into (three samples a pixel at most, 4:4:4), and one decoder
+// instance per worker.
+func (h *heifFile) dav1dGridBytes() int64 {
+	bps := int64(1)
+	if h.bitDepth > 8 {
+		bps = 2
+	}
+	workers := int64(min(runtime.GOMAXPROCS(0), h.tiles))
+	return 3*bps*int64(h.width)*int64(h.height) + workers*dav1dDecodeBytes(h.tileWidth, h.tileHeight, h.bitDepth)
+}
+
+// decodeAV1Grid decodes a grid AVIF's tiles with dav1d, GOMAXPROCS at a time (each in a
+// module instance of its own), copies them into full-size planes and box-shrinks those.
+func decodeAV1Grid(h Header, b []byte, widths []int, maxPixels int64) (*image.RGBA, error) {
+	hf := h.heif
+	tiles := hf.items[hf.primary].refs["dimg"]
+	colour, _ := hf.gridNCLX()
+	var (
+		mu    sync.Mutex
+		g     tileGrid
+		first error
+	)
+	decodeTile := func(i int) error {
+		obus, _ := hf.av1Data(b, tiles[i])
+		return dav1d.Decode(obus, int(min(maxPixels, 1<<31-1)), func(p *dav1d.Picture) error {
+			if p.Width != hf.tileWidth || p.Height != hf.tileHeight {
+				return fmt.Errorf("%w: AVIF grid tile %d is %d×%d, the first tile says %d×%d", ErrNotImage, i, p.Width, p.Height, hf.tileWidth, hf.tileHeight)
+			}
+			mu.Lock()
+			if g == nil {
+				if p.BitDepth > 8 {
+					g = newGrid[uint16](hf.width, hf.height, p, samples16)
+				} else {
+					g = newGrid[uint8](hf.width, hf.height, p, func(b []byte) []byte { return b })
+				}
+			}
+			mu.Unlock()
+			return g.put(p, (i%hf.gridCols)*hf.tileWidth, (i/hf.gridCols)*hf.tileHeight)
+		})
+	}
+	// The first tile alone (it sets the planes' depth and layout), then the rest.
+	if err := decodeTile(0); err != nil {
+		return nil, gridError(err)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(tiles)-1) {
+		wg.Go(func() {
+			for i := range next {
+				if err := decodeTile(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := 1; i < len(tiles); i++ {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, gridError(first)
+	}
+	conv, ok := colour.toRGB(g.depth())
+	if !ok {
+		return nil, fmt.Errorf("%w: AVIF grid: colour matrix %d at %d bits", ErrNotImage, colour.matrix, g.depth())
+	}
+	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), nil
+}
+
+// gridError makes a tile's decoder failure an ErrNotImage.
+func gridError(err error) error {
+	if errors.Is(err, dav1d.ErrDecode) {
+		return fmt.Errorf("%w: AVIF grid: %v", ErrNotImage, err)
+	}
+	return err
+}
+
+// tileGrid is the full-size planes of a grid image, of 8-bit or wider samples.
+type tileGrid interface {
+	// put copies a decoded tile to (x0, y0), clipped to the image.
+	put(p *dav1d.Picture, x0, y0 int) error
+	depth() int
+	shrink(f int, conv func(y, cb, cr uint32) (r, g, b uint8)) *image.RGBA
+}
+
+type grid[T uint8 | uint16] struct {
+	planes[T]
+	bits   int
+	layout dav1d.Layout
+	view   func([]byte) []T
+}
+
+func newGrid[T uint8 | uint16](w, h int, first *dav1d.Picture, view func([]byte) []T) *grid[T] {
+	hs, vs := 1, 1
+	switch first.Layout {
+	case dav1d.Layout420:
+		hs, vs = 2, 2
+	case dav1d.Layout422:
+		hs = 2
+	}
+	cw, ch := (w+hs-1)/hs, (h+vs-1)/vs
+	g := &grid[T]{bits: first.BitDepth, layout: first.Layout, view: view,
+		planes: planes[T]{y: make([]T, w*h), yStride: w, cStride: cw, w: w, h: h, hs: hs, vs: vs, mid: 1 << (first.BitDepth - 1)}}
+	if first.Layout != dav1d.Layout400 {
+		g.cb, g.cr = make([]T, cw*ch), make([]T, cw*ch)
+	}
+	return g
+}
+
+func (g *grid[T]) depth() int { return g.bits }
+
+func (g *grid[T]) put(p *dav1d.Picture, x0, y0 int) error {
+	if p.BitDepth != g.bits || p.Layout != g.layout {
+		return fmt.Errorf("%w: AVIF grid tiles of different depths or chroma layouts", ErrNotImage)
+	}
+	bps := 1
+	if g.bits > 8 {
+		bps = 2
+	}
+	copyPlane := func(dst []T, dstStride int, src []byte, srcStride, x, y, w, h int) {
+		for r := range h {
+			row := g.view(src[r*srcStride : r*srcStride+w*bps])
+			copy(dst[(y+r)*dstStride+x:], row)
+		}
+	}
+	w, h := min(p.Width, g.w-x0), min(p.Height, g.h-y0)
+	if w <= 0 || h <= 0 {
+		return nil
+	}
+	copyPlane(g.y, g.yStride, p.Y, p.YStride, x0, y0, w, h)
+	if g.cb != nil {
+		cx, cy := x0/g.hs, y0/g.vs
+		cw, ch := (w+g.hs-1)/g.hs, (h+g.vs-1)/g.vs
+		copyPlane(g.cb, g.cStride, p.Cb, p.CStride, cx, cy, cw, ch)
+		copyPlane(g.cr, g.cStride, p.Cr, p.CStride, cx, cy, cw, ch)
+	}
+	return nil
+}
+
+func (g *grid[T]) shrink(f int, conv func(y, cb, cr uint32) (r, g, b uint8)) *image.RGBA {
+	return shrinkPlanes(g.planes, f, conv)
 }

@@ -17,6 +17,10 @@ type heifFile struct {
 	width, height int
 	// tiles is the number of coded images the primary is made of (1, or a grid's).
 	tiles int
+	// gridRows and gridCols are a grid primary's layout when its descriptor is in idat
+	// (0 otherwise); tileWidth and tileHeight its first tile's size (ispe).
+	gridRows, gridCols    int
+	tileWidth, tileHeight int
 	// rotation (anticlockwise quarter turns) and mirror (-1 none, 0 about a vertical
 	// axis, 1 about a horizontal one) of the primary, in the order listed.
 	transforms []heifTransform
@@ -508,6 +512,7 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 		if err := h.checkGrid(prim, idat, len(tiles)); err != nil {
 			return err
 		}
+		h.tileWidth, h.tileHeight, _ = size(coded)
 	case "hvc1", "av01":
 	default:
 		return fmt.Errorf("%w: HEIF primary image of type %q (only HEVC and AV1 images are read)", ErrNotImage, prim.typ)
@@ -565,6 +570,7 @@ func (h *heifFile) checkGrid(grid *heifItem, idat []byte, tiles int) error {
 	if r.bad || int(w) != h.width || int(hh) != h.height {
 		return errHEIF("grid output %d×%d, image size %d×%d", w, hh, h.width, h.height)
 	}
+	h.gridRows, h.gridCols = rows, cols
 	return nil
 }
 

@@ -15,8 +15,9 @@
 // shrink straight from the decoded planes, then a Lanczos-3 resample, make each size.
 //
 // Formats in: JPEG, PNG, GIF (first frame) and WebP in pure Go; HEIC (libheif with
-// libde265) and AVIF (dav1d, from the AV1 data this package finds in the boxes; libavif
-// with libaom for alpha, grids and colour descriptions the dav1d path does not convert)
+// libde265) and AVIF (dav1d, from the AV1 data this package finds in the boxes, grid
+// tiles in parallel; libavif with libaom for alpha and colour descriptions the dav1d
+// path does not convert)
 // compiled to WebAssembly and run by wazero, so the binary stays static and cgo-free. Orientation (EXIF, or HEIF's irot/imir) is
 // applied. Out: JPEG, and WebP when it is smaller at the same quality setting; an ICC
 // profile other than sRGB is carried over into both.
@@ -290,8 +291,12 @@ func (h *Header) plan(o Options, b []byte) {
 			h.DecodeBytes = dav1dDecodeBytes(hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
 		default:
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
-			if h.Format == AVIF && hf.dav1dDecodes(b, hf.primary) {
+			switch {
+			case h.Format != AVIF:
+			case hf.dav1dDecodes(b, hf.primary):
 				h.DecodeBytes = dav1dDecodeBytes(hf.width, hf.height, hf.bitDepth)
+			case hf.items[hf.primary].typ == "grid" && hf.dav1dDecodesGrid(b):
+				h.DecodeBytes = hf.dav1dGridBytes()
 			}
 		}
 	}
