@@ -1,6 +1,7 @@
 package thumbnail
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -241,9 +242,8 @@ func decodeAV1Grid(h Header, b []byte, widths []int, maxPixels int64) (*image.RG
 	tiles := hf.items[hf.primary].refs["dimg"]
 	colour, _ := hf.gridNCLX()
 	var (
-		mu    sync.Mutex
-		g     tileGrid
-		first error
+		mu sync.Mutex
+		g  tileGrid
 	)
 	decodeTile := func(i int) error {
 		obus, _ := hf.av1Data(b, tiles[i])
@@ -264,25 +264,53 @@ func decodeAV1Grid(h Header, b []byte, widths []int, maxPixels int64) (*image.RG
 		})
 	}
 	// The first tile alone (it sets the planes' depth and layout), then the rest.
-	if err := decodeTile(0); err != nil {
+	if err := eachTile(len(tiles), decodeTile); err != nil {
 		return nil, gridError(err)
 	}
+	conv, ok := colour.toRGB(g.depth())
+	if !ok {
+		return nil, fmt.Errorf("%w: AVIF grid: colour matrix %d at %d bits", ErrNotImage, colour.matrix, g.depth())
+	}
+	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), nil
+}
+
+// eachTile calls decode for tiles 0 to n-1: the first alone, then the others on
+// GOMAXPROCS goroutines. It stops handing out tiles at the first error, and returns it.
+func eachTile(n int, decode func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	// A decoder panic (a bug met by hostile input) on a goroutine of its own would end
+	// the process: it becomes the tile's error.
+	fn := func(i int) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: the decoder failed on tile %d: %v", ErrNotImage, i, r)
+			}
+		}()
+		return decode(i)
+	}
+	if err := fn(0); err != nil {
+		return err
+	}
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
 	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(tiles)-1) {
+	for range min(runtime.GOMAXPROCS(0), n-1) {
 		wg.Go(func() {
 			for i := range next {
-				if err := decodeTile(i); err != nil {
+				if err := fn(i); err != nil {
 					mu.Lock()
-					if first == nil {
-						first = err
-					}
+					first = cmp.Or(first, err)
 					mu.Unlock()
 				}
 			}
 		})
 	}
-	for i := 1; i < len(tiles); i++ {
+	for i := 1; i < n; i++ {
 		mu.Lock()
 		failed := first != nil
 		mu.Unlock()
@@ -293,14 +321,7 @@ func decodeAV1Grid(h Header, b []byte, widths []int, maxPixels int64) (*image.RG
 	}
 	close(next)
 	wg.Wait()
-	if first != nil {
-		return nil, gridError(first)
-	}
-	conv, ok := colour.toRGB(g.depth())
-	if !ok {
-		return nil, fmt.Errorf("%w: AVIF grid: colour matrix %d at %d bits", ErrNotImage, colour.matrix, g.depth())
-	}
-	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), nil
+	return first
 }
 
 // gridError makes a tile's decoder failure an ErrNotImage.

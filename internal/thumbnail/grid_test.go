@@ -14,11 +14,12 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 )
 
-// gridAVIF assembles a rows×cols grid AVIF of the given output size from one-item
-// AVIF files of equal-sized tiles (as heif-enc writes them), the way a camera stores a
-// large picture: a grid item whose descriptor is in idat, naming the hidden tiles,
-// which carry the first tile file's av1C, ispe, colr and pixi properties.
-func gridAVIF(t *testing.T, tiles [][]byte, rows, cols, w, h int) []byte {
+// gridHEIF assembles a rows×cols grid HEIF (AVIF or HEIC, as f says) of the given
+// output size from one-item files of equal-sized tiles (as heif-enc writes them), the
+// way a camera stores a large picture: a grid item whose descriptor is in idat, naming
+// the hidden tiles, which carry the first tile file's av1C or hvcC, ispe, colr and
+// pixi properties.
+func gridHEIF(t *testing.T, f Format, tiles [][]byte, rows, cols, w, h int) []byte {
 	t.Helper()
 	bx := func(typ string, body ...[]byte) []byte {
 		b := bytes.Join(body, nil)
@@ -36,27 +37,31 @@ func gridAVIF(t *testing.T, tiles [][]byte, rows, cols, w, h int) []byte {
 	var tileProps [][]byte // av1C, ispe, colr, pixi of the first tile
 	for _, i := range first.items[first.primary].props {
 		p := first.props[i-1]
-		if p.typ == "av1C" || p.typ == "ispe" || p.typ == "colr" || p.typ == "pixi" {
+		if p.typ == "av1C" || p.typ == "hvcC" || p.typ == "ispe" || p.typ == "colr" || p.typ == "pixi" {
 			tileProps = append(tileProps, tiles[0][p.start:p.end])
 		}
 	}
 	var data [][]byte
-	for _, f := range tiles {
-		hf, err := parseHEIF(f)
+	for _, tf := range tiles {
+		hf, err := parseHEIF(tf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, ok := hf.av1Data(f, hf.primary)
-		if !ok {
-			t.Fatal("tile without AV1 data")
+		it := hf.items[hf.primary]
+		if len(it.extents) != 1 || it.idat {
+			t.Fatalf("tile data in %d extents", len(it.extents))
 		}
-		data = append(data, d)
+		data = append(data, tf[it.extents[0][0]:it.extents[0][0]+it.extents[0][1]])
 	}
 	n := len(tiles)
 	// Item 1 is the grid, items 2.. the tiles.
+	typ, brands := "av01", "avifmif1miaf"
+	if f == HEIC {
+		typ, brands = "hvc1", "heicmif1"
+	}
 	infe := [][]byte{full("infe", 2, 0, u16(1), u16(0), []byte("grid\x00"))}
 	for i := range n {
-		infe = append(infe, full("infe", 2, 1, u16(2+i), u16(0), []byte("av01\x00")))
+		infe = append(infe, full("infe", 2, 1, u16(2+i), u16(0), []byte(typ+"\x00")))
 	}
 	ref := [][]byte{u16(1), u16(n)}
 	for i := range n {
@@ -71,7 +76,7 @@ func gridAVIF(t *testing.T, tiles [][]byte, rows, cols, w, h int) []byte {
 	for k, p := range tileProps {
 		idx := byte(2 + k)
 		switch string(p[4:8]) {
-		case "av1C":
+		case "av1C", "hvcC":
 			tileAssoc = append(tileAssoc, 0x80|idx)
 		case "colr", "pixi":
 			gridAssoc = append(gridAssoc, idx)
@@ -85,7 +90,7 @@ func gridAVIF(t *testing.T, tiles [][]byte, rows, cols, w, h int) []byte {
 		ipma = append(ipma, u16(2+i), []byte{byte(len(tileAssoc))}, tileAssoc)
 	}
 	desc := append([]byte{0, 0, byte(rows - 1), byte(cols - 1)}, append(u16(w), u16(h)...)...)
-	ftyp := bx("ftyp", []byte("avif"), u32(0), []byte("avifmif1miaf"))
+	ftyp := bx("ftyp", []byte(brands[:4]), u32(0), []byte(brands))
 	meta := func(mdatStart int) []byte {
 		iloc := [][]byte{{0x44, 0x00}, u16(1 + n), u16(1), u16(1), u16(0), u16(1), u32(0), u32(len(desc))}
 		off := mdatStart + 8
@@ -125,7 +130,7 @@ func TestAVIFGrid(t *testing.T) {
 			tiles = append(tiles, imagetest.Convert(t, enc, tile, nil, ".png", ".avif", "-A", "-q", "90", "-p", "speed=9", "-o", "OUT", "IN"))
 		}
 	}
-	b := gridAVIF(t, tiles, rows, cols, w, h)
+	b := gridHEIF(t, AVIF, tiles, rows, cols, w, h)
 	hd, err := Inspect(b, DefaultOptions)
 	if err != nil {
 		t.Fatal(err)
