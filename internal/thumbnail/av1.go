@@ -90,7 +90,8 @@ func decodeAV1(h Header, b []byte, widths []int, maxPixels int64) (small *image.
 // dav1dDecodes reports whether item id goes the dav1d path whatever its sequence
 // header says: dav1d decodes it alone and the container's nclx names a matrix this
 // path converts. (Without an nclx the picture's own description decides, after
-// decoding, and the libavif path may still be taken: such a file is budgeted for both.)
+// decoding, and the libavif path may still be taken: such a file reserves libavif's
+// amount, the larger, and the dav1d instance is closed before libavif starts.)
 func (h *heifFile) dav1dDecodes(b []byte, id uint32) bool {
 	if _, ok := h.av1Data(b, id); !ok {
 		return false
