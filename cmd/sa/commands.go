@@ -36,13 +36,14 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
   sa logs        show (and follow) the local stack's logs: .dev/logs/<service>.log.
   sa status      list the local stack's processes: URL, pid, restarts, ready, last error.
   sa invoke      send a CloudEvent (a sample from hack/events/ or a file) to a consumer.
-  sa seed        fill the local stack with demo data: users, a to-do, posts, a photo.`,
+  sa seed        fill the local stack with demo data: users, a to-do, posts, a photo.
+  sa destroy     delete what sa provision created (lists it and asks first, unless --yes).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout), newDestroyCmd(stdout, stderr))
 	return root
 }
 

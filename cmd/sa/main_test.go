@@ -24,7 +24,8 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"provision", "dev", "logs", "status", "invoke", "seed"}},
+		{[]string{"--help"}, []string{"provision", "dev", "logs", "status", "invoke", "seed", "destroy"}},
+		{[]string{"destroy", "--help"}, []string{"--yes", "--regions", "--prefix", "REAL AWS", "replicas", "emptied"}},
 		{[]string{"seed", "--help"}, []string{"demo@example.com", "admin@example.com", "admins"}},
 		{[]string{"status", "--help"}, []string{"--json", "restarts", "lastError"}},
 		{[]string{"logs", "--help"}, []string{"--follow", "--since", "--log-format", "<dir>/logs"}},

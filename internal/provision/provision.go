@@ -1,7 +1,8 @@
 // Package provision creates the AWS resources the project needs, idempotently: each
 // resource is defined once, as a value with an Ensure method that finds it or creates
 // it, so running provisioning twice (locally against moto, or against a real account)
-// changes nothing the second time.
+// changes nothing the second time. Each also has a Delete method: Destroy (sa destroy)
+// runs the same definitions backwards and deletes what exists (destroy.go).
 //
 // Resources are provisioned in order; a later one may use what an earlier one recorded
 // in the stack.Resources they share (the app client needs the user pool id). New
@@ -200,6 +201,9 @@ type Resource interface {
 	Name() string
 	// Ensure finds the resource or creates it, and records its identifiers in out.
 	Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error)
+	// Delete deletes the resource where it exists (sa destroy, destroy.go); one that
+	// is not there is no error.
+	Delete(ctx context.Context, c *Clients) (Removal, error)
 }
 
 // Options tune Run.
