@@ -199,7 +199,8 @@ service that dies once the stack is up is reported with its last lines and resta
 after 1s, then 2s, 4s ... up to 30s (from 1s again after a minute of running); the
 rest keeps running, and sa status shows its restarts and last error. A moto_server sa
 dev started is restarted the same way, with the state it saved last, and provisioned
-again. A service that dies while the stack starts stops the stack (exit status 1).
+again; were that state lost, the services follow the new user pool through
+<dir>/cognito-pool.json (COGNITO_POOL_FILE) without a restart. A service that dies while the stack starts stops the stack (exit status 1).
 Run it again to reuse what exists. It must run inside the repository.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
