@@ -40,19 +40,8 @@ type Deps struct {
 
 // Handler returns the gin engine serving the to-do routes.
 func Handler(d Deps) http.Handler {
-	// gin's mode is process-wide; release mode only silences its route dump.
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	r.ContextWithFallback = true
+	r := jsonapi.Engine(d.Log)
 	h := &handlers{d}
-	r.Use(jsonapi.Route, jsonapi.Recover(d.Log))
-	r.NoRoute(func(c *gin.Context) {
-		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
-	})
-	r.NoMethod(func(c *gin.Context) {
-		h.fail(c, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
-	})
 	v1 := r.Group("/v1", jsonapi.Middleware(auth.Middleware(d.Auth)))
 	v1.GET("/todos", h.list)
 	v1.POST("/todos", h.create)
