@@ -15,7 +15,6 @@ import (
 	daxtypes "github.com/aws/aws-sdk-go-v2/service/dax/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -60,28 +59,10 @@ func TestDestroyAgainstMoto(t *testing.T) {
 	ep := motoEnv(t)
 	ctx := context.Background()
 	cfg := mototest.AWSConfig(t, ep)
-	ec := ec2.NewFromConfig(cfg)
-	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.8.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subnets []string
-	for _, cidr := range []string{"10.8.1.0/24", "10.8.2.0/24"} {
-		s, err := ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
-	}
-	sg, err := ec.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(mototest.Name("eks")), Description: aws.String("EKS cluster"), VpcId: vpc.Vpc.VpcId})
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefix := "d" + strings.ReplaceAll(mototest.Name(""), "-", "")[:6] + "-"
+	args, vpc := daxProvisionArgs(t, ep, "10.8", prefix)
 	var stdout, stderr bytes.Buffer
-	if err := run(ctx, []string{"provision", "--prefix", prefix, "--output", "json", "--pod-identity",
-		"--dax", "--vpc-id", aws.ToString(vpc.Vpc.VpcId), "--subnet-ids", strings.Join(subnets, ","),
-		"--cluster-security-group", aws.ToString(sg.GroupId), "--dax-nodes", "1"}, &stdout, &stderr); err != nil {
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
 		t.Fatalf("provision: %v\n%s", err, stderr.String())
 	}
 	var res stack.Resources
@@ -103,7 +84,7 @@ func TestDestroyAgainstMoto(t *testing.T) {
 	}
 
 	stdout.Reset()
-	if err := run(ctx, []string{"destroy", "--prefix", prefix, "--yes", "--vpc-id", aws.ToString(vpc.Vpc.VpcId)}, &stdout, io.Discard); err != nil {
+	if err := run(ctx, []string{"destroy", "--prefix", prefix, "--yes", "--vpc-id", vpc}, &stdout, io.Discard); err != nil {
 		t.Fatalf("destroy --yes: %v\n%s", err, stdout.String())
 	}
 	for _, want := range []string{"deleted  dax cluster " + prefix + "todos-dax", "deleted  ec2 security group (dax) " + prefix + "todos-dax",
@@ -115,7 +96,7 @@ func TestDestroyAgainstMoto(t *testing.T) {
 	if !tableGone() {
 		t.Error("the to-dos table is still there")
 	}
-	_, err = dx.DescribeClusters(ctx, &dax.DescribeClustersInput{ClusterNames: []string{prefix + "todos-dax"}})
+	_, err := dx.DescribeClusters(ctx, &dax.DescribeClustersInput{ClusterNames: []string{prefix + "todos-dax"}})
 	var nf *daxtypes.ClusterNotFoundFault
 	if !errors.As(err, &nf) {
 		t.Errorf("DAX cluster: DescribeClusters = %v, want ClusterNotFoundFault", err)

@@ -113,22 +113,18 @@ func Destroy(ctx context.Context, c *Clients, rs []Resource, log io.Writer) (int
 }
 
 // RemovalLine is the report line for r: "deleted  dynamodb table todos",
-// "absent   sqs queue media-events" or "with     s3 bucket policy ...: part of ...".
+// "absent   sqs queue media-events" or "with     s3 bucket policy ...: deleted with
+// its bucket".
 func RemovalLine(r Resource, rm Removal) string {
-	status := "absent"
 	switch {
 	case rm.With != "":
-		return fmt.Sprintf("%-9s%s %s: deleted with its %s", "with", r.Kind(), r.Name(), rm.With)
+		return reportLine("with", r, "") + ": deleted with its " + rm.With
 	case rm.Deleted:
-		status = "deleted"
+		return reportLine("deleted", r, rm.ID)
 	case rm.Skipped:
-		status = "skipped"
+		return reportLine("skipped", r, rm.ID)
 	}
-	s := fmt.Sprintf("%-9s%s %s", status, r.Kind(), r.Name())
-	if rm.ID != "" && rm.ID != r.Name() {
-		s += " (" + rm.ID + ")"
-	}
-	return s
+	return reportLine("absent", r, rm.ID)
 }
 
 // deleteWait bounds each wait for a deletion to finish (a table, a disabled
@@ -481,33 +477,18 @@ func deleteDistribution(ctx context.Context, c *Clients, name string) (Removal, 
 
 // Delete implements Resource. It runs after the distributions that use it are gone.
 func (o OriginAccessControl) Delete(ctx context.Context, c *Clients) (Removal, error) {
-	var marker *string
-	for {
-		page, err := c.CloudFront.ListOriginAccessControls(ctx, &cloudfront.ListOriginAccessControlsInput{Marker: marker})
-		if err != nil {
-			return Removal{}, fmt.Errorf("list origin access controls: %w", err)
-		}
-		if page.OriginAccessControlList == nil {
-			return Removal{}, nil
-		}
-		for _, it := range page.OriginAccessControlList.Items {
-			if aws.ToString(it.Name) != o.OACName {
-				continue
-			}
-			got, err := c.CloudFront.GetOriginAccessControl(ctx, &cloudfront.GetOriginAccessControlInput{Id: it.Id})
-			if err != nil {
-				return Removal{}, fmt.Errorf("get origin access control %s: %w", aws.ToString(it.Id), err)
-			}
-			if _, err := c.CloudFront.DeleteOriginAccessControl(ctx, &cloudfront.DeleteOriginAccessControlInput{Id: it.Id, IfMatch: got.ETag}); err != nil {
-				return Removal{}, fmt.Errorf("delete origin access control %s: %w", aws.ToString(it.Id), err)
-			}
-			return Removal{Deleted: true, ID: aws.ToString(it.Id)}, nil
-		}
-		if page.OriginAccessControlList.NextMarker == nil || !aws.ToBool(page.OriginAccessControlList.IsTruncated) {
-			return Removal{}, nil
-		}
-		marker = page.OriginAccessControlList.NextMarker
+	id, err := o.find(ctx, c)
+	if err != nil || id == "" {
+		return Removal{}, err
 	}
+	got, err := c.CloudFront.GetOriginAccessControl(ctx, &cloudfront.GetOriginAccessControlInput{Id: aws.String(id)})
+	if err != nil {
+		return Removal{}, fmt.Errorf("get origin access control %s: %w", id, err)
+	}
+	if _, err := c.CloudFront.DeleteOriginAccessControl(ctx, &cloudfront.DeleteOriginAccessControlInput{Id: aws.String(id), IfMatch: got.ETag}); err != nil {
+		return Removal{}, fmt.Errorf("delete origin access control %s: %w", id, err)
+	}
+	return Removal{Deleted: true, ID: id}, nil
 }
 
 // Delete implements Resource.

@@ -309,9 +309,15 @@ func Line(r Resource, o Outcome) string {
 	case o.Skipped:
 		status = "skipped"
 	}
+	return reportLine(status, r, o.ID)
+}
+
+// reportLine is one line of provision's or destroy's report: the status in a column,
+// the resource, and id when it says more than the name.
+func reportLine(status string, r Resource, id string) string {
 	s := fmt.Sprintf("%-9s%s %s", status, r.Kind(), r.Name())
-	if o.ID != "" && o.ID != r.Name() {
-		s += " (" + o.ID + ")"
+	if id != "" && id != r.Name() {
+		s += " (" + id + ")"
 	}
 	return s
 }
