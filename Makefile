@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 export KO_CONFIG_PATH := $(CURDIR)/ko.yaml
 
-.PHONY: dev test test-cluster unit bench lint provision verify-manifests kind-up kind-down deploy
+.PHONY: dev test test-cluster unit bench lint provision destroy verify-manifests kind-up kind-down deploy
 
 dev: ## Run the whole system locally (moto + every service)
 	@hack/dev.sh
@@ -24,6 +24,9 @@ lint: ## gofmt, go vet, golangci-lint, shellcheck, govulncheck
 
 provision: ## Create the AWS resources (real AWS, or moto via AWS_ENDPOINT_URL)
 	@hack/provision.sh
+
+destroy: ## Delete what provision created (lists it, asks y/N; ARGS=--yes without a terminal)
+	@hack/destroy.sh $(ARGS)
 
 verify-manifests: ## Validate config/, the chart and ko.yaml without a cluster (image builds included)
 	@hack/verify-manifests.sh

@@ -36,13 +36,14 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
   sa logs        show (and follow) the local stack's logs: .dev/logs/<service>.log.
   sa status      list the local stack's processes: URL, pid, restarts, ready, last error.
   sa invoke      send a CloudEvent (a sample from hack/events/ or a file) to a consumer.
-  sa seed        fill the local stack with demo data: users, a to-do, posts, a photo.`,
+  sa seed        fill the local stack with demo data: users, a to-do, posts, a photo.
+  sa destroy     delete what sa provision created (lists it and asks first, unless --yes).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout), newDestroyCmd(stdout, stderr))
 	return root
 }
 
@@ -198,7 +199,8 @@ service that dies once the stack is up is reported with its last lines and resta
 after 1s, then 2s, 4s ... up to 30s (from 1s again after a minute of running); the
 rest keeps running, and sa status shows its restarts and last error. A moto_server sa
 dev started is restarted the same way, with the state it saved last, and provisioned
-again. A service that dies while the stack starts stops the stack (exit status 1).
+again; were that state lost, the services follow the new user pool through
+<dir>/cognito-pool.json (COGNITO_POOL_FILE) without a restart. A service that dies while the stack starts stops the stack (exit status 1).
 Run it again to reuse what exists. It must run inside the repository.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -24,7 +24,8 @@ func TestHelpDocumentsFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"provision", "dev", "logs", "status", "invoke", "seed"}},
+		{[]string{"--help"}, []string{"provision", "dev", "logs", "status", "invoke", "seed", "destroy"}},
+		{[]string{"destroy", "--help"}, []string{"--yes", "--regions", "--prefix", "REAL AWS", "replicas", "emptied"}},
 		{[]string{"seed", "--help"}, []string{"demo@example.com", "admin@example.com", "admins"}},
 		{[]string{"status", "--help"}, []string{"--json", "restarts", "lastError"}},
 		{[]string{"logs", "--help"}, []string{"--follow", "--since", "--log-format", "<dir>/logs"}},
@@ -133,27 +134,9 @@ func TestProvisionAgainstMoto(t *testing.T) {
 func TestProvisionDAXAgainstMoto(t *testing.T) {
 	ep := motoEnv(t)
 	ctx := context.Background()
-	ec := ec2.NewFromConfig(mototest.AWSConfig(t, ep))
-	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.7.0.0/16")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var subnets []string
-	for _, cidr := range []string{"10.7.1.0/24", "10.7.2.0/24"} {
-		s, err := ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
-	}
-	sg, err := ec.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(mototest.Name("eks")), Description: aws.String("EKS cluster"), VpcId: vpc.Vpc.VpcId})
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefix := "x" + strings.ReplaceAll(mototest.Name(""), "-", "")[:6] + "-"
 	var stdout, stderr bytes.Buffer
-	args := []string{"provision", "--prefix", prefix, "--output", "json", "--pod-identity",
-		"--dax", "--vpc-id", aws.ToString(vpc.Vpc.VpcId), "--subnet-ids", strings.Join(subnets, ","), "--cluster-security-group", aws.ToString(sg.GroupId), "--dax-nodes", "1"}
+	args, _ := daxProvisionArgs(t, ep, "10.7", prefix)
 	if err := run(ctx, args, &stdout, &stderr); err != nil {
 		t.Fatalf("provision --dax: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -170,6 +153,34 @@ func TestProvisionDAXAgainstMoto(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}
 	}
+}
+
+// daxProvisionArgs makes a VPC (cidr "<net>.0.0/16") with two subnets and a cluster
+// security group in moto, and returns the sa provision arguments that put a DAX
+// cluster there (with the service roles), and the VPC's id.
+func daxProvisionArgs(t *testing.T, ep, net, prefix string) ([]string, string) {
+	t.Helper()
+	ctx := context.Background()
+	ec := ec2.NewFromConfig(mototest.AWSConfig(t, ep))
+	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(net + ".0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subnets []string
+	for _, cidr := range []string{net + ".1.0/24", net + ".2.0/24"} {
+		s, err := ec.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(cidr)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnets = append(subnets, aws.ToString(s.Subnet.SubnetId))
+	}
+	sg, err := ec.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(mototest.Name("eks")), Description: aws.String("EKS cluster"), VpcId: vpc.Vpc.VpcId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(vpc.Vpc.VpcId)
+	return []string{"provision", "--prefix", prefix, "--output", "json", "--pod-identity",
+		"--dax", "--vpc-id", id, "--subnet-ids", strings.Join(subnets, ","), "--cluster-security-group", aws.ToString(sg.GroupId), "--dax-nodes", "1"}, id
 }
 
 // motoEnv points the AWS SDK's own variables at the test's moto and returns its

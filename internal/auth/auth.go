@@ -41,6 +41,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -83,6 +84,10 @@ type Config struct {
 	MinRefreshInterval time.Duration `env:"COGNITO_JWKS_MIN_REFRESH" envDefault:"1m"`
 	// JWKSTimeout bounds one JWKS fetch.
 	JWKSTimeout time.Duration `env:"COGNITO_JWKS_TIMEOUT" envDefault:"3s"`
+	// PoolFile, for local stacks only, names a JSON file (PoolFile) whose issuer,
+	// JWKS URL and client ids replace the three above, and which the Verifier reads
+	// again when it changes (pool.go). Unset in production, where the pool is fixed.
+	PoolFile string `env:"COGNITO_POOL_FILE"`
 }
 
 // Defaults applied by NewVerifier to zero values of a Config built in code.
@@ -108,6 +113,8 @@ type Identity struct {
 	ClientID string
 	// Expiry is the token's `exp`.
 	Expiry time.Time
+	// Issuer is the user pool that issued the token, its `iss`.
+	Issuer string
 }
 
 // InGroup reports whether the caller is a member of Cognito group g.
@@ -117,12 +124,19 @@ func (i Identity) InGroup(g string) bool {
 
 // Verifier verifies Cognito tokens against one user pool. It is safe for concurrent use.
 type Verifier struct {
-	issuer    string
-	clientIDs []string
 	tokenUses []string
 	leeway    time.Duration
 	now       func() time.Time
 	log       *slog.Logger
+	// pool is the user pool trusted now: fixed, unless follow re-reads it from a file.
+	pool   atomic.Pointer[trustedPool]
+	follow *poolFollower
+}
+
+// trustedPool is one user pool's issuer, accepted app clients and signing keys.
+type trustedPool struct {
+	issuer    string
+	clientIDs []string
 	keys      *keyCache
 }
 
@@ -160,28 +174,18 @@ func NewVerifier(cfg Config, client *http.Client, opts ...Option) (*Verifier, er
 		o.now = time.Now
 	}
 
-	if err := checkURL(cfg.Issuer); err != nil {
-		return nil, fmt.Errorf("auth config: COGNITO_ISSUER: %w", err)
-	}
-	if strings.HasSuffix(cfg.Issuer, "/") {
-		return nil, fmt.Errorf("auth config: COGNITO_ISSUER %q must not end with a slash (Cognito's iss has none)", cfg.Issuer)
-	}
-	jwksURL := cfg.JWKSURL
-	if jwksURL == "" {
-		jwksURL = cfg.Issuer + "/.well-known/jwks.json"
-	}
-	if err := checkURL(jwksURL); err != nil {
-		return nil, fmt.Errorf("auth config: COGNITO_JWKS_URL: %w", err)
-	}
-
-	var clientIDs []string
-	for _, id := range cfg.ClientIDs {
-		if id = strings.TrimSpace(id); id != "" {
-			clientIDs = append(clientIDs, id)
+	if cfg.PoolFile != "" {
+		p, found, err := readPoolFile(cfg.PoolFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth config: COGNITO_POOL_FILE: %w", err)
+		}
+		if found {
+			cfg.Issuer, cfg.JWKSURL, cfg.ClientIDs = p.Issuer, p.JWKSURL, p.ClientIDs
 		}
 	}
-	if len(clientIDs) == 0 {
-		return nil, errors.New("auth config: COGNITO_CLIENT_IDS must name at least one app client id")
+	issuer, jwksURL, clientIDs, err := checkPool(cfg.Issuer, cfg.JWKSURL, cfg.ClientIDs)
+	if err != nil {
+		return nil, fmt.Errorf("auth config: %w", err)
 	}
 
 	uses := cfg.TokenUses
@@ -218,22 +222,52 @@ func NewVerifier(cfg Config, client *http.Client, opts ...Option) (*Verifier, er
 		client = &http.Client{Timeout: timeout}
 	}
 
-	return &Verifier{
-		issuer:    cfg.Issuer,
-		clientIDs: clientIDs,
+	v := &Verifier{
 		tokenUses: tokenUses,
 		leeway:    cfg.Leeway,
 		now:       o.now,
 		log:       o.log,
-		keys: &keyCache{
-			url:         jwksURL,
-			client:      client,
-			timeout:     timeout,
-			minInterval: minRefresh,
-			now:         o.now,
-			log:         o.log,
-		},
-	}, nil
+	}
+	v.pool.Store(&trustedPool{issuer: issuer, clientIDs: clientIDs, keys: &keyCache{
+		url:         jwksURL,
+		client:      client,
+		timeout:     timeout,
+		minInterval: minRefresh,
+		now:         o.now,
+		log:         o.log,
+	}})
+	if cfg.PoolFile != "" {
+		v.follow = &poolFollower{path: cfg.PoolFile}
+		v.follow.seen(o.now())
+	}
+	return v, nil
+}
+
+// checkPool validates one pool's settings (from the environment or a pool file) and
+// returns them cleaned: the JWKS URL defaulted, blank client ids dropped.
+func checkPool(issuer, jwksURL string, ids []string) (string, string, []string, error) {
+	if err := checkURL(issuer); err != nil {
+		return "", "", nil, fmt.Errorf("COGNITO_ISSUER: %w", err)
+	}
+	if strings.HasSuffix(issuer, "/") {
+		return "", "", nil, fmt.Errorf("COGNITO_ISSUER %q must not end with a slash (Cognito's iss has none)", issuer)
+	}
+	if jwksURL == "" {
+		jwksURL = issuer + "/.well-known/jwks.json"
+	}
+	if err := checkURL(jwksURL); err != nil {
+		return "", "", nil, fmt.Errorf("COGNITO_JWKS_URL: %w", err)
+	}
+	var clientIDs []string
+	for _, id := range ids {
+		if id = strings.TrimSpace(id); id != "" {
+			clientIDs = append(clientIDs, id)
+		}
+	}
+	if len(clientIDs) == 0 {
+		return "", "", nil, errors.New("COGNITO_CLIENT_IDS must name at least one app client id")
+	}
+	return issuer, jwksURL, clientIDs, nil
 }
 
 // checkURL accepts absolute http and https URLs with a host. Plain http is for tests and
@@ -260,8 +294,9 @@ func checkURL(raw string) error {
 // limit as refetches on an unknown kid. It returns an apperr.Unavailable error when no
 // keys could be loaded.
 func (v *Verifier) Prefetch(ctx context.Context) error {
-	err := v.keys.refresh(ctx)
-	if v.keys.loaded() {
+	keys := v.pool.Load().keys
+	err := keys.refresh(ctx)
+	if keys.loaded() {
 		return nil
 	}
 	return unavailable(err)
@@ -296,7 +331,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		return Identity{}, unauthenticated("token has no key id (kid)", nil)
 	}
 
-	key, err := v.keys.key(ctx, kid)
+	pool := v.trusted(raw)
+	key, err := pool.keys.key(ctx, kid)
 	if err != nil {
 		return Identity{}, err
 	}
@@ -308,12 +344,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		}
 		return Identity{}, unauthenticated("malformed token", err)
 	}
-	return v.claims(tok)
+	return v.claims(tok, pool)
 }
 
 // claims checks the claims of a token whose signature is good and builds the Identity.
-func (v *Verifier) claims(tok jwt.Token) (Identity, error) {
-	if iss, _ := tok.Issuer(); iss != v.issuer {
+func (v *Verifier) claims(tok jwt.Token, pool *trustedPool) (Identity, error) {
+	if iss, _ := tok.Issuer(); iss != pool.issuer {
 		return Identity{}, unauthenticated("token issuer is not accepted", nil)
 	}
 	exp, ok := tok.Expiration()
@@ -341,12 +377,12 @@ func (v *Verifier) claims(tok jwt.Token) (Identity, error) {
 		return Identity{}, unauthenticated(fmt.Sprintf("token_use is not accepted here; accepted: %s", strings.Join(v.tokenUses, ", ")), nil)
 	}
 
-	id := Identity{TokenUse: use, Expiry: exp}
+	id := Identity{TokenUse: use, Expiry: exp, Issuer: pool.issuer}
 	switch use {
 	case TokenUseID:
 		aud, _ := tok.Audience()
 		for _, a := range aud {
-			if slices.Contains(v.clientIDs, a) {
+			if slices.Contains(pool.clientIDs, a) {
 				id.ClientID = a
 				break
 			}
@@ -358,7 +394,7 @@ func (v *Verifier) claims(tok jwt.Token) (Identity, error) {
 		id.Email, _ = stringClaim(tok, "email")
 	case TokenUseAccess:
 		cid, _ := stringClaim(tok, "client_id")
-		if cid == "" || !slices.Contains(v.clientIDs, cid) {
+		if cid == "" || !slices.Contains(pool.clientIDs, cid) {
 			return Identity{}, unauthenticated("token client_id is not an accepted app client", nil)
 		}
 		id.ClientID = cid

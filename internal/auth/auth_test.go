@@ -42,6 +42,7 @@ func TestVerify(t *testing.T) {
 		TokenUse: "id",
 		ClientID: testClient,
 		Expiry:   testNow.Add(time.Hour),
+		Issuer:   testIssuer,
 	}
 	wantAccess := Identity{
 		Subject:  testSubject,
@@ -50,6 +51,7 @@ func TestVerify(t *testing.T) {
 		TokenUse: "access",
 		ClientID: testClient,
 		Expiry:   testNow.Add(time.Hour),
+		Issuer:   testIssuer,
 	}
 	rs := func(claims map[string]any) func(t *testing.T) string {
 		return func(t *testing.T) string { return sign(t, jwa.RS256(), f.key, "k1", claims) }
@@ -661,17 +663,17 @@ func TestNewVerifier(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewVerifier: %v", err)
 			}
-			if v.keys.url != tt.wantURL {
-				t.Errorf("JWKS URL = %q, want %q", v.keys.url, tt.wantURL)
+			if v.pool.Load().keys.url != tt.wantURL {
+				t.Errorf("JWKS URL = %q, want %q", v.pool.Load().keys.url, tt.wantURL)
 			}
 			if diff := cmp.Diff([]string{TokenUseID, TokenUseAccess}, v.tokenUses); diff != "" {
 				t.Errorf("token uses (-want +got):\n%s", diff)
 			}
-			if v.keys.minInterval != defaultMinRefreshInterval || v.keys.timeout != defaultJWKSTimeout {
-				t.Errorf("zero durations not defaulted: refresh %s, timeout %s", v.keys.minInterval, v.keys.timeout)
+			if v.pool.Load().keys.minInterval != defaultMinRefreshInterval || v.pool.Load().keys.timeout != defaultJWKSTimeout {
+				t.Errorf("zero durations not defaulted: refresh %s, timeout %s", v.pool.Load().keys.minInterval, v.pool.Load().keys.timeout)
 			}
-			if v.keys.client.Timeout != defaultJWKSTimeout {
-				t.Errorf("default client timeout = %s, want %s", v.keys.client.Timeout, defaultJWKSTimeout)
+			if v.pool.Load().keys.client.Timeout != defaultJWKSTimeout {
+				t.Errorf("default client timeout = %s, want %s", v.pool.Load().keys.client.Timeout, defaultJWKSTimeout)
 			}
 		})
 	}

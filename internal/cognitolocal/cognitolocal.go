@@ -44,12 +44,20 @@ type AdminAPI interface {
 
 // StandIn is the http.Handler in front of moto.
 type StandIn struct {
-	proxy  *httputil.ReverseProxy
-	admin  AdminAPI
-	poolID string
+	proxy *httputil.ReverseProxy
+	admin AdminAPI
 
 	mu      sync.Mutex
+	poolID  string
 	revoked map[string]bool // refresh tokens
+}
+
+// SetPool makes the stand-in act on the user pool poolID from now on (the local
+// stack's moto came back with a new pool).
+func (s *StandIn) SetPool(poolID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.poolID = poolID
 }
 
 // New returns the stand-in for moto at motoURL and the user pool poolID; admin calls
@@ -129,7 +137,10 @@ func (s *StandIn) deleteUser(w http.ResponseWriter, r *http.Request, accessToken
 		writeAPIError(w, r, err)
 		return
 	}
-	if _, err := s.admin.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: aws.String(s.poolID), Username: u.Username}); err != nil {
+	s.mu.Lock()
+	pool := s.poolID
+	s.mu.Unlock()
+	if _, err := s.admin.AdminDeleteUser(ctx, &cip.AdminDeleteUserInput{UserPoolId: aws.String(pool), Username: u.Username}); err != nil {
 		writeAPIError(w, r, err)
 		return
 	}

@@ -61,3 +61,27 @@ func (s *stackRun) startCognito(ln net.Listener, ep string, res stack.Resources)
 func (s *stackRun) stopCognito() {
 	s.stopServer(&s.cognito)
 }
+
+// followPool moves the stack onto the new user pool a restarted moto was provisioned
+// with (its saved state was lost): provision wrote the pool file the services follow
+// (COGNITO_POOL_FILE), so here the Cognito stand-in acts on the new pool and
+// stack.json names the new resources, for the todo CLI and sa status.
+func (s *stackRun) followPool(old string, res stack.Resources) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cognito != nil {
+		if standIn, ok := s.cognito.Handler.(*cognitolocal.StandIn); ok {
+			standIn.SetPool(res.UserPoolID)
+		}
+	}
+	if s.st != nil {
+		s.st.Resources = res
+		if s.stackFile != "" {
+			if err := stack.Write(s.stackFile, s.st); err != nil {
+				s.con.Printf("could not update %s: %v", s.stackFile, err)
+			}
+		}
+	}
+	s.con.Printf("!!! the restarted moto lost its state and has a new, empty user pool (%s, was %s): the services follow it (%s); every user must sign up again",
+		res.UserPoolID, old, s.poolFile())
+}

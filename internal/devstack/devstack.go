@@ -42,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/devtls"
 	"github.com/serverless-architect/serverless-architect/internal/globaltable"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
@@ -331,7 +332,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	}
 	for _, svc := range o.Services {
 		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
-			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res}
+			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res, PoolFile: s.poolFile()}
 		if svc.API && o.GatewayReplicas > 1 {
 			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
 			if err != nil {
@@ -402,9 +403,28 @@ func (s *stackRun) provision(ctx context.Context, ep, cognitoURL string) (stack.
 			blog.SiteOrigins = append(blog.SiteOrigins, "https://localhost:"+strconv.Itoa(svc.Port(o)))
 		}
 	}
-	return provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
+	res, err := provision.Run(ctx, motoConfig(o.Region, ep), provision.Options{Prefix: o.Prefix, Log: prefixed(s.con, "  "), Blog: blog,
 		App: AppOrigin(o, cognitoURL), Sender: provision.SenderOptions{Email: LocalSender}})
+	if err != nil {
+		return stack.Resources{}, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return stack.Resources{}, err
+	}
+	// The services verify tokens of the pool this file names, and follow it when a
+	// restarted moto gets a new one (internal/auth, COGNITO_POOL_FILE).
+	if err := auth.WritePoolFile(s.poolFile(), auth.PoolFile{Issuer: res.Issuer, JWKSURL: res.JWKSURL, ClientIDs: []string{res.UserPoolClientID}}); err != nil {
+		return stack.Resources{}, err
+	}
+	return res, nil
 }
+
+// PoolFileName is the user pool file in the stack's directory: the issuer, JWKS URL
+// and app client of the pool the services trust (auth.PoolFile).
+const PoolFileName = "cognito-pool.json"
+
+// poolFile is the path of the stack's user pool file.
+func (s *stackRun) poolFile() string { return filepath.Join(s.o.Dir, PoolFileName) }
 
 // motoConfig is the SDK configuration of the provisioning clients: moto's endpoint and
 // dummy credentials, built without reading the operator's environment, which is left

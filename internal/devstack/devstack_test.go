@@ -94,7 +94,7 @@ func TestPageTokenKey(t *testing.T) {
 }
 
 func TestCommonEnvAndTodoAPIEnv(t *testing.T) {
-	in := Inputs{Region: "eu-west-1", AWSEndpoint: "http://127.0.0.1:1", Port: 9443, PageTokenKey: "k"}
+	in := Inputs{Region: "eu-west-1", AWSEndpoint: "http://127.0.0.1:1", Port: 9443, PageTokenKey: "k", PoolFile: "/d/cognito-pool.json"}
 	in.TLS.Cert, in.TLS.Key = "/c.pem", "/k.pem"
 	in.Resources.TodosTable, in.Resources.Issuer, in.Resources.JWKSURL, in.Resources.UserPoolClientID = "t", "iss", "jwks", "cid"
 	got := envMap(append(CommonEnv(in), TodoAPIEnv(in)...))
@@ -103,8 +103,8 @@ func TestCommonEnvAndTodoAPIEnv(t *testing.T) {
 		"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
 		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "DRAIN_DELAY": "0s", "METRICS_PORT": "0",
 		"TODOS_TABLE": "t", "COGNITO_ISSUER": "iss", "COGNITO_JWKS_URL": "jwks", "COGNITO_CLIENT_IDS": "cid",
-		"PAGE_TOKEN_KEY": "k",
-		"FILES_BUCKET":   "", "FILES_VENDING_ROLE_ARN": "", "S3_FORCE_PATH_STYLE": "true", "DEV_MODE": "true",
+		"COGNITO_POOL_FILE": "/d/cognito-pool.json", "PAGE_TOKEN_KEY": "k",
+		"FILES_BUCKET": "", "FILES_VENDING_ROLE_ARN": "", "S3_FORCE_PATH_STYLE": "true", "DEV_MODE": "true",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)

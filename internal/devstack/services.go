@@ -58,6 +58,9 @@ type Inputs struct {
 	OriginURLs string
 	// Resources are the provisioned AWS resources.
 	Resources stack.Resources
+	// PoolFile is the user pool file the token-verifying services follow
+	// (COGNITO_POOL_FILE; PoolFileName in the stack's directory), "" for none.
+	PoolFile string
 }
 
 // Services is the local stack's service table. A new service is one more entry.
@@ -150,6 +153,7 @@ func BlogAPIEnv(in Inputs) []string {
 		"COGNITO_ISSUER=" + in.Resources.Issuer,
 		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
 		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
+		"COGNITO_POOL_FILE=" + in.PoolFile,
 		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
 		"S3_FORCE_PATH_STYLE=true",
 		"CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.BlogDistributionID,
@@ -224,6 +228,7 @@ func GatewayEnv(in Inputs) []string {
 		"COGNITO_ISSUER=" + in.Resources.Issuer,
 		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
 		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
+		"COGNITO_POOL_FILE=" + in.PoolFile,
 	}
 }
 
@@ -259,6 +264,7 @@ func TodoAPIEnv(in Inputs) []string {
 		"COGNITO_ISSUER=" + in.Resources.Issuer,
 		"COGNITO_JWKS_URL=" + in.Resources.JWKSURL,
 		"COGNITO_CLIENT_IDS=" + in.Resources.UserPoolClientID,
+		"COGNITO_POOL_FILE=" + in.PoolFile,
 		"PAGE_TOKEN_KEY=" + in.PageTokenKey,
 		"FILES_BUCKET=" + in.Resources.FilesBucket,
 		"FILES_VENDING_ROLE_ARN=" + in.Resources.FilesVendingRoleARN,

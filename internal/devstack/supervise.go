@@ -112,7 +112,7 @@ func (s *stackRun) restartMoto(old *child, wait time.Duration) {
 		return
 	}
 	if res.UserPoolID != st.Resources.UserPoolID {
-		s.con.Printf("!!! the restarted moto has a new user pool (%s, was %s): the services still trust the old one; stop and start make dev", res.UserPoolID, st.Resources.UserPoolID)
+		s.followPool(st.Resources.UserPoolID, res)
 		return
 	}
 	s.con.Printf("moto_server and its resources are back; the services kept running")

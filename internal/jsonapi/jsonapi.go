@@ -89,6 +89,25 @@ func Route(c *gin.Context) {
 	c.Next()
 }
 
+// Engine is a gin engine as every gin service sets one up: release mode (gin's mode is
+// process-wide; it only silences the route dump), 405 for a known path with another
+// method, request contexts that reach the gin context's values, Recover, and the
+// envelope (404 or 405) for what no route serves.
+func Engine(log *slog.Logger) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(Route, Recover(log))
+	r.NoRoute(func(c *gin.Context) {
+		Fail(c, log, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		Fail(c, log, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	return r
+}
+
 // Recover turns a panic in a handler into a logged 500 envelope.
 func Recover(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {

@@ -402,27 +402,38 @@ func (OriginAccessControl) Kind() string { return "cloudfront origin access cont
 // Name implements Resource.
 func (o OriginAccessControl) Name() string { return o.OACName }
 
-// Ensure implements Resource.
-func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+// find returns the id of the OAC named OACName, "" when there is none.
+func (o OriginAccessControl) find(ctx context.Context, c *Clients) (string, error) {
 	var marker *string
 	for {
 		page, err := c.CloudFront.ListOriginAccessControls(ctx, &cloudfront.ListOriginAccessControlsInput{Marker: marker})
 		if err != nil {
-			return Outcome{}, fmt.Errorf("list origin access controls: %w", err)
+			return "", fmt.Errorf("list origin access controls: %w", err)
 		}
 		if page.OriginAccessControlList == nil {
-			break
+			return "", nil
 		}
 		for _, it := range page.OriginAccessControlList.Items {
 			if aws.ToString(it.Name) == o.OACName {
-				o.record(out, aws.ToString(it.Id))
-				return Outcome{ID: aws.ToString(it.Id)}, nil
+				return aws.ToString(it.Id), nil
 			}
 		}
 		if page.OriginAccessControlList.NextMarker == nil || !aws.ToBool(page.OriginAccessControlList.IsTruncated) {
-			break
+			return "", nil
 		}
 		marker = page.OriginAccessControlList.NextMarker
+	}
+}
+
+// Ensure implements Resource.
+func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	id, err := o.find(ctx, c)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if id != "" {
+		o.record(out, id)
+		return Outcome{ID: id}, nil
 	}
 	res, err := c.CloudFront.CreateOriginAccessControl(ctx, &cloudfront.CreateOriginAccessControlInput{
 		OriginAccessControlConfig: &cftypes.OriginAccessControlConfig{

@@ -89,6 +89,7 @@ func (r recordSubscribers) Ensure(_ context.Context, _ *Clients, out *stack.Reso
 	out.SubscribersTable = r.name
 	return Outcome{}, nil
 }
+func (recordSubscribers) Delete(context.Context, *Clients) (Removal, error) { return Removal{}, nil }
 
 // TestSenderIdentityAgainstMoto: a domain identity with a configuration set. The
 // sender address defaults to welcome@<domain>, the configuration set is created, and

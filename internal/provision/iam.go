@@ -427,10 +427,13 @@ var _ Resource = ServiceRoleResource{}
 
 // Kind implements Resource.
 func (r ServiceRoleResource) Kind() string {
-	if r.Options.PodIdentity {
+	switch {
+	case r.Options.PodIdentity:
 		return "iam role (pod identity)"
+	case len(r.Options.OIDCProviderARNs) > 0:
+		return "iam role (irsa)"
 	}
-	return "iam role (irsa)"
+	return "iam role (service)" // sa destroy: whichever trust it has
 }
 
 // Name implements Resource.

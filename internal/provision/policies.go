@@ -39,6 +39,8 @@ type policyKind[C any] struct {
 	// create returns the new policy's id.
 	create func(ctx context.Context, api *cloudfront.Client, cfg C) (string, error)
 	update func(ctx context.Context, api *cloudfront.Client, id, etag string, cfg C) error
+	// del deletes the policy id whose ETag is etag.
+	del func(ctx context.Context, api *cloudfront.Client, id, etag string) error
 	// same reports whether two configurations say the same.
 	same func(a, b C) bool
 }
@@ -230,6 +232,10 @@ var (
 			_, err := api.UpdateCachePolicy(ctx, &cloudfront.UpdateCachePolicyInput{Id: aws.String(id), IfMatch: aws.String(etag), CachePolicyConfig: cfg})
 			return err
 		},
+		del: func(ctx context.Context, api *cloudfront.Client, id, etag string) error {
+			_, err := api.DeleteCachePolicy(ctx, &cloudfront.DeleteCachePolicyInput{Id: aws.String(id), IfMatch: aws.String(etag)})
+			return err
+		},
 		same: func(a, b *cftypes.CachePolicyConfig) bool {
 			return sameJSON(CachePolicyFromAPI(a), CachePolicyFromAPI(b))
 		},
@@ -267,6 +273,10 @@ var (
 			_, err := api.UpdateOriginRequestPolicy(ctx, &cloudfront.UpdateOriginRequestPolicyInput{Id: aws.String(id), IfMatch: aws.String(etag), OriginRequestPolicyConfig: cfg})
 			return err
 		},
+		del: func(ctx context.Context, api *cloudfront.Client, id, etag string) error {
+			_, err := api.DeleteOriginRequestPolicy(ctx, &cloudfront.DeleteOriginRequestPolicyInput{Id: aws.String(id), IfMatch: aws.String(etag)})
+			return err
+		},
 		same: func(a, b *cftypes.OriginRequestPolicyConfig) bool {
 			return sameJSON(OriginRequestPolicyFromAPI(a), OriginRequestPolicyFromAPI(b))
 		},
@@ -302,6 +312,10 @@ var (
 		},
 		update: func(ctx context.Context, api *cloudfront.Client, id, etag string, cfg *cftypes.ResponseHeadersPolicyConfig) error {
 			_, err := api.UpdateResponseHeadersPolicy(ctx, &cloudfront.UpdateResponseHeadersPolicyInput{Id: aws.String(id), IfMatch: aws.String(etag), ResponseHeadersPolicyConfig: cfg})
+			return err
+		},
+		del: func(ctx context.Context, api *cloudfront.Client, id, etag string) error {
+			_, err := api.DeleteResponseHeadersPolicy(ctx, &cloudfront.DeleteResponseHeadersPolicyInput{Id: aws.String(id), IfMatch: aws.String(etag)})
 			return err
 		},
 		same: func(a, b *cftypes.ResponseHeadersPolicyConfig) bool {

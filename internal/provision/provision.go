@@ -1,7 +1,8 @@
 // Package provision creates the AWS resources the project needs, idempotently: each
 // resource is defined once, as a value with an Ensure method that finds it or creates
 // it, so running provisioning twice (locally against moto, or against a real account)
-// changes nothing the second time.
+// changes nothing the second time. Each also has a Delete method: Destroy (sa destroy)
+// runs the same definitions backwards and deletes what exists (destroy.go).
 //
 // Resources are provisioned in order; a later one may use what an earlier one recorded
 // in the stack.Resources they share (the app client needs the user pool id). New
@@ -200,6 +201,9 @@ type Resource interface {
 	Name() string
 	// Ensure finds the resource or creates it, and records its identifiers in out.
 	Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error)
+	// Delete deletes the resource where it exists (sa destroy, destroy.go); one that
+	// is not there is no error.
+	Delete(ctx context.Context, c *Clients) (Removal, error)
 }
 
 // Options tune Run.
@@ -305,9 +309,15 @@ func Line(r Resource, o Outcome) string {
 	case o.Skipped:
 		status = "skipped"
 	}
+	return reportLine(status, r, o.ID)
+}
+
+// reportLine is one line of provision's or destroy's report: the status in a column,
+// the resource, and id when it says more than the name.
+func reportLine(status string, r Resource, id string) string {
 	s := fmt.Sprintf("%-9s%s %s", status, r.Kind(), r.Name())
-	if o.ID != "" && o.ID != r.Name() {
-		s += " (" + o.ID + ")"
+	if id != "" && id != r.Name() {
+		s += " (" + id + ")"
 	}
 	return s
 }

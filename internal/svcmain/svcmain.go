@@ -88,6 +88,19 @@ func Run[C Config](ctx context.Context, service string, environ []string, stdout
 // metricsPortKey carries METRICS_PORT from Run to Serve.
 type metricsPortKey struct{}
 
+// RunHandler is Run for a service that is one HTTP handler: build makes it from the
+// configuration (an error is a configuration error), and Serve serves it.
+func RunHandler[C Config](ctx context.Context, service string, environ []string, stdout io.Writer,
+	build func(ctx context.Context, cfg C, log *slog.Logger) (http.Handler, error)) error {
+	return Run(ctx, service, environ, stdout, func(ctx context.Context, cfg C, log *slog.Logger) error {
+		h, err := build(ctx, cfg, log)
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		return Serve(ctx, cfg.ServerConfig(), log, h)
+	})
+}
+
 // Parse reads a C from environ (NAME=value strings) and validates it: one error, prefixed
 // "configuration: ", lists every variable at fault.
 func Parse[C any](environ []string) (C, error) {

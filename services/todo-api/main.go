@@ -4,9 +4,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/serverless-architect/serverless-architect/internal/svcmain"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/api"
@@ -16,11 +14,5 @@ func main() { svcmain.Main(run) }
 
 // run reads the configuration from environ, builds the service and serves until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	return svcmain.Run(ctx, "todo-api", environ, stdout, func(ctx context.Context, cfg api.Config, log *slog.Logger) error {
-		h, err := api.Build(ctx, cfg, log)
-		if err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
-		return svcmain.Serve(ctx, cfg.Config, log, h)
-	})
+	return svcmain.RunHandler(ctx, "todo-api", environ, stdout, api.Build)
 }

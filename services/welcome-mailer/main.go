@@ -5,9 +5,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/serverless-architect/serverless-architect/internal/svcmain"
 	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
@@ -17,11 +15,5 @@ func main() { svcmain.Main(run) }
 
 // run reads the configuration from environ, builds the service and serves until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	return svcmain.Run(ctx, "welcome-mailer", environ, stdout, func(ctx context.Context, cfg welcome.Config, log *slog.Logger) error {
-		h, err := welcome.Build(ctx, cfg, log)
-		if err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
-		return svcmain.Serve(ctx, cfg.Config, log, h)
-	})
+	return svcmain.RunHandler(ctx, "welcome-mailer", environ, stdout, welcome.Build)
 }

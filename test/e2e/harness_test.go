@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +81,12 @@ func startStackN(t *testing.T, gateways int, args ...string) *localStack {
 	base := porttest.Block(t, 16+3*gateways)
 	port := base + 12
 	prefix := strings.ReplaceAll(mototest.Name("e2e"), "-", "") + "-"
-	flags := []string{"dev", "--dir", dir, "--moto-endpoint", ep, "--api-port", fmt.Sprint(port), "--prefix", prefix,
+	flags := []string{"dev", "--dir", dir, "--api-port", fmt.Sprint(port), "--prefix", prefix,
 		"--port-base", fmt.Sprint(base), "--edge-port", fmt.Sprint(base + 13), "--app-port", fmt.Sprint(base + 14)}
+	if !slices.Contains(args, "--moto-port") {
+		// The tests' shared moto; with --moto-port sa dev starts and supervises its own.
+		flags = append(flags, "--moto-endpoint", ep)
+	}
 	cmd := exec.Command(sa, append(flags, args...)...)
 	cmd.Dir = repoRoot(t)
 	childproc.Prepare(cmd, false)

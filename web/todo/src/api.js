@@ -75,7 +75,19 @@ export class Api {
     return r.prefix;
   }
 
-  deleteMe() {
-    return this.call("DELETE", "/v1/me");
+  /**
+   * deleteMe deletes the caller's data (DELETE /v1/me). A large account takes several
+   * calls: the API answers 503 (Retry-After: 1) while more is left, and this calls
+   * again a second later (at most 30 calls); pause is for tests.
+   */
+  async deleteMe(pause = (ms) => new Promise((r) => setTimeout(r, ms))) {
+    for (let call = 1; ; call++) {
+      try {
+        return await this.call("DELETE", "/v1/me");
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 503 || call === 30) throw err;
+        await pause(1000);
+      }
+    }
   }
 }

@@ -65,3 +65,17 @@ test("account deletion is DELETE /v1/me; 204 is no content", async () => {
   assert.equal(f.calls[0].method, "DELETE");
   assert.match(f.calls[0].url, /\/v1\/me$/);
 });
+
+test("deleting the account calls again while the API answers 503 (more left), and stops at an error", async () => {
+  const busy = { status: 503, body: { error: { code: "unavailable", message: "send DELETE /v1/me again to finish" } } };
+  const f = fakeFetch([busy, busy, { status: 204 }]);
+  const pauses = [];
+  assert.equal(await new Api("", auth(), f).deleteMe(async (ms) => pauses.push(ms)), null);
+  assert.equal(f.calls.length, 3);
+  assert.ok(f.calls.every((c) => c.method === "DELETE" && c.url.endsWith("/v1/me")));
+  assert.deepEqual(pauses, [1000, 1000]);
+
+  const g = fakeFetch([busy, { status: 500, body: { error: { code: "internal", message: "boom" } } }]);
+  await assert.rejects(new Api("", auth(), g).deleteMe(async () => {}), (e) => e instanceof ApiError && e.status === 500);
+  assert.equal(g.calls.length, 2);
+});

@@ -704,12 +704,14 @@ func TestAccountDelete(t *testing.T) {
 		}
 		return http.StatusOK, map[string]any{}
 	}
+	// A large account: the first call answers 503 (more left), the CLI calls again.
+	w.api.meBusy = 1
 	code, out, errOut := w.run(t, "", "account", "delete", "--yes")
-	if code != 0 || out != "deleted the account alice@example.com with all its to-dos and files\n" {
+	if code != 0 || out != "deleted the account alice@example.com with all its to-dos and files\n" || !strings.Contains(errOut, "calling again") {
 		t.Errorf("delete: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	if r := w.api.requests(); len(r) != 1 || r[0].Method != "DELETE" || r[0].Path != "/v1/me" {
-		t.Errorf("API requests %+v, want one DELETE /v1/me", r)
+	if r := w.api.requests(); len(r) != 2 || r[1].Method != "DELETE" || r[1].Path != "/v1/me" {
+		t.Errorf("API requests %+v, want DELETE /v1/me twice (503, then 204)", r)
 	}
 	if ops := w.cognito.opNames(); !slices.Equal(ops, []string{"DeleteUser"}) {
 		t.Errorf("Cognito calls %v, want [DeleteUser]", ops)

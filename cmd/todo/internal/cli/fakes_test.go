@@ -41,6 +41,8 @@ type fakeAPI struct {
 	todos map[string][]map[string]any
 	reqs  []apiRequest
 	seq   int
+	// meBusy is how many DELETE /v1/me calls answer 503 (more left) before one ends.
+	meBusy int
 }
 
 func newFakeAPI() *fakeAPI { return &fakeAPI{todos: map[string][]map[string]any{}} }
@@ -92,6 +94,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id, isItem := strings.CutPrefix(r.URL.Path, "/v1/todos/")
 	switch {
+	case r.URL.Path == "/v1/me" && r.Method == http.MethodDelete && f.meBusy > 0:
+		f.meBusy--
+		w.Header().Set("Retry-After", "1")
+		fail(http.StatusServiceUnavailable, "unavailable", "", "the account's data is being deleted ...; send DELETE /v1/me again to finish")
 	case r.URL.Path == "/v1/me" && r.Method == http.MethodDelete:
 		delete(f.todos, owner)
 		w.WriteHeader(http.StatusNoContent)

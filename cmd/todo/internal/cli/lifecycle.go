@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/api"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/files"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/output"
 	"github.com/serverless-architect/serverless-architect/cmd/todo/internal/session"
@@ -146,8 +148,8 @@ func (a *app) accountDeleteCmd() *cobra.Command {
 		Use:   "delete --yes",
 		Short: "Delete your account: every to-do, every file, then the user itself",
 		Long: `Delete your account for good. First the API deletes every to-do and every object of
-your folder (DELETE /v1/me, safe to repeat); only when that answered does the user pool
-delete the user (DeleteUser). Then the session is forgotten here. A failure on the way
+your folder (DELETE /v1/me, safe to repeat; a large account takes several calls, which
+are made here); only when that answered does the user pool delete the user (DeleteUser). Then the session is forgotten here. A failure on the way
 leaves you signed in: run the command again. --yes is required: nothing can be undone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -163,7 +165,7 @@ leaves you signed in: run the command again. --yes is required: nothing can be u
 			if err != nil {
 				return err
 			}
-			if err := client.Call(ctx, http.MethodDelete, []string{"v1", "me"}, nil, nil, nil); err != nil {
+			if err := a.deleteData(ctx, client); err != nil {
 				return fmt.Errorf("delete your data: %w (nothing else was deleted; run the command again)", err)
 			}
 			sess, err := k.Fresh(ctx)
@@ -189,6 +191,31 @@ leaves you signed in: run the command again. --yes is required: nothing can be u
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "yes, delete everything")
 	return cmd
+}
+
+// Account deletion: the API deletes a large account over several calls, answering 503
+// while more is left (todo-api's ACCOUNT_DELETE_BUDGET per call).
+const (
+	deleteDataCalls = 30
+	deleteDataPause = time.Second
+)
+
+// deleteData calls DELETE /v1/me until it answers 2xx, calling again after a pause
+// while it answers 503 (at most deleteDataCalls calls).
+func (a *app) deleteData(ctx context.Context, client *api.Client) error {
+	for call := 1; ; call++ {
+		err := client.Call(ctx, http.MethodDelete, []string{"v1", "me"}, nil, nil, nil)
+		var ae *api.Error
+		if err == nil || !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || call == deleteDataCalls {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "still deleting (%s); calling again\n", ae.Message)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(deleteDataPause):
+		}
+	}
 }
 
 // forget deletes the session file and the identity pool's cached credentials, which

@@ -78,19 +78,9 @@ type Deps struct {
 
 // Handler returns the gin engine serving the blog routes.
 func Handler(d Deps) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	r.ContextWithFallback = true
+	r := jsonapi.Engine(d.Log)
 	h := &handlers{d}
 	admin := []gin.HandlerFunc{jsonapi.Middleware(auth.Middleware(d.Auth)), h.admin}
-	r.Use(jsonapi.Route, jsonapi.Recover(d.Log))
-	r.NoRoute(func(c *gin.Context) {
-		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
-	})
-	r.NoMethod(func(c *gin.Context) {
-		h.fail(c, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
-	})
 	v1 := r.Group("/v1")
 	v1.GET("/posts", h.listPosts)
 	v1.GET("/posts/:slug", h.getPost)

@@ -55,6 +55,9 @@ const HeaderCache = "X-Cache"
 // Verifier checks a bearer token; *auth.Verifier is one.
 type Verifier interface {
 	Verify(ctx context.Context, token string) (auth.Identity, error)
+	// Trusts reports whether an identity verified earlier is still of the pool
+	// trusted now (locally the pool can change under a running gateway).
+	Trusts(id auth.Identity) bool
 }
 
 // Deps are what New needs besides the configuration.
@@ -378,7 +381,7 @@ func (g *Gateway) identify(r *http.Request) (auth.Identity, error) {
 		return auth.Identity{}, err
 	}
 	k := sha256.Sum256([]byte(token))
-	if id, ok := g.ids.GetIfPresent(k); ok && g.now().Before(id.Expiry) {
+	if id, ok := g.ids.GetIfPresent(k); ok && g.now().Before(id.Expiry) && g.verifier.Trusts(id) {
 		return id, nil
 	}
 	id, err := g.verifier.Verify(r.Context(), token)

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -36,23 +37,14 @@ type Deps struct {
 	// FilePages seals the nextToken of file listings (a purpose of its own, so a to-do
 	// token is no files token).
 	FilePages *pagetoken.Sealer
+	// DeleteBudget bounds one DELETE /v1/me (0: no bound): see deleteMe.
+	DeleteBudget time.Duration
 }
 
 // Handler returns the gin engine serving the to-do routes.
 func Handler(d Deps) http.Handler {
-	// gin's mode is process-wide; release mode only silences its route dump.
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	r.ContextWithFallback = true
+	r := jsonapi.Engine(d.Log)
 	h := &handlers{d}
-	r.Use(jsonapi.Route, jsonapi.Recover(d.Log))
-	r.NoRoute(func(c *gin.Context) {
-		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
-	})
-	r.NoMethod(func(c *gin.Context) {
-		h.fail(c, apperr.New(apperr.MethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
-	})
 	v1 := r.Group("/v1", jsonapi.Middleware(auth.Middleware(d.Auth)))
 	v1.GET("/todos", h.list)
 	v1.POST("/todos", h.create)
@@ -362,9 +354,11 @@ func validOffset(s string) bool {
 
 // deleteMe deletes the caller's data: it closes the account's to-do list first (from
 // then on lists are empty and writes are refused, for good), then deletes every
-// object in the caller's folder and every to-do, and answers 204 only when all of it
-// is gone. Any failure answers an error and leaves the rest for a retry, which starts
-// over and finishes the job: the call is idempotent. The client then deletes the
+// object in the caller's folder and every to-do, page by page, and answers 204 only
+// when all of it is gone. It spends at most DeleteBudget: a large account whose
+// deletion is not done by then gets 503 with Retry-After, and what was deleted stays
+// deleted; a retry (any failure too leaves the rest for one) starts over with what is
+// left and finishes the job: the call is idempotent. The client then deletes the
 // Cognito user; the gateway makes the caller's cached answers stale on the way back.
 func (h *handlers) deleteMe(c *gin.Context) {
 	ctx := c.Request.Context()
@@ -373,27 +367,41 @@ func (h *handlers) deleteMe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := svc.CloseAccount(ctx, sub); err != nil {
+	budget, cancel := ctx, context.CancelFunc(func() {})
+	if h.DeleteBudget > 0 {
+		budget, cancel = context.WithTimeout(ctx, h.DeleteBudget)
+	}
+	defer cancel()
+	objects, todos := 0, 0
+	fail := func(err error) {
+		if budget.Err() != nil && ctx.Err() == nil {
+			h.Log.InfoContext(ctx, "account deletion: budget spent, the client is asked to call again", "owner", sub,
+				"budget", h.DeleteBudget, "todos", todos, "objects", objects)
+			err = &apperr.Error{Code: apperr.Unavailable, RetryAfter: time.Second, Err: err,
+				Message: "the account's data is being deleted and there is more than one request may take: nothing is lost; send DELETE /v1/me again to finish"}
+		}
 		h.fail(c, err)
+	}
+	if err := svc.CloseAccount(budget, sub); err != nil {
+		fail(err)
 		return
 	}
-	objects := 0
 	if h.Files == nil {
 		h.Log.WarnContext(ctx, "account deletion: FILES_BUCKET is not set, so no folder is deleted", "owner", sub)
 	} else {
-		fs, err := h.Files.Get(ctx)
+		fs, err := h.Files.Get(budget)
 		if err != nil {
-			h.fail(c, apperr.Wrap(err, apperr.Unavailable, "the files service is starting or cannot reach AWS; retry shortly"))
+			fail(apperr.Wrap(err, apperr.Unavailable, "the files service is starting or cannot reach AWS; retry shortly"))
 			return
 		}
-		if objects, err = fs.Purge(ctx, sub); err != nil {
-			h.fail(c, err)
+		if objects, err = fs.Purge(budget, sub); err != nil {
+			fail(err)
 			return
 		}
 	}
-	todos, err := svc.Purge(ctx, sub)
+	todos, err := svc.Purge(budget, sub)
 	if err != nil {
-		h.fail(c, err)
+		fail(err)
 		return
 	}
 	h.Log.InfoContext(ctx, "account data deleted", "owner", sub, "todos", todos, "objects", objects)

@@ -34,6 +34,10 @@ type Config struct {
 	// DefaultPageSize and MaxPageSize bound `limit`.
 	DefaultPageSize int `env:"DEFAULT_PAGE_SIZE" envDefault:"50"`
 	MaxPageSize     int `env:"MAX_PAGE_SIZE" envDefault:"100"`
+	// AccountDeleteBudget bounds one DELETE /v1/me: when it is spent before every
+	// to-do and object is gone, the answer is 503 with Retry-After, and the next call
+	// carries on. It stays below the gateway's route timeout (8s).
+	AccountDeleteBudget time.Duration `env:"ACCOUNT_DELETE_BUDGET" envDefault:"5s"`
 	// Files configures the users' folders (the /v1/files routes).
 	Files FilesConfig
 }

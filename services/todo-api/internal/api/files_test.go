@@ -31,6 +31,9 @@ import (
 type memBucket struct {
 	objects map[string]int64
 	signed  []string
+	// slow is how many DeleteAll calls delete one object per page and then wait
+	// for their context to end, as a folder too large for one request's budget does.
+	slow int
 }
 
 func (b *memBucket) PresignUpload(_ context.Context, u files.Upload) (files.SignedUpload, error) {
@@ -56,8 +59,20 @@ func (b *memBucket) List(_ context.Context, prefix, startAfter string, limit int
 	return out, false, nil
 }
 
-func (b *memBucket) DeleteAll(_ context.Context, prefix string) (int, error) {
+func (b *memBucket) DeleteAll(ctx context.Context, prefix string) (int, error) {
 	n := 0
+	if b.slow > 0 {
+		b.slow--
+		for _, k := range slices.Sorted(maps.Keys(b.objects)) {
+			if strings.HasPrefix(k, prefix) {
+				delete(b.objects, k)
+				n++
+				break
+			}
+		}
+		<-ctx.Done()
+		return n, fmt.Errorf("delete objects under %s: %w", prefix, ctx.Err())
+	}
 	for k := range b.objects {
 		if strings.HasPrefix(k, prefix) {
 			delete(b.objects, k)
@@ -86,7 +101,8 @@ func newFilesEnv(t *testing.T, withFiles bool) (*env, *memBucket, *stubVendor) {
 	b := &memBucket{objects: map[string]int64{}}
 	vend := &stubVendor{}
 	filePages, _ := pagetoken.New(pagetoken.RandomKey(), "files.list", time.Hour)
-	d := Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(todotest.NewMemory())), Pages: pages, PageSize: 2, MaxPage: 100, FilePages: filePages}
+	d := Deps{Log: log, Auth: v, Service: awsconf.Ready(todo.NewService(todotest.NewMemory())), Pages: pages, PageSize: 2, MaxPage: 100, FilePages: filePages,
+		DeleteBudget: 500 * time.Millisecond}
 	if withFiles {
 		svc, err := files.NewService(files.Options{
 			Bucket: "files", Region: "eu-west-1", CredentialsTTL: 15 * time.Minute, URLTTL: time.Minute,
@@ -277,6 +293,41 @@ func TestFilesNotConfigured(t *testing.T) {
 	r := e.do(t, "POST", "/v1/files/credentials", e.pool.IDToken(t, "alice", nil), nil)
 	if r.status != 503 || r.errBody(t).Code != apperr.Unavailable {
 		t.Errorf("credentials without FILES_BUCKET: %d %s", r.status, r.body)
+	}
+}
+
+// TestDeleteMeOverBudget: a folder too large for one request's budget gets 503 with
+// Retry-After and a body saying to call again; what was deleted stays deleted, the
+// account is closed already, and the call that follows finishes the job (204).
+func TestDeleteMeOverBudget(t *testing.T) {
+	e, b, _ := newFilesEnv(t, true)
+	alice := e.pool.IDToken(t, "alice", nil)
+	if r := e.do(t, "POST", "/v1/todos", alice, map[string]any{"title": "x"}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	b.objects["users/alice/a.txt"], b.objects["users/alice/b.txt"], b.objects["users/alice/c.txt"], b.objects["users/bob/d.txt"] = 1, 2, 3, 4
+	b.slow = 1
+	r := e.do(t, "DELETE", "/v1/me", alice, nil)
+	if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(r.errBody(t).Message, "send DELETE /v1/me again") {
+		t.Fatalf("over budget: %d Retry-After %q %s; want 503, Retry-After and a message to call again", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if _, gone := b.objects["users/alice/a.txt"]; gone || len(b.objects) != 3 {
+		t.Errorf("after the first call: %v; want users/alice/a.txt deleted and the rest kept", b.objects)
+	}
+	if r := e.do(t, "POST", "/v1/todos", alice, map[string]any{"title": "meanwhile"}); r.status != 403 {
+		t.Errorf("create between the calls: %d, want 403 (the account is closed)", r.status)
+	}
+	if r := e.do(t, "DELETE", "/v1/me", alice, nil); r.status != 204 {
+		t.Fatalf("the retry: %d %s, want 204", r.status, r.body)
+	}
+	if diff := cmp.Diff(map[string]int64{"users/bob/d.txt": 4}, b.objects); diff != "" {
+		t.Errorf("objects after the retry (-want +got):\n%s", diff)
+	}
+	var page struct{ Items []todo.Todo }
+	r = e.do(t, "GET", "/v1/todos", alice, nil)
+	r.json(t, &page)
+	if len(page.Items) != 0 {
+		t.Errorf("alice's to-dos after the retry: %s", r.body)
 	}
 }
 

@@ -79,7 +79,8 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		return nil, err
 	}
 	go func() { _ = verifier.Prefetch(ctx) }()
-	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize, Files: filesSvc, FilePages: filePages}), nil
+	return Handler(Deps{Log: log, Auth: verifier, Service: svc, Pages: pages, PageSize: cfg.DefaultPageSize, MaxPage: cfg.MaxPageSize, Files: filesSvc, FilePages: filePages,
+		DeleteBudget: cfg.AccountDeleteBudget}), nil
 }
 
 // filesOptions turns the configuration into the files service's options.
