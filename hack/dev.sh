@@ -11,4 +11,5 @@ log "downloading Go modules"
 go mod download
 log "building the operator CLI"
 go build -o .dev/bin/sa ./cmd/sa
-exec .dev/bin/sa dev "$@"
+# --watch first: a --watch=false among the arguments comes later and wins.
+exec .dev/bin/sa dev --watch "$@"

@@ -194,6 +194,14 @@ every write of the posts and subscribers tables between the regions as DynamoDB 
 Tables do (moto has none). stack.json then lists regions[] (region, blogUrl, tables,
 buckets, queues, services).
 
+With --watch (make dev passes it; --watch=false turns it off) a saved .go file
+rebuilds, with one go build per package, only the services whose build graph holds its
+package (go list -deps, taken again when go.mod or go.sum change) and starts them
+again: a reload, not a restart (sa status counts it apart, no backoff). A build that
+fails leaves the running process serving and prints the compiler's error once. A
+change under web/blog or web/todo publishes the site or the app to its bucket again
+and starts its edge again, so the next browser reload gets the new files.
+
 Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. A
 service that dies once the stack is up is reported with its last lines and restarted
 after 1s, then 2s, 4s ... up to 30s (from 1s again after a minute of running); the
@@ -234,6 +242,7 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.StringSliceVar(&o.Regions, "regions", nil, "run MyBlog in each of these regions, the first being --region (e.g. us-east-1,eu-west-1), with a local Global Tables replicator")
 	f.BoolVar(&o.Fresh, "fresh", false, "start with an empty moto: move its saved state (<dir>/moto-state.pickle) aside to moto-state.pickle.old")
 	f.StringVar(&o.LogFormat, "log-format", devstack.LogText, "how the services' lines are shown: text (human-readable) or json (as written)")
+	f.BoolVar(&o.Watch, "watch", false, "rebuild and restart the services a saved .go file is part of, publish web/ again when it changes (make dev turns it on; --watch=false turns it off)")
 	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")
 	return cmd
 }

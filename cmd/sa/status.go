@@ -19,8 +19,9 @@ func newStatusCmd(stdout io.Writer) *cobra.Command {
 		Short: "List the running local stack's processes: URL, pid, restarts, readiness, last error",
 		Long: `List every process of the local stack that sa dev runs from <dir>: its URL, pid,
 how often sa dev restarted it, whether it answers ready now (GET /readyz trusting the
-stack's CA; moto's /moto-api/) and how it last died. With --json: a list of objects
-with name, url, pid, restarts, ready and lastError.`,
+stack's CA; moto's /moto-api/), when sa dev --watch last rebuilt and reloaded it (and
+how often), and how it last died. With --json: a list of objects with name, url, pid,
+restarts, ready, lastError, reloads and lastReload (RFC 3339, absent when never).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := stackDir(dir)
@@ -37,19 +38,23 @@ with name, url, pid, restarts, ready and lastError.`,
 				return enc.Encode(list)
 			}
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tURL\tPID\tRESTARTS\tREADY\tLAST ERROR")
+			fmt.Fprintln(w, "NAME\tURL\tPID\tRESTARTS\tREADY\tRELOADED\tLAST ERROR")
 			for _, p := range list {
 				ready := "no"
 				if p.Ready {
 					ready = "yes"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Name, p.URL, p.PID, p.Restarts, ready, p.LastError)
+				reloaded := "-"
+				if p.LastReload != "" {
+					reloaded = fmt.Sprintf("%s (%d)", p.LastReload, p.Reloads)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.URL, p.PID, p.Restarts, ready, reloaded, p.LastError)
 			}
 			return w.Flush()
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", ".dev", "the stack's directory, relative to the repository root")
-	f.BoolVar(&asJSON, "json", false, "print a JSON list of {name, url, pid, restarts, ready, lastError}")
+	f.BoolVar(&asJSON, "json", false, "print a JSON list of {name, url, pid, restarts, ready, lastError, reloads, lastReload}")
 	return cmd
 }

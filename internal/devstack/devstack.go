@@ -111,6 +111,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// ReadyTimeout bounds the wait for a service's /readyz (60s).
 	ReadyTimeout time.Duration
+	// Watch rebuilds and restarts the services a saved .go file is part of, and
+	// publishes web/ again when it changes (watch.go).
+	Watch bool
 }
 
 func (o Options) withDefaults() Options {
@@ -193,6 +196,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	s.mu.Lock()
 	s.running, s.st = true, st
 	s.mu.Unlock()
+	if o.Watch {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		if err := s.startWatch(wctx, st); err != nil {
+			return err
+		}
+	}
 	s.summary(st)
 	select {
 	case <-ctx.Done():
@@ -482,23 +492,35 @@ func (s *stackRun) start(name, bin string, args, env []string, dir string) (*chi
 
 // build compiles svc into <Dir>/bin/<name>.
 func (s *stackRun) build(ctx context.Context, svc Service) (string, error) {
+	out := s.binPath(svc.Name)
+	s.con.Printf("building %s (%s)", svc.Name, svc.Package)
+	if err := s.buildTo(ctx, svc, out); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// binPath is where the binary of the service name is built.
+func (s *stackRun) binPath(name string) string { return filepath.Join(s.o.Dir, "bin", name) }
+
+// buildTo compiles svc's package into out with ko.yaml's settings; a failure's error
+// holds the compiler's output.
+func (s *stackRun) buildTo(ctx context.Context, svc Service, out string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return "", fmt.Errorf("build %s: the go command is not on PATH", svc.Name)
+		return fmt.Errorf("build %s: the go command is not on PATH", svc.Name)
 	}
-	out := filepath.Join(s.o.Dir, "bin", svc.Name)
-	s.con.Printf("building %s (%s)", svc.Name, svc.Package)
 	env, flags, err := KoBuildSettings(s.o.SourceDir)
 	if err != nil {
-		return "", fmt.Errorf("build %s: %w", svc.Name, err)
+		return fmt.Errorf("build %s: %w", svc.Name, err)
 	}
 	cmd := exec.CommandContext(ctx, goBin, append(append([]string{"build"}, flags...), "-o", out, svc.Package)...)
 	cmd.Dir = s.o.SourceDir
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: go build %s: %w\n%s", svc.Name, svc.Package, err, indent(strings.TrimSpace(string(b))))
+		return fmt.Errorf("build %s: go build %s: %w\n%s", svc.Name, svc.Package, err, indent(strings.TrimSpace(string(b))))
 	}
-	return out, nil
+	return nil
 }
 
 // waitReady waits for GET <url>/readyz to answer 200.

@@ -30,6 +30,10 @@ type ProcessStatus struct {
 	Restarts  int    `json:"restarts"`
 	Ready     bool   `json:"ready"`
 	LastError string `json:"lastError"`
+	// Reloads is how often sa dev --watch rebuilt the process and started it again
+	// (not counted in Restarts), LastReload when last (RFC 3339; "" when never).
+	Reloads    int    `json:"reloads"`
+	LastReload string `json:"lastReload,omitempty"`
 }
 
 // writeStatusLocked writes StatusFile from the processes' records; s.mu is held.
@@ -42,7 +46,11 @@ func (s *stackRun) writeStatusLocked() {
 	}
 	list := make([]ProcessStatus, 0, len(s.status))
 	for name, sv := range s.status {
-		list = append(list, ProcessStatus{Name: name, URL: sv.url, PID: pids[name], Restarts: sv.restarts, LastError: sv.lastError})
+		p := ProcessStatus{Name: name, URL: sv.url, PID: pids[name], Restarts: sv.restarts, LastError: sv.lastError, Reloads: sv.reloads}
+		if !sv.lastReload.IsZero() {
+			p.LastReload = sv.lastReload.Format(time.RFC3339)
+		}
+		list = append(list, p)
 	}
 	slices.SortFunc(list, func(a, b ProcessStatus) int { return strings.Compare(a.Name, b.Name) })
 	b, err := json.MarshalIndent(list, "", "  ")

@@ -33,6 +33,10 @@ type supervised struct {
 	lastError string
 	backoff   time.Duration // before the next restart
 	started   time.Time
+	// Hot reload (watch.go): how often the process was rebuilt and started again, and
+	// when last.
+	reloads    int
+	lastReload time.Time
 }
 
 // onExit is called when a child has ended. A death during start-up, or moto's, stops
@@ -127,9 +131,10 @@ func (s *stackRun) restart(old *child, wait time.Duration) *child {
 		return nil
 	}
 	s.mu.Lock()
-	closing := s.closing
+	// A reload (watch.go) may have started the process again meanwhile.
+	gone := s.closing || !slices.Contains(s.children, old)
 	s.mu.Unlock()
-	if closing {
+	if gone {
 		return nil
 	}
 	sp := old.spec
@@ -144,19 +149,25 @@ func (s *stackRun) restart(old *child, wait time.Duration) *child {
 		return nil
 	}
 	sv.restarts++
-	s.children = slices.DeleteFunc(s.children, func(x *child) bool { return x == old })
 	s.con.Printf("restarted %s (pid %d, restart %d)", sp.name, c.PID(), sv.restarts)
+	s.replaceLocked(old, c)
+	return c
+}
+
+// replaceLocked puts c, old's process started again, in old's place among the
+// children, in stack.json and in the status file; s.mu is held.
+func (s *stackRun) replaceLocked(old, c *child) {
+	s.children = slices.DeleteFunc(s.children, func(x *child) bool { return x == old })
 	if s.st != nil && s.stackFile != "" {
-		if svc, ok := s.st.Services[sp.name]; ok {
+		if svc, ok := s.st.Services[c.name]; ok {
 			svc.PID = c.PID()
-			s.st.Services[sp.name] = svc
+			s.st.Services[c.name] = svc
 			if err := stack.Write(s.stackFile, s.st); err != nil {
 				s.con.Printf("could not update %s: %v", s.stackFile, err)
 			}
 		}
 	}
 	s.writeStatusLocked()
-	return c
 }
 
 // supervisedLocked returns the record of the process name, making it; s.mu is held.

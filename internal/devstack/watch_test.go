@@ -1,0 +1,202 @@
+package devstack
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/internal/porttest"
+)
+
+// watchMain is a service of the watch test's module: /readyz, and /word answering
+// greet.Word (when it imports greet) or "fixed".
+const watchMain = `package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	%s
+)
+
+func main() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/word", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, %s) })
+	srv := &http.Server{Addr: net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT")), Handler: mux}
+	go func() { fmt.Println(srv.ListenAndServeTLS(os.Getenv("TLS_CERT_FILE"), os.Getenv("TLS_KEY_FILE"))) }()
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	<-stop
+	_ = srv.Close()
+}
+`
+
+// watchModule writes a module of two services into a new directory: reader imports
+// package greet, other does not.
+func watchModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod":          "module example.com/watched\n\ngo 1.24\n",
+		"greet/greet.go":  "// Package greet holds the word.\npackage greet\n\n// Word is served.\nconst Word = \"hello\"\n",
+		"reader/main.go":  fmt.Sprintf(watchMain, `"example.com/watched/greet"`, "greet.Word"),
+		"other/main.go":   fmt.Sprintf(watchMain, "", `"fixed"`),
+		"other/README.md": "not Go: saving it reloads nothing\n",
+	}
+	for name, body := range files {
+		writeFile(t, filepath.Join(dir, name), body)
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func watchedService(name string, port int) Service {
+	return Service{Name: name, Package: "./" + name, Port: func(Options) int { return port }, API: name == "reader"}
+}
+
+// A saved .go file rebuilds and restarts only the services built from its package, a
+// reload is no restart, a build that fails leaves the old process serving and shows
+// the compiler's error once, and a new package directory is watched.
+func TestWatchReloadsWhatASaveChanges(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	src := watchModule(t)
+	dir := t.TempDir()
+	readerPort, otherPort := porttest.Free(t), porttest.Free(t)
+	r := startStack(t, Options{
+		Dir: dir, SourceDir: src, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
+		Services: []Service{watchedService("reader", readerPort), watchedService("other", otherPort)}, Watch: true,
+	})
+	r.waitFor("line saying what is watched", func() bool { return strings.Contains(r.out.String(), "watching ") })
+	client, err := httpsClient(r.stack.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	word := func(port int) string {
+		resp, err := client.Get(fmt.Sprintf("https://localhost:%d/word", port))
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitWord := func(want string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		deadline := start.Add(60 * time.Second)
+		for {
+			if got := word(readerPort); got == want {
+				return time.Since(start)
+			} else if time.Now().After(deadline) {
+				t.Fatalf("reader still answers %q, not %q, 60s after the save\noutput:\n%s", got, want, r.out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	status := func() map[string]ProcessStatus {
+		t.Helper()
+		list, err := Status(t.Context(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]ProcessStatus{}
+		for _, p := range list {
+			m[p.Name] = p
+		}
+		return m
+	}
+	if got := word(readerPort); got != "hello" {
+		t.Fatalf("reader answers %q before any change, want hello", got)
+	}
+	before := status()
+	greet := filepath.Join(src, "greet", "greet.go")
+
+	// A burst of saves (an editor, a formatter) is one rebuild.
+	for _, w := range []string{"hel", "hell", "bonjour"} {
+		writeFile(t, greet, "package greet\n\nconst Word = \""+w+"\"\n")
+		time.Sleep(30 * time.Millisecond)
+	}
+	took := waitWord("bonjour")
+	t.Logf("figure: saved to serving the new word in %s (the poll began at the last of three saves)", took.Round(10*time.Millisecond))
+	r.waitFor("the status to record the reload", func() bool { return status()["reader"].Reloads == 1 })
+	after := status()
+	if got := after["reader"]; got.PID == before["reader"].PID || got.Restarts != 0 || got.LastReload == "" || !got.Ready {
+		t.Errorf("reader after the reload: %+v; want a new pid, 0 restarts, lastReload set, ready (before: %+v)", got, before["reader"])
+	}
+	if got := after["other"]; got.PID != before["other"].PID || got.Reloads != 0 {
+		t.Errorf("other was reloaded though it does not import greet: %+v (before: %+v)", got, before["other"])
+	}
+	if n := strings.Count(r.out.String(), "rebuilding reader"); n != 1 {
+		t.Errorf("three quick saves made %d rebuilds, want 1:\n%s", n, r.out)
+	}
+
+	// A file that does not build leaves the last good process serving.
+	broken := "package greet\n\nconst Word = \"au revoir\n"
+	writeFile(t, greet, broken)
+	r.waitFor("the compiler's error", func() bool {
+		return strings.Contains(r.out.String(), "./reader does not build; reader keeps running the last build that did")
+	})
+	if !strings.Contains(r.out.String(), "greet/greet.go:3") {
+		t.Errorf("the output lacks the compiler's message with the file and line:\n%s", r.out)
+	}
+	writeFile(t, greet, broken)
+	r.waitFor("the second failed build", func() bool { return strings.Contains(r.out.String(), "still does not build") })
+	if got := word(readerPort); got != "bonjour" {
+		t.Errorf("reader answers %q while its new build fails, want the last good build's bonjour", got)
+	}
+	if n := strings.Count(r.out.String(), "newline in string"); n != 1 {
+		t.Errorf("the compiler's error was shown %d times, want once:\n%s", n, r.out)
+	}
+	if got := status()["reader"]; got.PID != after["reader"].PID {
+		t.Errorf("a failed build replaced reader's process: %+v", got)
+	}
+
+	// A new package in a new directory is watched once something imports it.
+	writeFile(t, filepath.Join(src, "greet", "lang", "lang.go"), "package lang\n\nconst Word = \"hallo\"\n")
+	writeFile(t, greet, "package greet\n\nimport \"example.com/watched/greet/lang\"\n\nconst Word = lang.Word\n")
+	waitWord("hallo")
+	writeFile(t, filepath.Join(src, "greet", "lang", "lang.go"), "package lang\n\nconst Word = \"hej\"\n")
+	waitWord("hej")
+
+	// Files that are not Go source reload nothing.
+	reloads := status()["reader"].Reloads
+	writeFile(t, filepath.Join(src, "other", "README.md"), "still not Go\n")
+	writeFile(t, filepath.Join(src, "greet", "greet_test.go"), "package greet\n")
+	time.Sleep(time.Second)
+	if got := status(); got["reader"].Reloads != reloads || got["other"].PID != before["other"].PID {
+		t.Errorf("a README or a _test.go file reloaded a service: %+v", got)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls ok for up to 60s.
+func (r *running) waitFor(what string, ok func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no %s within 60s\noutput:\n%s", what, r.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
