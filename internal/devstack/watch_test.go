@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -198,5 +199,118 @@ func (r *running) waitFor(what string, ok func() bool) {
 			r.t.Fatalf("no %s within 60s\noutput:\n%s", what, r.out)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// copyRepo copies the repository's tracked files into a new directory, for a test
+// that edits them; the module cache and (as ko.yaml builds with -trimpath) the build
+// cache are shared with the repository.
+func copyRepo(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	if err != nil {
+		t.Fatalf("list the repository's files (git ls-files): %v", err)
+	}
+	dst := t.TempDir()
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, name)
+		fi, err := os.Lstat(src)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the work tree, or a link (hack/events)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyFile(src, filepath.Join(dst, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// replaceIn replaces old by new in the file at path, which must hold old.
+func replaceIn(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), old) {
+		t.Fatalf("%s does not hold %q", path, old)
+	}
+	writeFile(t, path, strings.Replace(string(b), old, new, 1))
+}
+
+// On a copy of the repository running blog-api behind the blog edge: a saved page of
+// web/blog is what the edge serves at the next request, though it had the old page in
+// its cache, and a saved handler of blog-api is served by a new blog-api while the
+// edge keeps its process.
+func TestWatchReloadsTheBlog(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	src := copyRepo(t)
+	dir := t.TempDir()
+	var svcs []Service
+	for _, svc := range Services() {
+		if svc.Name == "blog-api" || svc.Name == "edge" {
+			svcs = append(svcs, svc)
+		}
+	}
+	r := startStack(t, Options{
+		Dir: dir, SourceDir: src, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
+		EdgePort: porttest.Free(t), PortBase: porttest.Block(t, 16), Services: svcs, Watch: true,
+	})
+	r.waitFor("line saying what is watched", func() bool { return strings.Contains(r.out.String(), "watching ") })
+	client, err := httpsClient(r.stack.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) string {
+		resp, err := client.Get(r.stack.BlogURL + path)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	pids := func() map[string]int {
+		list, err := Status(t.Context(), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int{}
+		for _, p := range list {
+			m[p.Name] = p.PID
+		}
+		return m
+	}
+	if page := get("/"); !strings.Contains(page, "<h1>Recent posts</h1>") {
+		t.Fatalf("the edge serves at / (now in its cache):\n%s", page)
+	}
+	before := pids()
+
+	replaceIn(t, filepath.Join(src, "web", "blog", "index.html"), "<h1>Recent posts</h1>", "<h1>Latest posts</h1>")
+	saved := time.Now()
+	r.waitFor("new page at the edge", func() bool { return strings.Contains(get("/"), "<h1>Latest posts</h1>") })
+	t.Logf("figure: a saved page of web/blog served by the edge %s after the save", time.Since(saved).Round(10*time.Millisecond))
+	afterPage := pids()
+	if afterPage["blog-api"] != before["blog-api"] {
+		t.Errorf("a page of web/blog restarted blog-api: pids %v, before %v", afterPage, before)
+	}
+
+	replaceIn(t, filepath.Join(src, "services", "blog-api", "internal", "api", "api.go"), `"no route for %s %s"`, `"no blog route for %s %s"`)
+	saved = time.Now()
+	r.waitFor("blog-api's new answer", func() bool { return strings.Contains(get("/v1/nowhere"), "no blog route for GET /v1/nowhere") })
+	t.Logf("figure: a saved handler of blog-api served through the edge %s after the save", time.Since(saved).Round(10*time.Millisecond))
+	after := pids()
+	if after["edge"] != afterPage["edge"] || after["blog-api"] == afterPage["blog-api"] {
+		t.Errorf("after blog-api's handler changed: pids %v, before %v; want a new blog-api and the same edge", after, afterPage)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
 	}
 }
