@@ -23,6 +23,7 @@ export SA_INTEGRATION=1
 # benchmark name and -benchtime: the wrk-driven ones run wrk for seconds per iteration.
 benches=(
   "BenchmarkStartup 20x"
+  "BenchmarkSaveToServing 5x"
   "BenchmarkGatewayCacheHit 1x"
   "BenchmarkGatewayVersusNginx 1x"
   "BenchmarkGatewayReplicas 1x"

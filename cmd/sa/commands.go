@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/spf13/cobra"
@@ -202,6 +203,15 @@ fails leaves the running process serving and prints the compiler's error once. A
 change under web/blog or web/todo publishes the site or the app to its bucket again
 and starts its edge again, so the next browser reload gets the new files.
 
+With --scale-to-zero the services whose Knative Service in config/ has min-scale 0
+(todo-api, blog-api, welcome-mailer, thumbnailer) scale to zero as in Knative: sa dev
+keeps each one's port open itself (an activator; the service listens on an inner
+port), stops the service after --idle (60s) without a request, and starts it on the
+next request, which it holds, with any that come meanwhile, until the service answers
+/readyz; a start that fails answers 503 with Retry-After. The gateway (min-scale 1),
+the sources (they poll), the edges (CloudFront) and moto stay up. sa status shows each
+cold start's time. Only the first region's services scale.
+
 Ctrl-C (or SIGTERM) stops every process it started and removes stack.json. A
 service that dies once the stack is up is reported with its last lines and restarted
 after 1s, then 2s, 4s ... up to 30s (from 1s again after a minute of running); the
@@ -243,6 +253,8 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.BoolVar(&o.Fresh, "fresh", false, "start with an empty moto: move its saved state (<dir>/moto-state.pickle) aside to moto-state.pickle.old")
 	f.StringVar(&o.LogFormat, "log-format", devstack.LogText, "how the services' lines are shown: text (human-readable) or json (as written)")
 	f.BoolVar(&o.Watch, "watch", false, "rebuild and restart the services a saved .go file is part of, publish web/ again when it changes (make dev turns it on; --watch=false turns it off)")
+	f.BoolVar(&o.ScaleToZero, "scale-to-zero", false, "stop each service whose Knative Service in config/ has min-scale 0 after --idle without a request, start it on the next (held until ready)")
+	f.DurationVar(&o.Idle, "idle", 60*time.Second, "with --scale-to-zero: how long a service runs without a request before it is stopped")
 	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")
 	return cmd
 }

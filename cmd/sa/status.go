@@ -20,8 +20,11 @@ func newStatusCmd(stdout io.Writer) *cobra.Command {
 		Long: `List every process of the local stack that sa dev runs from <dir>: its URL, pid,
 how often sa dev restarted it, whether it answers ready now (GET /readyz trusting the
 stack's CA; moto's /moto-api/), when sa dev --watch last rebuilt and reloaded it (and
-how often), and how it last died. With --json: a list of objects with name, url, pid,
-restarts, ready, lastError, reloads and lastReload (RFC 3339, absent when never).`,
+how often), the last cold start's time of a service sa dev --scale-to-zero starts on
+a request (and how many there were), and how it last died. With --json: a list of
+objects with name, url, pid, restarts, ready, lastError, reloads, lastReload (RFC
+3339, absent when never), and for the services that scale to zero scalesToZero,
+coldStarts and coldStartMs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := stackDir(dir)
@@ -38,23 +41,30 @@ restarts, ready, lastError, reloads and lastReload (RFC 3339, absent when never)
 				return enc.Encode(list)
 			}
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tURL\tPID\tRESTARTS\tREADY\tRELOADED\tLAST ERROR")
+			fmt.Fprintln(w, "NAME\tURL\tPID\tRESTARTS\tREADY\tRELOADED\tCOLD START\tLAST ERROR")
 			for _, p := range list {
 				ready := "no"
-				if p.Ready {
+				switch {
+				case p.Ready:
 					ready = "yes"
+				case p.ScalesToZero && p.PID == 0:
+					ready = "scaled to zero"
+				}
+				cold := "-"
+				if p.ColdStarts > 0 {
+					cold = fmt.Sprintf("%dms (%d)", p.ColdStartMs, p.ColdStarts)
 				}
 				reloaded := "-"
 				if p.LastReload != "" {
 					reloaded = fmt.Sprintf("%s (%d)", p.LastReload, p.Reloads)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Name, p.URL, p.PID, p.Restarts, ready, reloaded, p.LastError)
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.URL, p.PID, p.Restarts, ready, reloaded, cold, p.LastError)
 			}
 			return w.Flush()
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", ".dev", "the stack's directory, relative to the repository root")
-	f.BoolVar(&asJSON, "json", false, "print a JSON list of {name, url, pid, restarts, ready, lastError, reloads, lastReload}")
+	f.BoolVar(&asJSON, "json", false, "print a JSON list of {name, url, pid, restarts, ready, lastError, reloads, lastReload, scalesToZero, coldStarts, coldStartMs}")
 	return cmd
 }

@@ -114,6 +114,12 @@ type Options struct {
 	// Watch rebuilds and restarts the services a saved .go file is part of, and
 	// publishes web/ again when it changes (watch.go).
 	Watch bool
+	// ScaleToZero stops each service whose Knative Service has min-scale 0 after Idle
+	// without a request and starts it on the next (scaletozero.go).
+	ScaleToZero bool
+	// Idle is how long a service that scales to zero runs without a request (60s, as
+	// the manifests' scale-to-zero-pod-retention-period).
+	Idle time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -162,6 +168,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
+	}
+	if o.Idle == 0 {
+		o.Idle = 60 * time.Second
 	}
 	return o
 }
@@ -231,6 +240,7 @@ type stackRun struct {
 	replicator     *globaltable.Replicator
 	stopReplicator context.CancelFunc
 	balancer       *http.Server // in front of the gateway's replicas, when there are several
+	activators     []*activator // in front of the services that scale to zero
 
 	// Supervision (supervise.go): running is set once the stack is up, from when a dying
 	// service is restarted; closing once shutdown began, when closed is closed too.
@@ -340,6 +350,10 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err := s.deployApp(ctx, st); err != nil {
 		return nil, err
 	}
+	scales, err := s.scaledServices()
+	if err != nil {
+		return nil, err
+	}
 	for _, svc := range o.Services {
 		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
 			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res, PoolFile: s.poolFile()}
@@ -351,11 +365,21 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			st.Services[svc.Name], st.GatewayReplicas, st.APIURL = balancer, reps, balancer.URL
 			continue
 		}
-		env := append(s.inheritedEnv(), CommonEnv(in)...)
-		if svc.Env != nil {
-			env = append(env, svc.Env(in)...)
+		envAt := func(port int) []string {
+			in := in
+			in.Port = port
+			env := append(s.inheritedEnv(), CommonEnv(in)...)
+			if svc.Env != nil {
+				env = append(env, svc.Env(in)...)
+			}
+			return env
 		}
-		c, err := s.start(svc.Name, bins[svc.Name], nil, env, o.SourceDir)
+		var c *child
+		if scales[svc.Name] {
+			c, err = s.startScaled(svc.Name, bins[svc.Name], in.Port, envAt, certs)
+		} else {
+			c, err = s.start(svc.Name, bins[svc.Name], nil, envAt(in.Port), o.SourceDir)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -540,6 +564,7 @@ func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url
 // removes stack.json if this run wrote it.
 func (s *stackRun) shutdown() {
 	s.stopBalancer()
+	s.stopActivators()
 	s.mu.Lock()
 	if !s.closing {
 		s.closing = true

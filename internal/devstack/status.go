@@ -34,6 +34,13 @@ type ProcessStatus struct {
 	// (not counted in Restarts), LastReload when last (RFC 3339; "" when never).
 	Reloads    int    `json:"reloads"`
 	LastReload string `json:"lastReload,omitempty"`
+	// ScalesToZero is set for a process sa dev --scale-to-zero stops when idle and
+	// starts on a request (PID 0 while it is stopped); ColdStarts is how often a
+	// request started it, ColdStartMs how long the last start took, from starting the
+	// process to its first 200 on /readyz.
+	ScalesToZero bool  `json:"scalesToZero,omitempty"`
+	ColdStarts   int   `json:"coldStarts,omitempty"`
+	ColdStartMs  int64 `json:"coldStartMs,omitempty"`
 }
 
 // writeStatusLocked writes StatusFile from the processes' records; s.mu is held.
@@ -46,7 +53,8 @@ func (s *stackRun) writeStatusLocked() {
 	}
 	list := make([]ProcessStatus, 0, len(s.status))
 	for name, sv := range s.status {
-		p := ProcessStatus{Name: name, URL: sv.url, PID: pids[name], Restarts: sv.restarts, LastError: sv.lastError, Reloads: sv.reloads}
+		p := ProcessStatus{Name: name, URL: sv.url, PID: pids[name], Restarts: sv.restarts, LastError: sv.lastError, Reloads: sv.reloads,
+			ScalesToZero: sv.scales, ColdStarts: sv.coldStarts, ColdStartMs: sv.lastColdStart.Milliseconds()}
 		if !sv.lastReload.IsZero() {
 			p.LastReload = sv.lastReload.Format(time.RFC3339)
 		}

@@ -37,6 +37,11 @@ type supervised struct {
 	// when last.
 	reloads    int
 	lastReload time.Time
+	// Scale to zero (scaletozero.go): whether an activator fronts the process, how
+	// often a request started it, and how long the last start took.
+	scales        bool
+	coldStarts    int
+	lastColdStart time.Duration
 }
 
 // onExit is called when a child has ended. A death during start-up, or moto's, stops

@@ -411,7 +411,9 @@ func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, saved
 	s.mu.Lock()
 	var olds []*child
 	for _, c := range s.children {
-		if c != s.startedMoto && pick(c) {
+		// A process stopped on purpose (scaled to zero) starts from the new binary on
+		// its next request.
+		if c != s.startedMoto && pick(c) && !(c.exited() && c.expected()) {
 			olds = append(olds, c)
 		}
 	}
