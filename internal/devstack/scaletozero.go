@@ -249,8 +249,7 @@ func (a *activator) coldStart(done chan struct{}) {
 		if old == nil {
 			return errors.New("it was never started")
 		}
-		sp := old.spec
-		c, err := s.start(sp.name, sp.bin, sp.args, sp.env, sp.dir)
+		c, err := s.respawn(old)
 		if err != nil {
 			return err
 		}

@@ -60,18 +60,7 @@ func TestScaleToZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.Timeout = time.Minute
-	status := func() map[string]ProcessStatus {
-		t.Helper()
-		list, err := Status(t.Context(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]ProcessStatus{}
-		for _, p := range list {
-			m[p.Name] = p
-		}
-		return m
-	}
+	status := func() map[string]ProcessStatus { return statusByName(t, dir) }
 	first := status()
 	if !first["reader"].ScalesToZero || first["other"].ScalesToZero {
 		t.Errorf("status: %+v; want reader (min-scale 0) to scale to zero and other (min-scale 1) not", first)

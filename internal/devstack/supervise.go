@@ -142,21 +142,33 @@ func (s *stackRun) restart(old *child, wait time.Duration) *child {
 	if gone {
 		return nil
 	}
-	sp := old.spec
-	c, err := s.start(sp.name, sp.bin, sp.args, sp.env, sp.dir)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sv := s.supervisedLocked(sp.name)
+	c, err := s.respawn(old)
 	if err != nil {
-		sv.lastError = err.Error()
-		s.con.Printf("!!! could not restart %s: %v", sp.name, err)
-		s.writeStatusLocked()
+		s.con.Printf("!!! could not restart %s: %v", old.name, err)
 		return nil
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := old.spec
+	sv := s.supervisedLocked(sp.name)
 	sv.restarts++
 	s.con.Printf("restarted %s (pid %d, restart %d)", sp.name, c.PID(), sv.restarts)
 	s.replaceLocked(old, c)
 	return c
+}
+
+// respawn starts old's process again as it was started (its binary may be new); a
+// failure is recorded as the process's last error.
+func (s *stackRun) respawn(old *child) (*child, error) {
+	sp := old.spec
+	c, err := s.start(sp.name, sp.bin, sp.args, sp.env, sp.dir)
+	if err != nil {
+		s.mu.Lock()
+		s.supervisedLocked(sp.name).lastError = err.Error()
+		s.writeStatusLocked()
+		s.mu.Unlock()
+	}
+	return c, err
 }
 
 // replaceLocked puts c, old's process started again, in old's place among the

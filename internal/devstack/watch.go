@@ -449,16 +449,13 @@ func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, saved
 // its process again from its binary, which may have been rebuilt.
 func (s *stackRun) reload(old *child) (*child, error) {
 	old.stop(s.o.StopTimeout)
-	sp := old.spec
-	c, err := s.start(sp.name, sp.bin, sp.args, sp.env, sp.dir)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sv := s.supervisedLocked(sp.name)
+	c, err := s.respawn(old)
 	if err != nil {
-		sv.lastError = err.Error()
-		s.writeStatusLocked()
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv := s.supervisedLocked(c.name)
 	sv.reloads++
 	sv.lastReload = time.Now()
 	s.replaceLocked(old, c)

@@ -112,18 +112,7 @@ func TestWatchReloadsWhatASaveChanges(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	status := func() map[string]ProcessStatus {
-		t.Helper()
-		list, err := Status(t.Context(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]ProcessStatus{}
-		for _, p := range list {
-			m[p.Name] = p
-		}
-		return m
-	}
+	status := func() map[string]ProcessStatus { return statusByName(t, dir) }
 	if got := word(readerPort); got != "hello" {
 		t.Fatalf("reader answers %q before any change, want hello", got)
 	}
@@ -313,4 +302,18 @@ func TestWatchReloadsTheBlog(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// statusByName is Status of the stack in dir, by process name.
+func statusByName(t *testing.T, dir string) map[string]ProcessStatus {
+	t.Helper()
+	list, err := Status(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]ProcessStatus{}
+	for _, p := range list {
+		m[p.Name] = p
+	}
+	return m
 }
