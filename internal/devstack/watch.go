@@ -183,7 +183,7 @@ func (w *watcher) relevant(path string) bool {
 
 // loop gathers the changes of a burst and applies them, until ctx ends.
 func (w *watcher) loop(ctx context.Context) {
-	defer w.fsw.Close()
+	defer func() { _ = w.fsw.Close() }() // nothing is lost: the watch ends with the stack
 	pending := map[string]bool{}
 	var first time.Time
 	timer := time.NewTimer(time.Hour)
