@@ -317,3 +317,40 @@ func statusByName(t *testing.T, dir string) map[string]ProcessStatus {
 	}
 	return m
 }
+
+// What the watcher acts on: Go source that is not a test, the module files at the
+// root, files under web/ but not an editor's scratch files; never the stack's own
+// directory, hidden directories or node_modules.
+func TestWatchRelevantPaths(t *testing.T) {
+	root := filepath.FromSlash("/src")
+	w := &watcher{root: root, s: &stackRun{o: Options{Dir: filepath.FromSlash("/src/.dev")}}}
+	for path, want := range map[string]bool{
+		"services/blog-api/main.go":       true,
+		"services/blog-api/main_test.go":  false,
+		"go.mod":                          true,
+		"go.sum":                          true,
+		"test/cluster/go.mod":             false,
+		"web/blog/index.html":             true,
+		"web/blog/.index.html.swp":        false,
+		"web/blog/index.html~":            false,
+		"README.md":                       false,
+		"services/blog-api/README.md":     false,
+		"internal/devstack/testdata/x.go": true,
+	} {
+		if got := w.relevant(filepath.Join(root, filepath.FromSlash(path))); got != want {
+			t.Errorf("relevant(%s) = %v, want %v", path, got, want)
+		}
+	}
+	for path, want := range map[string]bool{
+		"":                      false,
+		".git":                  true,
+		".dev":                  true,
+		"web/todo/node_modules": true,
+		"services":              false,
+		"internal/devstack":     false,
+	} {
+		if got := w.skipDir(filepath.Join(root, filepath.FromSlash(path))); got != want {
+			t.Errorf("skipDir(%q) = %v, want %v", path, got, want)
+		}
+	}
+}
