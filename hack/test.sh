@@ -38,8 +38,10 @@ export SA_INTEGRATION=1
 log "building the services as ko.yaml builds them"
 CGO_ENABLED=0 go build -trimpath -tags=nodynamic ./services/...
 
+# The end-to-end package starts a dozen whole stacks one after another: about 15 min
+# on a quiet 2-core machine, so its timeout is twice that.
 log "go test"
-go test -count=1 -timeout 20m "$@" ./...
+go test -count=1 -timeout 40m "$@" ./...
 # The cluster tier's own module: its unit tests (the cluster tests skip outside
 # hack/test-cluster.sh).
 (cd test/cluster && go test -count=1 "$@" ./...)
