@@ -24,6 +24,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )
 
 // Fail writes err as the error envelope, logs what the client does not see (internal
@@ -101,6 +102,15 @@ func Recover(log *slog.Logger) gin.HandlerFunc {
 			}
 		}()
 		c.Next()
+	}
+}
+
+// RouteSpan names the request's server span after the gin route that matched
+// ("GET /v1/todos/:id", http.route set; telemetry.Route), so traces group requests by
+// route rather than by path.
+func RouteSpan() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		telemetry.Route(c.Request, c.FullPath())
 	}
 }
 

@@ -46,7 +46,7 @@ func Handler(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	h := &handlers{d}
-	r.Use(jsonapi.Route, jsonapi.Recover(d.Log))
+	r.Use(jsonapi.Route, jsonapi.Recover(d.Log), jsonapi.RouteSpan())
 	r.NoRoute(func(c *gin.Context) {
 		h.fail(c, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 	})
