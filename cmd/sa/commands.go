@@ -42,7 +42,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout), newTraceCmd(stdout))
 	return root
 }
 

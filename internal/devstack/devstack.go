@@ -220,6 +220,8 @@ type stackRun struct {
 	replicator     *globaltable.Replicator
 	stopReplicator context.CancelFunc
 	balancer       *http.Server // in front of the gateway's replicas, when there are several
+	traces         *http.Server // the trace receiver (traces.go)
+	tracesURL      string       // its OTLP endpoint, which every service is given
 
 	// Supervision (supervise.go): running is set once the stack is up, from when a dying
 	// service is restarted; closing once shutdown began, when closed is closed too.
@@ -301,6 +303,9 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.tracesURL, err = s.startTraces(); err != nil {
+		return nil, err
+	}
 	bins := make(map[string]string, len(o.Services))
 	for _, svc := range o.Services {
 		if bins[svc.Name], err = s.build(ctx, svc); err != nil {
@@ -331,7 +336,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	}
 	for _, svc := range o.Services {
 		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
-			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res}
+			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res, TracesEndpoint: s.tracesURL}
 		if svc.API && o.GatewayReplicas > 1 {
 			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
 			if err != nil {
@@ -537,6 +542,7 @@ func (s *stackRun) shutdown() {
 		s.con.Printf("stopped the replicator")
 	}
 	s.stopCognito()
+	s.stopTraces() // after the services, whose last spans it takes
 	if moto != nil && !moto.exited() {
 		s.stop(moto)
 		if s.persistent {

@@ -58,6 +58,9 @@ type Inputs struct {
 	OriginURLs string
 	// Resources are the provisioned AWS resources.
 	Resources stack.Resources
+	// TracesEndpoint is the OTLP/HTTP endpoint of sa dev's trace receiver (traces.go);
+	// empty leaves tracing off.
+	TracesEndpoint string
 }
 
 // Services is the local stack's service table. A new service is one more entry.
@@ -272,8 +275,9 @@ func TodoAPIEnv(in Inputs) []string {
 // no load balancer needs time to notice a draining service. METRICS_PORT is 0 (no
 // /metrics) because the port block has no room for one per service; the gateways set
 // their own.
+// With a trace receiver (TracesEndpoint) every service exports its spans to it.
 func CommonEnv(in Inputs) []string {
-	return []string{
+	return append([]string{
 		"PORT=" + strconv.Itoa(in.Port),
 		"HOST=127.0.0.1",
 		"TLS_CERT_FILE=" + in.TLS.Cert,
@@ -284,8 +288,7 @@ func CommonEnv(in Inputs) []string {
 		"AWS_SECRET_ACCESS_KEY=test",
 		"DRAIN_DELAY=0s",
 		"METRICS_PORT=0", // a service's Env may set its own: the last entry wins
-
-	}
+	}, tracesEnv(in.TracesEndpoint)...)
 }
 
 // ThumbnailerPort and S3SourcePort are the loopback ports of the photo event flow. The
