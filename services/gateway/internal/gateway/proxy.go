@@ -145,7 +145,7 @@ func (g *Gateway) relay(x *exchange, resp *http.Response, label string, head []b
 	h := x.w.Header()
 	own := g.table.ResponseHeaders
 	for k, v := range resp.Header {
-		if _, set := own[k]; set || k == "X-Request-Id" {
+		if _, set := own[k]; set || k == "X-Request-Id" || k == telemetry.TraceIDHeader {
 			continue // the gateway's own value stays
 		}
 		h[k] = v
