@@ -20,7 +20,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
+	// otelaws, as issue 16 names it; its module is marked deprecated upstream as of
+	// v0.72.0 in favour of the SDK's own tracing hook (aws.Config.TracerProvider with
+	// smithy-go's smithyoteltracing adapter), the move to make next.
+	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws" //nolint:staticcheck // see above
 
 	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )

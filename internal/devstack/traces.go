@@ -121,7 +121,7 @@ func (t *traceReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad gzip body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		body = zr
 	}
 	b, err := io.ReadAll(io.LimitReader(body, traceBodyMax+1))
@@ -271,6 +271,17 @@ func ReadTrace(dir, traceID string) ([]Span, error) {
 		return true
 	})
 	slices.SortStableFunc(out, func(a, b Span) int { return a.Start.Compare(b.Start) })
+	return out, err
+}
+
+// AllSpans returns every span collected under the stack directory dir, in the order
+// they were written.
+func AllSpans(dir string) ([]Span, error) {
+	var out []Span
+	err := eachSpan(dir, func(s Span) bool {
+		out = append(out, s)
+		return true
+	})
 	return out, err
 }
 

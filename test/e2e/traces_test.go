@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +23,9 @@ import (
 // child of the one before; the cache hit that follows answers its own trace id too. A
 // subscriber's confirmation and welcome emails are each one trace from the DynamoDB
 // stream: dynamodb-source's span for the record, welcome-mailer's span for the event
-// (the CloudEvents traceparent extension) and its SES SendEmail call. sa trace prints
-// the waterfall.
+// (the CloudEvents traceparent extension) and its SES SendEmail call. An uploaded
+// photo is one trace from s3-source's span for the notification through thumbnailer's
+// span for the event to its S3 PutObject. sa trace prints the waterfall.
 func TestTraces(t *testing.T) {
 	s := startStack(t)
 	client := eventsClient(t, s)
@@ -123,12 +120,32 @@ func TestTraces(t *testing.T) {
 		t.Fatalf("%d traces from the stream to SES about %s, want 2 (confirmation, welcome): %v\nthe spans of the flow:\n%s", len(chains), ada, chains, dump(events))
 	}
 
+	// A photo: S3 -> s3-source -> thumbnailer -> S3, one trace.
+	p := uploadPhoto(t, client, s.stack.Services["blog-api"].URL, adminToken(t, s.stack), "image/jpeg", "trace.jpg", testJPEG(t, 640, 480))
+	if got := waitPhoto(t, client, s.stack.Services["blog-api"].URL, p.ID, 30*time.Second); got.Status != "ready" {
+		t.Fatalf("photo %s: %s (%s), want ready", p.ID, got.Status, got.Reason)
+	}
+	var photoTrace string
+	for deadline := time.Now().Add(30 * time.Second); photoTrace == "" && time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		photoTrace = s3ToS3(readAllSpans(t, s.dir), p.ID)
+	}
+	if photoTrace == "" {
+		var events []devstack.Span
+		for _, x := range readAllSpans(t, s.dir) {
+			if x.Service == "thumbnailer" || x.Service == "s3-source" {
+				events = append(events, x)
+			}
+		}
+		t.Errorf("no trace from s3-source's span for photo %s through thumbnailer's consumer span to its S3 call:\n%s", p.ID, dump(events))
+	}
+
 	// sa trace prints the to-do read's waterfall.
 	sa := buildTool(t, t.TempDir(), "./cmd/sa")
 	out, err := exec.Command(sa, "trace", "--dir", s.dir, missID).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sa trace: %v\n%s", err, out)
 	}
+	t.Logf("sa trace %s:\n%s", missID, out)
 	for _, want := range []string{"trace " + missID, "gateway", "todo-api", "GET /v1/todos (server)", dynamo.Name + " (client)", "█"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("sa trace output lacks %q:\n%s", want, out)
@@ -201,12 +218,7 @@ func streamToSES(t *testing.T, dir, address string) []string {
 		if send.Service != "welcome-mailer" || send.Name != "SESv2.SendEmail" {
 			continue
 		}
-		var trace []devstack.Span
-		for _, x := range all {
-			if x.TraceID == send.TraceID {
-				trace = append(trace, x)
-			}
-		}
+		trace := traceOf(all, send.TraceID)
 		consumer := find(trace, "welcome-mailer", "consumer", "")
 		producer := find(trace, "dynamodb-source", "producer", "")
 		if consumer == nil || producer == nil || consumer.ParentSpanID != producer.SpanID || !descends(trace, &send, consumer.SpanID) {
@@ -220,25 +232,42 @@ func streamToSES(t *testing.T, dir, address string) []string {
 	return out
 }
 
+// s3ToS3 returns the trace that begins with s3-source's span for an object whose key
+// names photo and holds thumbnailer's consumer span (the child of that span) and an S3
+// call under it; "" when there is none yet.
+func s3ToS3(all []devstack.Span, photo string) string {
+	for _, producer := range all {
+		subject, _ := producer.Attributes["cloudevents.event_subject"].(string)
+		if producer.Service != "s3-source" || producer.Kind != "producer" || !strings.Contains(subject, photo) {
+			continue
+		}
+		trace := traceOf(all, producer.TraceID)
+		consumer := find(trace, "thumbnailer", "consumer", "")
+		put := find(trace, "thumbnailer", "client", "S3.PutObject")
+		if consumer != nil && put != nil && consumer.ParentSpanID == producer.SpanID && descends(trace, put, consumer.SpanID) {
+			return producer.TraceID
+		}
+	}
+	return ""
+}
+
 // readAllSpans reads every span collected under the stack directory dir.
 func readAllSpans(t *testing.T, dir string) []devstack.Span {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, devstack.TracesDir, "*.jsonl"))
+	spans, err := devstack.AllSpans(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spans
+}
+
+// traceOf returns the spans of all that belong to trace id.
+func traceOf(all []devstack.Span, id string) []devstack.Span {
 	var out []devstack.Span
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
+	for _, x := range all {
+		if x.TraceID == id {
+			out = append(out, x)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			var s devstack.Span
-			if json.Unmarshal(sc.Bytes(), &s) == nil {
-				out = append(out, s)
-			}
-		}
-		f.Close()
 	}
 	return out
 }
