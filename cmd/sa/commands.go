@@ -44,7 +44,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout), newDestroyCmd(stdout, stderr))
+	root.AddCommand(newProvisionCmd(stdout, stderr), newDevCmd(stdout), newSiteCmd(stdout, stderr), newLogsCmd(stdout), newStatusCmd(stdout), newInvokeCmd(stdout), newSeedCmd(stdout), newDestroyCmd(stdout, stderr), newTraceCmd(stdout))
 	return root
 }
 

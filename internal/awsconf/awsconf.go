@@ -5,6 +5,7 @@
 // Identity in a cluster), retries as the SDK does them (AWS_MAX_ATTEMPTS and
 // AWS_RETRY_MODE honoured; see Load), and bounded connect and response-header timeouts
 // so that a dependency that is down turns into a prompt 503 instead of a hung request.
+// When tracing is on (internal/telemetry), every SDK call is a client span (otelaws).
 package awsconf
 
 import (
@@ -19,6 +20,12 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
+	// otelaws, as issue 16 names it; its module is marked deprecated upstream as of
+	// v0.72.0 in favour of the SDK's own tracing hook (aws.Config.TracerProvider with
+	// smithy-go's smithyoteltracing adapter), the move to make next.
+	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws" //nolint:staticcheck // see above
+
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )
 
 // Options tune Load. The zero value is the service default.
@@ -90,6 +97,11 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: no region: set AWS_REGION")
+	}
+	if telemetry.Enabled() {
+		// Every call of every client made from cfg is a client span (service.Operation,
+		// with the table, bucket or queue), the child of the caller's span.
+		otelaws.AppendMiddlewares(&cfg.APIOptions)
 	}
 	if cfg.RetryMaxAttempts == 0 && o.MaxAttempts > 0 {
 		cfg.RetryMaxAttempts = o.MaxAttempts

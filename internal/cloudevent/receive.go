@@ -58,6 +58,8 @@ func IsPermanent(err error) bool {
 // for any other. A request that is not a valid CloudEvent gets 400 and h is not called;
 // a method other than POST gets 405. Every log line carries the request id. The
 // receiver answers every path as one route, ReceiverRoute in the request metrics.
+// h runs in a consumer span that continues the trace of the event's
+// distributed-tracing extension (traceparent), when tracing is on.
 func NewHTTPHandler(log *slog.Logger, h Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -75,7 +77,9 @@ func NewHTTPHandler(log *slog.Logger, h Handler) http.Handler {
 			return
 		}
 		attrs := []any{"ceId", e.ID(), "ceType", e.Type(), "ceSource", e.Source(), "ceSubject", e.Subject()}
+		ctx, span := startConsumer(ctx, e)
 		err = h(ctx, *e)
+		endSpan(span, err)
 		switch {
 		case err == nil:
 			log.DebugContext(ctx, "event handled", attrs...)

@@ -16,6 +16,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )
 
 // SenderConfig configures a Sender. The env tags are the variables a SinkBinding or
@@ -132,13 +134,15 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("sink answered %d: %s", e.Status, e.Body)
 }
 
-// Send delivers e. It returns nil once the sink answers 2xx; a Permanent error wrapping
+// Send delivers e, with the distributed-tracing extension set from ctx's span when e has
+// none (InjectTrace) and the same trace context in the request's traceparent. It returns nil once the sink answers 2xx; a Permanent error wrapping
 // a *StatusError when the sink refuses e with a non-retryable 4xx (or e itself is
 // invalid); otherwise the last attempt's error, after MaxAttempts attempts or when ctx
 // ends.
 func (s *Sender) Send(ctx context.Context, e cloudevents.Event) error {
 	e = e.Clone()
 	s.Apply(&e)
+	InjectTrace(ctx, &e)
 	if err := e.Validate(); err != nil {
 		return Permanent(fmt.Errorf("send event %s: invalid event: %w", e.ID(), err))
 	}
@@ -177,6 +181,7 @@ func (s *Sender) attempt(ctx context.Context, e cloudevents.Event) (time.Duratio
 	if err := cehttp.WriteRequest(binding.WithForceBinary(actx), binding.ToMessage(&e), req); err != nil {
 		return 0, Permanent(fmt.Errorf("encode event: %w", err))
 	}
+	telemetry.Inject(actx, req.Header) // the delivery's own hop, beside the event's ce-traceparent
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("post: %w", err)

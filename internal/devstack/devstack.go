@@ -241,6 +241,8 @@ type stackRun struct {
 	stopReplicator context.CancelFunc
 	balancer       *http.Server // in front of the gateway's replicas, when there are several
 	activators     []*activator // in front of the services that scale to zero
+	traces         *http.Server // the trace receiver (traces.go)
+	tracesURL      string       // its OTLP endpoint, which every service is given
 
 	// Supervision (supervise.go): running is set once the stack is up, from when a dying
 	// service is restarted; closing once shutdown began, when closed is closed too.
@@ -322,6 +324,9 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.tracesURL, err = s.startTraces(); err != nil {
+		return nil, err
+	}
 	bins := make(map[string]string, len(o.Services))
 	for _, svc := range o.Services {
 		if bins[svc.Name], err = s.build(ctx, svc); err != nil {
@@ -356,7 +361,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	}
 	for _, svc := range o.Services {
 		in := Inputs{Region: o.Region, AWSEndpoint: ep, Port: svc.Port(o), PortShift: shift, EdgePort: o.EdgePort, TLS: certs, PageTokenKey: key,
-			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res, PoolFile: s.poolFile()}
+			DistributionFile: distribution, AppDistributionFile: appDistribution, Resources: res, PoolFile: s.poolFile(), TracesEndpoint: s.tracesURL}
 		if svc.API && o.GatewayReplicas > 1 {
 			balancer, reps, err := s.startGatewayReplicas(svc, bins[svc.Name], in)
 			if err != nil {
@@ -604,6 +609,7 @@ func (s *stackRun) shutdown() {
 		s.con.Printf("stopped the replicator")
 	}
 	s.stopCognito()
+	s.stopTraces() // after the services, whose last spans it takes
 	if moto != nil && !moto.exited() {
 		s.stop(moto)
 		if s.persistent {

@@ -141,7 +141,7 @@ func (s *stackRun) upRegions(ctx context.Context, st *stack.Stack, ep string, ce
 				continue
 			}
 			in := Inputs{Region: ro.Region, AWSEndpoint: ep, Port: svc.Port(ro), PortShift: ro.PortBase - DefaultPortBase, EdgePort: ro.EdgePort,
-				TLS: certs, PageTokenKey: key, Resources: res}
+				TLS: certs, PageTokenKey: key, Resources: res, TracesEndpoint: s.tracesURL}
 			if svc.Name == "edge" {
 				// The one distribution, as this region's edge location sees it: its
 				// latency-routed API host resolves to this region's blog-api.

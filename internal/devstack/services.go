@@ -61,6 +61,9 @@ type Inputs struct {
 	// PoolFile is the user pool file the token-verifying services follow
 	// (COGNITO_POOL_FILE; PoolFileName in the stack's directory), "" for none.
 	PoolFile string
+	// TracesEndpoint is the OTLP/HTTP endpoint of sa dev's trace receiver (traces.go);
+	// empty leaves tracing off.
+	TracesEndpoint string
 }
 
 // Services is the local stack's service table. A new service is one more entry.
@@ -278,8 +281,9 @@ func TodoAPIEnv(in Inputs) []string {
 // no load balancer needs time to notice a draining service. METRICS_PORT is 0 (no
 // /metrics) because the port block has no room for one per service; the gateways set
 // their own.
+// With a trace receiver (TracesEndpoint) every service exports its spans to it.
 func CommonEnv(in Inputs) []string {
-	return []string{
+	return append([]string{
 		"PORT=" + strconv.Itoa(in.Port),
 		"HOST=127.0.0.1",
 		"TLS_CERT_FILE=" + in.TLS.Cert,
@@ -290,8 +294,7 @@ func CommonEnv(in Inputs) []string {
 		"AWS_SECRET_ACCESS_KEY=test",
 		"DRAIN_DELAY=0s",
 		"METRICS_PORT=0", // a service's Env may set its own: the last entry wins
-
-	}
+	}, tracesEnv(in.TracesEndpoint)...)
 }
 
 // ThumbnailerPort and S3SourcePort are the loopback ports of the photo event flow. The

@@ -24,6 +24,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )
 
 // Fail writes err as the error envelope, logs what the client does not see (internal
@@ -91,14 +92,15 @@ func Route(c *gin.Context) {
 
 // Engine is a gin engine as every gin service sets one up: release mode (gin's mode is
 // process-wide; it only silences the route dump), 405 for a known path with another
-// method, request contexts that reach the gin context's values, Recover, and the
+// method, request contexts that reach the gin context's values, the route on the
+// request for metrics (Route) and for its span's name (RouteSpan), Recover, and the
 // envelope (404 or 405) for what no route serves.
 func Engine(log *slog.Logger) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(Route, Recover(log))
+	r.Use(Route, Recover(log), RouteSpan())
 	r.NoRoute(func(c *gin.Context) {
 		Fail(c, log, apperr.New(apperr.NotFound, "no route for %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -120,6 +122,15 @@ func Recover(log *slog.Logger) gin.HandlerFunc {
 			}
 		}()
 		c.Next()
+	}
+}
+
+// RouteSpan names the request's server span after the gin route that matched
+// ("GET /v1/todos/:id", http.route set; telemetry.Route), so traces group requests by
+// route rather than by path.
+func RouteSpan() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		telemetry.Route(c.Request, c.FullPath())
 	}
 }
 

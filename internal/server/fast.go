@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )
 
 // Answerer answers some requests on the server's fast path (WithFastPath).
@@ -419,6 +420,7 @@ func (c *fastConn) answer() bool {
 	if !s.fast.AnswerFast(w, &c.req) {
 		return false
 	}
+	telemetry.Answered(&c.req, w.hdr, started, w.status)
 	w.compose()
 	if s.log.Enabled(c.f.ctx, slog.LevelInfo) {
 		s.log.LogAttrs(logging.WithRequestID(c.f.ctx, id), slog.LevelInfo, "request",

@@ -20,6 +20,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 	"github.com/serverless-architect/serverless-architect/internal/version"
 )
 
@@ -99,7 +100,8 @@ func New(cfg Config, log *slog.Logger, h http.Handler, opts ...Option) *Server {
 	return s
 }
 
-// Handler returns the full handler chain: request ids, access log, then the health
+// Handler returns the full handler chain: tracing (telemetry.Handler: the server span,
+// X-Trace-Id), request ids, access log, then the health
 // endpoints (/healthz, /readyz: GET or HEAD) or, for every other path, the body limit
 // and the service's handler. Paths reach the service exactly as sent: unlike
 // http.ServeMux, nothing redirects a non-canonical path ("//a", "/a/./b") to its
@@ -125,6 +127,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		probe(w, r)
 	})))
+	h = telemetry.Handler(h)
 	if len(s.headers) == 0 && s.fast == nil {
 		return h
 	}

@@ -16,6 +16,8 @@
 //     it in the context start gets (metrics.FromContext), so the service registers its
 //     own series; Serve counts and times every request by route and serves /metrics on
 //     METRICS_PORT (9464; 0: off) until the server has drained.
+//   - Run also sets up tracing from the OTEL_* variables (internal/telemetry; off
+//     without an OTLP endpoint) and flushes the last spans when the service stops.
 //
 // run(ctx, environ, stdout) stays in each main.go so that tests start the whole service
 // in-process, as before.
@@ -33,6 +35,7 @@ import (
 	"reflect"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"golang.org/x/sync/errgroup"
@@ -40,6 +43,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/logging"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 )
 
 // Config is what every service's configuration struct has: the shared server settings,
@@ -82,7 +86,42 @@ func Run[C Config](ctx context.Context, service string, environ []string, stdout
 		return merr
 	}
 	ctx = context.WithValue(metrics.NewContext(ctx, metrics.New()), metricsPortKey{}, mcfg.Port)
-	return start(ctx, cfg, logging.New(stdout, cfg.ServerConfig().LogLevel, service))
+	log := logging.New(stdout, cfg.ServerConfig().LogLevel, service)
+	flush, err := startTracing(ctx, service, environ, log)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	return start(ctx, cfg, log)
+}
+
+// traceFlushTimeout bounds the export of the spans still buffered when a service stops:
+// it runs after the server drained, inside the pod's termination grace period.
+const traceFlushTimeout = 5 * time.Second
+
+// startTracing sets up OpenTelemetry tracing from environ's OTEL_* variables
+// (internal/telemetry: off without an OTLP endpoint) and returns the function that
+// flushes the spans at exit.
+func startTracing(ctx context.Context, service string, environ []string, log *slog.Logger) (flush func(), err error) {
+	vars := env.ToMap(environ)
+	settings, err := telemetry.Read(service, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	shutdown, err := telemetry.Setup(ctx, settings)
+	if err != nil {
+		return nil, err
+	}
+	if settings.Endpoint != "" {
+		log.Info("tracing", "endpoint", settings.Endpoint, "serviceName", settings.Service)
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), traceFlushTimeout)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			log.Warn("cannot flush the last spans", "endpoint", settings.Endpoint, "err", err)
+		}
+	}, nil
 }
 
 // metricsPortKey carries METRICS_PORT from Run to Serve.

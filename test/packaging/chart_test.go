@@ -178,6 +178,8 @@ func TestChartRendersValues(t *testing.T) {
 			"COGNITO_CLIENT_IDS": "REPLACE_WITH_APP_CLIENT_ID",
 			"COGNITO_TOKEN_USE":  "id,access",
 			"METRICS_PORT":       "9464",
+			// Present and empty: tracing off (internal/telemetry).
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "",
 		}
 		if diff := cmp.Diff(want, aws.Data); diff != "" {
 			t.Errorf("config-aws data (-want +got):\n%s", diff)
@@ -304,13 +306,16 @@ func TestChartRendersValues(t *testing.T) {
 
 		aws := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "config-aws")
 		wantAWS := map[string]string{
-			"AWS_REGION":         "eu-west-2",
-			"AWS_ENDPOINT_URL":   "http://moto.moto.svc.cluster.local:4566",
-			"COGNITO_ISSUER":     "https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Abc123",
-			"COGNITO_JWKS_URL":   "http://moto.moto.svc.cluster.local:4566/eu-west-2_Abc123/.well-known/jwks.json",
-			"COGNITO_CLIENT_IDS": "client1,client2",
-			"COGNITO_TOKEN_USE":  "access",
-			"METRICS_PORT":       "9200",
+			"AWS_REGION":                  "eu-west-2",
+			"AWS_ENDPOINT_URL":            "http://moto.moto.svc.cluster.local:4566",
+			"COGNITO_ISSUER":              "https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_Abc123",
+			"COGNITO_JWKS_URL":            "http://moto.moto.svc.cluster.local:4566/eu-west-2_Abc123/.well-known/jwks.json",
+			"COGNITO_CLIENT_IDS":          "client1,client2",
+			"COGNITO_TOKEN_USE":           "access",
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability.svc.cluster.local:4318",
+			"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
+			"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+			"METRICS_PORT":                "9200",
 		}
 		if diff := cmp.Diff(wantAWS, aws.Data); diff != "" {
 			t.Errorf("config-aws data (-want +got):\n%s", diff)

@@ -298,6 +298,10 @@ cognito:
   adminGroup: editors
 dax:
   endpoint: daxs://todos.abc123.dax-clusters.eu-west-2.amazonaws.com
+observability:
+  otlpEndpoint: http://otel-collector.observability.svc.cluster.local:4318
+  tracesSampler: parentbased_traceidratio
+  tracesSamplerArg: "0.25"
 blog:
   publicOrigin: https://blog.example.org
   mediaBaseUrl: https://cdn.example.org/media

@@ -58,6 +58,15 @@ COGNITO_JWKS_URL: {{ . | quote }}
 COGNITO_CLIENT_IDS: {{ join "," .Values.cognito.clientIds | quote }}
 COGNITO_TOKEN_USE: {{ join "," .Values.cognito.tokenUse | quote }}
 METRICS_PORT: {{ .Values.metrics.port | quote }}
+{{- with .Values.observability }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .otlpEndpoint | quote }}
+{{- with .tracesSampler }}
+OTEL_TRACES_SAMPLER: {{ . | quote }}
+{{- end }}
+{{- with .tracesSamplerArg }}
+OTEL_TRACES_SAMPLER_ARG: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The labels of a service's pods: the app's, and the one the metrics Service

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
@@ -504,6 +505,11 @@ func (p *Poller) deliver(ctx context.Context, w *worker, rec types.Record) error
 		letter.Record, letter.Reason = &r, err.Error()
 		return p.deadLetterFor(ctx, w, letter, "undecodable")
 	}
+	// One span per record, over every round of its delivery: the event carries it
+	// (the distributed-tracing extension), so the subscribers' work joins its trace.
+	ctx, span := cloudevent.StartProducer(ctx, &e)
+	span.SetAttributes(attribute.String("aws.dynamodb.shard_id", shardID), attribute.String("aws.dynamodb.sequence_number", seq))
+	defer span.End()
 	answered := 0 // rounds the sink answered with a failure
 	for attempt := 1; ; attempt++ {
 		if err := p.holdLease(ctx, w); err != nil {

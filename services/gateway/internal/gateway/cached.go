@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/serverless-architect/serverless-architect/internal/etag"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 )
 
@@ -124,13 +125,13 @@ func (g *Gateway) storable(x *exchange, c *captured) bool {
 }
 
 // replayHeader is the part of a response header a hit replays: not the per-response
-// Date, X-Request-Id, X-Cache, Age or Content-Length (set on every answer). Values are
+// Date, X-Request-Id, X-Trace-Id, X-Cache, Age or Content-Length (set on every answer). Values are
 // clipped so an append by a later handler never writes into the entry.
 func replayHeader(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, v := range h {
 		switch k {
-		case "Date", "X-Request-Id", HeaderCache, "Age", "Content-Length":
+		case "Date", "X-Request-Id", telemetry.TraceIDHeader, HeaderCache, "Age", "Content-Length":
 			continue
 		}
 		out[k] = slices.Clip(slices.Clone(v))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
@@ -406,6 +407,7 @@ func (g *Gateway) edgeSend(x *exchange, b *edgeBehavior, o *edgeOrigin, uri stri
 	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		out.Body = r.Body
 	}
+	traced := telemetry.Client(out)
 	start := time.Now()
 	if o.direct != nil {
 		resp, err = o.direct.Do(out, deadline)
@@ -414,8 +416,10 @@ func (g *Gateway) edgeSend(x *exchange, b *edgeBehavior, o *edgeOrigin, uri stri
 	}
 	g.upstreamSeconds(b.rt).Observe(time.Since(start).Seconds())
 	if err != nil {
+		traced(0, err)
 		return nil, ctx, cancel, err
 	}
+	traced(resp.StatusCode, nil)
 	removeHopByHop(resp.Header)
 	return resp, ctx, cancel, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 )
 
@@ -119,6 +120,7 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 		edit(out.Header)
 	}
 
+	traced := telemetry.Client(out)
 	start := time.Now()
 	if direct {
 		resp, err = client.Do(out, deadline)
@@ -127,8 +129,10 @@ func (g *Gateway) send(x *exchange, edit func(http.Header)) (resp *http.Response
 	}
 	g.upstreamSeconds(rt).Observe(time.Since(start).Seconds())
 	if err != nil {
+		traced(0, err)
 		return nil, ctx, cancel, err
 	}
+	traced(resp.StatusCode, nil)
 	removeHopByHop(resp.Header)
 	return resp, ctx, cancel, nil
 }
@@ -141,7 +145,7 @@ func (g *Gateway) relay(x *exchange, resp *http.Response, label string, head []b
 	h := x.w.Header()
 	own := g.table.ResponseHeaders
 	for k, v := range resp.Header {
-		if _, set := own[k]; set || k == "X-Request-Id" {
+		if _, set := own[k]; set || k == "X-Request-Id" || k == telemetry.TraceIDHeader {
 			continue // the gateway's own value stays
 		}
 		h[k] = v

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/s3event"
@@ -218,12 +219,24 @@ func (r *Relay) send(ctx context.Context, records []s3event.Record, log *slog.Lo
 		if err != nil {
 			return cloudevent.Permanent(err)
 		}
-		if err := r.sink.Send(ctx, e); err != nil {
+		if err := r.sendTraced(ctx, e); err != nil {
 			return err
 		}
 		log.Info("event delivered", "ceId", e.ID(), "ceType", e.Type(), "ceSubject", e.Subject())
 	}
 	return nil
+}
+
+// sendTraced sends e in a span of its own, which the event carries (the CloudEvents
+// distributed-tracing extension) so the subscriber's work joins its trace.
+func (r *Relay) sendTraced(ctx context.Context, e cloudevents.Event) error {
+	ctx, span := cloudevent.StartProducer(ctx, &e)
+	err := r.sink.Send(ctx, e)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	return err
 }
 
 // heartbeat renews the message's visibility every third of the timeout until ctx ends.
