@@ -143,7 +143,7 @@ func TestRunFailsClearly(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.Dir = t.TempDir()
 			tt.o.Stdout = &bytes.Buffer{}
-			err := Run(context.Background(), tt.o)
+			err := Run(context.Background(), ownPorts(t, tt.o))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Run: err = %v, want one containing %q", err, tt.want)
 			}
@@ -172,4 +172,21 @@ func envMap(kvs []string) map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// ownPorts gives a test's stack ports of its own where o leaves the defaults, which are
+// make dev's (the Cognito stand-in at 8083, the edges at 8444 and 8445, ...): a test must
+// neither fail nor disturb a developer's running stack, nor another test's.
+func ownPorts(t testing.TB, o Options) Options {
+	t.Helper()
+	if o.PortBase == 0 {
+		o.PortBase = porttest.Block(t, 16)
+	}
+	if o.EdgePort == 0 {
+		o.EdgePort = porttest.Free(t)
+	}
+	if o.AppPort == 0 {
+		o.AppPort = porttest.Free(t)
+	}
+	return o
 }

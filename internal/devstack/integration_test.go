@@ -38,6 +38,7 @@ type running struct {
 // startStack runs the stack in the background and waits until stack.json appears.
 func startStack(t *testing.T, o Options) *running {
 	t.Helper()
+	o = ownPorts(t, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{t: t, o: o, out: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	r.o.Stdout = r.out
@@ -303,7 +304,7 @@ func TestRunStopsWhenAChildDiesStarting(t *testing.T) {
 	out := &logtest.Buffer{}
 	o.Stdout = out
 	errc := make(chan error, 1)
-	go func() { errc <- Run(context.Background(), o) }()
+	go func() { errc <- Run(context.Background(), ownPorts(t, o)) }()
 	var err error
 	select {
 	case err = <-errc:

@@ -35,6 +35,7 @@ func TestRunKeepsMotoStateAcrossRestarts(t *testing.T) {
 		Dir: dir, MotoPort: motoPort, Prefix: mototest.Name("dev") + "-", StopTimeout: 10 * time.Second,
 		Services: []Service{testService(porttest.Free(t))},
 	}
+	o = ownPorts(t, o) // the same ports for both starts, as make dev has
 	firstStart := time.Now()
 	first := startStack(t, o)
 	t.Logf("figure: first start, moto empty, in %s", time.Since(firstStart).Round(10*time.Millisecond))
@@ -147,8 +148,8 @@ func TestRunRefusesAnUnreadableState(t *testing.T) {
 	if err := os.WriteFile(state, []byte("not a pickle"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := Run(context.Background(), Options{Dir: dir, MotoPort: porttest.Free(t), Prefix: mototest.Name("dev") + "-",
-		Services: []Service{testService(porttest.Free(t))}, Stdout: &logtest.Buffer{}})
+	err := Run(context.Background(), ownPorts(t, Options{Dir: dir, MotoPort: porttest.Free(t), Prefix: mototest.Name("dev") + "-",
+		Services: []Service{testService(porttest.Free(t))}, Stdout: &logtest.Buffer{}}))
 	if err == nil || !strings.Contains(err.Error(), "cannot load moto's saved state") || !strings.Contains(err.Error(), "--fresh") {
 		t.Errorf("err = %v, want one saying the state cannot be loaded and naming --fresh", err)
 	}
