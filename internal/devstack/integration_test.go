@@ -251,6 +251,7 @@ func TestRunReusesWhatExists(t *testing.T) {
 
 	apiPort := porttest.Free(t)
 	o.Services = []Service{testService(apiPort)}
+	o = ownPorts(t, o) // the same ports for both runs: they are part of the resources
 	first := startStack(t, o)
 	if err := first.stop(); err != nil {
 		t.Fatal(err)
