@@ -28,8 +28,7 @@ type Email struct {
 
 // SentEmails returns the emails moto at ep has sent (all regions together), in the
 // order they were sent, raw messages parsed (one that does not parse has its raw text
-// under Parts["unparsed"]). moto sometimes fails to render its state
-// while other requests change it (a 500 page); that is retried for up to 5 seconds.
+// under Parts["unparsed"]), read through ModelData.
 func SentEmails(ep string) ([]Email, error) {
 	var data struct {
 		SES struct {
@@ -44,16 +43,8 @@ func SentEmails(ep string) ([]Email, error) {
 			} `json:"RawMessage"`
 		} `json:"ses"`
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := getJSON(ep+"/moto-api/data.json", &data)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("moto's sent emails: %w", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := ModelData(ep, &data); err != nil {
+		return nil, fmt.Errorf("moto's sent emails: %w", err)
 	}
 	var out []Email
 	for _, m := range data.SES.RawMessage {
@@ -80,6 +71,23 @@ func EmailsTo(all []Email, address string) []Email {
 		}
 	}
 	return out
+}
+
+// ModelData decodes moto's whole state (/moto-api/data.json, where tests read the
+// emails SES sent) into v. moto 5.2 answers that page 500 now and then: while other
+// requests change its state, and once for each multipart part it keeps without a bucket
+// (parts of uploads to a bucket deleted since, which any test sharing the moto_server
+// may leave), each failure clearing one such part. So it is read again until it
+// answers, for up to 10 seconds.
+func ModelData(ep string, v any) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := getJSON(ep+"/moto-api/data.json", v)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func getJSON(url string, v any) error {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -28,11 +27,6 @@ func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 // raw MIME messages, which moto keeps whole under RawMessage).
 func motoMessages(t *testing.T, ep, to string) []parsedEmail {
 	t.Helper()
-	resp, err := http.Get(ep + "/moto-api/data.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var data struct {
 		SES struct {
 			Message    []map[string]any `json:"Message"`
@@ -43,8 +37,8 @@ func motoMessages(t *testing.T, ep, to string) []parsedEmail {
 			} `json:"RawMessage"`
 		} `json:"ses"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&data); err != nil {
-		t.Fatalf("decode data.json: %v", err)
+	if err := mototest.ModelData(ep, &data); err != nil {
+		t.Fatalf("moto's data.json: %v", err)
 	}
 	for _, m := range data.SES.Message {
 		if b, _ := json.Marshal(m["destinations"]); strings.Contains(string(b), `"`+to+`"`) {
