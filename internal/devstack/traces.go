@@ -344,7 +344,9 @@ func eachSpan(dir string, f func(Span) bool) error {
 
 // tracesEnv is the environment that points a service at the receiver: spans are
 // exported every 200 ms rather than every 5 s, so `sa trace` finds a request's spans
-// as soon as it is answered.
+// as soon as it is answered. The receiver takes traces only, so the services do not
+// push metrics to it (OTEL_METRICS_EXPORTER=none): locally their series are on each
+// one's Prometheus /metrics.
 func tracesEnv(endpoint string) []string {
 	if endpoint == "" {
 		return nil
@@ -352,5 +354,6 @@ func tracesEnv(endpoint string) []string {
 	return []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint,
 		"OTEL_BSP_SCHEDULE_DELAY=200",
+		"OTEL_METRICS_EXPORTER=none",
 	}
 }
