@@ -126,6 +126,15 @@ func TestScaleToZero(t *testing.T) {
 	if n, sum := coldStarts(); n != 1 || sum <= 0 {
 		t.Errorf("sa_dev_cold_start_seconds{service=reader}: count %v, sum %vs after one cold start; want count 1, sum > 0", n, sum)
 	}
+	// The same server still takes the services' spans.
+	resp, err := http.Post(strings.TrimSuffix(r.stack.MetricsURL, "/metrics")+"/v1/traces", "application/x-protobuf", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("POST /v1/traces beside sa dev's /metrics: %s, want 200", resp.Status)
+	}
 	if c := strings.Count(r.out.String(), "reader started on a request"); c != 1 {
 		t.Errorf("%d requests at once started reader %d times, want once:\n%s", n, c, r.out)
 	}
@@ -135,7 +144,7 @@ func TestScaleToZero(t *testing.T) {
 	if alive(st.PID) {
 		t.Errorf("reader (pid %d) runs after the idle window", st.PID)
 	}
-	resp, err := client.Get(fmt.Sprintf("https://localhost:%d/word", readerPort))
+	resp, err = client.Get(fmt.Sprintf("https://localhost:%d/word", readerPort))
 	if err != nil {
 		t.Fatal(err)
 	}
