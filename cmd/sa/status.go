@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/serverless-architect/serverless-architect/internal/devstack"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 func newStatusCmd(stdout io.Writer) *cobra.Command {
@@ -21,7 +23,9 @@ func newStatusCmd(stdout io.Writer) *cobra.Command {
 how often sa dev restarted it, whether it answers ready now (GET /readyz trusting the
 stack's CA; moto's /moto-api/), when sa dev --watch last rebuilt and reloaded it (and
 how often), the last cold start's time of a service sa dev --scale-to-zero starts on
-a request (and how many there were), and how it last died. With --json: a list of
+a request (and how many there were), and how it last died; then the URL of sa dev's
+own Prometheus metrics (sa_dev_cold_start_seconds, sa_dev_restarts_total,
+sa_dev_reloads_total by service; metricsUrl in stack.json). With --json: a list of
 objects with name, url, pid, restarts, ready, lastError, reloads, lastReload (RFC
 3339, absent when never), and for the services that scale to zero scalesToZero,
 coldStarts and coldStartMs.`,
@@ -60,7 +64,13 @@ coldStarts and coldStartMs.`,
 				}
 				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.URL, p.PID, p.Restarts, ready, reloaded, cold, p.LastError)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if st, err := stack.Read(filepath.Join(dir, "stack.json")); err == nil && st.MetricsURL != "" {
+				fmt.Fprintf(stdout, "\nsa dev's metrics (cold starts, restarts, reloads; Prometheus): %s\n", st.MetricsURL)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()

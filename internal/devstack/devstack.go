@@ -243,6 +243,8 @@ type stackRun struct {
 	activators     []*activator // in front of the services that scale to zero
 	traces         *http.Server // the trace receiver (traces.go)
 	tracesURL      string       // its OTLP endpoint, which every service is given
+	metricsOnce    sync.Once
+	devMetrics     *devMetrics // sa dev's own series (metrics.go), served beside the traces
 
 	// Supervision (supervise.go): running is set once the stack is up, from when a dying
 	// service is restarted; closing once shutdown began, when closed is closed too.
@@ -344,6 +346,7 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 		CAFile:          certs.CACert,
 		Services:        map[string]stack.Service{},
 		Resources:       res,
+		MetricsURL:      s.tracesURL + MetricsPath,
 	}
 	if port, err := strconv.Atoi(ep[strings.LastIndex(ep, ":")+1:]); err == nil {
 		moto := stack.Service{URL: ep, Port: port}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -360,6 +361,9 @@ func TestRunRestartsAServiceThatDies(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("figure: killed to ready again in %s (1s of it the first backoff)", time.Since(killed).Round(10*time.Millisecond))
+	if n, _ := metricstest.Scrape(t, r.stack.MetricsURL).Value("sa_dev_restarts_total", map[string]string{"service": "testsvc"}); n != 1 {
+		t.Errorf("sa dev's sa_dev_restarts_total{service=testsvc} = %v after one restart, want 1", n)
+	}
 	got := st[0]
 	if got.PID == first || !alive(got.PID) {
 		t.Errorf("status pid %d: want the new process, not %d", got.PID, first)

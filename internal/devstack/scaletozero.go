@@ -12,7 +12,8 @@ package devstack
 // manifest: API Gateway, which it stands in for, is always on, and a cold start
 // there would be paid by every client), the sources (Deployments that poll, with
 // nothing to wake them), the edges (CloudFront) and moto stay up. Each cold start's
-// time (process start to ready) is recorded for `sa status`.
+// time (process start to ready) is recorded for `sa status` and in sa dev's own
+// histogram sa_dev_cold_start_seconds{service} (metrics.go).
 
 import (
 	"context"
@@ -274,6 +275,7 @@ func (a *activator) coldStart(done chan struct{}) {
 	if err == nil {
 		sv.coldStarts++
 		sv.lastColdStart = took
+		s.observeColdStart(a.name, took)
 	} else {
 		sv.lastError = "cold start: " + err.Error()
 	}

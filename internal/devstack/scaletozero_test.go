@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
@@ -106,6 +107,34 @@ func TestScaleToZero(t *testing.T) {
 		t.Errorf("status after one cold start: %+v; want coldStarts 1, coldStartMs > 0, a pid", st)
 	}
 	t.Logf("figure: cold start of the test service %d ms (process start to /readyz 200)", st.ColdStartMs)
+	// sa dev's own /metrics (the URL in stack.json) has the cold start in its histogram.
+	if !strings.HasPrefix(r.stack.MetricsURL, "http://127.0.0.1:") || !strings.HasSuffix(r.stack.MetricsURL, "/metrics") {
+		t.Fatalf("stack.json metricsUrl %q, want http://127.0.0.1:<port>/metrics", r.stack.MetricsURL)
+	}
+	coldStarts := func() (float64, float64) {
+		fams := metricstest.Scrape(t, r.stack.MetricsURL)
+		n, _ := fams.Value("sa_dev_cold_start_seconds", map[string]string{"service": "reader"})
+		var sum float64
+		for _, m := range fams["sa_dev_cold_start_seconds"].GetMetric() {
+			sum += m.GetHistogram().GetSampleSum()
+		}
+		if o, ok := fams.Value("sa_dev_cold_start_seconds", map[string]string{"service": "other"}); ok {
+			t.Errorf("sa_dev_cold_start_seconds{service=other} = %v: other does not scale to zero", o)
+		}
+		return n, sum
+	}
+	if n, sum := coldStarts(); n != 1 || sum <= 0 {
+		t.Errorf("sa_dev_cold_start_seconds{service=reader}: count %v, sum %vs after one cold start; want count 1, sum > 0", n, sum)
+	}
+	// The same server still takes the services' spans.
+	resp, err := http.Post(strings.TrimSuffix(r.stack.MetricsURL, "/metrics")+"/v1/traces", "application/x-protobuf", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("POST /v1/traces beside sa dev's /metrics: %s, want 200", resp.Status)
+	}
 	if c := strings.Count(r.out.String(), "reader started on a request"); c != 1 {
 		t.Errorf("%d requests at once started reader %d times, want once:\n%s", n, c, r.out)
 	}
@@ -115,13 +144,16 @@ func TestScaleToZero(t *testing.T) {
 	if alive(st.PID) {
 		t.Errorf("reader (pid %d) runs after the idle window", st.PID)
 	}
-	resp, err := client.Get(fmt.Sprintf("https://localhost:%d/word", readerPort))
+	resp, err = client.Get(fmt.Sprintf("https://localhost:%d/word", readerPort))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || status()["reader"].ColdStarts != 2 {
 		t.Errorf("second cold start: %s, status %+v", resp.Status, status()["reader"])
+	}
+	if n, _ := coldStarts(); n != 2 {
+		t.Errorf("sa_dev_cold_start_seconds{service=reader} count %v after two cold starts, want 2", n)
 	}
 
 	// A start that fails answers 503 with Retry-After, and the next one can succeed.

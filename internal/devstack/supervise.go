@@ -152,6 +152,7 @@ func (s *stackRun) restart(old *child, wait time.Duration) *child {
 	sp := old.spec
 	sv := s.supervisedLocked(sp.name)
 	sv.restarts++
+	s.metrics().restarts.WithLabelValues(sp.name).Inc()
 	s.con.Printf("restarted %s (pid %d, restart %d)", sp.name, c.PID(), sv.restarts)
 	s.replaceLocked(old, c)
 	return c

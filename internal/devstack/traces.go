@@ -30,7 +30,8 @@ import (
 // (OTEL_EXPORTER_OTLP_ENDPOINT), so locally every service records spans. The receiver
 // appends each span it gets, as one JSON line (Span), to <dir>/traces/<UTC day>.jsonl;
 // `sa trace <trace-id>` reads them back. Files are kept across runs; delete the
-// directory to forget them.
+// directory to forget them. The same server answers GET /metrics with sa dev's own
+// series (metrics.go).
 
 // TracesDir is the directory, under the stack's, of the collected spans.
 const TracesDir = "traces"
@@ -82,7 +83,10 @@ func (s *stackRun) startTraces() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("the trace receiver cannot listen: %w", err)
 	}
-	srv := &http.Server{Handler: &traceReceiver{dir: dir, now: time.Now}, ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, s.metricsHandler())
+	mux.Handle("/", &traceReceiver{dir: dir, now: time.Now})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.con.Printf("the trace receiver stopped: %v", err)
@@ -92,7 +96,7 @@ func (s *stackRun) startTraces() (string, error) {
 	s.traces = srv
 	s.mu.Unlock()
 	u := "http://" + ln.Addr().String()
-	s.con.Printf("collecting traces on %s into %s (sa trace <trace-id>)", u, dir)
+	s.con.Printf("collecting traces on %s into %s (sa trace <trace-id>); sa dev's own metrics on %s%s", u, dir, u, MetricsPath)
 	return u, nil
 }
 
@@ -344,7 +348,9 @@ func eachSpan(dir string, f func(Span) bool) error {
 
 // tracesEnv is the environment that points a service at the receiver: spans are
 // exported every 200 ms rather than every 5 s, so `sa trace` finds a request's spans
-// as soon as it is answered.
+// as soon as it is answered. The receiver takes traces only, so the services do not
+// push metrics to it (OTEL_METRICS_EXPORTER=none): locally their series are on each
+// one's Prometheus /metrics.
 func tracesEnv(endpoint string) []string {
 	if endpoint == "" {
 		return nil
@@ -352,5 +358,6 @@ func tracesEnv(endpoint string) []string {
 	return []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint,
 		"OTEL_BSP_SCHEDULE_DELAY=200",
+		"OTEL_METRICS_EXPORTER=none",
 	}
 }

@@ -457,6 +457,7 @@ func (s *stackRun) reload(old *child) (*child, error) {
 	defer s.mu.Unlock()
 	sv := s.supervisedLocked(c.name)
 	sv.reloads++
+	s.metrics().reloads.WithLabelValues(c.name).Inc()
 	sv.lastReload = time.Now()
 	s.replaceLocked(old, c)
 	return c, nil

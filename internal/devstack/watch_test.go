@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 )
@@ -133,6 +134,13 @@ func TestWatchReloadsWhatASaveChanges(t *testing.T) {
 	}
 	if got := after["other"]; got.PID != before["other"].PID || got.Reloads != 0 {
 		t.Errorf("other was reloaded though it does not import greet: %+v (before: %+v)", got, before["other"])
+	}
+	fams := metricstest.Scrape(t, r.stack.MetricsURL)
+	if n, _ := fams.Value("sa_dev_reloads_total", map[string]string{"service": "reader"}); n != 1 {
+		t.Errorf("sa dev's sa_dev_reloads_total{service=reader} = %v after one reload, want 1", n)
+	}
+	if n, ok := fams.Value("sa_dev_reloads_total", map[string]string{"service": "other"}); ok {
+		t.Errorf("sa dev's sa_dev_reloads_total{service=other} = %v, want no series: other was not reloaded", n)
 	}
 	if n := strings.Count(r.out.String(), "rebuilding reader"); n != 1 {
 		t.Errorf("three quick saves made %d rebuilds, want 1:\n%s", n, r.out)

@@ -42,6 +42,10 @@ type Stack struct {
 	GatewayReplicas []Service `json:"gatewayReplicas,omitempty"`
 	// Resources are the AWS resources provisioned for the stack.
 	Resources Resources `json:"resources"`
+	// MetricsURL is where `sa dev` serves its own Prometheus metrics (cold starts,
+	// restarts, reloads per service): GET /metrics on its trace receiver, a loopback
+	// port of its own. Empty when the stack was not started by sa dev.
+	MetricsURL string `json:"metricsUrl,omitempty"`
 	// Regions lists, when MyBlog runs in several regions (`sa dev --regions`), every
 	// one of them, the stack's own Region first.
 	Regions []Region `json:"regions,omitempty"`

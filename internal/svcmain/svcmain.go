@@ -95,31 +95,35 @@ func Run[C Config](ctx context.Context, service string, environ []string, stdout
 	return start(ctx, cfg, log)
 }
 
-// traceFlushTimeout bounds the export of the spans still buffered when a service stops:
-// it runs after the server drained, inside the pod's termination grace period.
+// traceFlushTimeout bounds the export of the spans and metrics still buffered when a
+// service stops: it runs after the server drained, inside the pod's termination
+// grace period.
 const traceFlushTimeout = 5 * time.Second
 
-// startTracing sets up OpenTelemetry tracing from environ's OTEL_* variables
-// (internal/telemetry: off without an OTLP endpoint) and returns the function that
-// flushes the spans at exit.
+// startTracing sets up OpenTelemetry tracing and the OTLP push of the process's
+// Prometheus series from environ's OTEL_* variables (internal/telemetry: each off
+// without its OTLP endpoint) and returns the function that flushes both at exit.
 func startTracing(ctx context.Context, service string, environ []string, log *slog.Logger) (flush func(), err error) {
 	vars := env.ToMap(environ)
 	settings, err := telemetry.Read(service, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	shutdown, err := telemetry.Setup(ctx, settings)
+	shutdown, err := telemetry.Setup(ctx, settings, metrics.FromContext(ctx))
 	if err != nil {
 		return nil, err
 	}
 	if settings.Endpoint != "" {
 		log.Info("tracing", "endpoint", settings.Endpoint, "serviceName", settings.Service)
 	}
+	if settings.MetricsEndpoint != "" {
+		log.Info("pushing metrics", "endpoint", settings.MetricsEndpoint, "interval", settings.MetricsInterval.String())
+	}
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), traceFlushTimeout)
 		defer cancel()
 		if err := shutdown(sctx); err != nil {
-			log.Warn("cannot flush the last spans", "endpoint", settings.Endpoint, "err", err)
+			log.Warn("cannot flush the last spans and metrics", "traces", settings.Endpoint, "metrics", settings.MetricsEndpoint, "err", err)
 		}
 	}, nil
 }

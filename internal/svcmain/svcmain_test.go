@@ -21,6 +21,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/internal/telemetry/telemetrytest"
 )
 
 type testConfig struct {
@@ -274,5 +275,54 @@ func waitListening(t *testing.T, port int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing listens on %d", port)
 		}
+	}
+}
+
+// TestRunPushesMetricsOverOTLP: with an OTLP endpoint, the series on the registry
+// start's context holds (the service's own and the requests Serve counts) also reach a
+// collector every OTEL_METRIC_EXPORT_INTERVAL, named after the service; the last values
+// are pushed when Run returns.
+func TestRunPushesMetricsOverOTLP(t *testing.T) {
+	collector := telemetrytest.NewMetricsReceiver(t)
+	port := porttest.Free(t)
+	environ := []string{"TABLE_NAME=t", "QUEUE_URL=q", "HOST=127.0.0.1", "DRAIN_DELAY=0s", "PORT=" + strconv.Itoa(port), "METRICS_PORT=0",
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL, "OTEL_TRACES_EXPORTER=none", "OTEL_METRIC_EXPORT_INTERVAL=100"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := prometheus.NewCounter(prometheus.CounterOpts{Name: "tester_started_total", Help: "Starts."})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, "tester", environ, io.Discard, func(ctx context.Context, cfg testConfig, log *slog.Logger) error {
+			metrics.FromContext(ctx).MustRegister(started)
+			return Serve(ctx, cfg.Config, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusTeapot)
+			}))
+		})
+	}()
+	waitListening(t, port)
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/tea/42", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	requests := map[string]string{"route": metrics.Unmatched, "method": "GET", "code": "418"}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if v, svc, _ := collector.Sum("http_server_requests_total", requests); v == 1 {
+			if svc != "tester" {
+				t.Errorf("service.name %q, want tester", svc)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("http_server_requests_total%v = 1 not pushed within 10s (%d export requests)", requests, collector.Requests())
+		}
+	}
+	started.Inc() // after the last periodic push a moment ago, or before it: the flush at exit carries it
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if v, _, _ := collector.Sum("tester_started_total", nil); v != 1 {
+		t.Errorf("tester_started_total = %v in the pushes, want 1 (the service's own series, flushed at exit)", v)
 	}
 }

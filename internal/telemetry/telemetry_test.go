@@ -29,17 +29,25 @@ func TestRead(t *testing.T) {
 	}{
 		{name: "off by default", env: nil, want: Settings{Service: "svc"}},
 		{name: "base endpoint gets the traces path", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"},
-			want: Settings{Service: "svc", Endpoint: "http://collector:4318/v1/traces"}},
+			want: Settings{Service: "svc", Endpoint: "http://collector:4318/v1/traces", MetricsEndpoint: "http://collector:4318/v1/metrics"}},
 		{name: "traces endpoint as it is, before the base", env: map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://b/otlp/traces"},
-			want: Settings{Service: "svc", Endpoint: "https://b/otlp/traces"}},
+			want: Settings{Service: "svc", Endpoint: "https://b/otlp/traces", MetricsEndpoint: "http://a:4318/v1/metrics"}},
 		{name: "service name", env: map[string]string{"OTEL_SERVICE_NAME": "blog-api-eu"}, want: Settings{Service: "blog-api-eu"}},
 		{name: "SDK disabled", env: map[string]string{"OTEL_SDK_DISABLED": "TRUE", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318"},
 			want: Settings{Service: "svc"}},
 		{name: "exporter none", env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318"},
-			want: Settings{Service: "svc"}},
-		{name: "exporter otlp", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318"},
+			want: Settings{Service: "svc", MetricsEndpoint: "http://a:4318/v1/metrics"}},
+		{name: "metrics exporter none", env: map[string]string{"OTEL_METRICS_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318"},
 			want: Settings{Service: "svc", Endpoint: "http://a:4318/v1/traces"}},
+		{name: "metrics endpoint as it is, interval", env: map[string]string{
+			"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "https://m/otlp/metrics", "OTEL_METRIC_EXPORT_INTERVAL": "15000"},
+			want: Settings{Service: "svc", MetricsEndpoint: "https://m/otlp/metrics", MetricsInterval: 15 * time.Second}},
+		{name: "other metrics exporter", env: map[string]string{"OTEL_METRICS_EXPORTER": "console"}, wantErr: "OTEL_METRICS_EXPORTER"},
+		{name: "bad interval", env: map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "10s"}, wantErr: "OTEL_METRIC_EXPORT_INTERVAL"},
+		{name: "bad metrics endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "m:4318"}, wantErr: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"},
+		{name: "exporter otlp", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://a:4318"},
+			want: Settings{Service: "svc", Endpoint: "http://a:4318/v1/traces", MetricsEndpoint: "http://a:4318/v1/metrics"}},
 		{name: "other exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, wantErr: "OTEL_TRACES_EXPORTER"},
 		{name: "gRPC-style endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, wantErr: "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{name: "bad traces endpoint", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://"}, wantErr: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
@@ -64,7 +72,7 @@ func TestRead(t *testing.T) {
 
 // TestSetupOffRecordsNothing: without an endpoint Setup leaves the no-op provider.
 func TestSetupOffRecordsNothing(t *testing.T) {
-	shutdown, err := Setup(context.Background(), Settings{Service: "svc"})
+	shutdown, err := Setup(context.Background(), Settings{Service: "svc"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
