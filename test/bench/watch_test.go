@@ -72,7 +72,7 @@ func BenchmarkSaveToServing(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	url := st.Services["blog-api"].URL + "/v1/nowhere"
+	url := st.Services["blog-api"].URL + "/v1/posts/NOT_A_SLUG"
 	answer := func() string {
 		resp, err := client.Get(url)
 		if err != nil {
@@ -82,7 +82,7 @@ func BenchmarkSaveToServing(b *testing.B) {
 		body, _ := io.ReadAll(resp.Body)
 		return string(body)
 	}
-	handler := filepath.Join("services", "blog-api", "internal", "api", "api.go")
+	handler := filepath.Join("services", "blog-api", "internal", "blog", "service.go")
 	koEnv, koFlags, err := devstack.KoBuildSettings(bare)
 	if err != nil {
 		b.Fatal(err)
@@ -103,10 +103,10 @@ func BenchmarkSaveToServing(b *testing.B) {
 	for i := range b.N {
 		// Different text in each extract: the same file would compile once and be
 		// found in the build cache the second time.
-		editHandler(b, filepath.Join(bare, handler), fmt.Sprintf("no route (bare build %d) for", i))
+		editHandler(b, filepath.Join(bare, handler), fmt.Sprintf("no such post (bare build %d)", i))
 		building += goBuild()
 
-		msg := fmt.Sprintf("no route (save %d) for", i)
+		msg := fmt.Sprintf("no such post (save %d)", i)
 
 		editHandler(b, filepath.Join(watched, handler), msg)
 		saved := time.Now()
@@ -149,8 +149,8 @@ func extractHEAD(b *testing.B) string {
 	return dst
 }
 
-// editHandler puts msg in place of the not-found message's "no route ... for" in the
-// Go file at path.
+// editHandler puts msg in place of the first "no such post ..." message (GetPost's answer
+// to a slug that cannot be one) in the Go file at path.
 func editHandler(b *testing.B, path, msg string) {
 	b.Helper()
 	src, err := os.ReadFile(path)
@@ -158,15 +158,15 @@ func editHandler(b *testing.B, path, msg string) {
 		b.Fatal(err)
 	}
 	s := string(src)
-	i := strings.Index(s, `"no route`)
+	i := strings.Index(s, `"no such post`)
 	j := -1
 	if i >= 0 {
-		j = strings.Index(s[i:], " for %s %s\"")
+		j = strings.Index(s[i+1:], `"`)
 	}
 	if j < 0 {
-		b.Fatalf("%s has no \"no route ... for %%s %%s\" message", path)
+		b.Fatalf("%s has no \"no such post ...\" message", path)
 	}
-	if err := os.WriteFile(path, []byte(s[:i+1]+msg+s[i+j+len(" for"):]), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(s[:i+1]+msg+s[i+1+j:]), 0o644); err != nil {
 		b.Fatal(err)
 	}
 }
