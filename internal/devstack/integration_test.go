@@ -125,12 +125,16 @@ func TestRunStartsMotoServesAndStops(t *testing.T) {
 		if !strings.HasPrefix(st.CognitoEndpoint, "http://127.0.0.1:") {
 			t.Errorf("cognitoEndpoint %q, want the stand-in on a loopback port", st.CognitoEndpoint)
 		}
+		if !strings.HasPrefix(st.MetricsURL, "http://127.0.0.1:") || !strings.HasSuffix(st.MetricsURL, "/metrics") {
+			t.Errorf("metricsUrl %q, want sa dev's /metrics on a loopback port", st.MetricsURL)
+		}
 		want := &stack.Stack{
 			Region:          "us-east-1",
 			AWSEndpoint:     motoURL,
 			CognitoEndpoint: st.CognitoEndpoint,
 			CAFile:          filepath.Join(dir, "tls", "ca.pem"),
 			APIURL:          apiURL,
+			MetricsURL:      st.MetricsURL,
 			Services: map[string]stack.Service{
 				"moto":    {URL: motoURL, Port: motoPort, PID: st.Services["moto"].PID},
 				"testsvc": {URL: apiURL, Port: apiPort, PID: st.Services["testsvc"].PID},
