@@ -624,26 +624,13 @@ func TestAppInBrowser(t *testing.T) {
 // settleMotoModelData works around a moto 5.2 fault the app's multipart uploads
 // trigger: moto keeps each uploaded part as an object of no bucket, and
 // /moto-api/data.json (where later tests read the emails moto sent) answers 500 once
-// per such part, because reading a part's restore status looks its bucket up, and
-// succeeds from then on. Reading it until it answers keeps this test's uploads from
-// failing the tests that come after it in the same moto.
+// per such part. Reading it until it answers (mototest.ModelData) keeps this test's
+// uploads from failing the tests that come after it in the same moto.
 func settleMotoModelData(t *testing.T, ep string) {
-	failed := 0
-	for range 200 {
-		resp, err := http.Get(ep + "/moto-api/data.json")
-		if err != nil {
-			t.Errorf("moto's data.json: %v", err)
-			return
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			t.Logf("moto's data.json answers again after %d failures (one per uploaded part)", failed)
-			return
-		}
-		failed++
+	var data json.RawMessage
+	if err := mototest.ModelData(ep, &data); err != nil {
+		t.Errorf("moto's data.json still fails: %v", err)
 	}
-	t.Errorf("moto's data.json still fails after %d tries", failed)
 }
 
 // appAsset finds the app's script in index.html.
