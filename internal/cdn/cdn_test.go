@@ -161,6 +161,13 @@ func TestValidate(t *testing.T) {
 		{"custom origin port", func(d *Distribution) { d.Origins[2].HTTPSPort = 444 }, "CloudFront allows 443 or 1024-65535"},
 		{"no response header", func(d *Distribution) { d.ResponseHeadersPolicies[0] = ResponseHeadersPolicy{ID: "rh", Name: "x"} },
 			"sets no header"},
+		{"origin secret never filled in", func(d *Distribution) { d.Origins[2].CustomHeaders = []CustomHeader{{Name: "X-Origin-Verify"}} },
+			"X-Origin-Verify: the value is empty"},
+		{"reserved custom header", func(d *Distribution) { d.Origins[2].CustomHeaders = []CustomHeader{{Name: "x-amz-date", Value: "1"}} },
+			"does not add X-Amz-Date"},
+		{"custom header twice", func(d *Distribution) {
+			d.Origins[2].CustomHeaders = []CustomHeader{{Name: "X-Origin-Verify", Value: "a"}, {Name: "x-origin-verify", Value: "b"}}
+		}, "X-Origin-Verify is set twice"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

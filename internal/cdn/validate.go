@@ -3,6 +3,7 @@ package cdn
 import (
 	"errors"
 	"fmt"
+	"net/textproto"
 	"slices"
 	"strings"
 )
@@ -148,6 +149,38 @@ func (o Origin) validate() error {
 	}
 	if strings.ContainsAny(o.DomainName, "/: ") {
 		return fmt.Errorf("domainName %q must be a host name, without scheme, port or path", o.DomainName)
+	}
+	return o.validateCustomHeaders()
+}
+
+// reservedOriginHeaders are headers CloudFront refuses as origin custom headers (it sets
+// or controls them itself), in canonical form; X-Amz-* and X-Edge-* are refused too.
+var reservedOriginHeaders = map[string]bool{
+	"Cache-Control": true, "Connection": true, "Content-Length": true, "Cookie": true, "Host": true,
+	"If-Match": true, "If-Modified-Since": true, "If-None-Match": true, "If-Range": true, "If-Unmodified-Since": true,
+	"Max-Forwards": true, "Pragma": true, "Proxy-Authorization": true, "Proxy-Connection": true, "Range": true,
+	"Request-Range": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Via": true,
+	"X-Real-Ip": true,
+}
+
+// validateCustomHeaders checks the origin's custom headers: named, valued (an empty
+// value is a secret or setting that was never filled in), each once, none CloudFront
+// reserves.
+func (o Origin) validateCustomHeaders() error {
+	seen := map[string]bool{}
+	for i, h := range o.CustomHeaders {
+		name := textproto.CanonicalMIMEHeaderKey(h.Name)
+		switch {
+		case h.Name == "" || strings.ContainsAny(h.Name, " :\r\n"):
+			return fmt.Errorf("customHeaders[%d]: %q is not a header name", i, h.Name)
+		case h.Value == "":
+			return fmt.Errorf("customHeaders[%d] %s: the value is empty", i, name)
+		case reservedOriginHeaders[name] || strings.HasPrefix(name, "X-Amz-") || strings.HasPrefix(name, "X-Edge-"):
+			return fmt.Errorf("customHeaders[%d]: CloudFront does not add %s to origin requests", i, name)
+		case seen[name]:
+			return fmt.Errorf("customHeaders[%d]: %s is set twice", i, name)
+		}
+		seen[name] = true
 	}
 	return nil
 }

@@ -160,6 +160,9 @@ func BlogAPIEnv(in Inputs) []string {
 		"UNSUBSCRIBE_KEY=" + UnsubscribeKey(in),
 		"S3_FORCE_PATH_STYLE=true",
 		"CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.BlogDistributionID,
+		// The distribution sends this secret's value in X-Origin-Verify; the local edge
+		// runs the provisioned distribution, so blog-api believes it as behind CloudFront.
+		"ORIGIN_VERIFY_SECRET_ID=" + in.Resources.BlogOriginSecret,
 		"DEV_MODE=true",
 	}
 }

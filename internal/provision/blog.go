@@ -112,6 +112,7 @@ func BlogResources(prefix string, o BlogOptions) []Resource {
 			},
 			Record: func(out *stack.Resources, id string) { out.BlogSecurityHeadersPolicyID = id },
 		},
+		OriginSecret{SecretName: prefix + "myblog-origin-verify", Options: o},
 		Distribution{DistName: prefix + "myblog", Prefix: prefix, Options: o},
 		SiteBucketPolicy{},
 		MediaBucketCORS{Origins: o.SiteOrigins},

@@ -13,6 +13,7 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
+	"github.com/serverless-architect/serverless-architect/internal/originverify"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
@@ -193,6 +194,8 @@ type DistributionInputs struct {
 	// APIHost and APIPort are the API origin (APIPort 0 is 443).
 	APIHost string
 	APIPort int
+	// OriginSecret is sent to the API origin in originverify.Header.
+	OriginSecret string
 	// Aliases and CertificateARN are the custom domain.
 	Aliases        []string
 	CertificateARN string
@@ -214,7 +217,8 @@ func BlogDistribution(in DistributionInputs) *cdn.Distribution {
 	s3 := func(id string, b RegionalBucket) cdn.Origin {
 		return cdn.Origin{ID: id, DomainName: b.Bucket + ".s3." + b.Region + ".amazonaws.com", S3: true, OriginAccessControlID: in.OACID}
 	}
-	api := cdn.Origin{ID: "api", DomainName: in.APIHost, ProtocolPolicy: cdn.HTTPSOnly}
+	api := cdn.Origin{ID: "api", DomainName: in.APIHost, ProtocolPolicy: cdn.HTTPSOnly,
+		CustomHeaders: []cdn.CustomHeader{{Name: originverify.Header, Value: in.OriginSecret}}}
 	if in.APIPort != 0 && in.APIPort != 443 {
 		api.HTTPSPort = in.APIPort
 	}
@@ -292,13 +296,17 @@ func (d Distribution) Document(ctx context.Context, c *Clients, out *stack.Resou
 	if host == "" {
 		host = DefaultBlogAPIHost
 	}
+	secret, err := originSecretValue(ctx, c, out)
+	if err != nil {
+		return nil, err
+	}
 	cache, origin := APICachePolicy(d.Prefix), APIOriginRequestPolicy(d.Prefix)
 	cache.ID, origin.ID = out.BlogAPICachePolicyID, out.BlogAPIOriginRequestPolicyID
 	security := SecurityHeadersPolicy(d.Prefix, siteConnectSources(c, d.Options, media))
 	security.ID = out.BlogSecurityHeadersPolicyID
 	doc := BlogDistribution(DistributionInputs{
 		Name: d.DistName, Site: RegionalBucket{Bucket: out.SiteBucket, Region: out.SiteBucketRegion}, Media: media,
-		OACID: out.BlogOACID, APIHost: host, APIPort: d.Options.APIPort,
+		OACID: out.BlogOACID, APIHost: host, APIPort: d.Options.APIPort, OriginSecret: secret,
 		Aliases: d.Options.Aliases, CertificateARN: d.Options.CertificateARN,
 		MediaFunctionARN: out.BlogMediaFunctionARN, MediaFunctionName: d.Prefix + "myblog-media-path",
 		APICache: cache, APIOrigin: origin, SecurityHeaders: security,

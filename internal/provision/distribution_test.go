@@ -33,7 +33,7 @@ func testDistribution() *cdn.Distribution {
 		Name:  "myblog",
 		Site:  RegionalBucket{Bucket: "myblog-site-123456789012-us-east-1", Region: "us-east-1"},
 		Media: []RegionalBucket{{"myblog-media-123456789012-us-east-1", "us-east-1"}, {"myblog-media-123456789012-eu-west-1", "eu-west-1"}},
-		OACID: "E2OACEXAMPLE", APIHost: "blog-origin.example.com",
+		OACID: "E2OACEXAMPLE", APIHost: "blog-origin.example.com", OriginSecret: "golden-origin-secret-not-a-real-one-0000",
 		Aliases: []string{"blog.example.com"}, CertificateARN: "arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
 		MediaFunctionARN: "arn:aws:cloudfront::123456789012:function/myblog-media-path", MediaFunctionName: "myblog-media-path",
 		APICache: cache, APIOrigin: origin, SecurityHeaders: security,

@@ -189,6 +189,12 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			// Post writes invalidate /v1/posts* (CLOUDFRONT_DISTRIBUTION_ID).
 			st = append(st, allow("InvalidatePosts", []string{"cloudfront:CreateInvalidation"}, r.BlogDistributionARN))
 		}
+		if r.BlogOriginSecret != "" {
+			// internal/originverify: the origin secret's current and previous values
+			// (ORIGIN_VERIFY_SECRET_ID), in each region's replica; Secrets Manager ends a
+			// secret's ARN with "-" and six random characters.
+			st = append(st, allow("ReadOriginSecret", []string{"secretsmanager:GetSecretValue"}, a.arns("secretsmanager", "secret:"+r.BlogOriginSecret+"-??????")...))
+		}
 	case "welcome-mailer":
 		// internal/welcome: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
 		// and SES v2 SendEmail as the one verified identity (an address or its domain),

@@ -40,6 +40,7 @@ func testResources() stack.Resources {
 		SenderIdentity:         "blog.example.com",
 		SESConfigurationSet:    "welcome",
 		BlogDistributionARN:    "arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE",
+		BlogOriginSecret:       "myblog-origin-verify",
 	}
 }
 
@@ -97,7 +98,8 @@ func TestServicePoliciesLeastPrivilege(t *testing.T) {
 		"todo-api": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
 			"s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject",
 			"sts:AssumeRole", "sts:TagSession"},
-		"blog-api":        {"cloudfront:CreateInvalidation", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:PutObject"},
+		"blog-api": {"cloudfront:CreateInvalidation", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:PutObject",
+			"secretsmanager:GetSecretValue"},
 		"welcome-mailer":  {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "ses:SendEmail"},
 		"thumbnailer":     {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "s3:PutObject"},
 		"dynamodb-source": {"dynamodb:DescribeStream", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:UpdateItem", "sqs:SendMessage"},

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -60,6 +61,8 @@ type Clients struct {
 	DAX *dax.Client
 	// EC2 checks the VPC and manages the DAX security group.
 	EC2 *ec2.Client
+	// SecretsManager keeps the blog's origin secret (originsecret.go).
+	SecretsManager *secretsmanager.Client
 
 	// motoEndpoints remembers which endpoint overrides are moto (moto.go).
 	motoEndpoints sync.Map
@@ -90,6 +93,7 @@ func NewClients(cfg aws.Config) *Clients {
 		SESv2:           sesv2.NewFromConfig(cfg),
 		DAX:             dax.NewFromConfig(cfg),
 		EC2:             ec2.NewFromConfig(cfg),
+		SecretsManager:  secretsmanager.NewFromConfig(cfg),
 		ACM:             acm.NewFromConfig(cfg, func(o *acm.Options) { o.Region = "us-east-1" }),
 	}
 }

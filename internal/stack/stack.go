@@ -115,6 +115,10 @@ type Resources struct {
 	BlogDistributionID     string `json:"blogDistributionId,omitempty"`
 	BlogDistributionARN    string `json:"blogDistributionArn,omitempty"`
 	BlogDistributionDomain string `json:"blogDistributionDomain,omitempty"`
+	// BlogOriginSecret and ...ARN are the Secrets Manager secret the distribution sends
+	// blog-api in X-Origin-Verify (blog-api's ORIGIN_VERIFY_SECRET_ID).
+	BlogOriginSecret    string `json:"blogOriginSecret,omitempty"`
+	BlogOriginSecretARN string `json:"blogOriginSecretArn,omitempty"`
 	// BlogMediaFunctionARN is the published CloudFront Function that strips /media
 	// from media requests (empty under moto, which has no Functions API).
 	BlogMediaFunctionARN string `json:"blogMediaFunctionArn,omitempty"`

@@ -84,6 +84,8 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 			"POSTS_TABLE=" + prefix + "posts", "SUBSCRIBERS_TABLE=" + prefix + "subscribers",
 			"COGNITO_ISSUER=" + auth.Issuer, "COGNITO_JWKS_URL=" + auth.JWKSURL, "COGNITO_CLIENT_IDS=" + auth.UserPoolClientID,
 			"UNSUBSCRIBE_KEY=" + base64.StdEncoding.EncodeToString(key),
+			// No CloudFront in front: callers are counted by their TCP peer.
+			"CLIENT_ADDRESS_HEADER=none",
 		})
 	}
 	for _, r := range regions {

@@ -119,6 +119,8 @@ func TestBlogJourney(t *testing.T) {
 	} else if st, _ := scan.Items[0]["status"].(*ddbtypes.AttributeValueMemberS); st == nil || st.Value != "pending" {
 		t.Errorf("subscriber %s = %v, want pending until the confirmation link is posted", email, scan.Items[0])
 	}
+	// SUBSCRIBE_CLIENT_LIMIT's default: 10 per client address in 10 minutes.
+	t.Run("client address believed only through the distribution", func(t *testing.T) { checkViewerAddressTrust(t, s, client, 10) })
 }
 
 // checkSite: every page and asset of web/blog is in the bucket under its built name,

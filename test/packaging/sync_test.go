@@ -210,3 +210,30 @@ func TestConfigMapsNameRealVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestBlogAPIViewerAddressNeedsOriginSecret: wherever blog-api is deployed believing
+// CLIENT_ADDRESS_HEADER (CloudFront-Viewer-Address by default), it is also told the
+// origin secret that proves a request came through the distribution; blog-api refuses
+// to start otherwise, and without the check it would believe any direct caller.
+func TestBlogAPIViewerAddressNeedsOriginSecret(t *testing.T) {
+	sources := allSources(t)
+	for _, source := range sortedKeys(sources) {
+		for _, cm := range find[*corev1.ConfigMap](sources[source], "ConfigMap", "config-blog-api") {
+			header := cm.Data["CLIENT_ADDRESS_HEADER"]
+			if header != "none" && cm.Data["ORIGIN_VERIFY_SECRET_ID"] == "" {
+				t.Errorf("%s: config-blog-api believes %s without ORIGIN_VERIFY_SECRET_ID", source, header)
+			}
+		}
+	}
+	if _, err := renderChart(t, defaultValues+"\nblog:\n  originSecret: \"\"\n"); err == nil || !strings.Contains(err.Error(), "blog.originSecret is empty") {
+		t.Errorf("the chart with no origin secret rendered (err %v); want it refused, naming blog.originSecret", err)
+	}
+	r, err := renderChart(t, defaultValues+"\nblog:\n  originSecret: \"\"\nblogApi:\n  env:\n    CLIENT_ADDRESS_HEADER: none\n")
+	if err != nil {
+		t.Fatalf("the chart with no origin secret and no client address header: %v", err)
+	}
+	got := one[*corev1.ConfigMap](t, r.manifests, "ConfigMap", "config-blog-api").Data
+	if got["ORIGIN_VERIFY_SECRET_ID"] != "" || got["CLIENT_ADDRESS_HEADER"] != "none" {
+		t.Errorf("config-blog-api = %v, want no origin secret and CLIENT_ADDRESS_HEADER none", got)
+	}
+}

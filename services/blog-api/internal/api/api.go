@@ -30,6 +30,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/etag"
 	"github.com/serverless-architect/serverless-architect/internal/jsonapi"
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
+	"github.com/serverless-architect/serverless-architect/internal/originverify"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 )
 
@@ -45,6 +46,9 @@ type Backend struct {
 	Presigner Presigner
 	// Purger, when set, tells the CDN that the posts changed.
 	Purger Purger
+	// Origin are the values of the distribution's origin-verify header: only a request
+	// carrying one is believed about the client's address (Deps.ClientHeader).
+	Origin originverify.Secrets
 }
 
 // Purger invalidates cached public answers at the CDN.
@@ -64,8 +68,9 @@ type Deps struct {
 	// Links verifies the tokens of the confirmation and unsubscribe links.
 	Links *maillink.Signer
 	// ClientHeader names the request header holding the client's address as the CDN
-	// saw it (CloudFront-Viewer-Address); empty, or absent from a request, means the
-	// TCP peer's address.
+	// saw it (CloudFront-Viewer-Address), believed only on a request that proves it came
+	// through the distribution (Backend.Origin); empty, absent from a request or
+	// unproven means the TCP peer's address.
 	ClientHeader string
 	// CacheControl is the Cache-Control of public reads.
 	CacheControl string
@@ -335,7 +340,11 @@ func (h *handlers) subscribe(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := b.Service.Subscribe(c.Request.Context(), *req.Email, ClientKey(c.Request, h.ClientHeader)); err != nil {
+	header := ""
+	if b.Origin.Verify(c.Request) {
+		header = h.ClientHeader
+	}
+	if err := b.Service.Subscribe(c.Request.Context(), *req.Email, ClientKey(c.Request, header)); err != nil {
 		h.fail(c, err)
 		return
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth/authtest"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
+	"github.com/serverless-architect/serverless-architect/internal/originverify"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog/blogtest"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
@@ -67,6 +68,14 @@ type fixture struct {
 	reader string
 }
 
+// testOriginSecret is the fixture's origin secret: the value the distribution would send.
+const testOriginSecret = "fixture-origin-secret-0123456789abcdef"
+
+// viaCDN are the headers of a request CloudFront forwards for a viewer at addr.
+func viaCDN(addr string) []string {
+	return []string{"CloudFront-Viewer-Address", addr, originverify.Header, testOriginSecret}
+}
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	pool := authtest.NewPool(t)
@@ -84,7 +93,8 @@ func newFixture(t *testing.T) *fixture {
 	svc.Rules.Region = "eu-west-1"
 	purger := &fakePurger{}
 	backend := awsconf.Start(context.Background(), func(context.Context) (Backend, error) {
-		return Backend{Service: svc, Presigner: fakePresigner{}, Purger: purger}, nil
+		origin, err := originverify.New(testOriginSecret)
+		return Backend{Service: svc, Presigner: fakePresigner{}, Purger: purger, Origin: origin}, err
 	})
 	h := Handler(Deps{
 		Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Auth: v, Backend: backend, Links: signer, ClientHeader: "CloudFront-Viewer-Address",
@@ -292,7 +302,7 @@ func TestSubscribe(t *testing.T) {
 
 	// A new address: 202, a pending subscriber of this region that expires in 48h.
 	before := time.Now()
-	first := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": " Ann@Example.COM "}, "CloudFront-Viewer-Address", "198.51.100.7:40001")
+	first := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": " Ann@Example.COM "}, viaCDN("198.51.100.7:40001")...)
 	if first.status != 202 || first.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("subscribe = %d %s cc=%q", first.status, first.body, first.header.Get("Cache-Control"))
 	}
@@ -308,7 +318,7 @@ func TestSubscribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, email := range []string{"ann@example.com", "ann+news@example.com", "bob@example.com"} {
-		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": email}, "CloudFront-Viewer-Address", "198.51.100.7:40001")
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": email}, viaCDN("198.51.100.7:40001")...)
 		if r.status != first.status || r.json(t)["message"] != first.json(t)["message"] {
 			t.Errorf("subscribe %s = %d %s, want the same answer as the first: %s", email, r.status, r.body, first.body)
 		}
@@ -331,17 +341,17 @@ func TestSubscribe(t *testing.T) {
 func TestSubscribeRateLimits(t *testing.T) {
 	f := newFixture(t)
 	for i := range 10 {
-		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("victim+%d@example.com", i)}, "CloudFront-Viewer-Address", "203.0.113.9:5000")
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("victim+%d@example.com", i)}, viaCDN("203.0.113.9:5000")...)
 		if r.status != 202 {
 			t.Fatalf("request %d = %d %s", i+1, r.status, r.body)
 		}
 	}
-	r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "someone@example.com"}, "CloudFront-Viewer-Address", "203.0.113.9:5001")
+	r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "someone@example.com"}, viaCDN("203.0.113.9:5001")...)
 	wait, _ := strconv.Atoi(r.header.Get("Retry-After"))
 	if r.status != http.StatusTooManyRequests || wait < 1 || wait > 600 || r.json(t)["error"].(map[string]any)["code"] != "throttled" {
 		t.Errorf("the 11th request = %d Retry-After %q %s; want 429 throttled within the 10-minute window", r.status, r.header.Get("Retry-After"), r.body)
 	}
-	if r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "other@example.com"}, "CloudFront-Viewer-Address", "203.0.113.10:5000"); r.status != 202 {
+	if r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "other@example.com"}, viaCDN("203.0.113.10:5000")...); r.status != 202 {
 		t.Errorf("another client = %d, want 202", r.status)
 	}
 	var stored []string
@@ -356,10 +366,32 @@ func TestSubscribeRateLimits(t *testing.T) {
 	// IPv6: one /64 is one client.
 	for i := range 11 {
 		addr := fmt.Sprintf("2001:db8:1:2::%x:443", i+1)
-		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("v6-%d@example.com", i)}, "CloudFront-Viewer-Address", addr)
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("v6-%d@example.com", i)}, viaCDN(addr)...)
 		if want := map[bool]int{true: 429, false: 202}[i == 10]; r.status != want {
 			t.Errorf("request %d from %s = %d, want %d", i+1, addr, r.status, want)
 		}
+	}
+}
+
+// TestSubscribeSpoofedViewerAddress: a caller of the origin itself (its Knative route
+// is public) cannot pick the address it is counted under by sending
+// CloudFront-Viewer-Address: without the distribution's origin secret, or with a wrong
+// one, every request counts under its TCP peer, so the 11th is refused whatever the
+// header says.
+func TestSubscribeSpoofedViewerAddress(t *testing.T) {
+	f := newFixture(t)
+	for i := range 11 {
+		hdr := []string{"CloudFront-Viewer-Address", fmt.Sprintf("198.51.100.%d:4000", i+1)}
+		if i%2 == 1 {
+			hdr = append(hdr, originverify.Header, strings.Repeat("x", len(testOriginSecret)))
+		}
+		r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": fmt.Sprintf("spoof-%d@example.com", i)}, hdr...)
+		if want := map[bool]int{true: 429, false: 202}[i == 10]; r.status != want {
+			t.Errorf("direct request %d claiming %s = %d, want %d (counted under the peer)", i+1, hdr[1], r.status, want)
+		}
+	}
+	if r := f.do(t, "POST", "/v1/subscribers", "", map[string]any{"email": "viewer@example.com"}, viaCDN("198.51.100.200:4000")...); r.status != 202 {
+		t.Errorf("a viewer through the distribution = %d, want 202: the peer's spoofed flood must not count against it", r.status)
 	}
 }
 

@@ -7,6 +7,10 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/server"
 )
 
+// NoClientAddressHeader is the CLIENT_ADDRESS_HEADER that counts callers by their TCP
+// peer only (no CDN in front).
+const NoClientAddressHeader = "none"
+
 // Config is blog-api's whole configuration, read from the environment once at start.
 // services/blog-api/README.md lists every variable with its default.
 type Config struct {
@@ -42,8 +46,14 @@ type Config struct {
 	MailboxLimit  int           `env:"SUBSCRIBE_MAILBOX_LIMIT" envDefault:"1"`
 	MailboxWindow time.Duration `env:"SUBSCRIBE_MAILBOX_WINDOW" envDefault:"1h"`
 	// ClientAddressHeader names the header with the client's address as the CDN saw
-	// it; empty means the TCP peer's address only.
+	// it; "none" means the TCP peer's address only (an empty variable is the default,
+	// as for every variable). It is believed only on requests that carry the
+	// distribution's origin secret (OriginSecret), so it needs one.
 	ClientAddressHeader string `env:"CLIENT_ADDRESS_HEADER" envDefault:"CloudFront-Viewer-Address"`
+	// OriginSecret is the Secrets Manager secret (name or ARN) whose value the
+	// distribution sends in X-Origin-Verify (sa provision creates both; stack output
+	// blogOriginSecret).
+	OriginSecret string `env:"ORIGIN_VERIFY_SECRET_ID"`
 	// DevMode (DEV_MODE=true, which the local stack sets) allows a missing
 	// UNSUBSCRIBE_KEY (a random one, so no emailed link verifies). Nothing else depends
 	// on it.

@@ -14,10 +14,12 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
+	"github.com/serverless-architect/serverless-architect/internal/originverify"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/dynamo"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
@@ -39,6 +41,14 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	if cfg.PendingTTL < time.Minute || cfg.ClientLimit < 0 || cfg.MailboxLimit < 0 || cfg.ClientWindow < time.Second || cfg.MailboxWindow < time.Second {
 		return nil, fmt.Errorf("SUBSCRIBE_PENDING_TTL (%s) must be at least 1m, SUBSCRIBE_CLIENT_LIMIT (%d) and SUBSCRIBE_MAILBOX_LIMIT (%d) at least 0 (0 disables), their windows (%s, %s) at least 1s",
 			cfg.PendingTTL, cfg.ClientLimit, cfg.MailboxLimit, cfg.ClientWindow, cfg.MailboxWindow)
+	}
+	if cfg.ClientAddressHeader == NoClientAddressHeader {
+		cfg.ClientAddressHeader = ""
+	}
+	if cfg.ClientAddressHeader != "" && cfg.OriginSecret == "" {
+		return nil, fmt.Errorf("CLIENT_ADDRESS_HEADER=%s is believed only on requests proven to come through CloudFront, so ORIGIN_VERIFY_SECRET_ID must name "+
+			"the Secrets Manager secret the distribution sends in %s (sa provision creates it: stack output blogOriginSecret); "+
+			"or set CLIENT_ADDRESS_HEADER=%s to count subscribers by the TCP peer's address", cfg.ClientAddressHeader, originverify.Header, NoClientAddressHeader)
 	}
 	var signer *maillink.Signer
 	switch {
@@ -75,6 +85,12 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		b := Backend{
 			Service:   svc,
 			Presigner: &S3Presigner{Client: s3.NewPresignClient(s3c), Bucket: cfg.MediaBucket, TTL: cfg.UploadURLTTL},
+		}
+		if cfg.OriginSecret != "" {
+			if b.Origin, err = originverify.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.OriginSecret); err != nil {
+				log.Error("cannot read the origin secret; every request that needs AWS will get 503", "err", err)
+				return Backend{}, err
+			}
 		}
 		if cfg.DistributionID != "" {
 			b.Purger = &CloudFrontPurger{Client: cloudfront.NewFromConfig(awsCfg), DistributionID: cfg.DistributionID, Timeout: cfg.PurgeTimeout}
