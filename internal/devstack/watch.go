@@ -124,35 +124,51 @@ func (w *watcher) addTree(dir string) (int, error) {
 }
 
 // refreshDeps lists the packages in each service's build graph (with ko.yaml's build
-// flags, so build tags select the same files).
+// flags, so build tags select the same files): one go list for every service, each
+// package with the import paths it depends on.
 func (w *watcher) refreshDeps(ctx context.Context) error {
 	env, flags, err := w.s.buildSettings()
 	if err != nil {
 		return err
 	}
-	deps := map[string][]Service{}
-	listed := map[string][]string{}
+	var pkgs []string
 	for _, svc := range w.s.o.Services {
-		dirs, ok := listed[svc.Package]
-		if !ok {
-			args := append(append([]string{"list", "-deps"}, flags...), "-f", "{{if not .Standard}}{{.Dir}}{{end}}", svc.Package)
-			cmd := exec.CommandContext(ctx, "go", args...)
-			cmd.Dir = w.s.o.SourceDir
-			cmd.Env = append(os.Environ(), env...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				return fmt.Errorf("watch: go list -deps %s: %w\n%s", svc.Package, err, indent(strings.TrimSpace(stderr.String())))
-			}
-			dirs = strings.Fields(string(out))
-			listed[svc.Package] = dirs
+		if !slices.Contains(pkgs, svc.Package) {
+			pkgs = append(pkgs, svc.Package)
 		}
-		for _, d := range dirs {
-			if inside(w.root, d) {
+	}
+	args := append(append([]string{"list", "-deps"}, flags...), "-f", "{{if not .Standard}}{{.ImportPath}}\t{{.Dir}}\t{{.DepOnly}}\t{{join .Deps \" \"}}{{end}}")
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd.Dir = w.s.o.SourceDir
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("watch: go list -deps %s: %w\n%s", strings.Join(pkgs, " "), err, indent(strings.TrimSpace(stderr.String())))
+	}
+	dirOf := map[string]string{}    // import path -> directory
+	depsOf := map[string][]string{} // directory of a package named -> its dependencies
+	for line := range strings.Lines(string(out)) {
+		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
+		if len(f) != 4 {
+			continue
+		}
+		dirOf[f[0]] = f[1]
+		if f[2] == "false" {
+			depsOf[f[1]] = append(strings.Fields(f[3]), f[0])
+		}
+	}
+	deps := map[string][]Service{}
+	for _, svc := range w.s.o.Services {
+		for _, imp := range depsOf[filepath.Join(w.root, svc.Package)] {
+			if d, ok := dirOf[imp]; ok && inside(w.root, d) {
 				deps[d] = append(deps[d], svc)
 			}
 		}
+	}
+	if len(deps) == 0 {
+		return fmt.Errorf("watch: go list -deps %s named none of the services' packages (%s)", strings.Join(pkgs, " "), w.root)
 	}
 	w.deps = deps
 	return nil
