@@ -173,8 +173,11 @@ func newDevCmd(stdout io.Writer) *cobra.Command {
   2. AWS resources provisioned in moto (idempotent; dummy credentials, your own AWS
      environment is neither used nor changed).
   3. A dev CA and a certificate for localhost under <dir>/tls (clients trust ca.pem).
-  4. Every service built with go build into <dir>/bin and run over HTTPS; the to-do
-     API (gateway) on https://localhost:--api-port, the blog edge on
+  4. Every service built into <dir>/bin as ko.yaml builds the images (its flags,
+     and -ldflags=-s -w: no symbol table or DWARF, for a fast link; --debug keeps
+     them and turns off optimisation and inlining, for dlv attach PID), all in one
+     go build, and run over HTTPS; the to-do API (gateway) on
+     https://localhost:--api-port, the blog edge on
      https://localhost:--edge-port, the MyTodoList app's edge (its own distribution,
      the app built from web/todo and published to its bucket) on
      https://localhost:--app-port. With --gateway-replicas N, N gateway processes on
@@ -196,9 +199,10 @@ Tables do (moto has none). stack.json then lists regions[] (region, blogUrl, tab
 buckets, queues, services).
 
 With --watch (make dev passes it; --watch=false turns it off) a saved .go file
-rebuilds, with one go build per package, only the services whose build graph holds its
+rebuilds, in one go build, only the services whose build graph holds its
 package (go list -deps, taken again when go.mod or go.sum change) and starts them
-again: a reload, not a restart (sa status counts it apart, no backoff). A build that
+again: a reload, not a restart (sa status counts it apart, no backoff); the line
+"reloaded NAME" says how long from the save, and where the time went. A build that
 fails leaves the running process serving and prints the compiler's error once. A
 change under web/blog or web/todo publishes the site or the app to its bucket again
 and starts its edge again, so the next browser reload gets the new files.
@@ -253,6 +257,7 @@ Run it again to reuse what exists. It must run inside the repository.`,
 	f.BoolVar(&o.Fresh, "fresh", false, "start with an empty moto: move its saved state (<dir>/moto-state.pickle) aside to moto-state.pickle.old")
 	f.StringVar(&o.LogFormat, "log-format", devstack.LogText, "how the services' lines are shown: text (human-readable) or json (as written)")
 	f.BoolVar(&o.Watch, "watch", false, "rebuild and restart the services a saved .go file is part of, publish web/ again when it changes (make dev turns it on; --watch=false turns it off)")
+	f.BoolVar(&o.Debug, "debug", false, "build the services for a debugger (dlv attach PID): keep the symbol table and DWARF that ko.yaml's -s -w strip, no optimisation or inlining; builds and links are slower")
 	f.BoolVar(&o.ScaleToZero, "scale-to-zero", false, "stop each service whose Knative Service in config/ has min-scale 0 after --idle without a request, start it on the next (held until ready)")
 	f.DurationVar(&o.Idle, "idle", 60*time.Second, "with --scale-to-zero: how long a service runs without a request before it is stopped")
 	f.IntVar(&o.RegionPortBase, "region-port-base", 0, "first of the loopback ports of the further regions, 16 each (default: --port-base + 200)")

@@ -31,7 +31,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -114,6 +113,10 @@ type Options struct {
 	// Watch rebuilds and restarts the services a saved .go file is part of, and
 	// publishes web/ again when it changes (watch.go).
 	Watch bool
+	// Debug builds the services for a debugger (`dlv attach PID`): with the symbol
+	// table and DWARF that ko.yaml's -s -w strip, and without optimisation or inlining
+	// (debugFlags). Builds and links are slower; the binaries are not the images'.
+	Debug bool
 	// ScaleToZero stops each service whose Knative Service has min-scale 0 after Idle
 	// without a request and starts it on the next (scaletozero.go).
 	ScaleToZero bool
@@ -329,11 +332,12 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 	if s.tracesURL, err = s.startTraces(); err != nil {
 		return nil, err
 	}
+	if _, err := s.buildServices(ctx, o.Services); err != nil {
+		return nil, err
+	}
 	bins := make(map[string]string, len(o.Services))
 	for _, svc := range o.Services {
-		if bins[svc.Name], err = s.build(ctx, svc); err != nil {
-			return nil, err
-		}
+		bins[svc.Name] = s.binPath(svc.Name)
 	}
 	client, err := httpsClient(certs.CACert)
 	if err != nil {
@@ -522,38 +526,8 @@ func (s *stackRun) start(name, bin string, args, env []string, dir string) (*chi
 	return c, nil
 }
 
-// build compiles svc into <Dir>/bin/<name>.
-func (s *stackRun) build(ctx context.Context, svc Service) (string, error) {
-	out := s.binPath(svc.Name)
-	s.con.Printf("building %s (%s)", svc.Name, svc.Package)
-	if err := s.buildTo(ctx, svc, out); err != nil {
-		return "", err
-	}
-	return out, nil
-}
-
 // binPath is where the binary of the service name is built.
 func (s *stackRun) binPath(name string) string { return filepath.Join(s.o.Dir, "bin", name) }
-
-// buildTo compiles svc's package into out with ko.yaml's settings; a failure's error
-// holds the compiler's output.
-func (s *stackRun) buildTo(ctx context.Context, svc Service, out string) error {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return fmt.Errorf("build %s: the go command is not on PATH", svc.Name)
-	}
-	env, flags, err := KoBuildSettings(s.o.SourceDir)
-	if err != nil {
-		return fmt.Errorf("build %s: %w", svc.Name, err)
-	}
-	cmd := exec.CommandContext(ctx, goBin, append(append([]string{"build"}, flags...), "-o", out, svc.Package)...)
-	cmd.Dir = s.o.SourceDir
-	cmd.Env = append(os.Environ(), env...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s: go build %s: %w\n%s", svc.Name, svc.Package, err, indent(strings.TrimSpace(string(b))))
-	}
-	return nil
-}
 
 // waitReady waits for GET <url>/readyz to answer 200.
 func (s *stackRun) waitReady(ctx context.Context, client *http.Client, name, url string) error {

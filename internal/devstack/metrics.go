@@ -20,12 +20,18 @@ const MetricsPath = "/metrics"
 // service starts in tens of milliseconds; ReadyTimeout caps a start.
 var coldStartBuckets = []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
+// reloadBuckets are the reload histogram's upper bounds in seconds: a phase takes
+// milliseconds (stop, start) to seconds (a build).
+var reloadBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2, 3, 5, 10, 30}
+
 // devMetrics are sa dev's series, one registry per stack.
 type devMetrics struct {
 	reg       *prometheus.Registry
 	coldStart *prometheus.HistogramVec
 	restarts  *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
+	// reloadPhase is where the time of a hot reload goes (watch.go).
+	reloadPhase *prometheus.HistogramVec
 }
 
 func newDevMetrics() *devMetrics {
@@ -44,8 +50,13 @@ func newDevMetrics() *devMetrics {
 			Name: "sa_dev_reloads_total",
 			Help: "Processes sa dev --watch rebuilt and started again after a saved change.",
 		}, []string{"service"}),
+		reloadPhase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sa_dev_reload_seconds",
+			Help:    "Hot reloads of sa dev --watch, by phase: wait (from the first save to the build: the debounce), build (go build) or publish (web/ to its bucket), stop (the old process), start (the new one, to its first 200 on /readyz), and serving (from the save to that 200: the sum).",
+			Buckets: reloadBuckets,
+		}, []string{"service", "phase"}),
 	}
-	m.reg.MustRegister(m.coldStart, m.restarts, m.reloads)
+	m.reg.MustRegister(m.coldStart, m.restarts, m.reloads, m.reloadPhase)
 	return m
 }
 

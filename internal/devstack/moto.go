@@ -84,9 +84,14 @@ var errDied = errors.New("a process of the stack died")
 // waitFor polls ok until it is true, timeout passes, ctx ends, or a child dies
 // unexpectedly, whose obituary is then the error.
 func (s *stackRun) waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
+	return s.waitEvery(ctx, timeout, 100*time.Millisecond, ok)
+}
+
+// waitEvery is waitFor asking ok every interval.
+func (s *stackRun) waitEvery(ctx context.Context, timeout, interval time.Duration, ok func() bool) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		if ok() {

@@ -25,7 +25,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -125,35 +124,51 @@ func (w *watcher) addTree(dir string) (int, error) {
 }
 
 // refreshDeps lists the packages in each service's build graph (with ko.yaml's build
-// flags, so build tags select the same files).
+// flags, so build tags select the same files): one go list for every service, each
+// package with the import paths it depends on.
 func (w *watcher) refreshDeps(ctx context.Context) error {
-	env, flags, err := KoBuildSettings(w.s.o.SourceDir)
+	env, flags, err := w.s.buildSettings()
 	if err != nil {
 		return err
 	}
-	deps := map[string][]Service{}
-	listed := map[string][]string{}
+	var pkgs []string
 	for _, svc := range w.s.o.Services {
-		dirs, ok := listed[svc.Package]
-		if !ok {
-			args := append(append([]string{"list", "-deps"}, flags...), "-f", "{{if not .Standard}}{{.Dir}}{{end}}", svc.Package)
-			cmd := exec.CommandContext(ctx, "go", args...)
-			cmd.Dir = w.s.o.SourceDir
-			cmd.Env = append(os.Environ(), env...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				return fmt.Errorf("watch: go list -deps %s: %w\n%s", svc.Package, err, indent(strings.TrimSpace(stderr.String())))
-			}
-			dirs = strings.Fields(string(out))
-			listed[svc.Package] = dirs
+		if !slices.Contains(pkgs, svc.Package) {
+			pkgs = append(pkgs, svc.Package)
 		}
-		for _, d := range dirs {
-			if inside(w.root, d) {
+	}
+	args := append(append([]string{"list", "-deps"}, flags...), "-f", "{{if not .Standard}}{{.ImportPath}}\t{{.Dir}}\t{{.DepOnly}}\t{{join .Deps \" \"}}{{end}}")
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd.Dir = w.s.o.SourceDir
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("watch: go list -deps %s: %w\n%s", strings.Join(pkgs, " "), err, indent(strings.TrimSpace(stderr.String())))
+	}
+	dirOf := map[string]string{}    // import path -> directory
+	depsOf := map[string][]string{} // directory of a package named -> its dependencies
+	for line := range strings.Lines(string(out)) {
+		f := strings.Split(strings.TrimRight(line, "\n"), "\t")
+		if len(f) != 4 {
+			continue
+		}
+		dirOf[f[0]] = f[1]
+		if f[2] == "false" {
+			depsOf[f[1]] = append(strings.Fields(f[3]), f[0])
+		}
+	}
+	deps := map[string][]Service{}
+	for _, svc := range w.s.o.Services {
+		for _, imp := range depsOf[filepath.Join(w.root, svc.Package)] {
+			if d, ok := dirOf[imp]; ok && inside(w.root, d) {
 				deps[d] = append(deps[d], svc)
 			}
 		}
+	}
+	if len(deps) == 0 {
+		return fmt.Errorf("watch: go list -deps %s named none of the services' packages (%s)", strings.Join(pkgs, " "), w.root)
 	}
 	w.deps = deps
 	return nil
@@ -291,32 +306,32 @@ func (w *watcher) apply(ctx context.Context, paths []string, saved time.Time) {
 	}
 }
 
-// rebuild builds the affected services, one build per package, and reloads every
-// process running a binary that was rebuilt.
+// rebuild builds the affected services (buildServices: one go build) and reloads
+// every process running a binary that was rebuilt.
 func (w *watcher) rebuild(ctx context.Context, affected []Service, saved time.Time) {
 	s := w.s
 	var pkgs []string
-	byPkg := map[string][]Service{}
+	byPkg := map[string][]string{}
 	for _, svc := range affected {
 		if _, ok := byPkg[svc.Package]; !ok {
 			pkgs = append(pkgs, svc.Package)
 		}
-		byPkg[svc.Package] = append(byPkg[svc.Package], svc)
+		byPkg[svc.Package] = append(byPkg[svc.Package], svc.Name)
+	}
+	for _, pkg := range pkgs {
+		s.con.Printf("rebuilding %s (%s)", strings.Join(byPkg[pkg], ", "), pkg)
+	}
+	t := reloadTimes{saved: saved, phase: "build", began: time.Now()}
+	built, err := s.buildServices(ctx, affected)
+	t.ended = time.Now()
+	if ctx.Err() != nil {
+		return
 	}
 	rebuilt := map[string]bool{}
 	for _, pkg := range pkgs {
-		svcs := byPkg[pkg]
-		names := make([]string, len(svcs))
-		for i, svc := range svcs {
-			names[i] = svc.Name
-		}
-		s.con.Printf("rebuilding %s (%s)", strings.Join(names, ", "), pkg)
-		next := s.binPath(svcs[0].Name) + ".next"
-		if err := s.buildTo(ctx, svcs[0], next); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			msg := err.Error()
+		names := byPkg[pkg]
+		if !built[pkg] {
+			msg := fmt.Sprint(err)
 			if w.failed[pkg] == msg {
 				s.con.Printf("!!! %s still does not build (the same error as above); %s the last build that did", pkg, keepRunning(names))
 			} else {
@@ -326,18 +341,14 @@ func (w *watcher) rebuild(ctx context.Context, affected []Service, saved time.Ti
 			continue
 		}
 		delete(w.failed, pkg)
-		if err := w.install(next, svcs); err != nil {
-			s.con.Printf("!!! %v", err)
-			continue
-		}
-		for _, svc := range svcs {
-			rebuilt[s.binPath(svc.Name)] = true
+		for _, name := range names {
+			rebuilt[s.binPath(name)] = true
 		}
 	}
 	if len(rebuilt) == 0 {
 		return
 	}
-	w.reloadWhere(ctx, func(c *child) bool { return rebuilt[c.spec.bin] }, saved)
+	w.reloadWhere(ctx, func(c *child) bool { return rebuilt[c.spec.bin] }, t)
 	// The saved files may import packages they did not before.
 	if err := w.refreshDeps(ctx); err != nil && ctx.Err() == nil {
 		s.con.Printf("!!! %v", err)
@@ -352,44 +363,14 @@ func keepRunning(names []string) string {
 	return strings.Join(names, ", ") + " keep running"
 }
 
-// install moves the binary built at next over the binary of each of svcs (which share
-// its package).
-func (w *watcher) install(next string, svcs []Service) error {
-	for _, svc := range svcs[1:] {
-		dst := w.s.binPath(svc.Name)
-		if err := copyFile(next, dst+".next"); err != nil {
-			return fmt.Errorf("install the new %s: %w", svc.Name, err)
-		}
-		if err := os.Rename(dst+".next", dst); err != nil {
-			return fmt.Errorf("install the new %s: %w", svc.Name, err)
-		}
-	}
-	if err := os.Rename(next, w.s.binPath(svcs[0].Name)); err != nil {
-		return fmt.Errorf("install the new %s: %w", svcs[0].Name, err)
-	}
-	return nil
-}
-
-// copyFile copies the executable src to dst.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	return errors.Join(err, out.Close())
-}
-
 // republish publishes a web tree again with deploy and then reloads the edges that
 // serve it (those of the services served picks), so they drop the pages they keep.
 func (w *watcher) republish(ctx context.Context, what string, served func(Service) bool, saved time.Time, deploy func() error) {
 	w.s.con.Printf("publishing %s again", what)
-	if err := deploy(); err != nil {
+	t := reloadTimes{saved: saved, phase: "publish", began: time.Now()}
+	err := deploy()
+	t.ended = time.Now()
+	if err != nil {
 		if ctx.Err() == nil {
 			w.s.con.Printf("!!! %v; the edge keeps serving what was published before", err)
 		}
@@ -401,12 +382,25 @@ func (w *watcher) republish(ctx context.Context, what string, served func(Servic
 			names[svc.Name] = true
 		}
 	}
-	w.reloadWhere(ctx, func(c *child) bool { return names[c.name] }, saved)
+	w.reloadWhere(ctx, func(c *child) bool { return names[c.name] }, t)
 }
 
+// reloadTimes are the moments of one reload, from which its phases are reported: the
+// first save of the burst, and when the work the save asked for (phase: a build, a
+// publication) began and ended.
+type reloadTimes struct {
+	saved, began, ended time.Time
+	phase               string
+}
+
+// reloadPollEvery is how often a reloaded process's /readyz is asked: often, because
+// the developer waits for it.
+const reloadPollEvery = 10 * time.Millisecond
+
 // reloadWhere reloads, all at once, the processes that pick selects, and reports when
-// each serves again (ready) counted from saved.
-func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, saved time.Time) {
+// each serves again (ready), counted from the save, with the phases of the wait
+// (sa_dev_reload_seconds).
+func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, t reloadTimes) {
 	s := w.s
 	s.mu.Lock()
 	var olds []*child
@@ -421,7 +415,8 @@ func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, saved
 	var wg sync.WaitGroup
 	for _, old := range olds {
 		wg.Go(func() {
-			c, err := s.reload(old)
+			stopping := time.Now()
+			c, started, err := s.reload(old)
 			if err != nil {
 				s.con.Printf("!!! could not start %s again: %v", old.name, err)
 				return
@@ -431,7 +426,7 @@ func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, saved
 			s.mu.Unlock()
 			if url != "" {
 				ready := func() bool { return answersReady(ctx, w.client, url) }
-				if err := s.waitFor(ctx, s.o.ReadyTimeout, ready); err != nil {
+				if err := s.waitEvery(ctx, s.o.ReadyTimeout, reloadPollEvery, ready); err != nil {
 					if ctx.Err() != nil {
 						return
 					}
@@ -439,19 +434,47 @@ func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, saved
 					return
 				}
 			}
-			s.con.Printf("reloaded %s (pid %d): serving %s after the save", c.name, c.PID(), time.Since(saved).Round(10*time.Millisecond))
+			now := time.Now()
+			phases := []struct {
+				name string
+				took time.Duration
+			}{
+				{"wait", t.began.Sub(t.saved)},
+				{t.phase, t.ended.Sub(t.began)},
+				{"stop", started.Sub(stopping)},
+				{"start", now.Sub(started)},
+				{"serving", now.Sub(t.saved)},
+			}
+			parts := make([]string, 0, len(phases)-1)
+			for i, p := range phases {
+				s.metrics().reloadPhase.WithLabelValues(c.name, p.name).Observe(p.took.Seconds())
+				if i < len(phases)-1 {
+					parts = append(parts, fmt.Sprintf("%s %s", p.name, round(p.took)))
+				}
+			}
+			s.con.Printf("reloaded %s (pid %d): serving %s after the save (%s)", c.name, c.PID(), round(now.Sub(t.saved)), strings.Join(parts, ", "))
 		})
 	}
 	wg.Wait()
 }
 
+// round rounds d for a message: to 10ms, or to 1ms below 100ms.
+func round(d time.Duration) time.Duration {
+	if d < 100*time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(10 * time.Millisecond)
+}
+
 // reload stops old, as asked (not a crash: no backoff, no restart counted), and starts
-// its process again from its binary, which may have been rebuilt.
-func (s *stackRun) reload(old *child) (*child, error) {
+// its process again from its binary, which may have been rebuilt; started is when the
+// old process had stopped and the new one was started.
+func (s *stackRun) reload(old *child) (c *child, started time.Time, err error) {
 	old.stop(s.o.StopTimeout)
-	c, err := s.respawn(old)
+	started = time.Now()
+	c, err = s.respawn(old)
 	if err != nil {
-		return nil, err
+		return nil, started, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -460,5 +483,5 @@ func (s *stackRun) reload(old *child) (*child, error) {
 	s.metrics().reloads.WithLabelValues(c.name).Inc()
 	sv.lastReload = time.Now()
 	s.replaceLocked(old, c)
-	return c, nil
+	return c, started, nil
 }

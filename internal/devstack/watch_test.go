@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,14 @@ func TestWatchReloadsWhatASaveChanges(t *testing.T) {
 	}
 	if n, ok := fams.Value("sa_dev_reloads_total", map[string]string{"service": "other"}); ok {
 		t.Errorf("sa dev's sa_dev_reloads_total{service=other} = %v, want no series: other was not reloaded", n)
+	}
+	for _, phase := range []string{"wait", "build", "stop", "start", "serving"} {
+		if n, _ := fams.Value("sa_dev_reload_seconds", map[string]string{"service": "reader", "phase": phase}); n != 1 {
+			t.Errorf("sa dev's sa_dev_reload_seconds{service=reader,phase=%s} counts %v reloads, want 1", phase, n)
+		}
+	}
+	if !regexp.MustCompile(`reloaded reader \(pid \d+\): serving \S+ after the save \(wait \S+, build \S+, stop \S+, start \S+\)`).MatchString(r.out.String()) {
+		t.Errorf("no line says how long the reload took and where the time went:\n%s", r.out)
 	}
 	if n := strings.Count(r.out.String(), "rebuilding reader"); n != 1 {
 		t.Errorf("three quick saves made %d rebuilds, want 1:\n%s", n, r.out)

@@ -74,9 +74,15 @@ func Photo(w, h int, seed uint32) *image.RGBA {
 
 // Tool returns the path of a command-line tool. When it is missing the test is
 // skipped, unless SA_INTEGRATION is set (make test), where a missing tool is a
-// failure: hack/test.sh installs the Debian package named.
+// failure: hack/test.sh installs the Debian package named. Under -short (make unit)
+// the test is skipped either way: a comparison with an external encoder or reference
+// decoder is make test's (these are the slowest tests of the module, a minute and more
+// on two cores).
 func Tool(tb testing.TB, name, debianPackage string) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skipf("uses %s (Debian %s): make test runs it; -short (make unit) leaves out the tests that need an external tool", name, debianPackage)
+	}
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
+	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/porttest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
@@ -26,9 +28,13 @@ const saveToServingTarget = 3 * time.Second
 // the repository at HEAD, running blog-api; each iteration saves a new message into
 // blog-api's not-found handler and times the save until blog-api answers it. The
 // reference, interleaved in the same run, is a bare `go build` of the same kind of
-// edit (ko.yaml's settings, a second extract, unwatched): the part no watcher can
-// save. Target: save to serving ≤ 3 s on a warm build cache (the build's share under
-// this machine's load is what the ratio shows).
+// edit (ko.yaml's settings as sa dev builds, -ldflags=-s -w included, in a second
+// extract, unwatched): the part no watcher can save; beside it the same build keeping
+// the symbol table and DWARF (sa dev before it took ko.yaml's -s -w; sa dev --debug
+// builds so, and without optimisation). Where the time goes is reported from sa dev's
+// own sa_dev_reload_seconds: wait (the debounce), build, stop, start (to ready).
+// Target: save to serving ≤ 3 s on a warm build cache (the build's share under this
+// machine's load is what the ratio shows).
 func BenchmarkSaveToServing(b *testing.B) {
 	ep := mototest.Endpoint(b)
 	watched, bare := extractHEAD(b), extractHEAD(b)
@@ -87,24 +93,30 @@ func BenchmarkSaveToServing(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	withDWARF := slices.DeleteFunc(slices.Clone(koFlags), func(f string) bool { return strings.HasPrefix(f, "-ldflags=") })
+	if len(withDWARF) == len(koFlags) {
+		b.Fatalf("ko.yaml's flags %q hold no -ldflags (-s -w)", koFlags)
+	}
 	// One build of the bare extract before timing, so both extracts start warm.
-	goBuild := func() time.Duration {
+	goBuild := func(flags []string) time.Duration {
 		start := time.Now()
-		cmd := exec.Command("go", append(append([]string{"build"}, koFlags...), "-o", filepath.Join(b.TempDir(), "blog-api"), "./services/blog-api")...)
+		cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", filepath.Join(b.TempDir(), "blog-api"), "./services/blog-api")...)
 		cmd.Dir, cmd.Env = bare, append(os.Environ(), koEnv...)
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("go build: %v\n%s", err, msg)
 		}
 		return time.Since(start)
 	}
-	goBuild()
-	var serving, building time.Duration
+	goBuild(koFlags)
+	var serving, building, buildingDWARF time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		// Different text in each extract: the same file would compile once and be
 		// found in the build cache the second time.
 		editHandler(b, filepath.Join(bare, handler), fmt.Sprintf("no such post (bare build %d)", i))
-		building += goBuild()
+		building += goBuild(koFlags)
+		editHandler(b, filepath.Join(bare, handler), fmt.Sprintf("no such post (bare build with DWARF %d)", i))
+		buildingDWARF += goBuild(withDWARF)
 
 		msg := fmt.Sprintf("no such post (save %d)", i)
 
@@ -122,8 +134,39 @@ func BenchmarkSaveToServing(b *testing.B) {
 	n := float64(b.N)
 	b.ReportMetric(float64(serving.Milliseconds())/n, "ms-save-to-serving")
 	b.ReportMetric(float64(building.Milliseconds())/n, "ms-go-build")
+	b.ReportMetric(float64(buildingDWARF.Milliseconds())/n, "ms-go-build-dwarf")
 	b.ReportMetric(float64(serving)/float64(building), "ratio-to-go-build")
+	b.ReportMetric(float64(building)/float64(buildingDWARF), "ratio-go-build-to-dwarf")
+	// sa dev's phases of the same reloads: each a mean over them.
+	fams := metricstest.WaitValue(b, st.MetricsURL, "sa_dev_reload_seconds", map[string]string{"service": "blog-api", "phase": "serving"}, n)
+	for _, phase := range []string{"wait", "build", "stop", "start"} {
+		mean, ok := histogramMean(fams, "sa_dev_reload_seconds", map[string]string{"service": "blog-api", "phase": phase})
+		if !ok {
+			b.Fatalf("sa dev reports no %s phase of blog-api's reloads: %v", phase, fams.Series("sa_dev_reload_seconds"))
+		}
+		b.ReportMetric(mean*1000, "ms-"+phase)
+	}
 	b.ReportMetric(float64(serving)/n/float64(saveToServingTarget), "ratio-to-3s-target")
+}
+
+// histogramMean is the mean of the histogram series of family name matching labels.
+func histogramMean(fams metricstest.Families, name string, labels map[string]string) (float64, bool) {
+	for _, m := range fams[name].GetMetric() {
+		h := m.GetHistogram()
+		if h == nil || h.GetSampleCount() == 0 {
+			continue
+		}
+		matched := 0
+		for _, l := range m.GetLabel() {
+			if v, ok := labels[l.GetName()]; ok && v == l.GetValue() {
+				matched++
+			}
+		}
+		if matched == len(labels) {
+			return h.GetSampleSum() / float64(h.GetSampleCount()), true
+		}
+	}
+	return 0, false
 }
 
 // extractHEAD writes the repository's files at HEAD (git archive) into a new directory.
