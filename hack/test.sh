@@ -39,16 +39,14 @@ export SA_INTEGRATION=1
 log "building the services as ko.yaml builds them"
 CGO_ENABLED=0 go build -trimpath -tags=nodynamic ./services/...
 
-# go test builds and runs the packages in the order they are named, -p at a time: the
-# longest, test/e2e (one stack most of its tests share, and four stacks of their own
-# for the tests that need other options or stop a part of theirs), goes first, then
-# the next longest, so the rest run beside them instead of after them. test/e2e holds
-# one of the -p slots for all its run while mostly waiting on its stack, so -p is one
-# more than the CPUs (go test's default is the CPUs). The timeout is generous: a
-# stack's start-up alone takes minutes on a loaded 2-core machine.
-cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
-log "go test (-p $((cpus + 1)))"
-go test -count=1 -timeout 40m -p "$((cpus + 1))" "$@" ./test/e2e ./internal/devstack ./services/gateway ./...
+# go test builds and runs the packages in the order they are named, -p (the CPUs) at a
+# time, and prints their results in that order: the longest, test/e2e (one stack most
+# of its tests share, and four stacks of their own for the tests that need other
+# options or stop a part of theirs), goes first, then the next longest, so the rest
+# run beside them instead of after them. The timeout is generous: on a 2-core machine
+# shared with other builds a stack's start-up alone took over 4 minutes.
+log "go test: test/e2e first; go test prints each package's result in that order, so the others' come after it"
+go test -count=1 -timeout 40m "$@" ./test/e2e ./internal/devstack ./services/gateway ./...
 # The cluster tier's own module: its unit tests (the cluster tests skip outside
 # hack/test-cluster.sh).
 log "go test of test/cluster"
