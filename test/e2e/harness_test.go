@@ -141,7 +141,11 @@ func sharedStack(t *testing.T) *localStack {
 		}
 	})
 	if shared.err != nil {
-		t.Fatalf("the shared stack (started by %s) did not come up: %v", shared.by, shared.err)
+		if shared.by == t.Name() {
+			t.Fatalf("the shared stack did not come up: %v", shared.err)
+		}
+		first, _, _ := strings.Cut(shared.err.Error(), "\n")
+		t.Fatalf("the shared stack did not come up: %s (sa dev's output is in %s's failure)", first, shared.by)
 	}
 	s := shared.stack
 	select {
