@@ -27,7 +27,15 @@ helm() {
   fi
 }
 
-log() { printf '==> %s\n' "$*" >&2; }
+# The time the outermost script began (scripts that run others share it), so each log
+# line says how far in it is: where make test spends its minutes.
+SA_STARTED="${SA_STARTED:-$(date +%s)}"
+export SA_STARTED
+
+log() {
+  local t=$(($(date +%s) - SA_STARTED))
+  printf '==> [%dm%02ds] %s\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # brew_name PKG: the Homebrew formula for a Debian package the scripts use ("" when

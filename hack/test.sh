@@ -6,6 +6,7 @@ set -o errexit -o nounset -o pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
+log "checking moto, chromium and the image tools (installed where missing)"
 ensure_moto
 # chromium: the browser test (test/e2e/blog_browser_test.go). libheif-examples (heif-enc),
 # webp (cwebp) and libjpeg-turbo-progs (cjpeg, jpegtran, djpeg): the image tests make
@@ -38,10 +39,16 @@ export SA_INTEGRATION=1
 log "building the services as ko.yaml builds them"
 CGO_ENABLED=0 go build -trimpath -tags=nodynamic ./services/...
 
-# The end-to-end package starts a dozen whole stacks one after another: about 15 min
-# on a quiet 2-core machine, so its timeout is twice that.
-log "go test"
-go test -count=1 -timeout 40m "$@" ./...
+# go test builds and runs the packages in the order they are named, -p (the CPUs) at a
+# time, and prints their results in that order: the longest, test/e2e (one stack most
+# of its tests share, and four stacks of their own for the tests that need other
+# options or stop a part of theirs), goes first, then the next longest, so the rest
+# run beside them instead of after them. The timeout is generous: on a 2-core machine
+# shared with other builds a stack's start-up alone took over 4 minutes.
+log "go test: test/e2e first; go test prints each package's result in that order, so the others' come after it"
+go test -count=1 -timeout 40m "$@" ./test/e2e ./internal/devstack ./services/gateway ./...
 # The cluster tier's own module: its unit tests (the cluster tests skip outside
 # hack/test-cluster.sh).
+log "go test of test/cluster"
 (cd test/cluster && go test -count=1 "$@" ./...)
+log "make test passed"

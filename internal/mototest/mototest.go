@@ -64,9 +64,14 @@ func Endpoint(t testing.TB) string {
 	return endpoint
 }
 
+// Runner runs a package's tests: a *testing.M, or one wrapped with what the package
+// sets up and tears down around its tests (test/e2e stops its shared stack there,
+// before the moto_server it talks to).
+type Runner interface{ Run() int }
+
 // Main runs the tests of a package and stops a moto_server it started. Use it from
 // TestMain: os.Exit(mototest.Main(m)).
-func Main(m *testing.M) int {
+func Main(m Runner) int {
 	code := m.Run()
 	if started != nil && started.Process != nil {
 		_ = started.Process.Kill()

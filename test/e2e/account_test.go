@@ -17,11 +17,11 @@ import (
 // through the gateway (no cached list served) and can write nothing, and a new
 // account with the same email sees none of the old one's to-dos or files.
 func TestAccountLifecycleCLI(t *testing.T) {
-	s := startStack(t)
+	s := sharedStack(t)
 	if s.stack.CognitoEndpoint == "" {
 		t.Fatalf("stack.json has no cognitoEndpoint (the Cognito stand-in)")
 	}
-	bin := buildTool(t, t.TempDir(), "./cmd/todo")
+	bin := buildTool(t, "./cmd/todo")
 	client := caClient(t, s)
 	carol := newUser(t, bin, s.stackFile, "carol")
 	carol.ok("signup", "--email", carol.email)

@@ -589,7 +589,7 @@ func TestAppInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startStack(t)
+	s := sharedStack(t)
 	st := s.stack
 	t.Cleanup(func() { settleMotoModelData(t, st.AWSEndpoint) })
 	if st.AppURL == "" {

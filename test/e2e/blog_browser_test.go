@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -62,7 +63,9 @@ func TestBlogInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal("chromium is not installed: apt-get install -y chromium (hack/test.sh installs it)")
 	}
-	s := startStack(t)
+	s := sharedStack(t)
+	blogPosts.Lock()
+	defer blogPosts.Unlock()
 	st := s.stack
 	if st.BlogURL == "" {
 		t.Fatalf("stack.json has no blogUrl: %+v", st)
@@ -270,10 +273,18 @@ func TestBlogInBrowser(t *testing.T) {
 			t.Errorf("%s: the browser shows %q, %d pixels wide; want the %s thumbnail, 256 wide", where, got.Src, got.Width, want)
 		}
 	}
-	check("admin preview", loaded("#photo-result img"))
+	preview := loaded("#photo-result img")
+	check("admin preview", preview)
 	shot("admin-photo-ready.png")
-	do("see the photo in the gallery", chromedp.Navigate(st.BlogURL+"/gallery.html"), chromedp.WaitVisible(chromedp.CSS("#photos picture img")))
-	check("gallery", loaded("#photos picture img"))
+	// The gallery lists every test's photos (the stack is shared): this one is found by
+	// the photo id in its thumbnail's name.
+	m := thumbnailID.FindStringSubmatch(preview.Src)
+	if m == nil {
+		t.Fatalf("the admin preview %q is not a thumbnail named by its photo id", preview.Src)
+	}
+	inGallery := fmt.Sprintf(`#photos picture img[src*="thumbnails/%s."]`, m[1])
+	do("see the photo in the gallery", chromedp.Navigate(st.BlogURL+"/gallery.html"), chromedp.WaitVisible(chromedp.CSS(inGallery)))
+	check("gallery", loaded(inGallery))
 	shot("gallery.png")
 
 	if doc := net.find(st.BlogURL + "/admin.html"); doc == nil || !strings.Contains(doc.csp, "connect-src 'self' "+st.AWSEndpoint) {
@@ -284,6 +295,9 @@ func TestBlogInBrowser(t *testing.T) {
 		t.Errorf("Chromium reported %d Content-Security-Policy or Trusted Types violations:\n%s", len(v), strings.Join(v, "\n"))
 	}
 }
+
+// thumbnailID finds the photo id in a thumbnail's URL (thumbnails/<id>.jpg or .webp).
+var thumbnailID = regexp.MustCompile(`thumbnails/([0-9A-Za-z]+)\.(?:jpg|webp)`)
 
 // waitTextFor is waitText with a timeout of its own (a photo takes the event flow).
 func waitTextFor(sel string, timeout time.Duration, want ...string) chromedp.Action[chromedp.Void] {

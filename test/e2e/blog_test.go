@@ -32,7 +32,9 @@ import (
 // headers, writes without the group or without a token are refused, and subscribing
 // twice keeps one pending record.
 func TestBlogJourney(t *testing.T) {
-	s := startStack(t)
+	s := sharedStack(t)
+	blogPosts.Lock()
+	defer blogPosts.Unlock()
 	st := s.stack
 	blogURL := st.Services["blog-api"].URL
 	if blogURL == "" {

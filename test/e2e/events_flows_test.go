@@ -19,7 +19,7 @@ import (
 // fails cleanly (S3 -> SQS -> s3-source -> thumbnailer -> S3 + photo record), and each
 // source, killed mid-stream and restarted, loses nothing.
 func TestEventFlows(t *testing.T) {
-	s := startStack(t)
+	s := sharedStack(t)
 	client := eventsClient(t, s)
 	t.Run("welcome email", func(t *testing.T) { testWelcome(t, s, client) })
 	t.Run("thumbnail", func(t *testing.T) { testThumbnail(t, s, client) })

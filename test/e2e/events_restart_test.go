@@ -95,7 +95,6 @@ func ensure(t *testing.T, c *provision.Clients, out *stack.Resources, rs ...prov
 // one email (dynamodb-source -> the stack's welcome-mailer), every upload was delivered
 // at least once and the queue ends empty (s3-source -> a recording sink).
 func testSourcesSurviveKill(t *testing.T, s *localStack) {
-	bin := t.TempDir()
 	cfg := stackAWS(t, s.stack)
 	clients := provision.NewClients(cfg)
 	prefix := strings.ReplaceAll(mototest.Name("rs"), "-", "") + "-"
@@ -109,7 +108,7 @@ func testSourcesSurviveKill(t *testing.T, s *localStack) {
 			}
 		}
 		ensure(t, clients, &res, provision.EventResources(prefix, provision.SenderOptions{Email: s.stack.Resources.SenderEmail})...)
-		src := newProc(t, "dynamodb-source", buildTool(t, bin, "./services/dynamodb-source"), append(common,
+		src := newProc(t, "dynamodb-source", buildTool(t, "./services/dynamodb-source"), append(common,
 			"K_SINK="+s.stack.Services["welcome-mailer"].URL, "SSL_CERT_FILE="+s.stack.CAFile,
 			"STREAM_ARN="+res.SubscribersStreamARN, "CHECKPOINT_TABLE="+res.CheckpointTable,
 			"DEAD_LETTER_QUEUE_URL="+res.SubscriberEventsDLQURL, "POLL_INTERVAL=100ms", "LEASE_DURATION=2s"))
@@ -187,7 +186,7 @@ func testSourcesSurviveKill(t *testing.T, s *localStack) {
 		}
 		res := stack.Resources{MediaBucket: bucket}
 		ensure(t, clients, &res, provision.ThumbnailResources(prefix)...)
-		src := newProc(t, "s3-source", buildTool(t, bin, "./services/s3-source"), append(common,
+		src := newProc(t, "s3-source", buildTool(t, "./services/s3-source"), append(common,
 			"K_SINK="+sink.URL, "SQS_QUEUE_URL="+res.MediaEventsQueueURL, "SQS_WAIT_TIME=1s",
 			"SQS_VISIBILITY_TIMEOUT=3s", "POISON_DELAY=1s", "SQS_BATCH_SIZE=5"))
 		src.start()

@@ -27,8 +27,8 @@ type filesListJSON struct {
 // fetch it; bad input is refused; expired identity-pool credentials are refreshed by
 // the CLI on its own.
 func TestFilesJourney(t *testing.T) {
-	s := startStack(t)
-	bin := buildTool(t, t.TempDir(), "./cmd/todo")
+	s := sharedStack(t)
+	bin := buildTool(t, "./cmd/todo")
 	alice := newUser(t, bin, s.stackFile, "alice")
 	bob := newUser(t, bin, s.stackFile, "bob")
 	for _, u := range []*user{alice, bob} {

@@ -24,7 +24,7 @@ import (
 // the gateway. One folder per user: what the app writes with identity-pool credentials
 // is what the API lists.
 func TestIdentityPoolFolderIsTheAPIFolder(t *testing.T) {
-	s := startStack(t)
+	s := sharedStack(t)
 	ctx := context.Background()
 	r := s.stack.Resources
 	anon, err := config.LoadDefaultConfig(ctx, config.WithRegion(s.stack.Region), config.WithCredentialsProvider(aws.AnonymousCredentials{}))

@@ -28,7 +28,7 @@ func TestMobileAppStack(t *testing.T) {
 		t.Skip("node and npm are needed (Node 20): the mobile app's JavaScript stack runs on them")
 	}
 	app := installMobileApp(t)
-	s := startStack(t)
+	s := sharedStack(t)
 	r := s.stack.Resources
 	key := "from-the-js-app.txt"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -22,6 +22,9 @@ import (
 // of any service, a user of the new pool is let in by the gateway, todo-api and
 // blog-api (a non-admin is 403 there, not 401), and a token of the old pool is refused.
 func TestServicesFollowANewUserPool(t *testing.T) {
+	// A stack of its own: run beside the other tests with stacks of their own, after the
+	// ones on the shared stack (go test runs parallel tests once the others are done).
+	t.Parallel()
 	s := startStackWith(t, "--moto-port", fmt.Sprint(porttest.Free(t)))
 	st := s.stack
 	client := caClient(t, s)

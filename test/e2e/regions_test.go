@@ -27,6 +27,9 @@ import (
 // post written in one is served by the other's edge once replicated; a photo uploaded
 // in one is thumbnailed once, by that region.
 func TestTwoRegions(t *testing.T) {
+	// A stack of its own: run beside the other tests with stacks of their own, after the
+	// ones on the shared stack (go test runs parallel tests once the others are done).
+	t.Parallel()
 	if !mototest.Enabled() {
 		t.Skip("runs the whole local stack in two regions: set SA_INTEGRATION=1 (make test does)")
 	}

@@ -15,14 +15,17 @@ const peerWindow = time.Second
 // URL in stack.json, behind a balancer on the API port. A user writes through one
 // replica and reads through the other: the other answered from its cache before the
 // write, and after it never answers the list from before it to a request sent later
-// than the peer window.
+// than the peer window. Ctrl-C then stops every process of it.
 func TestGatewayReplicas(t *testing.T) {
+	// A stack of its own: run beside the other tests with stacks of their own, after the
+	// ones on the shared stack (go test runs parallel tests once the others are done).
+	t.Parallel()
 	s := startStackReplicas(t, 2)
 	reps := s.stack.GatewayReplicas
 	if len(reps) != 2 || reps[0].URL == reps[1].URL || reps[0].URL == s.stack.APIURL || reps[1].URL == s.stack.APIURL {
 		t.Fatalf("stack.json gatewayReplicas = %+v, apiUrl %s; want two replicas of their own", reps, s.stack.APIURL)
 	}
-	bin := buildTool(t, t.TempDir(), "./cmd/todo")
+	bin := buildTool(t, "./cmd/todo")
 	u := newUser(t, bin, s.stackFile, "replicas")
 	u.ok("signup", "--email", u.email)
 	u.ok("confirm", "--email", u.email, "--code", "123456")
@@ -82,4 +85,8 @@ func TestGatewayReplicas(t *testing.T) {
 			t.Fatalf("through the balancer: %d to-dos, want 2", n)
 		}
 	}
+
+	// Ctrl-C stops everything: no port of the stack (the balancer, each replica, every
+	// service and edge) still listens.
+	s.stop(t)
 }

@@ -17,9 +17,12 @@ import (
 // todo-api's cold start and succeeds; each service that scales to zero comes back on a
 // request after its idle window, and `sa status --json` reports its cold start.
 func TestScaleToZeroStack(t *testing.T) {
+	// A stack of its own: run beside the other tests with stacks of their own, after the
+	// ones on the shared stack (go test runs parallel tests once the others are done).
+	t.Parallel()
 	s := startStackWith(t, "--scale-to-zero", "--idle", "2s")
-	sa := buildTool(t, t.TempDir(), "./cmd/sa")
-	bin := buildTool(t, t.TempDir(), "./cmd/todo")
+	sa := buildTool(t, "./cmd/sa")
+	bin := buildTool(t, "./cmd/todo")
 	client, err := devstack.HTTPSClient(s.stack.CAFile)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,9 @@ import (
 // in with the printed password and finds its to-do through the gateway, the posts are
 // public, the photo gets its thumbnail, and the second run keeps what exists.
 func TestSeed(t *testing.T) {
-	s := startStack(t)
+	s := sharedStack(t)
+	blogPosts.Lock()
+	defer blogPosts.Unlock()
 	st := s.stack
 	ctx := context.Background()
 	var out bytes.Buffer

@@ -27,9 +27,9 @@ import (
 // photo is one trace from s3-source's span for the notification through thumbnailer's
 // span for the event to its S3 PutObject. sa trace prints the waterfall.
 func TestTraces(t *testing.T) {
-	s := startStack(t)
+	s := sharedStack(t)
 	client := eventsClient(t, s)
-	bin := buildTool(t, t.TempDir(), "./cmd/todo")
+	bin := buildTool(t, "./cmd/todo")
 	u := newUser(t, bin, s.stackFile, "tracy")
 	u.ok("signup", "--email", u.email)
 	u.ok("confirm", "--email", u.email, "--code", "123456")
@@ -140,7 +140,7 @@ func TestTraces(t *testing.T) {
 	}
 
 	// sa trace prints the to-do read's waterfall.
-	sa := buildTool(t, t.TempDir(), "./cmd/sa")
+	sa := buildTool(t, "./cmd/sa")
 	out, err := exec.Command(sa, "trace", "--dir", s.dir, missID).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sa trace: %v\n%s", err, out)
