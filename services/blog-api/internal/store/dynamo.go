@@ -1,14 +1,17 @@
-// Package dynamo keeps MyBlog's posts, photos and subscribers in DynamoDB. The photo
-// and subscriber items, which other services read or write too (the thumbnailer, the
-// welcome mailer), are laid out by their contracts, internal/contract/photoitem and
-// internal/contract/subscriberitem (docs/events.md).
+// Package store holds blog-api's AWS adapters, which implement the interfaces the blog
+// and api packages declare: Store keeps MyBlog's posts, photos and subscribers in DynamoDB,
+// Limiter counts subscribe requests, S3Presigner signs uploads to the media bucket and
+// CloudFrontPurger invalidates the CDN. The photo and subscriber items, which other
+// services read or write too (the thumbnailer, the welcome mailer), are laid out by
+// their contracts, internal/contract/photoitem and internal/contract/subscriberitem
+// (docs/events.md).
 //
 // Posts and photos share the posts table (pk/sk), with a `feed` index (feedPk/feedSk)
 // that lists each kind newest first in one Query. Subscribers have their own table keyed
 // by the normalised address, whose stream feeds the welcome mailer; the subscribe rate
 // limits count in a table of their own (Limiter). Every write that must not clobber is
 // conditional; nothing scans.
-package dynamo
+package store
 
 import (
 	"context"
