@@ -141,7 +141,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 	var st []iampolicy.Statement
 	switch service {
 	case "todo-api":
-		// internal/dynamo: conditional PutItem, GetItem, UpdateItem (the META stamp),
+		// internal/store: conditional PutItem, GetItem, UpdateItem (the META stamp),
 		// DeleteItem, Query on the owner's partition, BatchWriteItem (deleting an
 		// account's to-dos). No index, no scan.
 		if err := need(service, [2]string{"the to-dos table", r.TodosTable}, [2]string{"the files bucket", r.FilesBucket},
@@ -153,7 +153,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 		if a.DAXClusterARN != "" {
 			st = append(st, allow("TodosThroughDAX", prefixed("dax:", itemActions), a.DAXClusterARN))
 		}
-		// internal/s3files: ListObjectsV2 under users/, presigned GET, PUT and POST
+		// internal/store: ListObjectsV2 under users/, presigned GET, PUT and POST
 		// (signed with this role, so the role must allow what the URLs do), and
 		// DELETE /v1/me: DeleteObjects, ListMultipartUploads and AbortMultipartUpload
 		// in the caller's folder.
@@ -169,7 +169,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			// POST /v1/files/credentials: AssumeRole with a session policy and a sub tag.
 			allow("VendFolderCredentials", []string{"sts:AssumeRole", "sts:TagSession"}, r.FilesVendingRoleARN))
 	case "blog-api":
-		// internal/dynamo: posts and photos (PutItem, GetItem, DeleteItem, Query on the
+		// internal/store: posts and photos (PutItem, GetItem, DeleteItem, Query on the
 		// feed index); subscribers (conditional PutItem, the confirmation's conditional
 		// UpdateItem and its consistent GetItem, DeleteItem); the subscribe rate-limit
 		// counters (conditional UpdateItem).

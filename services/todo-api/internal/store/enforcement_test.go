@@ -1,4 +1,4 @@
-package s3files
+package store
 
 import (
 	"context"

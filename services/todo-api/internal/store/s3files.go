@@ -1,7 +1,4 @@
-// Package s3files implements the files domain's ports with AWS: presigned S3 URLs and
-// listings of the files bucket (Bucket), and temporary credentials from STS AssumeRole
-// on the token-vending role (Vendor).
-package s3files
+package store
 
 import (
 	"context"
@@ -22,6 +19,10 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
 )
+
+// The files domain's ports with AWS: presigned S3 URLs and listings of the files bucket
+// (Bucket), and temporary credentials from STS AssumeRole on the token-vending role
+// (Vendor).
 
 // NewS3 returns the S3 client for the files bucket. pathStyle puts the bucket in the
 // path (moto needs it; S3_FORCE_PATH_STYLE). Checksums are computed only when an

@@ -1,4 +1,6 @@
-// Package dynamo keeps to-dos in DynamoDB, directly or through a DAX cluster.
+// Package store holds todo-api's AWS adapters. Store keeps to-dos in DynamoDB, directly
+// or through a DAX cluster, for the todo package; Bucket (S3) and Vendor (STS), in
+// s3files.go, implement the files package's ports.
 //
 // Table design (one table, no indexes, no scans): partition key `pk` is the owner's
 // Cognito sub, sort key `sk` is `TODO#<ULID>`; ULIDs sort by creation time, so a
@@ -27,7 +29,7 @@
 // The price is one small write per change and one small consistent read per list;
 // lists by owners who are only reading stay cached. services/todo-api/README.md
 // explains the design against AWS's DAX consistency documentation.
-package dynamo
+package store
 
 import (
 	"context"
