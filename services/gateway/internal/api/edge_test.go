@@ -1,4 +1,4 @@
-package gateway
+package api
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
 	"github.com/serverless-architect/serverless-architect/internal/server"
-	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/store"
 )
 
 // object is one object of the fake bucket.
@@ -239,7 +239,7 @@ func newEdgeFixtureFor(t *testing.T, d *cdn.Distribution) *edgeFixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := Config{CacheMaxEntries: 1000, CacheMaxBytes: 16 << 20, AuthCacheSize: 100, AuthCacheTTL: time.Minute, ThrottleMaxCallers: 100, UpstreamMaxIdleConns: 16}
 	gw, err := New(cfg, Deps{Distribution: d, OriginURLs: map[string]string{"api": f.api.srv.URL}, Verifier: v, Log: log, Now: f.clock.Now,
-		S3: func(context.Context) (s3origin.API, error) { return f.s3, nil }})
+		S3: func(context.Context) (store.API, error) { return f.s3, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +503,7 @@ func TestEdgeRunsMisconfigurations(t *testing.T) {
 	d = blogDistribution(1)
 	d.DefaultBehavior.CachePolicyID = cdn.UseOriginCacheControlHeadersID
 	_, err := New(Config{CacheMaxEntries: 10, CacheMaxBytes: 1 << 20, AuthCacheSize: 1, AuthCacheTTL: time.Minute, ThrottleMaxCallers: 1, UpstreamMaxIdleConns: 1},
-		Deps{Distribution: d, S3: func(context.Context) (s3origin.API, error) { return nil, nil }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Deps{Distribution: d, S3: func(context.Context) (store.API, error) { return nil, nil }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err == nil || !strings.Contains(err.Error(), "S3 origin") {
 		t.Errorf("a Host-keyed S3 behaviour started: %v", err)
 	}

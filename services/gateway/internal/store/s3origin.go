@@ -1,5 +1,5 @@
-// Package s3origin makes an S3 bucket an HTTP upstream of the gateway, as CloudFront's
-// S3 origins are: a Transport turns a GET or HEAD into GetObject or HeadObject and the
+// Package store is the gateway's AWS adapter: it makes an S3 bucket an HTTP upstream
+// of the gateway, as CloudFront's S3 origins are: a Transport turns a GET or HEAD into GetObject or HeadObject and the
 // object into an HTTP response with the object's own Content-Type, Cache-Control,
 // ETag and Last-Modified. Conditional (If-None-Match, If-Modified-Since) and single
 // byte-range requests go to S3 as such, so a revalidation costs S3 a 304.
@@ -9,7 +9,7 @@
 // other path gets an index document: "/docs/" is the key "docs/". A missing key is
 // 404: the API contract's JSON error envelope, or a small HTML page when the client
 // asked for HTML.
-package s3origin
+package store
 
 import (
 	"bytes"

@@ -1,11 +1,11 @@
-// Package gateway is the gateway's request pipeline, the job API Gateway does for the
-// to-do API: route by the route table, throttle per route and per caller, authorize
+// Package api is the gateway's HTTP edge: the request pipeline, the job API Gateway
+// does for the to-do API: route by the route table, throttle per route and per caller, authorize
 // with Cognito, answer from the response cache, and otherwise stream the request to the
 // route's upstream and its response back.
 //
 // In edge mode (MyBlog's local CloudFront) the gateway runs the distribution document
 // `sa provision` recorded (internal/cdn) instead of a route table: behaviours by path
-// pattern, S3 origins read with the SDK (package s3origin), the cache key, TTLs, origin
+// pattern, S3 origins read with the SDK (package store), the cache key, TTLs, origin
 // request and response headers its policies say, origin group failover (edge.go), and
 // brotli or gzip compression (compress.go).
 //
@@ -18,7 +18,7 @@
 // themselves; the gateway verifies it too (to authorize, throttle and key its cache per
 // caller) and forwards Authorization unchanged. It asserts no identity of its own: it
 // sends no X-Auth-* headers and removes every one (in any spelling) a client sent.
-package gateway
+package api
 
 import (
 	"context"
@@ -45,7 +45,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
-	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/store"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/throttle"
 )
 
@@ -75,7 +75,7 @@ type Deps struct {
 	Transport http.RoundTripper
 	// S3 returns the client S3 origins are read with; required in edge mode when the
 	// distribution has such an origin.
-	S3 func(ctx context.Context) (s3origin.API, error)
+	S3 func(ctx context.Context) (store.API, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Metrics is the registry the gateway's series go on; a registry of its own when nil.

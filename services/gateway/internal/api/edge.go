@@ -1,4 +1,4 @@
-package gateway
+package api
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/telemetry"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
-	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/store"
 )
 
 // Edge mode: the gateway runs a CloudFront distribution document (internal/cdn, as
@@ -76,7 +76,7 @@ func patternPrefix(pattern string) string {
 // (names, timeouts, invalidation scopes, metrics) and the behaviours with their
 // origins' transports. originURLs replaces the address of origins by id (the local
 // stand-in for DNS: a latency-routed API host resolves to this region's blog-api).
-func newEdge(d *cdn.Distribution, originURLs map[string]string, s3 func(context.Context) (s3origin.API, error), maxIdle int) (*route.Table, *edgeState, error) {
+func newEdge(d *cdn.Distribution, originURLs map[string]string, s3 func(context.Context) (store.API, error), maxIdle int) (*route.Table, *edgeState, error) {
 	resolved, err := d.Resolve()
 	if err != nil {
 		return nil, nil, fmt.Errorf("distribution %s: %w", d.Name, err)
@@ -124,14 +124,14 @@ func newEdge(d *cdn.Distribution, originURLs map[string]string, s3 func(context.
 	return route.NewTable(routes), st, nil
 }
 
-func newEdgeOrigin(o cdn.Origin, override string, s3 func(context.Context) (s3origin.API, error), rootObject string, maxIdle int) (*edgeOrigin, error) {
+func newEdgeOrigin(o cdn.Origin, override string, s3 func(context.Context) (store.API, error), rootObject string, maxIdle int) (*edgeOrigin, error) {
 	eo := &edgeOrigin{Origin: o}
 	if o.S3 {
 		if s3 == nil {
 			return nil, fmt.Errorf("origin %s reads S3 bucket %s, but no S3 client was configured", o.ID, o.Bucket())
 		}
 		eo.base = &url.URL{Scheme: "s3", Host: o.Bucket()}
-		eo.transport = &s3origin.Transport{S3: s3, Bucket: o.Bucket(), RootObject: rootObject}
+		eo.transport = &store.Transport{S3: s3, Bucket: o.Bucket(), RootObject: rootObject}
 		return eo, nil
 	}
 	scheme, port := "https", o.HTTPSPort

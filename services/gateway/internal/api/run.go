@@ -1,4 +1,4 @@
-package gateway
+package api
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer/kube"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/route"
-	"github.com/serverless-architect/serverless-architect/services/gateway/internal/s3origin"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/store"
 )
 
 // Build loads the route table (or, in edge mode, the distribution) and builds the
@@ -43,7 +43,7 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 		d.OriginURLs = cfg.OriginURLs
 		// The SDK's configuration takes tens of milliseconds to load: off the path to
 		// readiness, as every service does (awsconf.Start).
-		client := awsconf.Start(ctx, func(ctx context.Context) (s3origin.API, error) {
+		client := awsconf.Start(ctx, func(ctx context.Context) (store.API, error) {
 			awsCfg, err := awsconf.Load(ctx, awsconf.Options{Log: log})
 			if err != nil {
 				log.Error("cannot load the AWS configuration; requests to S3 origins will get 502", "err", err)
