@@ -237,7 +237,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			allow("LeasesAndCheckpoints", []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, a.table(r.CheckpointTable)...),
 			allow("DeadLetters", []string{"sqs:SendMessage"}, a.arns("sqs", queueName(r.SubscriberEventsDLQURL))...))
 	case "s3-source":
-		// internal/relay: receive, renew visibility (heartbeat, poison delay), delete;
+		// internal/source: receive, renew visibility (heartbeat, poison delay), delete;
 		// the queue's message counts for the metrics (QUEUE_METRICS_INTERVAL).
 		if err := need(service, [2]string{"the media events queue", r.MediaEventsQueueURL}); err != nil {
 			return iampolicy.Document{}, err

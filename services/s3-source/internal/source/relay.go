@@ -1,5 +1,5 @@
-// Package relay moves S3 event notifications from an SQS queue to a CloudEvents sink:
-// it long-polls the queue, turns each record into a CloudEvent (internal/s3event), sends
+// Package source is s3-source's adapter: it relays S3 event notifications from an SQS
+// queue to a CloudEvents sink: it long-polls the queue, turns each record into a CloudEvent (internal/s3event), sends
 // it, and deletes the message only once the sink has accepted every event in it. While
 // a message is being delivered its visibility timeout is extended (a heartbeat), so a
 // slow sink does not make the queue hand the message to another replica.
@@ -8,7 +8,7 @@
 // event the sink refuses with a 4xx) is not deleted: it is made visible again after
 // PoisonDelay, and once it has been received maxReceiveCount times the queue's redrive
 // policy moves it to the dead-letter queue. Nothing is ever dropped by this code.
-package relay
+package source
 
 import (
 	"context"
