@@ -1,6 +1,6 @@
-// Package service wires the thumbnailer: its configuration, its AWS clients and the
-// CloudEvents receiver in front of the photo handler.
-package service
+// Package api is the thumbnailer's edge and wiring: its configuration, its AWS clients
+// and the CloudEvents receiver in front of the photo handler.
+package api
 
 import (
 	"context"
