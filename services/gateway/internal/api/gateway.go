@@ -26,9 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +38,6 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
-	"github.com/serverless-architect/serverless-architect/internal/logging"
 	svcmetrics "github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/cache"
 	"github.com/serverless-architect/serverless-architect/services/gateway/internal/peer"
@@ -199,40 +196,6 @@ func New(cfg Config, d Deps) (*Gateway, error) {
 	return g, nil
 }
 
-// NewTransport returns the transport the gateway uses upstream: keep-alive connections
-// kept for every concurrent request (net/http keeps 2 per host by default, which makes
-// a busy proxy dial constantly), no transparent gzip (bodies pass through as the
-// upstream encoded them), no proxy from the environment.
-func NewTransport(maxIdle int) *http.Transport {
-	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          maxIdle * 4,
-		MaxIdleConnsPerHost:   maxIdle,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		WriteBufferSize:       16 << 10,
-		ReadBufferSize:        16 << 10,
-	}
-}
-
-// transportFor is the transport of rt's upstream.
-func (g *Gateway) transportFor(rt *route.Route) http.RoundTripper {
-	if rt.Index < len(g.transports) {
-		return g.transports[rt.Index]
-	}
-	return g.transport
-}
-
-// upstreamSeconds is the upstream latency series of rt.
-func (g *Gateway) upstreamSeconds(rt *route.Route) prometheus.Observer {
-	if rt.Index < len(g.upstreamObs) {
-		return g.upstreamObs[rt.Index]
-	}
-	return g.metrics.upstream.WithLabelValues(rt.Name)
-}
-
 // Metrics returns the handler of /metrics.
 func (g *Gateway) Metrics() http.Handler { return g.metrics.reg.Handler() }
 
@@ -372,26 +335,6 @@ func (g *Gateway) forwardWrite(x *exchange) {
 	x.answering()
 }
 
-// identify verifies the request's bearer token, remembering tokens already verified
-// until they expire (at most AUTH_CACHE_TTL), so that a hit costs a hash, not an RSA
-// verification.
-func (g *Gateway) identify(r *http.Request) (auth.Identity, error) {
-	token, err := auth.BearerToken(r)
-	if err != nil {
-		return auth.Identity{}, err
-	}
-	k := sha256.Sum256([]byte(token))
-	if id, ok := g.ids.GetIfPresent(k); ok && g.now().Before(id.Expiry) && g.verifier.Trusts(id) {
-		return id, nil
-	}
-	id, err := g.verifier.Verify(r.Context(), token)
-	if err != nil {
-		return auth.Identity{}, err
-	}
-	g.ids.Set(k, id)
-	return id, nil
-}
-
 // invalidate makes the caller's cached entries under the resource prefixes that a
 // write through the route touches stale (and the shared entries of public routes).
 func (g *Gateway) invalidate(x *exchange) {
@@ -415,68 +358,6 @@ func (g *Gateway) invalidate(x *exchange) {
 // with peers, while every peer's lease runs.
 func (g *Gateway) coherent() bool { return g.peers == nil || g.peers.Coherent() }
 
-func (g *Gateway) fail(x *exchange, err error) {
-	x.answering()
-	apperr.Write(x.w, err, logging.RequestID(x.r.Context()))
-}
-
-func (g *Gateway) throttled(x *exchange, limit string, wait time.Duration) {
-	g.metrics.throttled.WithLabelValues(x.rt.Name, limit).Inc()
-	g.fail(x, &apperr.Error{Code: apperr.Throttled, Message: "too many requests; retry after the time Retry-After gives", RetryAfter: max(wait, time.Second)})
-}
-
-// unauthorized answers as auth.Middleware does (auth.Refuse): 401 with a Bearer
-// challenge, or 503 when the signing keys cannot be fetched.
-func (g *Gateway) unauthorized(x *exchange, err error) {
-	auth.Refuse(x.w.Header(), x.r, g.log, err)
-	g.fail(x, err)
-}
-
-// clientIP is the caller's address: the TCP peer, or with FORWARDED_HOPS = n the n-th
-// address from the right of X-Forwarded-For.
-func (g *Gateway) clientIP(r *http.Request) string {
-	if g.hops > 0 {
-		var addrs []string
-		for _, v := range r.Header.Values("X-Forwarded-For") {
-			for a := range strings.SplitSeq(v, ",") {
-				addrs = append(addrs, strings.TrimSpace(a))
-			}
-		}
-		if len(addrs) >= g.hops {
-			return addrs[len(addrs)-g.hops]
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// isUnauthenticated reports whether err is a token problem (not the signing keys
-// being unavailable, which is no fault of the caller).
-func isUnauthenticated(err error) bool {
-	e := apperr.As(err)
-	return e != nil && e.Code == apperr.Unauthenticated
-}
-
-// addressKey is the key of a client address for per-address limits: the address, or
-// for IPv6 its /64, which one client can fill with addresses at will.
-func addressKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is4() {
-		return a.String()
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
-		return ip
-	}
-	return p.String()
-}
-
 func isWrite(method string) bool {
 	switch method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
@@ -484,25 +365,3 @@ func isWrite(method string) bool {
 	}
 	return false
 }
-
-// statusWriter remembers the status for the metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	code        int
-	wroteHeader bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wroteHeader {
-		w.code, w.wroteHeader = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wroteHeader = true
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
