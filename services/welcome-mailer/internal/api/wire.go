@@ -1,4 +1,6 @@
-package welcome
+// Package api is welcome-mailer's edge: its configuration and Build, which composes the
+// welcome handler with its AWS adapters behind the CloudEvents receiver.
+package api
 
 import (
 	"context"
@@ -18,6 +20,8 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/store"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
 )
 
 // Build checks cfg and returns welcome-mailer's HTTP handler, which receives the
@@ -42,15 +46,15 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		Help: "Email requests (a confirmation or a welcome email for one subscriber event) by kind, outcome (sent, duplicate, suppressed, failed) and reason (README).",
 	}, []string{"kind", "outcome", "reason"})
 	metrics.FromContext(ctx).MustRegister(emails)
-	pending := awsconf.Start(ctx, func(ctx context.Context) (*Handler, error) {
+	pending := awsconf.Start(ctx, func(ctx context.Context) (*welcome.Handler, error) {
 		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region})
 		if err != nil {
 			log.Error("cannot build AWS clients; every event gets 503", "err", err)
 			return nil, err
 		}
-		return &Handler{
-			Ledger: &DynamoLedger{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable},
-			Mailer: &SESMailer{Client: sesv2.NewFromConfig(awsCfg), From: cfg.SenderEmail, ConfigurationSet: cfg.ConfigurationSet},
+		return &welcome.Handler{
+			Ledger: &store.DynamoLedger{DB: dynamodb.NewFromConfig(awsCfg), Table: cfg.IdempotencyTable},
+			Mailer: &store.SESMailer{Client: sesv2.NewFromConfig(awsCfg), From: cfg.SenderEmail, ConfigurationSet: cfg.ConfigurationSet},
 			Link:   func(email string) string { return signer.UnsubscribeLink(cfg.UnsubscribeBaseURL, email) },
 			ConfirmLink: func(email string, expires time.Time) string {
 				return signer.ConfirmLink(cfg.UnsubscribeBaseURL, email, expires)

@@ -1,17 +1,10 @@
-package welcome
+package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
-	"net/mail"
-	"net/textproto"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +14,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
 )
 
 // SESAPI is the part of the SES v2 client SESMailer uses.
@@ -41,21 +35,21 @@ type SESMailer struct {
 	Now func() time.Time
 }
 
-var _ Mailer = (*SESMailer)(nil)
+var _ welcome.Mailer = (*SESMailer)(nil)
 
 // Send implements Mailer. The email goes as a Raw message that this code composes
 // (MIME, multipart/alternative with a text and an HTML part, List-Unsubscribe and its
 // one-click companion of RFC 8058): the bytes SES delivers are exactly the bytes
 // built and tested here, and moto, which keeps only one part of a Simple message,
 // stores the whole email.
-func (m *SESMailer) Send(ctx context.Context, msg Message) (string, error) {
+func (m *SESMailer) Send(ctx context.Context, msg welcome.Message) (string, error) {
 	now := time.Now
 	if m.Now != nil {
 		now = m.Now
 	}
-	raw, err := Compose(m.From, msg, now())
+	raw, err := welcome.Compose(m.From, msg, now())
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrRefused, err)
+		return "", fmt.Errorf("%w: %w", welcome.ErrRefused, err)
 	}
 	in := &sesv2.SendEmailInput{
 		FromEmailAddress: aws.String(m.From),
@@ -71,70 +65,6 @@ func (m *SESMailer) Send(ctx context.Context, msg Message) (string, error) {
 		return "", Classify(err)
 	}
 	return aws.ToString(out.MessageId), nil
-}
-
-// Compose renders msg from from as a MIME message (RFC 5322 with CRLF line ends):
-// headers From, To, Subject (RFC 2047-encoded when not ASCII), Date, MIME-Version,
-// List-Unsubscribe and List-Unsubscribe-Post (when msg has an unsubscribe URL), then a
-// multipart/alternative body with the text part first and the HTML part last (clients
-// show the last one they can), both UTF-8 and quoted-printable so no line exceeds 76
-// characters.
-func Compose(from string, msg Message, date time.Time) ([]byte, error) {
-	fromAddr, err := mail.ParseAddress(from)
-	if err != nil {
-		return nil, fmt.Errorf("sender %q: %w", from, err)
-	}
-	toAddr, err := mail.ParseAddress(msg.To)
-	if err != nil {
-		return nil, fmt.Errorf("recipient %q: %w", msg.To, err)
-	}
-	if strings.ContainsAny(msg.UnsubscribeURL, "\r\n<>") {
-		return nil, fmt.Errorf("unsubscribe URL %q cannot go into a header", msg.UnsubscribeURL)
-	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, part := range []struct{ ctype, content string }{
-		{"text/plain; charset=UTF-8", msg.Text},
-		{"text/html; charset=UTF-8", msg.HTML},
-	} {
-		w, err := mw.CreatePart(textproto.MIMEHeader{
-			"Content-Type":              {part.ctype},
-			"Content-Transfer-Encoding": {"quoted-printable"},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("compose part: %w", err)
-		}
-		qp := quotedprintable.NewWriter(w)
-		if _, err := qp.Write([]byte(crlf(part.content))); err != nil {
-			return nil, fmt.Errorf("compose part: %w", err)
-		}
-		if err := qp.Close(); err != nil {
-			return nil, fmt.Errorf("compose part: %w", err)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return nil, fmt.Errorf("compose message: %w", err)
-	}
-	var out bytes.Buffer
-	header := func(name, value string) { out.WriteString(name + ": " + value + "\r\n") }
-	header("From", fromAddr.String())
-	header("To", toAddr.String())
-	header("Subject", mime.QEncoding.Encode("UTF-8", msg.Subject))
-	header("Date", date.UTC().Format(time.RFC1123Z))
-	header("MIME-Version", "1.0")
-	if msg.UnsubscribeURL != "" {
-		header("List-Unsubscribe", "<"+msg.UnsubscribeURL+">")
-		header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-	}
-	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
-	out.WriteString("\r\n")
-	out.Write(body.Bytes())
-	return out.Bytes(), nil
-}
-
-// crlf turns every line end into CRLF, as RFC 5322 wants.
-func crlf(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
 }
 
 // accountProblems are SES answers about the account or its configuration, not about
@@ -163,7 +93,7 @@ func Classify(err error) error {
 	var bad *types.BadRequestException
 	var rejected *types.MessageRejected
 	if errors.As(err, &bad) || errors.As(err, &rejected) {
-		return fmt.Errorf("%w: %w", ErrRefused, err)
+		return fmt.Errorf("%w: %w", welcome.ErrRefused, err)
 	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
@@ -176,7 +106,7 @@ func Classify(err error) error {
 	}
 	if status >= 400 && status < 500 && status != http.StatusTooManyRequests &&
 		!awsconf.Throttled(err) && !accountProblems[ae.ErrorCode()] {
-		return fmt.Errorf("%w: %w", ErrRefused, err)
+		return fmt.Errorf("%w: %w", welcome.ErrRefused, err)
 	}
-	return fmt.Errorf("%w: %w", ErrNotAccepted, err)
+	return fmt.Errorf("%w: %w", welcome.ErrNotAccepted, err)
 }

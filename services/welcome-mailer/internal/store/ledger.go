@@ -1,4 +1,7 @@
-package welcome
+// Package store holds welcome-mailer's AWS adapters, implementing the welcome
+// package's interfaces: DynamoLedger, the idempotency ledger in DynamoDB, and
+// SESMailer, which sends through SES v2 and classifies its errors (Classify).
+package store
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client the ledger uses.
@@ -32,7 +36,7 @@ type DynamoLedger struct {
 	Now func() time.Time
 }
 
-var _ Ledger = (*DynamoLedger)(nil)
+var _ welcome.Ledger = (*DynamoLedger)(nil)
 
 func (l *DynamoLedger) now() time.Time {
 	if l.Now != nil {
@@ -54,7 +58,7 @@ func msv(t time.Time) types.AttributeValue {
 // Claim implements Ledger: one conditional UpdateItem that succeeds only if no item
 // exists or the item is "sending" with an expired lease; on a failed condition the item
 // is read to say whether it is sent or in progress.
-func (l *DynamoLedger) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
+func (l *DynamoLedger) Claim(ctx context.Context, r welcome.ClaimRequest) (welcome.Claim, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
@@ -83,19 +87,19 @@ func (l *DynamoLedger) Claim(ctx context.Context, r ClaimRequest) (Claim, error)
 	switch {
 	case err == nil:
 		_, existed := out.Attributes["pk"]
-		return Claim{Key: k, Token: token, State: Acquired, Until: until, ClaimedAt: now, ExpectedBy: now.Add(r.Expect), TakenOver: existed}, nil
+		return welcome.Claim{Key: k, Token: token, State: welcome.Acquired, Until: until, ClaimedAt: now, ExpectedBy: now.Add(r.Expect), TakenOver: existed}, nil
 	case !errors.As(err, &ccf):
-		return Claim{}, fmt.Errorf("claim %s: %w", k, err)
+		return welcome.Claim{}, fmt.Errorf("claim %s: %w", k, err)
 	}
 	got, err := l.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), Key: key(k), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return Claim{}, fmt.Errorf("read claim %s: %w", k, err)
+		return welcome.Claim{}, fmt.Errorf("read claim %s: %w", k, err)
 	}
 	state, _ := got.Item["state"].(*types.AttributeValueMemberS)
 	if state != nil && state.Value == "sent" {
-		return Claim{Key: k, State: Sent}, nil
+		return welcome.Claim{Key: k, State: welcome.Sent}, nil
 	}
-	c := Claim{Key: k, State: InProgress, Until: msAttr(got.Item, "leaseUntil"), ClaimedAt: msAttr(got.Item, "claimedAt"), ExpectedBy: msAttr(got.Item, "expectedBy")}
+	c := welcome.Claim{Key: k, State: welcome.InProgress, Until: msAttr(got.Item, "leaseUntil"), ClaimedAt: msAttr(got.Item, "claimedAt"), ExpectedBy: msAttr(got.Item, "expectedBy")}
 	if got.Item == nil {
 		// Released between our write and our read: the caller's retry will claim it.
 		c.Until = now
@@ -115,7 +119,7 @@ func msAttr(item map[string]types.AttributeValue, name string) time.Time {
 }
 
 // MarkSent implements Ledger: state becomes "sent" only if the claim is still ours.
-func (l *DynamoLedger) MarkSent(ctx context.Context, c Claim, messageID string) error {
+func (l *DynamoLedger) MarkSent(ctx context.Context, c welcome.Claim, messageID string) error {
 	_, err := l.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.Table),
 		Key:                      key(c.Key),
@@ -129,7 +133,7 @@ func (l *DynamoLedger) MarkSent(ctx context.Context, c Claim, messageID string) 
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("mark %s sent: %w", c.Key, ErrClaimLost)
+		return fmt.Errorf("mark %s sent: %w", c.Key, welcome.ErrClaimLost)
 	}
 	if err != nil {
 		return fmt.Errorf("mark %s sent: %w", c.Key, err)
@@ -138,7 +142,7 @@ func (l *DynamoLedger) MarkSent(ctx context.Context, c Claim, messageID string) 
 }
 
 // Release implements Ledger: the item is deleted only if the claim is still ours.
-func (l *DynamoLedger) Release(ctx context.Context, c Claim) error {
+func (l *DynamoLedger) Release(ctx context.Context, c welcome.Claim) error {
 	_, err := l.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                aws.String(l.Table),
 		Key:                      key(c.Key),
@@ -150,7 +154,7 @@ func (l *DynamoLedger) Release(ctx context.Context, c Claim) error {
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("release %s: %w", c.Key, ErrClaimLost)
+		return fmt.Errorf("release %s: %w", c.Key, welcome.ErrClaimLost)
 	}
 	if err != nil {
 		return fmt.Errorf("release %s: %w", c.Key, err)
