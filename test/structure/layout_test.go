@@ -38,7 +38,6 @@ var httpDomains = map[string]bool{"gateway": true}
 // fails the test, so it is removed when the file is fixed.
 var notYetSplit = map[string]string{
 	"services/welcome-mailer/internal/welcome/welcome.go (a domain package)": "Handle takes the CloudEvent; the stream record is decoded in the domain",
-	"services/thumbnailer/internal/photo/photo.go (a domain package)":        "Handle takes the CloudEvent; the S3 record is decoded in the domain",
 }
 
 // goFile is one non-test Go file of a service.

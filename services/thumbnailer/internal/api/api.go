@@ -19,6 +19,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/memlimit"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
+	"github.com/serverless-architect/serverless-architect/internal/s3event"
 	"github.com/serverless-architect/serverless-architect/internal/server"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/photo"
@@ -115,8 +116,26 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		if err != nil {
 			return apperr.Wrap(err, apperr.Unavailable, "the thumbnailer cannot reach AWS yet")
 		}
-		return ph.Handle(ctx, e)
+		return receive(ctx, ph, e)
 	}), nil
+}
+
+// receive hands the upload an S3 ObjectCreated event names to ph; every other event is
+// acknowledged and ignored. An event that is not a valid S3 record, and an upload the
+// photo handler says it can never process, are refused for good (cloudevent.Permanent).
+func receive(ctx context.Context, ph *photo.Handler, e cloudevents.Event) error {
+	if !s3event.IsObjectCreated(e) {
+		return nil
+	}
+	rec, key, err := s3event.FromEvent(e)
+	if err != nil {
+		return cloudevent.Permanent(err)
+	}
+	err = ph.Upload(ctx, rec.S3.Bucket.Name, key)
+	if err != nil && apperr.CodeOf(err) == apperr.Invalid {
+		return cloudevent.Permanent(err)
+	}
+	return err
 }
 
 // runtimeBytes is what the thumbnailer uses outside the budgeted jobs: the Go runtime,
