@@ -196,7 +196,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			st = append(st, allow("ReadOriginSecret", []string{"secretsmanager:GetSecretValue"}, a.arns("secretsmanager", "secret:"+r.BlogOriginSecret+"-??????")...))
 		}
 	case "welcome-mailer":
-		// internal/welcome: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
+		// internal/store: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
 		// and SES v2 SendEmail as the one verified identity (an address or its domain),
 		// through the configuration set when one is configured (SES checks both). The
 		// subscriber's address comes in the event: the subscribers table is not read.
