@@ -188,7 +188,7 @@ const (
 func (in Inputs) BlogPublicURL() string { return "https://localhost:" + strconv.Itoa(in.EdgePort) }
 
 // WelcomeMailerEnv is welcome-mailer's own configuration
-// (services/welcome-mailer/internal/welcome/config.go).
+// (services/welcome-mailer/internal/api/config.go).
 func WelcomeMailerEnv(in Inputs) []string {
 	return []string{
 		"IDEMPOTENCY_TABLE=" + in.Resources.IdempotencyTable,
@@ -221,7 +221,7 @@ const (
 	GatewayMetricsPort = 8090
 )
 
-// GatewayEnv is the gateway's own configuration (services/gateway/internal/gateway/config.go):
+// GatewayEnv is the gateway's own configuration (services/gateway/internal/api/config.go):
 // the to-do API's route table, todo-api as the upstream over HTTPS (trusting the
 // stack's CA through SSL_CERT_FILE), and the same Cognito settings as todo-api, which
 // keeps verifying tokens itself.
@@ -309,7 +309,7 @@ const (
 )
 
 // ThumbnailerEnv is the thumbnailer's own configuration
-// (services/thumbnailer/internal/service/service.go).
+// (services/thumbnailer/internal/api/api.go).
 func ThumbnailerEnv(in Inputs) []string {
 	return []string{
 		"POSTS_TABLE=" + in.Resources.PostsTable,
@@ -318,7 +318,7 @@ func ThumbnailerEnv(in Inputs) []string {
 }
 
 // S3SourceEnv is s3-source's own configuration
-// (services/s3-source/internal/relay/config.go). It sends to the thumbnailer over HTTPS,
+// (services/s3-source/internal/source/config.go). It sends to the thumbnailer over HTTPS,
 // trusting the stack's CA through SSL_CERT_FILE. A short visibility timeout makes a
 // message whose receiver died come back within seconds.
 func S3SourceEnv(in Inputs) []string {

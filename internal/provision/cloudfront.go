@@ -1,12 +1,17 @@
 package provision
 
 import (
+	"cmp"
+	"context"
+	"fmt"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
+	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
 // Conversions between the project's distribution model (internal/cdn) and CloudFront's
@@ -281,4 +286,80 @@ func WithoutMotoGaps(d *cdn.Distribution) *cdn.Distribution {
 		v.Behaviors[i].Functions = nil
 	}
 	return &v
+}
+
+// OriginAccessControl is the CloudFront OAC that signs the distribution's requests to
+// the S3 origins (SigV4, always).
+type OriginAccessControl struct {
+	OACName string
+	// Description says whose buckets it reads; Record stores its id (both MyBlog's
+	// when nil or empty).
+	Description string
+	Record      func(out *stack.Resources, id string)
+}
+
+var _ Resource = OriginAccessControl{}
+
+// record stores id as Record says, or as MyBlog's.
+func (o OriginAccessControl) record(out *stack.Resources, id string) {
+	if o.Record == nil {
+		out.BlogOACID = id
+		return
+	}
+	o.Record(out, id)
+}
+
+// Kind implements Resource.
+func (OriginAccessControl) Kind() string { return "cloudfront origin access control" }
+
+// Name implements Resource.
+func (o OriginAccessControl) Name() string { return o.OACName }
+
+// find returns the id of the OAC named OACName, "" when there is none.
+func (o OriginAccessControl) find(ctx context.Context, c *Clients) (string, error) {
+	var marker *string
+	for {
+		page, err := c.CloudFront.ListOriginAccessControls(ctx, &cloudfront.ListOriginAccessControlsInput{Marker: marker})
+		if err != nil {
+			return "", fmt.Errorf("list origin access controls: %w", err)
+		}
+		if page.OriginAccessControlList == nil {
+			return "", nil
+		}
+		for _, it := range page.OriginAccessControlList.Items {
+			if aws.ToString(it.Name) == o.OACName {
+				return aws.ToString(it.Id), nil
+			}
+		}
+		if page.OriginAccessControlList.NextMarker == nil || !aws.ToBool(page.OriginAccessControlList.IsTruncated) {
+			return "", nil
+		}
+		marker = page.OriginAccessControlList.NextMarker
+	}
+}
+
+// Ensure implements Resource.
+func (o OriginAccessControl) Ensure(ctx context.Context, c *Clients, out *stack.Resources) (Outcome, error) {
+	id, err := o.find(ctx, c)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if id != "" {
+		o.record(out, id)
+		return Outcome{ID: id}, nil
+	}
+	res, err := c.CloudFront.CreateOriginAccessControl(ctx, &cloudfront.CreateOriginAccessControlInput{
+		OriginAccessControlConfig: &cftypes.OriginAccessControlConfig{
+			Name:                          aws.String(o.OACName),
+			Description:                   aws.String(cmp.Or(o.Description, "MyBlog: CloudFront reads the site and media buckets")),
+			OriginAccessControlOriginType: cftypes.OriginAccessControlOriginTypesS3,
+			SigningBehavior:               cftypes.OriginAccessControlSigningBehaviorsAlways,
+			SigningProtocol:               cftypes.OriginAccessControlSigningProtocolsSigv4,
+		},
+	})
+	if err != nil {
+		return Outcome{}, fmt.Errorf("create origin access control: %w", err)
+	}
+	o.record(out, aws.ToString(res.OriginAccessControl.Id))
+	return Outcome{Created: true, ID: aws.ToString(res.OriginAccessControl.Id)}, nil
 }

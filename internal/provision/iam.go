@@ -141,7 +141,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 	var st []iampolicy.Statement
 	switch service {
 	case "todo-api":
-		// internal/dynamo: conditional PutItem, GetItem, UpdateItem (the META stamp),
+		// internal/store: conditional PutItem, GetItem, UpdateItem (the META stamp),
 		// DeleteItem, Query on the owner's partition, BatchWriteItem (deleting an
 		// account's to-dos). No index, no scan.
 		if err := need(service, [2]string{"the to-dos table", r.TodosTable}, [2]string{"the files bucket", r.FilesBucket},
@@ -153,7 +153,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 		if a.DAXClusterARN != "" {
 			st = append(st, allow("TodosThroughDAX", prefixed("dax:", itemActions), a.DAXClusterARN))
 		}
-		// internal/s3files: ListObjectsV2 under users/, presigned GET, PUT and POST
+		// internal/store: ListObjectsV2 under users/, presigned GET, PUT and POST
 		// (signed with this role, so the role must allow what the URLs do), and
 		// DELETE /v1/me: DeleteObjects, ListMultipartUploads and AbortMultipartUpload
 		// in the caller's folder.
@@ -169,7 +169,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			// POST /v1/files/credentials: AssumeRole with a session policy and a sub tag.
 			allow("VendFolderCredentials", []string{"sts:AssumeRole", "sts:TagSession"}, r.FilesVendingRoleARN))
 	case "blog-api":
-		// internal/dynamo: posts and photos (PutItem, GetItem, DeleteItem, Query on the
+		// internal/store: posts and photos (PutItem, GetItem, DeleteItem, Query on the
 		// feed index); subscribers (conditional PutItem, the confirmation's conditional
 		// UpdateItem and its consistent GetItem, DeleteItem); the subscribe rate-limit
 		// counters (conditional UpdateItem).
@@ -196,7 +196,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			st = append(st, allow("ReadOriginSecret", []string{"secretsmanager:GetSecretValue"}, a.arns("secretsmanager", "secret:"+r.BlogOriginSecret+"-??????")...))
 		}
 	case "welcome-mailer":
-		// internal/welcome: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
+		// internal/store: the ledger (UpdateItem claims and marks, GetItem, DeleteItem)
 		// and SES v2 SendEmail as the one verified identity (an address or its domain),
 		// through the configuration set when one is configured (SES checks both). The
 		// subscriber's address comes in the event: the subscribers table is not read.
@@ -237,7 +237,7 @@ func ServicePolicy(service string, a Account, r stack.Resources) (iampolicy.Docu
 			allow("LeasesAndCheckpoints", []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, a.table(r.CheckpointTable)...),
 			allow("DeadLetters", []string{"sqs:SendMessage"}, a.arns("sqs", queueName(r.SubscriberEventsDLQURL))...))
 	case "s3-source":
-		// internal/relay: receive, renew visibility (heartbeat, poison delay), delete;
+		// internal/source: receive, renew visibility (heartbeat, poison delay), delete;
 		// the queue's message counts for the metrics (QUEUE_METRICS_INTERVAL).
 		if err := need(service, [2]string{"the media events queue", r.MediaEventsQueueURL}); err != nil {
 			return iampolicy.Document{}, err

@@ -16,7 +16,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/provision"
-	"github.com/serverless-architect/serverless-architect/services/gateway/internal/gateway"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/api"
 )
 
 // edgeDivergence lists where the distribution document at file (what the local edge
@@ -24,13 +24,13 @@ import (
 // moto does not keep (provision.MotoGaps). The project's own policies are not in a
 // distribution's configuration, only their ids: under moto they exist only in the
 // document, which is where the edge takes them from.
-func edgeDivergence(ctx context.Context, t *testing.T, api *cloudfront.Client, file, id string) []string {
+func edgeDivergence(ctx context.Context, t *testing.T, cf *cloudfront.Client, file, id string) []string {
 	t.Helper()
 	doc, err := cdn.Read(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: aws.String(id)})
+	cur, err := cf.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: aws.String(id)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 
 	// The edge starts on it (it refuses a distribution it cannot run as CloudFront would).
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := gateway.Build(ctx, gateway.Config{
+	g, err := api.Build(ctx, api.Config{
 		DistributionFile: file, S3ForcePathStyle: true, CacheMaxEntries: 100, CacheMaxBytes: 1 << 20,
 		AuthCacheSize: 10, AuthCacheTTL: 60e9, ThrottleMaxCallers: 10, UpstreamMaxIdleConns: 4,
 		Auth: auth.Config{Issuer: res.Issuer, JWKSURL: res.JWKSURL, ClientIDs: []string{res.UserPoolClientID}},
@@ -70,8 +70,8 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 	}
 	g.Close()
 
-	api := cloudfront.NewFromConfig(cfg)
-	if diff := edgeDivergence(ctx, t, api, file, res.BlogDistributionID); len(diff) > 0 {
+	cf := cloudfront.NewFromConfig(cfg)
+	if diff := edgeDivergence(ctx, t, cf, file, res.BlogDistributionID); len(diff) > 0 {
 		t.Fatalf("the edge's distribution differs from the provisioned one (%s aside):\n%s", provision.MotoGaps, strings.Join(diff, "\n"))
 	}
 	doc, err := cdn.Read(file)
@@ -93,7 +93,7 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 	if err := cdn.Write(appFile, res.AppEdge); err != nil {
 		t.Fatal(err)
 	}
-	app, err := gateway.Build(ctx, gateway.Config{
+	app, err := api.Build(ctx, api.Config{
 		DistributionFile: appFile, S3ForcePathStyle: true, CacheMaxEntries: 100, CacheMaxBytes: 1 << 20,
 		AuthCacheSize: 10, AuthCacheTTL: 60e9, ThrottleMaxCallers: 10, UpstreamMaxIdleConns: 4,
 		Auth: auth.Config{Issuer: res.Issuer, JWKSURL: res.JWKSURL, ClientIDs: []string{res.UserPoolClientID}},
@@ -102,12 +102,12 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 		t.Fatalf("the app's edge does not run the provisioned app distribution: %v", err)
 	}
 	app.Close()
-	if diff := edgeDivergence(ctx, t, api, appFile, res.AppDistributionID); len(diff) > 0 {
+	if diff := edgeDivergence(ctx, t, cf, appFile, res.AppDistributionID); len(diff) > 0 {
 		t.Fatalf("the app edge's distribution differs from the provisioned one (%s aside):\n%s", provision.MotoGaps, strings.Join(diff, "\n"))
 	}
 
 	// Someone changes the /v1/* cache policy in CloudFront: the check sees it.
-	cur, err := api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: aws.String(res.BlogDistributionID)})
+	cur, err := cf.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: aws.String(res.BlogDistributionID)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +116,11 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 			cur.DistributionConfig.CacheBehaviors.Items[i].CachePolicyId = aws.String(cdn.UseOriginCacheControlHeadersQSID)
 		}
 	}
-	if _, err := api.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: aws.String(res.BlogDistributionID), IfMatch: cur.ETag,
+	if _, err := cf.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: aws.String(res.BlogDistributionID), IfMatch: cur.ETag,
 		DistributionConfig: cur.DistributionConfig}); err != nil {
 		t.Fatal(err)
 	}
-	diff := edgeDivergence(ctx, t, api, file, res.BlogDistributionID)
+	diff := edgeDivergence(ctx, t, cf, file, res.BlogDistributionID)
 	if len(diff) != 1 || !strings.Contains(diff[0], "behaviors[0].cachePolicyId") {
 		t.Errorf("a changed distribution gave divergences %q, want the /v1/* cache policy", diff)
 	}
@@ -128,7 +128,7 @@ func TestEdgeRunsTheProvisionedDistribution(t *testing.T) {
 	if res, err = provision.Run(ctx, cfg, provision.Options{Prefix: prefix, Blog: devstack.BlogOrigin(0)}); err != nil {
 		t.Fatal(err)
 	}
-	if diff := edgeDivergence(ctx, t, api, file, res.BlogDistributionID); len(diff) > 0 {
+	if diff := edgeDivergence(ctx, t, cf, file, res.BlogDistributionID); len(diff) > 0 {
 		t.Errorf("after provisioning again:\n%s", strings.Join(diff, "\n"))
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/serverless-architect/serverless-architect/internal/svcmain"
-	"github.com/serverless-architect/serverless-architect/services/gateway/internal/gateway"
+	"github.com/serverless-architect/serverless-architect/services/gateway/internal/api"
 )
 
 func main() { svcmain.Main(run) }
@@ -23,14 +23,14 @@ func main() { svcmain.Main(run) }
 // run reads the configuration from environ, builds the gateway and serves until ctx
 // ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	return svcmain.Run(ctx, "gateway", environ, stdout, func(ctx context.Context, cfg gateway.Config, log *slog.Logger) error {
-		lookupEnv := gateway.LookupEnv(env.ToMap(environ))
-		gateway.TuneRuntime(cfg, lookupEnv)
-		g, err := gateway.Build(ctx, cfg, lookupEnv, log)
+	return svcmain.Run(ctx, "gateway", environ, stdout, func(ctx context.Context, cfg api.Config, log *slog.Logger) error {
+		lookupEnv := api.LookupEnv(env.ToMap(environ))
+		api.TuneRuntime(cfg, lookupEnv)
+		g, err := api.Build(ctx, cfg, lookupEnv, log)
 		if err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
 		defer g.Close()
-		return gateway.Run(ctx, cfg, g, log)
+		return api.Run(ctx, cfg, g, log)
 	})
 }

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/serverless-architect/serverless-architect/internal/svcmain"
-	"github.com/serverless-architect/serverless-architect/services/s3-source/internal/relay"
+	"github.com/serverless-architect/serverless-architect/services/s3-source/internal/source"
 )
 
 func main() { svcmain.Main(run) }
@@ -17,8 +17,8 @@ func main() { svcmain.Main(run) }
 // run reads the configuration from environ, then relays and serves health endpoints
 // until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	return svcmain.Run(ctx, "s3-source", environ, stdout, func(ctx context.Context, cfg relay.Config, log *slog.Logger) error {
-		r, err := relay.Build(ctx, cfg, log)
+	return svcmain.Run(ctx, "s3-source", environ, stdout, func(ctx context.Context, cfg source.Config, log *slog.Logger) error {
+		r, err := source.Build(ctx, cfg, log)
 		if err != nil {
 			return err
 		}

@@ -9,15 +9,15 @@ import (
 	"log/slog"
 
 	"github.com/serverless-architect/serverless-architect/internal/svcmain"
-	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/service"
+	"github.com/serverless-architect/serverless-architect/services/thumbnailer/internal/api"
 )
 
 func main() { svcmain.Main(run) }
 
 // run reads the configuration from environ, builds the service and serves until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	return svcmain.Run(ctx, "thumbnailer", environ, stdout, func(ctx context.Context, cfg service.Config, log *slog.Logger) error {
-		h, err := service.Build(ctx, cfg, log)
+	return svcmain.Run(ctx, "thumbnailer", environ, stdout, func(ctx context.Context, cfg api.Config, log *slog.Logger) error {
+		h, err := api.Build(ctx, cfg, log)
 		if err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}

@@ -8,12 +8,12 @@ import (
 	"io"
 
 	"github.com/serverless-architect/serverless-architect/internal/svcmain"
-	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/api"
 )
 
 func main() { svcmain.Main(run) }
 
 // run reads the configuration from environ, builds the service and serves until ctx ends.
 func run(ctx context.Context, environ []string, stdout io.Writer) error {
-	return svcmain.RunHandler(ctx, "welcome-mailer", environ, stdout, welcome.Build)
+	return svcmain.RunHandler(ctx, "welcome-mailer", environ, stdout, api.Build)
 }

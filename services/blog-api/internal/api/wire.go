@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -21,8 +19,8 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
 	"github.com/serverless-architect/serverless-architect/internal/originverify"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
-	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/dynamo"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/markdown"
+	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/store"
 )
 
 // Build checks cfg and returns blog-api's handler. AWS configuration and clients are
@@ -71,12 +69,12 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 			return Backend{}, err
 		}
 		db := dynamodb.NewFromConfig(awsCfg)
-		store := dynamo.New(db, cfg.PostsTable, cfg.SubscribersTable)
+		posts := store.New(db, cfg.PostsTable, cfg.SubscribersTable)
 		s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle })
 		log.Info("store ready", "postsTable", cfg.PostsTable, "subscribersTable", cfg.SubscribersTable, "subscribeLimitsTable", cfg.SubscribeLimitsTable,
 			"mediaBucket", cfg.MediaBucket, "region", awsCfg.Region)
-		svc := blog.NewService(store, markdown.New())
-		svc.Limiter, svc.Log = dynamo.NewLimiter(db, cfg.SubscribeLimitsTable, nil), log
+		svc := blog.NewService(posts, markdown.New())
+		svc.Limiter, svc.Log = store.NewLimiter(db, cfg.SubscribeLimitsTable, nil), log
 		svc.Rules = blog.SubscribeRules{
 			Region: cfg.Region, PendingTTL: cfg.PendingTTL,
 			ClientLimit: cfg.ClientLimit, ClientWindow: cfg.ClientWindow,
@@ -84,7 +82,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		}
 		b := Backend{
 			Service:   svc,
-			Presigner: &S3Presigner{Client: s3.NewPresignClient(s3c), Bucket: cfg.MediaBucket, TTL: cfg.UploadURLTTL},
+			Presigner: &store.S3Presigner{Client: s3.NewPresignClient(s3c), Bucket: cfg.MediaBucket, TTL: cfg.UploadURLTTL},
 		}
 		if cfg.OriginSecret != "" {
 			if b.Origin, err = originverify.Load(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.OriginSecret); err != nil {
@@ -93,7 +91,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 			}
 		}
 		if cfg.DistributionID != "" {
-			b.Purger = &CloudFrontPurger{Client: cloudfront.NewFromConfig(awsCfg), DistributionID: cfg.DistributionID, Timeout: cfg.PurgeTimeout}
+			b.Purger = &store.CloudFrontPurger{Client: cloudfront.NewFromConfig(awsCfg), DistributionID: cfg.DistributionID, Timeout: cfg.PurgeTimeout}
 		}
 		return b, nil
 	})
@@ -105,56 +103,14 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 	}), nil
 }
 
-// S3Presigner presigns PUTs into one bucket.
-type S3Presigner struct {
-	Client *s3.PresignClient
-	Bucket string
-	TTL    time.Duration
-}
-
-var _ Presigner = (*S3Presigner)(nil)
-
-// PresignUpload implements Presigner. The signature covers the content type, so the
-// upload must send the same Content-Type.
-func (p *S3Presigner) PresignUpload(ctx context.Context, key, contentType string) (string, error) {
-	req, err := p.Client.PresignPutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(p.Bucket), Key: aws.String(key), ContentType: aws.String(contentType),
-	}, s3.WithPresignExpires(p.TTL))
-	if err != nil {
-		return "", fmt.Errorf("presign put %s: %w", key, err)
-	}
-	return req.URL, nil
-}
-
 func randomKey() []byte {
 	k := make([]byte, maillink.KeySize)
 	_, _ = rand.Read(k)
 	return k
 }
 
-// CloudFrontPurger invalidates paths of one CloudFront distribution.
-type CloudFrontPurger struct {
-	Client         *cloudfront.Client
-	DistributionID string
-	Timeout        time.Duration
-}
-
-var _ Purger = (*CloudFrontPurger)(nil)
-
-// Purge implements Purger with one CreateInvalidation (CloudFront bills invalidation
-// paths beyond a monthly allowance; one wildcard path per write keeps that small).
-func (p *CloudFrontPurger) Purge(ctx context.Context, paths []string) error {
-	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
-	_, err := p.Client.CreateInvalidation(ctx, &cloudfront.CreateInvalidationInput{
-		DistributionId: aws.String(p.DistributionID),
-		InvalidationBatch: &cftypes.InvalidationBatch{
-			CallerReference: aws.String(fmt.Sprintf("blog-api-%d", time.Now().UnixNano())),
-			Paths:           &cftypes.Paths{Quantity: aws.Int32(int32(len(paths))), Items: paths},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("invalidate %v on distribution %s: %w", paths, p.DistributionID, err)
-	}
-	return nil
-}
+// The store's adapters are what the handlers call.
+var (
+	_ Presigner = (*store.S3Presigner)(nil)
+	_ Purger    = (*store.CloudFrontPurger)(nil)
+)

@@ -24,13 +24,11 @@ import (
 	"strings"
 	"sync/atomic"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/contract/photoitem"
 	"github.com/serverless-architect/serverless-architect/internal/logging"
-	"github.com/serverless-architect/serverless-architect/internal/s3event"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 )
 
@@ -174,25 +172,26 @@ func PhotoID(prefix, key string) (string, bool) {
 	return id, id != ""
 }
 
-// Handle is the cloudevent.Handler: S3 ObjectCreated events for uploads make
-// thumbnails; every other event is acknowledged and ignored.
-func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
-	if !s3event.IsObjectCreated(e) {
-		return nil
-	}
-	rec, key, err := s3event.FromEvent(e)
-	if err != nil {
-		return cloudevent.Permanent(err)
-	}
+// Upload makes the thumbnails of the object key just created in bucket, when key is
+// an upload (under UploadsPrefix; other keys are ignored), and records the outcome on
+// the photo. An error with code apperr.Invalid says the upload can never be processed
+// (no photo is registered under its id, or the key names none): delivering it again
+// is useless. Any other error is worth a retry.
+func (h *Handler) Upload(ctx context.Context, bucket, key string) error {
 	if !strings.HasPrefix(key, h.o.UploadsPrefix) {
 		return nil
 	}
 	id, ok := PhotoID(h.o.UploadsPrefix, key)
 	if !ok {
-		return cloudevent.Permanent(fmt.Errorf("upload key %q does not name a photo (%s<id>.<ext>)", key, h.o.UploadsPrefix))
+		return unprocessable(fmt.Errorf("upload key %q does not name a photo (%s<id>.<ext>)", key, h.o.UploadsPrefix))
 	}
 	log := h.log.With("requestId", logging.RequestID(ctx), "photo", id, "key", key)
-	return h.process(ctx, log, rec.S3.Bucket.Name, key, id)
+	return h.process(ctx, log, bucket, key, id)
+}
+
+// unprocessable marks err as the end of the upload's road: no retry will help.
+func unprocessable(err error) error {
+	return apperr.Wrap(err, apperr.Invalid, "the upload cannot be processed")
 }
 
 // refusal is a reason to finish a photo without a thumbnail: rejected (the upload
@@ -228,7 +227,7 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, bucket, key, id
 	status, err := h.photos.Status(ctx, id)
 	switch {
 	case errors.Is(err, ErrNoPhoto):
-		return cloudevent.Permanent(fmt.Errorf("photo %s: %w", id, err))
+		return unprocessable(fmt.Errorf("photo %s: %w", id, err))
 	case err != nil:
 		return fmt.Errorf("read photo %s: %w", id, err)
 	case status != Pending:
@@ -252,7 +251,7 @@ func (h *Handler) process(ctx context.Context, log *slog.Logger, bucket, key, id
 	}
 	switch {
 	case errors.Is(err, ErrNoPhoto):
-		return cloudevent.Permanent(fmt.Errorf("photo %s: %w", id, err))
+		return unprocessable(fmt.Errorf("photo %s: %w", id, err))
 	case err != nil:
 		h.outcome("error", "")
 		return fmt.Errorf("record outcome of photo %s: %w", id, err)

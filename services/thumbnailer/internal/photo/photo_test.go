@@ -14,12 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/logtest"
-	"github.com/serverless-architect/serverless-architect/internal/s3event"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 )
 
@@ -128,21 +126,6 @@ func testJPEG(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
-func event(t testing.TB, typ, key string) cloudevents.Event {
-	t.Helper()
-	rec := fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","awsRegion":"us-east-1","eventName":%q,"eventTime":"2025-01-01T00:00:00Z",`+
-		`"s3":{"bucket":{"name":"media"},"object":{"key":%q,"sequencer":"01"}}}]}`, typ, strings.ReplaceAll(key, " ", "+"))
-	recs, _, err := s3event.Parse([]byte(rec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := s3event.NewEvent(recs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 func newHandler(t testing.TB, objs map[string][]byte, photos map[string]*photoItem, mod func(*Options)) (*Handler, *memObjects, *memPhotos) {
 	t.Helper()
 	mo := &memObjects{objects: map[string]object{}}
@@ -173,46 +156,44 @@ func testPNG(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
-func TestHandle(t *testing.T) {
+func TestUpload(t *testing.T) {
 	photo := testJPEG(t, 1000, 500)
 	tests := []struct {
 		name      string
-		event     cloudevents.Event
+		key       string // of the upload, in the bucket "media"
 		objects   map[string][]byte
 		mod       func(*Options)
 		wantErr   string // "" none, "permanent", "retry"
 		wantPhoto photoItem
 		wantThumb bool
 	}{
-		{"a photo becomes ready", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo}, nil,
+		{"a photo becomes ready", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": photo}, nil,
 			"", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
-		{"read in two steps when the probe is short", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+		{"read in two steps when the probe is short", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": photo},
 			func(o *Options) { o.ProbeBytes = 1024 }, "", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
-		{"without WebP", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+		{"without WebP", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": photo},
 			func(o *Options) { o.Thumbnail.WebP = false }, "", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
-		{"a text file named .jpg is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": []byte("just some text, honestly, nothing more to it\n")}, nil,
+		{"a text file named .jpg is rejected", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": []byte("just some text, honestly, nothing more to it\n")}, nil,
 			"", photoItem{Rejected, "", "", "not a supported image (JPEG, PNG, GIF, WebP, HEIC or AVIF)"}, false},
-		{"a PNG uploaded as a JPEG is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": testPNG(t, 300, 200)}, nil,
+		{"a PNG uploaded as a JPEG is rejected", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": testPNG(t, 300, 200)}, nil,
 			"", photoItem{Rejected, "", "", "the file is PNG (image/png), but was uploaded as image/jpeg"}, false},
-		{"a PNG uploaded as a PNG is fine", event(t, "ObjectCreated:Put", "uploads/P1.png"), map[string][]byte{"uploads/P1.png": testPNG(t, 1000, 500)}, nil,
+		{"a PNG uploaded as a PNG is fine", "uploads/P1.png", map[string][]byte{"uploads/P1.png": testPNG(t, 1000, 500)}, nil,
 			"", photoItem{Ready, "thumbnails/P1.jpg", "", ""}, true},
-		{"an upload over the budget is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+		{"an upload over the budget is rejected", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": photo},
 			func(o *Options) { o.MemoryBudget = 1 << 20 }, "", photoItem{Rejected, "", "", fmt.Sprintf("processing needs %d MB, over the memory budget of 1 MB", need(t, photo)>>20)}, false},
-		{"an upload over the byte limit is rejected", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), map[string][]byte{"uploads/P1.jpg": photo},
+		{"an upload over the byte limit is rejected", "uploads/P1.jpg", map[string][]byte{"uploads/P1.jpg": photo},
 			func(o *Options) { o.Thumbnail.Limits.MaxBytes = 100 }, "", photoItem{Rejected, "", "", fmt.Sprintf("the file is %d bytes, over the limit of 100", len(photo))}, false},
-		{"a deleted upload fails", event(t, "ObjectCreated:Put", "uploads/P1.jpg"), nil, nil,
+		{"a deleted upload fails", "uploads/P1.jpg", nil, nil,
 			"", photoItem{Failed, "", "", "the upload no longer exists"}, false},
-		{"an unregistered upload is refused", event(t, "ObjectCreated:Put", "uploads/NOPE.jpg"), map[string][]byte{"uploads/NOPE.jpg": photo}, nil,
+		{"an unregistered upload is refused", "uploads/NOPE.jpg", map[string][]byte{"uploads/NOPE.jpg": photo}, nil,
 			"permanent", photoItem{Pending, "", "", ""}, false},
-		{"a nested key is refused", event(t, "ObjectCreated:Put", "uploads/a/P1.jpg"), nil, nil,
+		{"a nested key is refused", "uploads/a/P1.jpg", nil, nil,
 			"permanent", photoItem{Pending, "", "", ""}, false},
-		{"other prefixes are ignored", event(t, "ObjectCreated:Put", "thumbnails/P1.jpg"), nil, nil,
-			"", photoItem{Pending, "", "", ""}, false},
-		{"deletions are ignored", event(t, "ObjectRemoved:Delete", "uploads/P1.jpg"), nil, nil,
+		{"other prefixes are ignored", "thumbnails/P1.jpg", nil, nil,
 			"", photoItem{Pending, "", "", ""}, false},
 	}
 	// The outcomes each case reports (Options.Outcome): the first delivery's, then the
-	// redelivery's where the case makes one (a thumbnail was written); events Handle
+	// redelivery's where the case makes one (a thumbnail was written); uploads Upload
 	// ignores or refuses before reading the photo report none.
 	outcomes := map[string][]string{
 		"a photo becomes ready":                     {"ready/", "duplicate/"},
@@ -239,10 +220,10 @@ func TestHandle(t *testing.T) {
 					t.Errorf("outcomes (-want +got):\n%s", diff)
 				}
 			}()
-			err := h.Handle(context.Background(), tt.event)
+			err := h.Upload(context.Background(), "media", tt.key)
 			switch {
-			case tt.wantErr == "" && err != nil, tt.wantErr == "permanent" && !cloudevent.IsPermanent(err):
-				t.Fatalf("Handle: %v, want %s", err, map[string]string{"": "nil"}[tt.wantErr]+tt.wantErr)
+			case tt.wantErr == "" && err != nil, tt.wantErr == "permanent" && apperr.CodeOf(err) != apperr.Invalid:
+				t.Fatalf("Upload: %v, want %s", err, map[string]string{"": "nil"}[tt.wantErr]+tt.wantErr)
 			}
 			if _, ok := mo.objects["thumbnails/P1.webp"]; ok {
 				tt.wantPhoto.webpKey = "thumbnails/P1.webp"
@@ -271,8 +252,8 @@ func TestHandle(t *testing.T) {
 			}
 			// Redelivery: nothing read past the state, nothing written, no error.
 			probes, writes := mo.probes, mo.writes
-			if err := h.Handle(context.Background(), tt.event); err != nil {
-				t.Fatalf("second Handle: %v", err)
+			if err := h.Upload(context.Background(), "media", tt.key); err != nil {
+				t.Fatalf("second Upload: %v", err)
 			}
 			if mo.probes != probes || mo.writes != writes {
 				t.Errorf("a redelivery read the upload %d times and wrote %d objects, want none", mo.probes-probes, mo.writes-writes)
@@ -290,11 +271,11 @@ func TestDuplicatesCostNothing(t *testing.T) {
 			var logs logtest.Buffer
 			h, mo, mp := newHandler(t, map[string][]byte{"uploads/P1.jpg": testJPEG(t, 1000, 500)}, map[string]*photoItem{"P1": {status: Pending}}, nil)
 			h.log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			e := event(t, "ObjectCreated:Put", "uploads/P1.jpg")
+			key := "uploads/P1.jpg"
 			var wg sync.WaitGroup
 			for range 14 {
 				deliver := func() {
-					if err := h.Handle(context.Background(), e); err != nil {
+					if err := h.Upload(context.Background(), "media", key); err != nil {
 						t.Error(err)
 					}
 				}
@@ -359,7 +340,7 @@ func TestMemoryBudgetBoundsConcurrentJobs(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range jobs {
 		wg.Go(func() {
-			if err := h.Handle(context.Background(), event(t, "ObjectCreated:Put", fmt.Sprintf("uploads/P%d.jpg", i))); err != nil {
+			if err := h.Upload(context.Background(), "media", fmt.Sprintf("uploads/P%d.jpg", i)); err != nil {
 				t.Error(err)
 			}
 		})

@@ -14,9 +14,8 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/auth"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/pagetoken"
-	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/dynamo"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/files"
-	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/s3files"
+	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/store"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
 )
 
@@ -62,17 +61,17 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		return nil, err
 	}
 	if cfg.DAXEndpoint != "" {
-		if _, err := dynamo.ParseDAXEndpoint(cfg.DAXEndpoint); err != nil {
+		if _, err := store.ParseDAXEndpoint(cfg.DAXEndpoint); err != nil {
 			return nil, err
 		}
 	}
 	svc := awsconf.Start(ctx, func(ctx context.Context) (*todo.Service, error) {
-		store, err := newStore(ctx, cfg, log)
+		todos, err := newStore(ctx, cfg, log)
 		if err != nil {
 			log.Error("cannot build the to-do store; every request will get 503 until the process is restarted with a fixed configuration", "err", err)
 			return nil, err
 		}
-		return todo.NewService(store), nil
+		return todo.NewService(todos), nil
 	})
 	filesSvc, err := startFiles(ctx, cfg, log)
 	if err != nil {
@@ -110,7 +109,7 @@ func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pen
 	return awsconf.Start(ctx, func(ctx context.Context) (*files.Service, error) {
 		// Temporary credentials are replaced a URL's lifetime before they expire (at most
 		// 15 minutes before), so a URL signed at any moment lives its FILES_URL_TTL up to
-		// that much; a longer one ends with the signing session (s3files.Bucket).
+		// that much; a longer one ends with the signing session (store.Bucket).
 		awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, CredentialsExpiryWindow: min(cfg.Files.URLTTL, presignRefreshMax)})
 		if err != nil {
 			log.Error("cannot build the files clients; the /v1/files routes answer 503 until the process is restarted with a fixed configuration", "err", err)
@@ -118,7 +117,7 @@ func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pen
 		}
 		opts.Region = awsCfg.Region
 		stsAPI := sts.NewFromConfig(awsCfg)
-		signer, err := s3files.DescribeSigner(ctx, awsCfg.Credentials, stsAPI)
+		signer, err := store.DescribeSigner(ctx, awsCfg.Credentials, stsAPI)
 		if err != nil {
 			log.Warn("could not tell whether todo-api runs on role credentials; assuming it does (vended credentials and URLs at most 1h)", "err", err)
 		}
@@ -126,10 +125,10 @@ func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pen
 		for _, w := range warnings {
 			log.Warn(w)
 		}
-		bucket := s3files.NewBucket(s3files.NewS3(awsCfg, cfg.Files.ForcePathStyle), cfg.Files.Bucket)
+		bucket := store.NewBucket(store.NewS3(awsCfg, cfg.Files.ForcePathStyle), cfg.Files.Bucket)
 		var vendor files.Vendor
 		if cfg.Files.VendingRoleARN != "" {
-			vendor = s3files.NewVendor(stsAPI, cfg.Files.VendingRoleARN)
+			vendor = store.NewVendor(stsAPI, cfg.Files.VendingRoleARN)
 		} else {
 			log.Warn("FILES_VENDING_ROLE_ARN is not set: POST /v1/files/credentials answers 503")
 		}
@@ -140,20 +139,20 @@ func startFiles(ctx context.Context, cfg Config, log *slog.Logger) (*awsconf.Pen
 }
 
 // newStore returns the DynamoDB store, through DAX when DAX_ENDPOINT is set.
-func newStore(ctx context.Context, cfg Config, log *slog.Logger) (*dynamo.Store, error) {
+func newStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.Store, error) {
 	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, Log: log})
 	if err != nil {
 		return nil, err
 	}
-	opts := dynamo.Options{Table: cfg.TodosTable, RecentWrite: cfg.DAXQueryCacheTTL}
+	opts := store.Options{Table: cfg.TodosTable, RecentWrite: cfg.DAXQueryCacheTTL}
 	if cfg.DAXEndpoint == "" {
 		log.Info("store ready", "backend", "dynamodb", "table", cfg.TodosTable, "region", awsCfg.Region)
-		return dynamo.New(dynamodb.NewFromConfig(awsCfg), opts), nil
+		return store.New(dynamodb.NewFromConfig(awsCfg), opts), nil
 	}
-	client, err := dynamo.NewDAX(awsCfg, cfg.DAXEndpoint)
+	client, err := store.NewDAX(awsCfg, cfg.DAXEndpoint)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("store ready", "backend", "dax", "endpoint", cfg.DAXEndpoint, "table", cfg.TodosTable, "region", awsCfg.Region)
-	return dynamo.New(client, opts), nil
+	return store.New(client, opts), nil
 }

@@ -1,4 +1,4 @@
-package welcome
+package welcome_test
 
 import (
 	"bytes"
@@ -27,6 +27,8 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/metrics/metricstest"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/server"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/api"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
 )
 
 // goldenFor reads a golden event and puts address where the golden one is, and the
@@ -102,7 +104,7 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
 	reg := metrics.New()
-	h, err := Build(metrics.NewContext(ctx, reg), Config{
+	h, err := api.Build(metrics.NewContext(ctx, reg), api.Config{
 		Config: server.Config{}, Region: mototest.Region, IdempotencyTable: table, SenderEmail: from,
 		UnsubscribeKey: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", UnsubscribeBaseURL: "https://blog.example",
 		EmailAttribute: "email", BlogName: "MyBlog", ClaimLease: 30 * time.Second, SESTimeout: 10 * time.Second,
@@ -139,9 +141,9 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 			}
 			m := msgs[0]
 			if !tc.welcome {
-				links := linksWith(m.Parts["text/plain"], "/confirm")
+				links := welcome.LinksWith(m.Parts["text/plain"], "/confirm")
 				if len(links) != 1 || !strings.HasPrefix(links[0], "https://blog.example/v1/subscribers/confirm?token=") ||
-					len(linksWith(m.Parts["text/plain"], "/")) != 1 || m.ListUnsubscribe != "" {
+					len(welcome.LinksWith(m.Parts["text/plain"], "/")) != 1 || m.ListUnsubscribe != "" {
 					t.Errorf("confirmation = %+v, want one link, to the confirmation page, and no List-Unsubscribe", m)
 				}
 				return
@@ -173,11 +175,11 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{map[string]string{"kind": KindConfirmation, "outcome": OutcomeSent, "reason": ""}, 2},
-		{map[string]string{"kind": KindConfirmation, "outcome": OutcomeDuplicate}, 4},
-		{map[string]string{"kind": KindWelcome, "outcome": OutcomeSent, "reason": ""}, 2},
-		{map[string]string{"kind": KindWelcome, "outcome": OutcomeDuplicate}, 4},
-		{map[string]string{"outcome": OutcomeFailed}, 0},
+		{map[string]string{"kind": welcome.KindConfirmation, "outcome": welcome.OutcomeSent, "reason": ""}, 2},
+		{map[string]string{"kind": welcome.KindConfirmation, "outcome": welcome.OutcomeDuplicate}, 4},
+		{map[string]string{"kind": welcome.KindWelcome, "outcome": welcome.OutcomeSent, "reason": ""}, 2},
+		{map[string]string{"kind": welcome.KindWelcome, "outcome": welcome.OutcomeDuplicate}, 4},
+		{map[string]string{"outcome": welcome.OutcomeFailed}, 0},
 	} {
 		if got, _ := fams.Value("welcome_mailer_emails_total", c.labels); got != c.want {
 			t.Errorf("welcome_mailer_emails_total%v = %v, want %v; series %v", c.labels, got, c.want, fams.Series("welcome_mailer_emails_total"))

@@ -1,4 +1,4 @@
-package welcome
+package welcome_test
 
 import (
 	"context"
@@ -19,13 +19,16 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/store"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome/welcometest"
 )
 
 func TestMain(m *testing.M) { os.Exit(mototest.Main(m)) }
 
 // motoMessages returns the emails moto's SES holds for to, parsed (the mailer sends
 // raw MIME messages, which moto keeps whole under RawMessage).
-func motoMessages(t *testing.T, ep, to string) []parsedEmail {
+func motoMessages(t *testing.T, ep, to string) []welcometest.ParsedEmail {
 	t.Helper()
 	var data struct {
 		SES struct {
@@ -45,10 +48,10 @@ func motoMessages(t *testing.T, ep, to string) []parsedEmail {
 			t.Errorf("a Simple message to %s: the mailer sends raw messages only", to)
 		}
 	}
-	var out []parsedEmail
+	var out []welcometest.ParsedEmail
 	for _, m := range data.SES.RawMessage {
 		if slices.Contains(m.Destinations, to) {
-			out = append(out, parseEmail(t, []byte(m.RawData)))
+			out = append(out, welcometest.ParseEmail(t, []byte(m.RawData)))
 		}
 	}
 	return out
@@ -77,12 +80,12 @@ func TestAgainstMoto(t *testing.T) {
 	}
 	// Against a moto shared by the whole test run, SES calls take what the production
 	// bound allows, not the unit tests' 1s.
-	h := newTestHandler(&DynamoLedger{DB: db, Table: table}, &SESMailer{Client: ses, From: from}, nil)
+	h := welcome.NewTestHandler(&store.DynamoLedger{DB: db, Table: table}, &store.SESMailer{Client: ses, From: from}, nil)
 	h.SendTimeout = 10 * time.Second
 
 	to := mototest.Name("ada") + "@example.com"
 	for i := range 3 {
-		if err := h.Handle(ctx, confirmedFor(t, to)); err != nil {
+		if err := h.Handle(ctx, welcome.ConfirmedFor(t, to)); err != nil {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
@@ -103,20 +106,20 @@ func TestAgainstMoto(t *testing.T) {
 
 	// An unverified sender: SES refuses (MessageRejected): permanent, and the claim is
 	// released so a replay after fixing the identity sends the email.
-	bad := newTestHandler(&DynamoLedger{DB: db, Table: table}, &SESMailer{Client: ses, From: mototest.Name("nobody") + "@unverified.example"}, nil)
+	bad := welcome.NewTestHandler(&store.DynamoLedger{DB: db, Table: table}, &store.SESMailer{Client: ses, From: mototest.Name("nobody") + "@unverified.example"}, nil)
 	bad.SendTimeout = h.SendTimeout
 	to3 := mototest.Name("eve") + "@example.com"
-	err := bad.Handle(ctx, confirmedFor(t, to3))
+	err := bad.Handle(ctx, welcome.ConfirmedFor(t, to3))
 	if !cloudevent.IsPermanent(err) {
 		t.Fatalf("unverified sender: %v, want a permanent error", err)
 	}
-	if err := h.Handle(ctx, confirmedFor(t, to3)); err != nil {
+	if err := h.Handle(ctx, welcome.ConfirmedFor(t, to3)); err != nil {
 		t.Fatalf("replay with a verified sender: %v", err)
 	}
 	if n := len(motoMessages(t, ep, to3)); n != 1 {
 		t.Errorf("after the replay: %d emails, want 1", n)
 	}
-	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(Key(to3)), ConsistentRead: aws.Bool(true)})
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: ledgerKey(welcome.Key(to3)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,15 +129,15 @@ func TestAgainstMoto(t *testing.T) {
 
 	// A claim in progress carries when it was taken and when its holder expects to be
 	// done, for the Retry-After of the deliveries it turns away.
-	ledger := &DynamoLedger{DB: db, Table: table}
+	ledger := &store.DynamoLedger{DB: db, Table: table}
 	gus := mototest.Name("gus") + "@example.com"
-	k := Key(gus)
-	held, err := ledger.Claim(ctx, ClaimRequest{Key: k, Lease: 30 * time.Second, Expect: 400 * time.Millisecond, Expires: time.Unix(1_900_000_000, 0)})
-	if err != nil || held.State != Acquired {
+	k := welcome.Key(gus)
+	held, err := ledger.Claim(ctx, welcome.ClaimRequest{Key: k, Lease: 30 * time.Second, Expect: 400 * time.Millisecond, Expires: time.Unix(1_900_000_000, 0)})
+	if err != nil || held.State != welcome.Acquired {
 		t.Fatalf("claim: %+v, %v", held, err)
 	}
-	busy, err := ledger.Claim(ctx, ClaimRequest{Key: k, Lease: 30 * time.Second, Expect: time.Second})
-	if err != nil || busy.State != InProgress {
+	busy, err := ledger.Claim(ctx, welcome.ClaimRequest{Key: k, Lease: 30 * time.Second, Expect: time.Second})
+	if err != nil || busy.State != welcome.InProgress {
 		t.Fatalf("second claim: %+v, %v; want in progress", busy, err)
 	}
 	if !busy.ClaimedAt.Equal(held.ClaimedAt.Truncate(time.Millisecond)) || busy.ExpectedBy.Sub(busy.ClaimedAt) != 400*time.Millisecond ||
@@ -142,13 +145,13 @@ func TestAgainstMoto(t *testing.T) {
 		t.Errorf("claim in progress = %+v; want the holder's claim time, +400ms expected, +30s lease", busy)
 	}
 	// A duplicate delivery while the claim is held sends nothing and is told to retry.
-	if err := h.Handle(ctx, confirmedFor(t, gus)); err == nil || cloudevent.IsPermanent(err) {
+	if err := h.Handle(ctx, welcome.ConfirmedFor(t, gus)); err == nil || cloudevent.IsPermanent(err) {
 		t.Errorf("a duplicate while the claim is held: %v, want a retryable error", err)
 	}
 	if n := len(motoMessages(t, ep, gus)); n != 0 {
 		t.Errorf("a duplicate while the claim is held sent %d emails, want none", n)
 	}
-	rec, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(k), ConsistentRead: aws.Bool(true)})
+	rec, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: ledgerKey(k), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,13 @@ func TestAgainstMoto(t *testing.T) {
 		Destination:      &sestypes.Destination{ToAddresses: []string{"no-domain"}},
 		Content:          &sestypes.EmailContent{Simple: &sestypes.Message{Subject: &sestypes.Content{Data: aws.String("x")}, Body: &sestypes.Body{Text: &sestypes.Content{Data: aws.String("x")}}}},
 	})
-	if got := Classify(err); !errors.Is(got, ErrRefused) {
-		t.Errorf("SES refusing a recipient: %v classified as %v, want ErrRefused", err, got)
+	if got := store.Classify(err); !errors.Is(got, welcome.ErrRefused) {
+		t.Errorf("SES refusing a recipient: %v classified as %v, want welcome.ErrRefused", err, got)
 	}
+}
+
+// ledgerKey is the key of an email's item in the idempotency table: the ledger key as
+// the partition key pk, no sort key.
+func ledgerKey(k string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: k}}
 }
