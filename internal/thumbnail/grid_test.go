@@ -138,12 +138,12 @@ func TestAVIFGrid(t *testing.T) {
 	if hd.Format != AVIF || hd.Width != w || hd.Height != h || hd.heif.tiles != rows*cols {
 		t.Fatalf("header %+v", hd)
 	}
-	if want := hd.heif.dav1dGridBytes() + resampleBytes(256, 188); hd.DecodeBytes != want {
+	if want := hd.heif.planesGridBytes() + resampleBytes(256, 188); hd.DecodeBytes != want {
 		t.Errorf("reserved %d bytes, want the dav1d grid's %d", hd.DecodeBytes, want)
 	}
-	fast, ok, err := decodeAV1(hd, b, DefaultOptions.Widths, DefaultLimits.MaxPixels)
+	fast, ok, err := decodePlanes(hd, b, DefaultOptions.Widths, DefaultLimits.MaxPixels)
 	if err != nil || !ok {
-		t.Fatalf("decodeAV1: taken %v, %v", ok, err)
+		t.Fatalf("decodePlanes: taken %v, %v", ok, err)
 	}
 	m, _, err := decode(hd, b)
 	if err != nil {

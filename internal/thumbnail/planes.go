@@ -8,44 +8,81 @@ import (
 	"image"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail/dav1d"
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail/de265"
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail/planar"
 )
 
-// decodeAV1 decodes an AVIF's image item (the primary, or the thumbnail item the plan
-// chose) with dav1d and box-shrinks its planes straight into the small RGBA image, with
-// no full-size copy. ok is false when the file needs the libavif path instead: an item
-// dav1d cannot decode alone (see heifFile.av1Data), or a colour matrix nclx.toRGB does
-// not convert.
-func decodeAV1(h Header, b []byte, widths []int, maxPixels int64) (small *image.RGBA, ok bool, err error) {
-	if h.Format != AVIF || h.heif == nil {
+// codec is one of the WebAssembly decoders of the planes path: dav1d for AVIF's AV1
+// items, libde265 for HEIC's HEVC items.
+type codec struct {
+	format Format
+	// data is the input of decode for an image item of the file, ok false when this
+	// decoder cannot decode the item alone (see av1Data and hevcData).
+	data      func(h *heifFile, b []byte, id uint32) (data []byte, ok bool)
+	decode    func(data []byte, maxPixels int, fn func(*planar.Picture) error) error
+	errDecode error
+}
+
+var (
+	av1Codec  = &codec{format: AVIF, data: (*heifFile).av1Data, decode: dav1d.Decode, errDecode: dav1d.ErrDecode}
+	hevcCodec = &codec{format: HEIC, data: (*heifFile).hevcData, decode: de265.Decode, errDecode: de265.ErrDecode}
+)
+
+// codec is the planes-path decoder of the file's coded items (the primary, or a grid's
+// tiles), or nil.
+func (h *heifFile) codec() *codec {
+	coded := h.items[h.primary]
+	if coded != nil && coded.typ == "grid" && len(coded.refs["dimg"]) > 0 {
+		coded = h.items[coded.refs["dimg"][0]]
+	}
+	switch {
+	case coded == nil:
+		return nil
+	case coded.typ == "av01":
+		return av1Codec
+	case coded.typ == "hvc1":
+		return hevcCodec
+	}
+	return nil
+}
+
+// decodePlanes decodes an AVIF's or HEIC's image item (the primary, or the thumbnail
+// item the plan chose) with dav1d or libde265 and box-shrinks its planes straight into
+// the small RGBA image, with no full-size copy. ok is false when the file needs the
+// libavif or libheif path instead: an item the decoder cannot decode alone (see
+// av1Data and hevcData), or a colour matrix nclx.toRGB does not convert.
+func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *image.RGBA, ok bool, err error) {
+	if h.heif == nil || h.heif.codec() == nil {
 		return nil, false, nil
 	}
+	c := h.heif.codec()
 	defer func() {
 		if r := recover(); r != nil {
-			small, ok, err = nil, true, fmt.Errorf("%w: AVIF decoder failed: %v", ErrNotImage, r)
+			small, ok, err = nil, true, fmt.Errorf("%w: %s decoder failed: %v", ErrNotImage, h.Format.name(), r)
 		}
 	}()
 	if h.heifThumb == 0 && h.heif.items[h.heif.primary].typ == "grid" {
-		if !h.heif.dav1dDecodesGrid(b) {
+		if !h.heif.planesDecodeGrid(b) {
 			return nil, false, nil
 		}
-		small, err = decodeAV1Grid(h, b, widths, maxPixels)
-		return small, true, err
+		return decodeGrid(h, b, widths, maxPixels)
 	}
 	id, w, ht := h.heif.primary, h.heif.width, h.heif.height
 	if h.heifThumb != 0 {
 		id, w, ht = h.heifThumb, h.heif.thumbWidth, h.heif.thmbHigh
 	}
-	obus, ok := h.heif.av1Data(b, id)
+	data, ok := c.data(h.heif, b, id)
 	if !ok {
 		return nil, false, nil
 	}
 	colour, hasNCLX := h.heif.itemNCLX(id)
 	errUnsupported := errors.New("unsupported picture")
-	err = dav1d.Decode(obus, int(min(maxPixels, 1<<31-1)), func(p *dav1d.Picture) error {
+	err = c.decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
 		if !hasNCLX {
 			colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
 		}
@@ -55,16 +92,10 @@ func decodeAV1(h Header, b []byte, widths []int, maxPixels int64) (small *image.
 		}
 		if p.Width != w || p.Height != ht {
 			// The container's size (ispe) is what the limits were checked against.
-			return fmt.Errorf("%w: AVIF: the coded picture is %d×%d, the container says %d×%d", ErrNotImage, p.Width, p.Height, w, ht)
+			return fmt.Errorf("%w: %s: the coded picture is %d×%d, the container says %d×%d", ErrNotImage, h.Format.name(), p.Width, p.Height, w, ht)
 		}
 		f := h.boxFactor(widths, p.Width, p.Height)
-		hs, vs := 1, 1
-		switch p.Layout {
-		case dav1d.Layout420:
-			hs, vs = 2, 2
-		case dav1d.Layout422:
-			hs = 2
-		}
+		hs, vs := subsampling(p.Layout)
 		if p.BitDepth == 8 {
 			pl := planes[uint8]{y: p.Y, cb: p.Cb, cr: p.Cr, yStride: p.YStride, cStride: p.CStride,
 				w: p.Width, h: p.Height, hs: hs, vs: vs, mid: 128}
@@ -79,39 +110,54 @@ func decodeAV1(h Header, b []byte, widths []int, maxPixels int64) (small *image.
 	switch {
 	case errors.Is(err, errUnsupported):
 		return nil, false, nil
-	case errors.Is(err, dav1d.ErrDecode):
-		return nil, true, fmt.Errorf("%w: AVIF: %v", ErrNotImage, err)
+	case errors.Is(err, c.errDecode):
+		return nil, true, fmt.Errorf("%w: %s: %v", ErrNotImage, h.Format.name(), err)
 	case err != nil:
 		return nil, true, err
 	}
 	return small, true, nil
 }
 
-// dav1dDecodes reports whether item id goes the dav1d path whatever its sequence
-// header says: dav1d decodes it alone and the container's nclx names a matrix this
+// subsampling is a layout's chroma subsampling across and down.
+func subsampling(l planar.Layout) (hs, vs int) {
+	switch l {
+	case planar.Layout420:
+		return 2, 2
+	case planar.Layout422:
+		return 2, 1
+	}
+	return 1, 1
+}
+
+// planesDecode reports whether item id goes the planes path whatever its coded stream
+// says: dav1d or libde265 decodes it alone and the container's nclx names a matrix this
 // path converts. (Without an nclx the picture's own description decides, after
-// decoding, and the libavif path may still be taken: such a file reserves libavif's
-// amount, the larger, and the dav1d instance is closed before libavif starts.)
-func (h *heifFile) dav1dDecodes(b []byte, id uint32) bool {
-	if _, ok := h.av1Data(b, id); !ok {
+// decoding, and the libavif or libheif path may still be taken: such a file reserves
+// that path's amount, the larger, and the module instance is closed before it starts.)
+func (h *heifFile) planesDecode(b []byte, id uint32) bool {
+	c := h.codec()
+	if c == nil {
 		return false
 	}
-	c, ok := h.itemNCLX(id)
+	if _, ok := c.data(h, b, id); !ok {
+		return false
+	}
+	colour, ok := h.itemNCLX(id)
 	if !ok {
 		return false
 	}
-	_, ok = c.toRGB(max(h.bitDepth, 8))
+	_, ok = colour.toRGB(max(h.bitDepth, 8))
 	return ok
 }
 
-// dav1dDecodeBytes is what the dav1d path takes for a w×h image of the given bit depth:
-// the module's linear memory (the AV1 data, dav1d's picture with its padding and its
-// per-frame state, grown by copying) lives on the Go heap. Measured peak of the Go heap
+// planesDecodeBytes is what the planes path takes for a w×h image of the given bit
+// depth: the module's linear memory (the coded data, the decoder's picture with its
+// padding and its per-frame state, grown by copying) lives on the Go heap. Measured peak of the Go heap
 // of a whole job on 12-megapixel 8-bit AVIFs (services/thumbnailer
 // TestPeakHeapPerFormat, and the heap peak make bench reports): 52 to 54 MiB for
 // 4:2:0, 95 MiB for 4:4:4; this keeps 15% or more above the 4:4:4 one, and doubles
 // for samples wider than 8 bits (two bytes each).
-func dav1dDecodeBytes(w, h, depth int) int64 {
+func planesDecodeBytes(w, h, depth int) int64 {
 	px := int64(w) * int64(h)
 	perPixel := int64(8)
 	if depth > 8 {
@@ -121,7 +167,7 @@ func dav1dDecodeBytes(w, h, depth int) int64 {
 }
 
 // samples16 is a plane of little-endian 16-bit samples as uint16s: a view where the
-// machine is little-endian (dav1d aligns its planes), a copy where it is not.
+// machine is little-endian (both decoders align their planes), a copy where it is not.
 func samples16(b []byte) []uint16 {
 	if len(b) < 2 {
 		return nil
@@ -191,69 +237,95 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 	}, true
 }
 
-// dav1dDecodesGrid reports whether the grid primary goes the dav1d path: its layout is
-// known (descriptor in idat), every tile is an AV1 item dav1d decodes alone, tiles are
-// of even size (MIAF: chroma never straddles two tiles), and the grid's or the first
-// tile's nclx names a matrix this path converts.
-func (h *heifFile) dav1dDecodesGrid(b []byte) bool {
+// planesDecodeGrid reports whether the grid primary can go the planes path: its layout
+// is known (descriptor in idat), every tile is an item of one codec that decodes it
+// alone, and tiles are of even size (MIAF: chroma never straddles two tiles). Whether
+// it does depends on the colour description too (see gridNCLX).
+func (h *heifFile) planesDecodeGrid(b []byte) bool {
 	tiles := h.items[h.primary].refs["dimg"]
-	if h.gridRows == 0 || h.tileWidth <= 0 || h.tileHeight <= 0 || h.tileWidth%2 != 0 || h.tileHeight%2 != 0 ||
+	c := h.codec()
+	if c == nil || h.gridRows == 0 || h.tileWidth <= 0 || h.tileHeight <= 0 || h.tileWidth%2 != 0 || h.tileHeight%2 != 0 ||
 		h.gridCols*h.tileWidth < h.width || h.gridRows*h.tileHeight < h.height {
 		return false
 	}
 	for _, id := range tiles {
-		if _, ok := h.av1Data(b, id); !ok {
+		if _, ok := c.data(h, b, id); !ok {
 			return false
 		}
 	}
-	_, ok := h.gridNCLX()
+	return true
+}
+
+// planesGridPlanned reports whether the grid primary goes the planes path whatever its
+// tiles' coded streams say: planesDecodeGrid, and the container's nclx names a matrix
+// this path converts. (Without one, the first tile's own description decides, and the
+// libavif or libheif path, whose amount such a file reserves, may still be taken.)
+func (h *heifFile) planesGridPlanned(b []byte) bool {
+	if !h.planesDecodeGrid(b) {
+		return false
+	}
+	c, ok := h.gridNCLX()
+	if !ok {
+		return false
+	}
+	_, ok = c.toRGB(max(h.bitDepth, 8))
 	return ok
 }
 
 // gridNCLX is the colour description of a grid: the grid item's, else its first
-// tile's; ok is false when neither has one this path converts.
+// tile's; ok is false when neither has one.
 func (h *heifFile) gridNCLX() (nclx, bool) {
 	c, ok := h.itemNCLX(h.primary)
 	if !ok {
 		c, ok = h.itemNCLX(h.items[h.primary].refs["dimg"][0])
 	}
-	if !ok {
-		return c, false
-	}
-	_, ok = c.toRGB(max(h.bitDepth, 8))
 	return c, ok
 }
 
-// dav1dGridBytes is what the dav1d path takes for a grid: the full-size planes the
+// planesGridBytes is what the planes path takes for a grid: the full-size planes the
 // tiles are copied into (three samples a pixel at most, 4:4:4), and one decoder
 // instance per worker.
-func (h *heifFile) dav1dGridBytes() int64 {
+func (h *heifFile) planesGridBytes() int64 {
 	bps := int64(1)
 	if h.bitDepth > 8 {
 		bps = 2
 	}
 	workers := int64(min(runtime.GOMAXPROCS(0), h.tiles))
-	return 3*bps*int64(h.width)*int64(h.height) + workers*dav1dDecodeBytes(h.tileWidth, h.tileHeight, h.bitDepth)
+	return 3*bps*int64(h.width)*int64(h.height) + workers*planesDecodeBytes(h.tileWidth, h.tileHeight, h.bitDepth)
 }
 
-// decodeAV1Grid decodes a grid AVIF's tiles with dav1d, GOMAXPROCS at a time (each in a
-// module instance of its own), copies them into full-size planes and box-shrinks those.
-func decodeAV1Grid(h Header, b []byte, widths []int, maxPixels int64) (*image.RGBA, error) {
+// decodeGrid decodes a grid AVIF's or HEIC's tiles with dav1d or libde265, GOMAXPROCS
+// at a time (each in a module instance of its own), copies them into full-size planes
+// and box-shrinks those. ok is false, after the first tile, when the colour description
+// (the container's, else the first tile's own) names a matrix nclx.toRGB does not
+// convert.
+func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image.RGBA, ok bool, err error) {
 	hf := h.heif
+	c := hf.codec()
 	tiles := hf.items[hf.primary].refs["dimg"]
-	colour, _ := hf.gridNCLX()
+	colour, hasNCLX := hf.gridNCLX()
+	errUnsupported := errors.New("unsupported picture")
 	var (
-		mu sync.Mutex
-		g  tileGrid
+		mu   sync.Mutex
+		g    tileGrid
+		conv func(y, cb, cr uint32) (r, g, b uint8)
 	)
 	decodeTile := func(i int) error {
-		obus, _ := hf.av1Data(b, tiles[i])
-		return dav1d.Decode(obus, int(min(maxPixels, 1<<31-1)), func(p *dav1d.Picture) error {
+		data, _ := c.data(hf, b, tiles[i])
+		return c.decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
 			if p.Width != hf.tileWidth || p.Height != hf.tileHeight {
-				return fmt.Errorf("%w: AVIF grid tile %d is %d×%d, the first tile says %d×%d", ErrNotImage, i, p.Width, p.Height, hf.tileWidth, hf.tileHeight)
+				return fmt.Errorf("%w: %s grid tile %d is %d×%d, the first tile says %d×%d", ErrNotImage, h.Format.name(), i, p.Width, p.Height, hf.tileWidth, hf.tileHeight)
 			}
 			mu.Lock()
 			if g == nil {
+				// The first tile, decoded alone.
+				if !hasNCLX {
+					colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
+				}
+				if conv, ok = colour.toRGB(p.BitDepth); !ok {
+					mu.Unlock()
+					return errUnsupported
+				}
 				if p.BitDepth > 8 {
 					g = newGrid[uint16](hf.width, hf.height, p, samples16)
 				} else {
@@ -265,14 +337,12 @@ func decodeAV1Grid(h Header, b []byte, widths []int, maxPixels int64) (*image.RG
 		})
 	}
 	// The first tile alone (it sets the planes' depth and layout), then the rest.
-	if err := eachTile(len(tiles), decodeTile); err != nil {
-		return nil, gridError(err)
+	if err := eachTile(len(tiles), decodeTile); errors.Is(err, errUnsupported) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, true, gridError(h.Format, c, err)
 	}
-	conv, ok := colour.toRGB(g.depth())
-	if !ok {
-		return nil, fmt.Errorf("%w: AVIF grid: colour matrix %d at %d bits", ErrNotImage, colour.matrix, g.depth())
-	}
-	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), nil
+	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), true, nil
 }
 
 // eachTile calls decode for tiles 0 to n-1: the first alone, then the others on
@@ -326,9 +396,9 @@ func eachTile(n int, decode func(i int) error) error {
 }
 
 // gridError makes a tile's decoder failure an ErrNotImage.
-func gridError(err error) error {
-	if errors.Is(err, dav1d.ErrDecode) {
-		return fmt.Errorf("%w: AVIF grid: %v", ErrNotImage, err)
+func gridError(f Format, c *codec, err error) error {
+	if errors.Is(err, c.errDecode) {
+		return fmt.Errorf("%w: %s grid: %v", ErrNotImage, f.name(), err)
 	}
 	return err
 }
@@ -336,40 +406,31 @@ func gridError(err error) error {
 // tileGrid is the full-size planes of a grid image, of 8-bit or wider samples.
 type tileGrid interface {
 	// put copies a decoded tile to (x0, y0), clipped to the image.
-	put(p *dav1d.Picture, x0, y0 int) error
-	depth() int
+	put(p *planar.Picture, x0, y0 int) error
 	shrink(f int, conv func(y, cb, cr uint32) (r, g, b uint8)) *image.RGBA
 }
 
 type grid[T uint8 | uint16] struct {
 	planes[T]
 	bits   int
-	layout dav1d.Layout
+	layout planar.Layout
 	view   func([]byte) []T
 }
 
-func newGrid[T uint8 | uint16](w, h int, first *dav1d.Picture, view func([]byte) []T) *grid[T] {
-	hs, vs := 1, 1
-	switch first.Layout {
-	case dav1d.Layout420:
-		hs, vs = 2, 2
-	case dav1d.Layout422:
-		hs = 2
-	}
+func newGrid[T uint8 | uint16](w, h int, first *planar.Picture, view func([]byte) []T) *grid[T] {
+	hs, vs := subsampling(first.Layout)
 	cw, ch := (w+hs-1)/hs, (h+vs-1)/vs
 	g := &grid[T]{bits: first.BitDepth, layout: first.Layout, view: view,
 		planes: planes[T]{y: make([]T, w*h), yStride: w, cStride: cw, w: w, h: h, hs: hs, vs: vs, mid: 1 << (first.BitDepth - 1)}}
-	if first.Layout != dav1d.Layout400 {
+	if first.Layout != planar.Layout400 {
 		g.cb, g.cr = make([]T, cw*ch), make([]T, cw*ch)
 	}
 	return g
 }
 
-func (g *grid[T]) depth() int { return g.bits }
-
-func (g *grid[T]) put(p *dav1d.Picture, x0, y0 int) error {
+func (g *grid[T]) put(p *planar.Picture, x0, y0 int) error {
 	if p.BitDepth != g.bits || p.Layout != g.layout {
-		return fmt.Errorf("%w: AVIF grid tiles of different depths or chroma layouts", ErrNotImage)
+		return fmt.Errorf("%w: grid tiles of different depths or chroma layouts", ErrNotImage)
 	}
 	bps := 1
 	if g.bits > 8 {
@@ -398,3 +459,6 @@ func (g *grid[T]) put(p *dav1d.Picture, x0, y0 int) error {
 func (g *grid[T]) shrink(f int, conv func(y, cb, cr uint32) (r, g, b uint8)) *image.RGBA {
 	return shrinkPlanes(g.planes, f, conv)
 }
+
+// name is the format's name in messages: AVIF, HEIC.
+func (f Format) name() string { return strings.ToUpper(string(f)) }
