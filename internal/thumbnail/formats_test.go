@@ -657,7 +657,7 @@ func TestAVIFDav1dAsLibavif(t *testing.T) {
 			// heif-enc writes an nclx: the reservation is the dav1d path's when it is taken.
 			want := heifDecodeBytes(AVIF, 640, 480, 8)
 			if tc.dav1d {
-				want = planesDecodeBytes(640, 480, 8)
+				want = h.heif.planesDecodeBytes(h.heif.primary, 640, 480)
 			}
 			if h.DecodeBytes-resampleBytes(256, 192) != want {
 				t.Errorf("reserved %d bytes for the decode, want %d", h.DecodeBytes-resampleBytes(256, 192), want)

@@ -95,7 +95,7 @@ func TestHEICGridMatchesLibheif(t *testing.T) {
 			tiles = append(tiles, imagetest.Convert(t, enc, tile, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN"))
 		}
 	}
-	b := gridHEIF(t, HEIC, tiles, rows, cols, w, h)
+	b := imagetest.GridHEIF(t, false, tiles, rows, cols, w, h)
 	hd, err := Inspect(b, DefaultOptions)
 	if err != nil {
 		t.Fatal(err)

@@ -150,20 +150,43 @@ func (h *heifFile) planesDecode(b []byte, id uint32) bool {
 	return ok
 }
 
-// planesDecodeBytes is what the planes path takes for a w×h image of the given bit
-// depth: the module's linear memory (the coded data, the decoder's picture with its
-// padding and its per-frame state, grown by copying) lives on the Go heap. Measured peak of the Go heap
-// of a whole job on 12-megapixel 8-bit AVIFs (services/thumbnailer
-// TestPeakHeapPerFormat, and the heap peak make bench reports): 52 to 54 MiB for
-// 4:2:0, 95 MiB for 4:4:4; this keeps 15% or more above the 4:4:4 one, and doubles
-// for samples wider than 8 bits (two bytes each).
-func planesDecodeBytes(w, h, depth int) int64 {
-	px := int64(w) * int64(h)
+// planesDecodeBytes is what the planes path takes to decode item id, w×h: the module's
+// linear memory (the coded data, the decoder's pictures with their padding and its
+// per-frame state, grown by copying) lives on the Go heap. Measured peaks of the Go
+// heap of a whole job on 12-megapixel 8-bit images (services/thumbnailer
+// TestPeakHeapPerFormat, and the heap peak make bench reports): AVIF (dav1d) 52 to 54
+// MiB for 4:2:0, 95 MiB for 4:4:4; HEIC 4:2:0 (libde265, which keeps the picture
+// before and after SAO, and per-block metadata) 120 MiB. These keep 15% or more above;
+// HEIC with more chroma than 4:2:0 (not measured) is reserved in proportion to its
+// planes. Samples wider than 8 bits double it (two bytes each).
+func (h *heifFile) planesDecodeBytes(id uint32, w, ht int) int64 {
+	px := int64(w) * int64(ht)
 	perPixel := int64(8)
-	if depth > 8 {
+	if h.codec() == hevcCodec {
+		perPixel = 11
+		if chroma := h.hevcChroma(id); chroma == 2 || chroma == 3 {
+			perPixel = 15
+		}
+	}
+	if h.bitDepth > 8 {
 		perPixel *= 2
 	}
 	return perPixel*px + 16<<20 + workBytes
+}
+
+// hevcChroma is the chroma format of HEVC item id as its hvcC says (0 monochrome,
+// 1 4:2:0, 2 4:2:2, 3 4:4:4), or -1.
+func (h *heifFile) hevcChroma(id uint32) int {
+	it := h.items[id]
+	if it == nil {
+		return -1
+	}
+	for _, i := range it.props {
+		if i >= 1 && i <= len(h.props) && h.props[i-1].typ == "hvcC" && len(h.props[i-1].body) > 16 {
+			return int(h.props[i-1].body[16] & 3)
+		}
+	}
+	return -1
 }
 
 // samples16 is a plane of little-endian 16-bit samples as uint16s: a view where the
@@ -291,7 +314,7 @@ func (h *heifFile) planesGridBytes() int64 {
 		bps = 2
 	}
 	workers := int64(min(runtime.GOMAXPROCS(0), h.tiles))
-	return 3*bps*int64(h.width)*int64(h.height) + workers*planesDecodeBytes(h.tileWidth, h.tileHeight, h.bitDepth)
+	return 3*bps*int64(h.width)*int64(h.height) + workers*h.planesDecodeBytes(h.items[h.primary].refs["dimg"][0], h.tileWidth, h.tileHeight)
 }
 
 // decodeGrid decodes a grid AVIF's or HEIC's tiles with dav1d or libde265, GOMAXPROCS

@@ -287,7 +287,7 @@ func (h *Header) plan(o Options, b []byte) {
 		switch {
 		case thumb && hf.planesDecode(b, hf.thumbnail):
 			h.heifThumb = hf.thumbnail
-			h.DecodeBytes = planesDecodeBytes(hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
+			h.DecodeBytes = hf.planesDecodeBytes(hf.thumbnail, hf.thumbWidth, hf.thmbHigh)
 		case thumb && h.Format == HEIC:
 			h.heifThumb = hf.thumbnail
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
@@ -295,7 +295,7 @@ func (h *Header) plan(o Options, b []byte) {
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
 			switch {
 			case hf.planesDecode(b, hf.primary):
-				h.DecodeBytes = planesDecodeBytes(hf.width, hf.height, hf.bitDepth)
+				h.DecodeBytes = hf.planesDecodeBytes(hf.primary, hf.width, hf.height)
 			case hf.items[hf.primary].typ == "grid" && hf.planesGridPlanned(b):
 				h.DecodeBytes = hf.planesGridBytes()
 			case hf.items[hf.primary].typ == "grid" && hf.planesDecodeGrid(b):
