@@ -3,8 +3,27 @@ package imagetest
 import (
 	"bytes"
 	"encoding/binary"
+	"image"
+	"image/color"
+	"image/draw"
 	"testing"
 )
+
+// GridTiles cuts src into rows×cols tiles of tw×th, row by row, and encodes each with
+// encode. Where a tile overhangs the picture it is opaque grey (a transparent margin
+// would make heif-enc add an alpha plane).
+func GridTiles(src image.Image, rows, cols, tw, th int, encode func(tile image.Image) []byte) [][]byte {
+	var tiles [][]byte
+	for r := range rows {
+		for c := range cols {
+			tile := image.NewRGBA(image.Rect(0, 0, tw, th))
+			draw.Draw(tile, tile.Rect, image.NewUniform(color.Gray{Y: 128}), image.Point{}, draw.Src)
+			draw.Draw(tile, tile.Rect, src, src.Bounds().Min.Add(image.Pt(c*tw, r*th)), draw.Over)
+			tiles = append(tiles, encode(tile))
+		}
+	}
+	return tiles
+}
 
 // GridHEIF assembles a rows×cols grid HEIF of the given output size from one-item
 // files of equal-sized tiles as heif-enc writes them (AVIF when avif is true, else

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"image"
-	"image/color"
-	"image/draw"
 	"image/jpeg"
 	"strings"
 	"testing"
@@ -21,16 +19,9 @@ func TestAVIFGrid(t *testing.T) {
 	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
 	const rows, cols, tw, th, w, h = 2, 3, 224, 240, 640, 470
 	src := imagetest.Photo(w, h, 11)
-	var tiles [][]byte
-	for r := range rows {
-		for c := range cols {
-			// Opaque grey where a tile overhangs the picture (else heif-enc adds alpha).
-			tile := image.NewRGBA(image.Rect(0, 0, tw, th))
-			draw.Draw(tile, tile.Rect, image.NewUniform(color.Gray{Y: 128}), image.Point{}, draw.Src)
-			draw.Draw(tile, tile.Rect, src, image.Pt(c*tw, r*th), draw.Over)
-			tiles = append(tiles, imagetest.Convert(t, enc, tile, nil, ".png", ".avif", "-A", "-q", "90", "-p", "speed=9", "-o", "OUT", "IN"))
-		}
-	}
+	tiles := imagetest.GridTiles(src, rows, cols, tw, th, func(m image.Image) []byte {
+		return imagetest.Convert(t, enc, m, nil, ".png", ".avif", "-A", "-q", "90", "-p", "speed=9", "-o", "OUT", "IN")
+	})
 	b := imagetest.GridHEIF(t, true, tiles, rows, cols, w, h)
 	hd, err := Inspect(b, DefaultOptions)
 	if err != nil {

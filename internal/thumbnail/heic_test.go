@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"image/png"
 	"strings"
 	"testing"
@@ -86,15 +84,9 @@ func TestHEICGridMatchesLibheif(t *testing.T) {
 	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
 	const rows, cols, tw, th, w, h = 2, 3, 256, 256, 640, 470
 	src := imagetest.Photo(w, h, 23)
-	var tiles [][]byte
-	for r := range rows {
-		for c := range cols {
-			tile := image.NewRGBA(image.Rect(0, 0, tw, th))
-			draw.Draw(tile, tile.Rect, image.NewUniform(color.Gray{Y: 128}), image.Point{}, draw.Src)
-			draw.Draw(tile, tile.Rect, src, image.Pt(c*tw, r*th), draw.Over)
-			tiles = append(tiles, imagetest.Convert(t, enc, tile, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN"))
-		}
-	}
+	tiles := imagetest.GridTiles(src, rows, cols, tw, th, func(m image.Image) []byte {
+		return imagetest.Convert(t, enc, m, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN")
+	})
 	b := imagetest.GridHEIF(t, false, tiles, rows, cols, w, h)
 	hd, err := Inspect(b, DefaultOptions)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/color"
-	"image/draw"
 	"image/jpeg"
 	"os"
 	"os/exec"
@@ -70,15 +68,9 @@ func heicGrid12MP(b *testing.B) []byte {
 	he := imagetest.Tool(b, "heif-enc", "libheif-examples")
 	const rows, cols, size = 6, 8, 512
 	src := photo12MPImage()
-	var tiles [][]byte
-	for r := range rows {
-		for c := range cols {
-			tile := image.NewRGBA(image.Rect(0, 0, size, size))
-			draw.Draw(tile, tile.Rect, image.NewUniform(color.Gray{Y: 128}), image.Point{}, draw.Src)
-			draw.Draw(tile, tile.Rect, src, image.Pt(c*size, r*size), draw.Over)
-			tiles = append(tiles, imagetest.Convert(b, he, tile, nil, ".png", ".heic", "-q", "60", "-p", "preset=veryfast", "-o", "OUT", "IN"))
-		}
-	}
+	tiles := imagetest.GridTiles(src, rows, cols, size, size, func(m image.Image) []byte {
+		return imagetest.Convert(b, he, m, nil, ".png", ".heic", "-q", "60", "-p", "preset=veryfast", "-o", "OUT", "IN")
+	})
 	return imagetest.GridHEIF(b, false, tiles, rows, cols, src.Rect.Dx(), src.Rect.Dy())
 }
 
