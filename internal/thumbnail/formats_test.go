@@ -657,14 +657,14 @@ func TestAVIFDav1dAsLibavif(t *testing.T) {
 			// heif-enc writes an nclx: the reservation is the dav1d path's when it is taken.
 			want := heifDecodeBytes(AVIF, 640, 480, 8)
 			if tc.dav1d {
-				want = dav1dDecodeBytes(640, 480, 8)
+				want = h.heif.planesDecodeBytes(h.heif.primary, 640, 480)
 			}
 			if h.DecodeBytes-resampleBytes(256, 192) != want {
 				t.Errorf("reserved %d bytes for the decode, want %d", h.DecodeBytes-resampleBytes(256, 192), want)
 			}
-			fast, ok, err := decodeAV1(h, b, DefaultOptions.Widths, DefaultLimits.MaxPixels)
+			fast, ok, err := decodePlanes(h, b, DefaultOptions.Widths, DefaultLimits.MaxPixels)
 			if err != nil || ok != tc.dav1d {
-				t.Fatalf("decodeAV1: taken %v, %v; want taken %v", ok, err, tc.dav1d)
+				t.Fatalf("decodePlanes: taken %v, %v; want taken %v", ok, err, tc.dav1d)
 			}
 			m, _, err := decode(h, b)
 			if err != nil {

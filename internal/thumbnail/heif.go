@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail/de265"
 )
 
 // heifFile is what the boxes of an HEIF (HEIC or AVIF) file say about its primary
@@ -715,12 +717,77 @@ func (h *heifFile) withoutTransforms(b []byte, id uint32) []byte {
 
 // av1Data returns the coded data of AV1 image item id (its extents in the file, in
 // order: AV1 OBUs, a sequence header and a frame). ok is false when this item is not
-// one dav1d can decode alone here: it is not an AV1 item, its data is in idat, it has
-// no data, or another item is its auxiliary image (an alpha plane or a depth map,
-// which the libavif path composes).
+// one dav1d can decode alone here (see itemData).
 func (h *heifFile) av1Data(b []byte, id uint32) (data []byte, ok bool) {
+	return h.itemData(b, id, "av01")
+}
+
+// hevcData returns the input of libde265 for HEVC image item id: the parameter sets of
+// its hvcC property, then the NAL units of its data, each behind a 4-byte length (see
+// de265.Decode). ok is false when this item is not one libde265 can decode alone here
+// (see itemData), or its hvcC is missing or malformed.
+func (h *heifFile) hevcData(b []byte, id uint32) (data []byte, ok bool) {
+	coded, ok := h.itemData(b, id, "hvc1")
+	if !ok {
+		return nil, false
+	}
+	var hvcC []byte
+	for _, i := range h.items[id].props {
+		if i >= 1 && i <= len(h.props) && h.props[i-1].typ == "hvcC" {
+			hvcC = h.props[i-1].body
+		}
+	}
+	// ISO/IEC 14496-15 8.3.3.1: 22 bytes of profile and format fields (the 22nd holds
+	// lengthSizeMinusOne), then the arrays of parameter set NAL units.
+	if len(hvcC) < 23 {
+		return nil, false
+	}
+	lenSize := int(hvcC[21]&3) + 1
+	if lenSize == 3 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(hvcC)+len(coded)+64)
+	r := reader{b: hvcC[23:]}
+	for range hvcC[22] {
+		r.u8() // completeness and NAL unit type
+		for range r.u16() {
+			n := int(r.u16())
+			if r.bad || n > len(r.b) {
+				return nil, false
+			}
+			out = de265.AppendNAL(out, r.b[:n])
+			r.b = r.b[n:]
+		}
+	}
+	if r.bad {
+		return nil, false
+	}
+	for len(coded) > 0 {
+		if len(coded) < lenSize {
+			return nil, false
+		}
+		n := 0
+		for _, c := range coded[:lenSize] {
+			n = n<<8 | int(c)
+		}
+		coded = coded[lenSize:]
+		if n > len(coded) {
+			return nil, false
+		}
+		out = de265.AppendNAL(out, coded[:n])
+		coded = coded[n:]
+	}
+	return out, true
+}
+
+// itemData returns the coded data of image item id of type typ: its extents in the
+// file, in order. ok is false when this item is not one the planes path decodes alone
+// here: it is not of that type, its data is in idat, it has no data, or another item
+// is its auxiliary image (an alpha plane or a depth map, which libavif and libheif
+// compose).
+func (h *heifFile) itemData(b []byte, id uint32, typ string) (data []byte, ok bool) {
 	it := h.items[id]
-	if it == nil || it.typ != "av01" || it.idat || len(it.extents) == 0 {
+	if it == nil || it.typ != typ || it.idat || len(it.extents) == 0 {
 		return nil, false
 	}
 	for _, other := range h.items {

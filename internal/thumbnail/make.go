@@ -15,6 +15,7 @@ import (
 	"golang.org/x/image/webp"
 
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail/dav1d"
+	"github.com/serverless-architect/serverless-architect/internal/thumbnail/de265"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail/jpegdct"
 )
 
@@ -62,10 +63,11 @@ type Result struct {
 // Warm compiles the WebAssembly decoders and encoder ahead of the first image that
 // needs them (a few hundred milliseconds each), so that image does not wait.
 func Warm() {
-	heic.Init()
-	_ = dav1d.Init() // an error shows again at the first AVIF it would decode
+	_ = de265.Init() // an error shows again at the first HEIC it would decode
+	_ = dav1d.Init() // likewise, for AVIF
 	gwebp.Init()
 	avif.InitDecoder() // last: only AVIFs the dav1d path leaves need it
+	heic.Init()        // likewise, for HEICs the libde265 path leaves
 }
 
 // Make decodes the whole encoded image b and renders one thumbnail per width. The
@@ -97,35 +99,16 @@ func Make(b []byte, o Options) (Result, error) {
 	if o.MaxAspect > 0 && (dh > dw*o.MaxAspect || dw > dh*o.MaxAspect*4) {
 		return Result{}, fmt.Errorf("%w: %d×%d is more elongated than 1:%d", ErrTooLarge, dw, dh, o.MaxAspect)
 	}
-	// Shrink by a whole factor to about twice the largest width, straight from the
-	// decoded planes (or, for PNG, from each row as it is decoded); the Lanczos
-	// resample then works on a small image.
-	var small *image.RGBA
-	var ok bool
-	orient := h.Orientation
-	if h.pngStream {
-		p, _ := readIHDR(b)
-		if small, err = shrinkPNGSafely(b, p, h.boxFactor(o.Widths, h.Width, h.Height)); err != nil {
-			return Result{}, err
-		}
-	} else if small, ok, err = decodeAV1(h, b, o.Widths, o.Limits.MaxPixels); ok {
-		if err != nil {
-			return Result{}, err
-		}
-	} else {
-		var m image.Image
-		if m, orient, err = decode(h, b); err != nil {
-			return Result{}, err
-		}
-		if h.Format == GIF && (m.Bounds().Dx() != h.Width || m.Bounds().Dy() != h.Height) {
-			// A GIF's first frame may be smaller than its logical screen: use the frame.
-			h.Width, h.Height = m.Bounds().Dx(), m.Bounds().Dy()
-			_, _, dw, dh = h.targetSize(o.Widths)
-		}
-		decoded := h
-		decoded.Orientation = orient
-		small = shrink(m, decoded.boxFactor(o.Widths, m.Bounds().Dx(), m.Bounds().Dy()))
+	small, dec, err := decodeSmall(h, b, o.Widths, o.Limits.MaxPixels)
+	if err != nil {
+		return Result{}, err
 	}
+	if dec.Width != h.Width || dec.Height != h.Height {
+		// A GIF's first frame may be smaller than its logical screen: use the frame.
+		h.Width, h.Height = dec.Width, dec.Height
+		_, _, dw, dh = h.targetSize(o.Widths)
+	}
+	orient := dec.Orientation
 	res := Result{Header: h}
 	icc := taggedProfile(meta.icc)
 	for _, w := range o.Widths {
@@ -150,6 +133,33 @@ func Make(b []byte, o Options) (Result, error) {
 		res.Renditions = append(res.Renditions, r)
 	}
 	return res, nil
+}
+
+// decodeSmall decodes b on the planned path and shrinks it by a whole factor to about
+// twice the largest width, straight from the decoded planes (or, for PNG, from each
+// row as it is decoded), so the Lanczos resample works on a small image. dec is h as
+// decoded: its orientation is the one still to apply to small, and its size the
+// frame's (a GIF's first frame may be smaller than its logical screen).
+func decodeSmall(h Header, b []byte, widths []int, maxPixels int64) (small *image.RGBA, dec Header, err error) {
+	dec = h
+	if h.pngStream {
+		p, _ := readIHDR(b)
+		small, err = shrinkPNGSafely(b, p, h.boxFactor(widths, h.Width, h.Height))
+		return small, dec, err
+	}
+	var ok bool
+	if small, ok, err = decodePlanes(h, b, widths, maxPixels); ok {
+		return small, dec, err
+	}
+	m, orient, err := decode(h, b)
+	if err != nil {
+		return nil, dec, err
+	}
+	if h.Format == GIF {
+		dec.Width, dec.Height = m.Bounds().Dx(), m.Bounds().Dy()
+	}
+	dec.Orientation = orient
+	return shrink(m, dec.boxFactor(widths, m.Bounds().Dx(), m.Bounds().Dy())), dec, nil
 }
 
 // shrinkPNGSafely is shrinkPNG with a panic turned into ErrNotImage.
@@ -218,7 +228,8 @@ func decode(h Header, b []byte) (m image.Image, orient Orientation, err error) {
 	return m, orient, nil
 }
 
-// heifDecodeBytes is what the WebAssembly decoders take for a w×h image: the module's
+// heifDecodeBytes is what libheif and libavif (the HEIF files the planes path leaves)
+// take for a w×h image: the module's
 // linear memory (the file, the decoder's frame buffers, the converted output) lives on
 // the Go heap, and grows by copying. Measured peaks of the Go heap of a whole job on
 // 12-megapixel 8-bit images (services/thumbnailer TestPeakHeapPerFormat, and the heap

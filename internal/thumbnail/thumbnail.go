@@ -10,15 +10,16 @@
 //
 // Fast: JPEG is decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (package jpegdct),
 // so a 12-megapixel photo becomes a 500-pixel image before any pixel is resampled;
-// PNG is decoded row by row into its reduction; HEIC files that carry a large enough
-// thumbnail image are decoded from it. A box
-// shrink straight from the decoded planes, then a Lanczos-3 resample, make each size.
+// PNG is decoded row by row into its reduction; HEIC and AVIF files that carry a large
+// enough thumbnail image are decoded from it. A box shrink straight from the decoded
+// planes, then a Lanczos-3 resample, make each size.
 //
-// Formats in: JPEG, PNG, GIF (first frame) and WebP in pure Go; HEIC (libheif with
-// libde265) and AVIF (dav1d, from the AV1 data this package finds in the boxes, grid
-// tiles in parallel; libavif with libaom for alpha and colour descriptions the dav1d
-// path does not convert)
-// compiled to WebAssembly and run by wazero, so the binary stays static and cgo-free. Orientation (EXIF, or HEIF's irot/imir) is
+// Formats in: JPEG, PNG, GIF (first frame) and WebP in pure Go; HEIC (libde265) and
+// AVIF (dav1d), from the coded data this package finds in the boxes, grid tiles in
+// parallel, compiled to WebAssembly and run by wazero (package planar), so the binary
+// stays static and cgo-free; libheif and libavif (also WebAssembly) take the files
+// those leave: an alpha plane, a colour matrix the planes path does not convert, a
+// grid whose descriptor is not in idat. Orientation (EXIF, or HEIF's irot/imir) is
 // applied. Out: JPEG, and WebP when it is smaller at the same quality setting; an ICC
 // profile other than sRGB is carried over into both.
 package thumbnail
@@ -280,23 +281,27 @@ func (h *Header) plan(o Options, b []byte) {
 		hf := h.heif
 		// A thumbnail item in the file, if it is big enough (in the primary's stored
 		// orientation: thumbnails carry the same transforms). libheif decodes one named
-		// primary in place of the real one, and dav1d any AV1 item; libavif refuses it.
+		// primary in place of the real one, and dav1d and libde265 any item of theirs;
+		// libavif refuses it.
 		thumb := hf.thumbnail != 0 && hf.thumbWidth >= sw && hf.thmbHigh >= sh
 		switch {
+		case thumb && hf.planesDecode(b, hf.thumbnail):
+			h.heifThumb = hf.thumbnail
+			h.DecodeBytes = hf.planesDecodeBytes(hf.thumbnail, hf.thumbWidth, hf.thmbHigh)
 		case thumb && h.Format == HEIC:
 			h.heifThumb = hf.thumbnail
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
-		case thumb && hf.dav1dDecodes(b, hf.thumbnail):
-			h.heifThumb = hf.thumbnail
-			h.DecodeBytes = dav1dDecodeBytes(hf.thumbWidth, hf.thmbHigh, hf.bitDepth)
 		default:
 			h.DecodeBytes = heifDecodeBytes(h.Format, hf.width, hf.height, hf.bitDepth)
 			switch {
-			case h.Format != AVIF:
-			case hf.dav1dDecodes(b, hf.primary):
-				h.DecodeBytes = dav1dDecodeBytes(hf.width, hf.height, hf.bitDepth)
-			case hf.items[hf.primary].typ == "grid" && hf.dav1dDecodesGrid(b):
-				h.DecodeBytes = hf.dav1dGridBytes()
+			case hf.planesDecode(b, hf.primary):
+				h.DecodeBytes = hf.planesDecodeBytes(hf.primary, hf.width, hf.height)
+			case hf.items[hf.primary].typ == "grid" && hf.planesGridPlanned(b):
+				h.DecodeBytes = hf.planesGridBytes()
+			case hf.items[hf.primary].typ == "grid" && hf.planesDecodeGrid(b):
+				// Either path, as the first tile's colour description decides: the
+				// larger amount (a small grid's decoder instances can outweigh libheif).
+				h.DecodeBytes = max(h.DecodeBytes, hf.planesGridBytes())
 			}
 		}
 	}
