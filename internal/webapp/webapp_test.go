@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +20,15 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
+// root is the module root: go test runs a package's tests in its directory, two levels
+// below it. (Not runtime.Caller: make test builds with -trimpath, which leaves module
+// paths, not file paths, in the binary.)
 func root(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	dir, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func toolchain(t *testing.T) *Toolchain {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -25,9 +24,15 @@ func build(b *testing.B, dir, pkg, name string) string {
 	return out
 }
 
+// repoRoot is the module root: go test runs a package's tests in its directory,
+// two levels below it. (Not runtime.Caller: make test builds with -trimpath, which
+// leaves module paths, not file paths, in the binary.)
 func repoRoot(b *testing.B) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir
 }
 
 // timeToReady starts bin and returns the time from exec to the first 200 on /readyz.
