@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,6 +203,94 @@ func valueBytes(v types.AttributeValue) int {
 	}
 }
 
+// putNew puts item into the posts table on condition that its key is free. The SDK
+// retries a put whose answer was lost (a timeout, a reset connection under load) and
+// the retry then finds the key taken by the first try, which had succeeded: when the
+// item under the key is this very item (read consistently), the put is done and nil is
+// returned; another item keeps the ConditionalCheckFailedException.
+func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.posts), Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if !conditionFailed(err) {
+		return err
+	}
+	key := map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]}
+	got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.posts), Key: key, ConsistentRead: aws.Bool(true)})
+	if gerr == nil && sameItem(got.Item, item) {
+		return nil
+	}
+	return err
+}
+
+// sameItem reports whether a and b hold the same attributes and values, sets compared
+// as sets (DynamoDB does not keep their order).
+func sameItem(a, b map[string]types.AttributeValue) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok || !sameValue(va, vb) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameValue(a, b types.AttributeValue) bool {
+	switch a := a.(type) {
+	case *types.AttributeValueMemberS:
+		b, ok := b.(*types.AttributeValueMemberS)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberN:
+		b, ok := b.(*types.AttributeValueMemberN)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberBOOL:
+		b, ok := b.(*types.AttributeValueMemberBOOL)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberNULL:
+		_, ok := b.(*types.AttributeValueMemberNULL)
+		return ok
+	case *types.AttributeValueMemberB:
+		b, ok := b.(*types.AttributeValueMemberB)
+		return ok && string(a.Value) == string(b.Value)
+	case *types.AttributeValueMemberSS:
+		b, ok := b.(*types.AttributeValueMemberSS)
+		return ok && sameSet(a.Value, b.Value)
+	case *types.AttributeValueMemberNS:
+		b, ok := b.(*types.AttributeValueMemberNS)
+		return ok && sameSet(a.Value, b.Value)
+	case *types.AttributeValueMemberL:
+		b, ok := b.(*types.AttributeValueMemberL)
+		if !ok || len(a.Value) != len(b.Value) {
+			return false
+		}
+		for i := range a.Value {
+			if !sameValue(a.Value[i], b.Value[i]) {
+				return false
+			}
+		}
+		return true
+	case *types.AttributeValueMemberM:
+		b, ok := b.(*types.AttributeValueMemberM)
+		return ok && sameItem(a.Value, b.Value)
+	default:
+		return false // BS and unknown members: never taken for the same
+	}
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
 func conditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
@@ -213,10 +302,7 @@ func (s *Store) CreatePost(ctx context.Context, p blog.Post) error {
 	if err != nil {
 		return fmt.Errorf("marshal post: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.posts), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
+	err = s.putNew(ctx, item)
 	if conditionFailed(err) {
 		return apperr.New(apperr.Conflict, "a post with slug %q exists", p.Slug)
 	}
@@ -419,10 +505,7 @@ func (s *Store) CreatePhoto(ctx context.Context, p blog.Photo) error {
 	if err != nil {
 		return fmt.Errorf("marshal photo: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.posts), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
+	err = s.putNew(ctx, item)
 	if conditionFailed(err) {
 		return apperr.New(apperr.Conflict, "photo %s exists", p.ID)
 	}
