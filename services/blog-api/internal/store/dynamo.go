@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +31,7 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/contract/photoitem"
 	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
+	"github.com/serverless-architect/serverless-architect/internal/ddbitem"
 	"github.com/serverless-architect/serverless-architect/services/blog-api/internal/blog"
 )
 
@@ -218,77 +218,10 @@ func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue
 	}
 	key := map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]}
 	got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.posts), Key: key, ConsistentRead: aws.Bool(true)})
-	if gerr == nil && sameItem(got.Item, item) {
+	if gerr == nil && ddbitem.Equal(got.Item, item) {
 		return nil
 	}
 	return err
-}
-
-// sameItem reports whether a and b hold the same attributes and values, sets compared
-// as sets (DynamoDB does not keep their order).
-func sameItem(a, b map[string]types.AttributeValue) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, va := range a {
-		vb, ok := b[k]
-		if !ok || !sameValue(va, vb) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameValue(a, b types.AttributeValue) bool {
-	switch a := a.(type) {
-	case *types.AttributeValueMemberS:
-		b, ok := b.(*types.AttributeValueMemberS)
-		return ok && a.Value == b.Value
-	case *types.AttributeValueMemberN:
-		b, ok := b.(*types.AttributeValueMemberN)
-		return ok && a.Value == b.Value
-	case *types.AttributeValueMemberBOOL:
-		b, ok := b.(*types.AttributeValueMemberBOOL)
-		return ok && a.Value == b.Value
-	case *types.AttributeValueMemberNULL:
-		_, ok := b.(*types.AttributeValueMemberNULL)
-		return ok
-	case *types.AttributeValueMemberB:
-		b, ok := b.(*types.AttributeValueMemberB)
-		return ok && string(a.Value) == string(b.Value)
-	case *types.AttributeValueMemberSS:
-		b, ok := b.(*types.AttributeValueMemberSS)
-		return ok && sameSet(a.Value, b.Value)
-	case *types.AttributeValueMemberNS:
-		b, ok := b.(*types.AttributeValueMemberNS)
-		return ok && sameSet(a.Value, b.Value)
-	case *types.AttributeValueMemberL:
-		b, ok := b.(*types.AttributeValueMemberL)
-		if !ok || len(a.Value) != len(b.Value) {
-			return false
-		}
-		for i := range a.Value {
-			if !sameValue(a.Value[i], b.Value[i]) {
-				return false
-			}
-		}
-		return true
-	case *types.AttributeValueMemberM:
-		b, ok := b.(*types.AttributeValueMemberM)
-		return ok && sameItem(a.Value, b.Value)
-	default:
-		return false // BS and unknown members: never taken for the same
-	}
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 func conditionFailed(err error) bool {

@@ -47,6 +47,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
+	"github.com/serverless-architect/serverless-architect/internal/ddbitem"
 	"github.com/serverless-architect/serverless-architect/services/todo-api/internal/todo"
 )
 
@@ -231,6 +232,12 @@ func (s *Store) Create(ctx context.Context, owner string, t todo.Todo) error {
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if isConditionFailed(err) {
+		// The SDK retries a put whose answer was lost; if the first try had succeeded
+		// the retry finds this very item, which is success, not a conflict.
+		got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(owner, todoPrefix+t.ID), ConsistentRead: aws.Bool(true)})
+		if gerr == nil && ddbitem.Equal(got.Item, av) {
+			return nil
+		}
 		return apperr.New(apperr.Conflict, "a to-do with this id exists")
 	}
 	return awsconf.DependencyError("put todo", err)

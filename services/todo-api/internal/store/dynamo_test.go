@@ -248,3 +248,26 @@ func TestTTLAttributeIsTheProvisionedOne(t *testing.T) {
 		t.Errorf("the store sets %q, the table expires %q", ttlAttribute, provision.TTLAttribute)
 	}
 }
+
+// TestCreateRetried: the SDK retries a put whose answer was lost (a timeout, a reset
+// connection under load); the retry of a create that had succeeded finds its own item
+// and is a success, not "exists"; another to-do under the same id still conflicts.
+func TestCreateRetried(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	db := dynamodb.NewFromConfig(mototest.AWSConfig(t, ep))
+	s := New(db, Options{Table: newTable(t, db), RecentWrite: time.Minute})
+	ctx := context.Background()
+	alice := mototest.Name("alice")
+	now := time.Now()
+	td, _ := todo.New("01JDX0000000000000000000RT", todo.Draft{Title: "retried"}, now)
+	if err := s.Create(ctx, alice, td); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, alice, td); err != nil {
+		t.Errorf("the same to-do again (a retry) = %v, want nil", err)
+	}
+	other, _ := todo.New(td.ID, todo.Draft{Title: "another"}, now)
+	if err := s.Create(ctx, alice, other); apperr.CodeOf(err) != apperr.Conflict {
+		t.Errorf("another to-do under the same id = %v, want a conflict", err)
+	}
+}

@@ -84,7 +84,8 @@ var ErrUnreadable = errors.New("stored to-do is unreadable")
 // (no such to-do for this owner), PreconditionFailed (version mismatch), Conflict (id
 // taken) or Unavailable (the database cannot be reached); anything else is internal.
 type Store interface {
-	// Create stores a new to-do; it fails with Conflict if the id exists.
+	// Create stores a new to-do; it fails with Conflict if the id holds another one (the
+	// same to-do again, as a retry whose first try succeeded writes, is no error).
 	Create(ctx context.Context, owner string, t Todo) error
 	// Get returns one to-do; one that cannot be read is an error wrapping ErrUnreadable.
 	Get(ctx context.Context, owner, id string) (Todo, error)
