@@ -61,8 +61,11 @@ func TestTraces(t *testing.T) {
 	if resp := get(missID); resp.Header.Get("X-Cache") != "Miss" {
 		t.Fatalf("first read: X-Cache %q, want Miss", resp.Header.Get("X-Cache"))
 	}
+	// Each process exports its own spans in batches: wait for all four (the gateway's
+	// end after todo-api's, so they can come later), then check how they link.
 	spans := waitSpans(t, s.dir, missID, func(spans []devstack.Span) bool {
-		return find(spans, "todo-api", "client", "DynamoDB.") != nil
+		return find(spans, "todo-api", "client", "DynamoDB.") != nil && find(spans, "todo-api", "server", "") != nil &&
+			find(spans, "gateway", "server", "") != nil && find(spans, "gateway", "client", "") != nil
 	})
 	gwServer := find(spans, "gateway", "server", "")
 	gwClient := find(spans, "gateway", "client", "")
