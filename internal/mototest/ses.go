@@ -78,9 +78,10 @@ func EmailsTo(all []Email, address string) []Email {
 // requests change its state, and once for each multipart part it keeps without a bucket
 // (parts of uploads to a bucket deleted since, which any test sharing the moto_server
 // may leave), each failure clearing one such part. So it is read again until it
-// answers, for up to 10 seconds.
+// answers, for up to a minute: in make test one moto serves every package at once, its
+// state is large (each read takes up to a second) and the orphan parts can be dozens.
 func ModelData(ep string, v any) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		err := getJSON(ep+"/moto-api/data.json", v)
 		if err == nil || time.Now().After(deadline) {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 )
 
@@ -80,4 +82,32 @@ func (it Item) Expires() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(it.ExpiresAt, 0)
+}
+
+// FromEvent returns the subscriber item a CloudEvent of the subscribers table's stream
+// carries (one of dynamodb-source's, or Knative's IntegrationSource's: see
+// cloudevent.ParseDynamoDBEvent), with its address in emailAttr. skip, when not empty,
+// says why the event holds no subscriber to act on (another event type, a REMOVE
+// record, an item without an address): such events are acknowledged. err is a record
+// no retry can make valid.
+func FromEvent(e cloudevents.Event, emailAttr string) (it Item, skip string, err error) {
+	rec, ok, err := cloudevent.ParseDynamoDBEvent(e)
+	switch {
+	case !ok:
+		return Item{}, "not a DynamoDB stream event type: " + e.Type(), nil
+	case err != nil:
+		return Item{}, "", err
+	case rec.EventName != "INSERT" && rec.EventName != "MODIFY":
+		return Item{}, "a " + rec.EventName + " record", nil
+	case rec.DynamoDB.NewImage == nil:
+		return Item{}, "", fmt.Errorf("event %s: the record has no NewImage; the stream must be NEW_IMAGE or NEW_AND_OLD_IMAGES", e.ID())
+	}
+	it, ok, err = FromImage(rec.DynamoDB.NewImage, emailAttr)
+	switch {
+	case !ok:
+		return Item{}, "an item without an email address", nil
+	case err != nil:
+		return Item{}, "", fmt.Errorf("event %s: %w", e.ID(), err)
+	}
+	return it, "", nil
 }

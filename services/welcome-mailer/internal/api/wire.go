@@ -16,8 +16,10 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/awsconf"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
 	"github.com/serverless-architect/serverless-architect/internal/maillink"
 	"github.com/serverless-architect/serverless-architect/internal/metrics"
 	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/store"
@@ -73,6 +75,26 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, err
 		if err != nil {
 			return fmt.Errorf("welcome-mailer is not configured: %w", err)
 		}
-		return h.Handle(ctx, e)
+		return Receive(ctx, log, h, e)
 	}), nil
+}
+
+// Receive hands the subscriber an event of the subscribers table's stream carries to
+// h; events without one (other types, REMOVE records, items without an address) are
+// acknowledged and ignored. A record that is not a valid subscriber, and one the mailer
+// says it can never act on (apperr.Invalid), are refused for good (cloudevent.Permanent).
+func Receive(ctx context.Context, log *slog.Logger, h *welcome.Handler, e cloudevents.Event) error {
+	sub, skip, err := subscriberitem.FromEvent(e, h.EmailAttribute)
+	switch {
+	case err != nil:
+		return cloudevent.Permanent(err)
+	case skip != "":
+		log.DebugContext(ctx, "ignoring an event with no subscriber to act on", "ceId", e.ID(), "ceType", e.Type(), "why", skip)
+		return nil
+	}
+	err = h.Subscriber(ctx, e.ID(), sub)
+	if err != nil && apperr.CodeOf(err) == apperr.Invalid {
+		return cloudevent.Permanent(err)
+	}
+	return err
 }

@@ -9,3 +9,12 @@ var (
 	Golden         = golden
 	LinksWith      = linksWith
 )
+
+// For the receiver's test (receive_test.go): the in-memory ledger and the fake mailer.
+var (
+	NewMemLedger = newMemLedger
+	MailerCount  = (*fakeMailer).count
+)
+
+// FakeMailer is the fake Mailer of the internal tests.
+type FakeMailer = fakeMailer

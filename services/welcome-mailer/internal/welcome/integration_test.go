@@ -19,6 +19,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/mototest"
+	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/api"
 	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/store"
 	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome"
 	"github.com/serverless-architect/serverless-architect/services/welcome-mailer/internal/welcome/welcometest"
@@ -85,7 +86,7 @@ func TestAgainstMoto(t *testing.T) {
 
 	to := mototest.Name("ada") + "@example.com"
 	for i := range 3 {
-		if err := h.Handle(ctx, welcome.ConfirmedFor(t, to)); err != nil {
+		if err := api.Receive(ctx, h.Log, h, welcome.ConfirmedFor(t, to)); err != nil {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
@@ -109,11 +110,11 @@ func TestAgainstMoto(t *testing.T) {
 	bad := welcome.NewTestHandler(&store.DynamoLedger{DB: db, Table: table}, &store.SESMailer{Client: ses, From: mototest.Name("nobody") + "@unverified.example"}, nil)
 	bad.SendTimeout = h.SendTimeout
 	to3 := mototest.Name("eve") + "@example.com"
-	err := bad.Handle(ctx, welcome.ConfirmedFor(t, to3))
+	err := api.Receive(ctx, bad.Log, bad, welcome.ConfirmedFor(t, to3))
 	if !cloudevent.IsPermanent(err) {
 		t.Fatalf("unverified sender: %v, want a permanent error", err)
 	}
-	if err := h.Handle(ctx, welcome.ConfirmedFor(t, to3)); err != nil {
+	if err := api.Receive(ctx, h.Log, h, welcome.ConfirmedFor(t, to3)); err != nil {
 		t.Fatalf("replay with a verified sender: %v", err)
 	}
 	if n := len(motoMessages(t, ep, to3)); n != 1 {
@@ -145,7 +146,7 @@ func TestAgainstMoto(t *testing.T) {
 		t.Errorf("claim in progress = %+v; want the holder's claim time, +400ms expected, +30s lease", busy)
 	}
 	// A duplicate delivery while the claim is held sends nothing and is told to retry.
-	if err := h.Handle(ctx, welcome.ConfirmedFor(t, gus)); err == nil || cloudevent.IsPermanent(err) {
+	if err := api.Receive(ctx, h.Log, h, welcome.ConfirmedFor(t, gus)); err == nil || cloudevent.IsPermanent(err) {
 		t.Errorf("a duplicate while the claim is held: %v, want a retryable error", err)
 	}
 	if n := len(motoMessages(t, ep, gus)); n != 0 {

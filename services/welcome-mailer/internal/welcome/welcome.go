@@ -20,10 +20,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
-	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
 	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
 	"github.com/serverless-architect/serverless-architect/internal/emailaddr"
 )
@@ -184,56 +181,32 @@ func (h *Handler) now() time.Time {
 	return time.Now()
 }
 
-// Handle is the cloudevent.Handler. It acts on INSERT and MODIFY records of subscriber
-// items of its own region: pending -> the confirmation email, confirmed -> the welcome
-// email. Everything else is acknowledged and ignored (the local stack sends every
-// event of the table here, as a Trigger without a filter would): other event types,
-// REMOVE records, items without an address or without a status (written before double
-// opt-in), and items of another region, whose mailer acts on them — the table is
-// global, so every region's stream carries every write, and only the region named in
-// the item may send. A malformed subscriber record is refused for good.
-func (h *Handler) Handle(ctx context.Context, e cloudevents.Event) error {
-	rec, ok, err := cloudevent.ParseDynamoDBEvent(e)
-	if !ok {
-		h.Log.DebugContext(ctx, "ignoring event type", "ceType", e.Type())
-		return nil
-	}
-	if err != nil {
-		return cloudevent.Permanent(err)
-	}
-	if rec.EventName != "INSERT" && rec.EventName != "MODIFY" {
-		return nil
-	}
-	im := rec.DynamoDB.NewImage
-	if im == nil {
-		return cloudevent.Permanent(fmt.Errorf("event %s: the record has no NewImage; the stream must be NEW_IMAGE or NEW_AND_OLD_IMAGES", e.ID()))
-	}
-	sub, ok, err := subscriberitem.FromImage(im, h.EmailAttribute)
-	if !ok {
-		h.Log.InfoContext(ctx, "ignoring an item without an email address", "ceId", e.ID(), "subject", e.Subject())
-		return nil
-	}
-	if err != nil {
-		return cloudevent.Permanent(fmt.Errorf("event %s: %w", e.ID(), err))
-	}
+// Subscriber acts on one subscriber item as a stream record carried it (ref names the
+// record in logs: its event's id): pending -> the confirmation email, confirmed -> the
+// welcome email. Items without a pending or confirmed status (written before double
+// opt-in) and items of another region are acknowledged and ignored: the table is
+// global, so every region's stream carries every write, and only the mailer of the
+// region named in the item may send. An item it can never act on is apperr.Invalid,
+// which the edge refuses for good.
+func (h *Handler) Subscriber(ctx context.Context, ref string, sub subscriberitem.Item) error {
 	if sub.Status != subscriberitem.Pending && sub.Status != subscriberitem.Confirmed {
 		h.Log.InfoContext(ctx, "ignoring a subscriber without a pending or confirmed status (written before double opt-in?): nothing sent",
-			"ceId", e.ID(), "status", sub.Status)
+			"ceId", ref, "status", sub.Status)
 		return nil
 	}
 	if sub.Region != h.Region {
-		h.Log.DebugContext(ctx, "subscriber of another region: its mailer acts on it", "ceId", e.ID(), "region", sub.Region, "status", sub.Status)
+		h.Log.DebugContext(ctx, "subscriber of another region: its mailer acts on it", "ceId", ref, "region", sub.Region, "status", sub.Status)
 		return nil
 	}
 	email, err := emailaddr.Normalise(sub.Email)
 	if err != nil {
-		return cloudevent.Permanent(fmt.Errorf("event %s: address %q: %w", e.ID(), sub.Email, err))
+		return apperr.Wrap(fmt.Errorf("event %s: address %q: %w", ref, sub.Email, err), apperr.Invalid, "the subscriber's address is not valid")
 	}
 	if sub.Status == subscriberitem.Confirmed {
 		return h.Welcome(ctx, email)
 	}
 	if sub.SubscribedAt == "" || sub.ExpiresAt == 0 {
-		return cloudevent.Permanent(fmt.Errorf("event %s: a pending subscriber without subscribedAt or a numeric expiresAt", e.ID()))
+		return apperr.Wrap(fmt.Errorf("event %s: a pending subscriber without subscribedAt or a numeric expiresAt", ref), apperr.Invalid, "malformed pending subscriber")
 	}
 	subscribedAt, expires := sub.SubscribedAt, sub.Expires()
 	if !expires.After(h.now()) {
@@ -292,7 +265,7 @@ func (h *Handler) sendOnce(ctx context.Context, kind string, r ClaimRequest, ren
 	if err != nil {
 		_ = h.Ledger.Release(context.WithoutCancel(ctx), c)
 		h.outcome(kind, OutcomeFailed, "render")
-		return cloudevent.Permanent(err)
+		return apperr.Wrap(err, apperr.Invalid, "the email cannot be rendered")
 	}
 	sctx, scancel := context.WithTimeout(ctx, h.SendTimeout)
 	id, err := h.Mailer.Send(sctx, msg)
@@ -305,7 +278,7 @@ func (h *Handler) sendOnce(ctx context.Context, kind string, r ClaimRequest, ren
 			}
 			if errors.Is(err, ErrRefused) {
 				h.outcome(kind, OutcomeFailed, "ses_refused")
-				return cloudevent.Permanent(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err))
+				return apperr.Wrap(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err), apperr.Invalid, "SES refused the email")
 			}
 			h.outcome(kind, OutcomeFailed, "ses_not_accepted")
 			return apperr.Wrap(fmt.Errorf("send %s email to %s: %w", msg.Kind, msg.To, err), apperr.Unavailable, "SES did not accept the email")

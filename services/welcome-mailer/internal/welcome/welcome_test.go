@@ -25,6 +25,7 @@ import (
 
 	"github.com/serverless-architect/serverless-architect/internal/apperr"
 	"github.com/serverless-architect/serverless-architect/internal/cloudevent"
+	"github.com/serverless-architect/serverless-architect/internal/contract/subscriberitem"
 )
 
 // memLedger is an in-memory Ledger with the DynamoLedger's transitions.
@@ -129,6 +130,25 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// handle delivers e to h as welcome-mailer's edge does (api.Receive, which a test of
+// package welcome cannot import): the subscriber decoded from the event, refusals for
+// good as cloudevent.Permanent. services/welcome-mailer/internal/api's tests run
+// api.Receive itself.
+func handle(ctx context.Context, h *Handler, e cloudevents.Event) error {
+	sub, skip, err := subscriberitem.FromEvent(e, h.EmailAttribute)
+	switch {
+	case err != nil:
+		return cloudevent.Permanent(err)
+	case skip != "":
+		return nil
+	}
+	err = h.Subscriber(ctx, e.ID(), sub)
+	if apperr.CodeOf(err) == apperr.Invalid {
+		return cloudevent.Permanent(err)
+	}
+	return err
+}
+
 func newTestHandler(l Ledger, m Mailer, now func() time.Time) *Handler {
 	return &Handler{
 		Ledger: l, Mailer: m, Now: now,
@@ -203,7 +223,7 @@ func TestHandleGoldenEvents(t *testing.T) {
 			c := &clock{t: goldenClock}
 			m := &fakeMailer{}
 			h := newTestHandler(newMemLedger(c.Now), m, c.Now)
-			if err := h.Handle(context.Background(), golden(t, tc.name)); err != nil {
+			if err := handle(context.Background(), h, golden(t, tc.name)); err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
 			if m.count() != 1 {
@@ -252,7 +272,7 @@ func TestOnlyItsRegionSends(t *testing.T) {
 		h.Region = region
 		// Both regions see both records: the pending INSERT and the confirming MODIFY.
 		for _, e := range []cloudevents.Event{golden(t, "dynamodb-insert.json"), golden(t, "dynamodb-modify.json")} {
-			if err := h.Handle(context.Background(), e); err != nil {
+			if err := handle(context.Background(), h, e); err != nil {
 				t.Fatalf("%s: Handle(%s): %v", region, e.Type(), err)
 			}
 		}
@@ -321,7 +341,7 @@ func TestHandleIgnoresAndRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{t: goldenClock}
 			m := &fakeMailer{}
-			err := newTestHandler(newMemLedger(c.Now), m, c.Now).Handle(context.Background(), tt.event)
+			err := handle(context.Background(), newTestHandler(newMemLedger(c.Now), m, c.Now), tt.event)
 			if (err != nil) != tt.wantErr || cloudevent.IsPermanent(err) != tt.wantPermanent {
 				t.Fatalf("Handle = %v; want error %v, permanent %v", err, tt.wantErr, tt.wantPermanent)
 			}
@@ -356,7 +376,7 @@ func TestIdempotency(t *testing.T) {
 			h := newTestHandler(newMemLedger(c.Now), m, c.Now)
 			for i, s := range tt.steps {
 				c.Add(s.advance)
-				err := h.Handle(context.Background(), confirmedFor(t, "bob@example.com"))
+				err := handle(context.Background(), h, confirmedFor(t, "bob@example.com"))
 				if got := outcome(err); got != s.want {
 					t.Fatalf("delivery %d: %v (%s), want %s", i+1, err, got, s.want)
 				}
@@ -396,7 +416,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
 	for i := range errs {
-		wg.Go(func() { errs[i] = h.Handle(context.Background(), confirmedFor(t, "carol@example.com")) })
+		wg.Go(func() { errs[i] = handle(context.Background(), h, confirmedFor(t, "carol@example.com")) })
 	}
 	wg.Wait()
 	if m.count() != 1 {
@@ -408,7 +428,7 @@ func TestConcurrentDuplicatesSendOnce(t *testing.T) {
 		}
 	}
 	// Redelivery of the ones that were told to retry: still one email.
-	if err := h.Handle(context.Background(), confirmedFor(t, "carol@example.com")); err != nil || m.count() != 1 {
+	if err := handle(context.Background(), h, confirmedFor(t, "carol@example.com")); err != nil || m.count() != 1 {
 		t.Errorf("redelivery: %v, %d emails", err, m.count())
 	}
 }
@@ -417,7 +437,7 @@ func TestSentButNotRecordedIsAcknowledged(t *testing.T) {
 	l := newMemLedger(time.Now)
 	l.failMark = true
 	m := &fakeMailer{}
-	if err := newTestHandler(l, m, time.Now).Handle(context.Background(), confirmedFor(t, "dan@example.com")); err != nil {
+	if err := handle(context.Background(), newTestHandler(l, m, time.Now), confirmedFor(t, "dan@example.com")); err != nil {
 		t.Fatalf("Handle = %v, want nil (the email is out; a 5xx would only invite a resend)", err)
 	}
 }
@@ -441,7 +461,7 @@ func TestCallerGoneMidSendStillRecords(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &cancellingMailer{cancel: cancel}
 	h := newTestHandler(l, m, time.Now)
-	if err := h.Handle(ctx, confirmedFor(t, "erin@example.com")); err != nil {
+	if err := handle(ctx, h, confirmedFor(t, "erin@example.com")); err != nil {
 		t.Fatalf("Handle = %v", err)
 	}
 	if m.sendErr != nil {
@@ -461,14 +481,14 @@ func TestOneWelcomePerMailbox(t *testing.T) {
 	m := &fakeMailer{}
 	h := newTestHandler(newMemLedger(c.Now), m, c.Now)
 	for _, a := range []string{"Victim@Gmail.com", "vic.tim+0@gmail.com", "victim+1@googlemail.com"} {
-		if err := h.Handle(context.Background(), confirmedFor(t, a)); err != nil {
+		if err := handle(context.Background(), h, confirmedFor(t, a)); err != nil {
 			t.Fatalf("Handle(%s) = %v", a, err)
 		}
 	}
 	if m.count() != 1 || m.sent[0].To != "victim@gmail.com" {
 		t.Errorf("sent %d emails (%+v), want 1, to the first spelling", m.count(), m.sent)
 	}
-	if err := h.Handle(context.Background(), confirmedFor(t, "ü@example.com")); !cloudevent.IsPermanent(err) {
+	if err := handle(context.Background(), h, confirmedFor(t, "ü@example.com")); !cloudevent.IsPermanent(err) {
 		t.Errorf("a non-ASCII local part: %v, want a permanent refusal", err)
 	}
 }
@@ -505,7 +525,7 @@ func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
 	m := &fakeMailer{delay: 300 * time.Millisecond}
 	h := newTestHandler(newMemLedger(time.Now), m, time.Now)
 	h.SendTimeout = 10 * time.Second
-	srv := httptest.NewServer(cloudevent.NewHTTPHandler(h.Log, h.Handle))
+	srv := httptest.NewServer(cloudevent.NewHTTPHandler(h.Log, func(ctx context.Context, e cloudevents.Event) error { return handle(ctx, h, e) }))
 	defer srv.Close()
 	deliver := func(e cloudevents.Event) *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, nil)
@@ -584,7 +604,7 @@ func TestOutcomes(t *testing.T) {
 			var got []string
 			h.Outcome = func(kind, outcome, reason string) { got = append(got, kind+"/"+outcome+"/"+reason) }
 			for range tt.want {
-				_ = h.Handle(context.Background(), tt.event)
+				_ = handle(context.Background(), h, tt.event)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("outcomes (-want +got):\n%s", diff)
