@@ -120,7 +120,7 @@ func benchDistribution(bucket string) *cdn.Distribution {
 	site := provision.RegionalBucket{Bucket: bucket, Region: "us-east-1"}
 	return provision.BlogDistribution(provision.DistributionInputs{
 		Name: "bench-myblog", Site: site, Media: []provision.RegionalBucket{site}, OACID: "OAC",
-		APIHost: "localhost", APIPort: 1025, MediaFunctionName: "bench-media-path",
+		APIHost: "localhost", APIPort: 1025, MediaFunctionName: "bench-media-path", OriginSecret: "bench-origin-secret-not-a-real-one-00000",
 		APICache: cache, APIOrigin: origin, SecurityHeaders: security,
 	})
 }

@@ -218,7 +218,7 @@ func blogDistribution(regions int) *cdn.Distribution {
 	}
 	return provision.BlogDistribution(provision.DistributionInputs{
 		Name: "myblog", Site: provision.RegionalBucket{Bucket: "site", Region: "us-east-1"}, Media: media,
-		OACID: "OAC", APIHost: apiHost, MediaFunctionName: "myblog-media-path",
+		OACID: "OAC", APIHost: apiHost, MediaFunctionName: "myblog-media-path", OriginSecret: testOriginSecret,
 		APICache: cache, APIOrigin: origin, SecurityHeaders: security,
 	})
 }
@@ -434,13 +434,17 @@ func TestEdgeTTLs(t *testing.T) {
 	}
 }
 
+// testOriginSecret is the fixture distribution's origin secret (provision.OriginSecret).
+const testOriginSecret = "edge-test-origin-secret-not-a-real-one-000"
+
 // TestEdgeOriginRequest checks what reaches blog-api: exactly what the API's cache and
-// origin request policies forward, with the ingress's own Host.
+// origin request policies forward, with the ingress's own Host, and the origin's custom
+// header in place of a viewer's forgery.
 func TestEdgeOriginRequest(t *testing.T) {
 	f := newEdgeFixture(t)
 	f.get("POST", "/v1/posts?draft=1", "Authorization", "Bearer admin", "Accept", "application/json", "Content-Type", "application/json",
 		"Cookie", "session=1", "User-Agent", "Mozilla/5.0", "Origin", "https://evil.example", "X-Forwarded-For", "10.1.1.1",
-		"Cloudfront-Viewer-Address", "6.6.6.6:1", "X-Request-Id", "abc")
+		"Cloudfront-Viewer-Address", "6.6.6.6:1", "X-Request-Id", "abc", "X-Origin-Verify", "forged by the viewer")
 	h, host := f.api.last()
 	if host != apiHost {
 		t.Errorf("blog-api's ingress saw Host %q, want %q", host, apiHost)
@@ -455,6 +459,8 @@ func TestEdgeOriginRequest(t *testing.T) {
 		"Authorization": "Bearer admin", "Accept": "application/json", "Content-Type": "application/json",
 		"User-Agent": "Amazon CloudFront", "X-Forwarded-For": "10.1.1.1, 127.0.0.1",
 		"Cloudfront-Viewer-Address": got["Cloudfront-Viewer-Address"],
+		// The distribution's origin custom header, over the one the viewer sent.
+		"X-Origin-Verify": testOriginSecret,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("headers at blog-api (-want +got):\n%s", diff)
