@@ -20,10 +20,7 @@ apt_install clang lld llvm wasi-libc libclang-rt-dev-wasm32 meson ninja-build cu
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-log "downloading dav1d ${version}"
-curl -sSfL -o "${work}/dav1d.tar.xz" "$url"
-echo "${sha256}  ${work}/dav1d.tar.xz" | sha256sum --check --quiet || die "dav1d tarball checksum mismatch"
-tar -xJf "${work}/dav1d.tar.xz" -C "$work"
+fetch_source "dav1d ${version}" "$url" "$sha256" "$work"
 src="${work}/dav1d-${version}"
 
 # wasi-libc (2022) has no threads: no -pthread (which would ask for shared memory and

@@ -27,10 +27,7 @@ apt_install clang lld llvm wasi-libc libclang-rt-dev-wasm32 libc++-14-dev-wasm32
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-log "downloading libde265 ${version}"
-curl -sSfL -o "${work}/libde265.tar.gz" "$url"
-echo "${sha256}  ${work}/libde265.tar.gz" | sha256sum --check --quiet || die "libde265 tarball checksum mismatch"
-tar -xzf "${work}/libde265.tar.gz" -C "$work"
+fetch_source "libde265 ${version}" "$url" "$sha256" "$work"
 src="${work}/libde265-${version}"
 
 # libc++ built for WASI without threads has no std::mutex: de265.cc's one use (guarding

@@ -38,6 +38,17 @@ log() {
 }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# fetch_source NAME URL SHA256 DIR: downloads a source tarball into DIR, checks it
+# against SHA256, and extracts it there (gzip or xz, as tar sees it).
+fetch_source() {
+  local name=$1 url=$2 sha256=$3 dir=$4 file
+  file="${dir}/${url##*/}"
+  log "downloading ${name}"
+  curl -sSfL -o "$file" "$url"
+  echo "${sha256}  ${file}" | sha256sum --check --quiet || die "${name} tarball checksum mismatch"
+  tar -xf "$file" -C "$dir"
+}
+
 # brew_name PKG: the Homebrew formula for a Debian package the scripts use ("" when
 # macOS needs none).
 brew_name() {
