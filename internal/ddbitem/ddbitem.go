@@ -1,15 +1,50 @@
-// Package ddbitem compares DynamoDB items as DynamoDB stores them. Its one use: a
-// conditional create that the SDK retried after its first try had succeeded (the answer
-// lost to a timeout or a reset connection) fails its attribute_not_exists condition on
-// the item it wrote itself; reading the key and finding an Equal item tells a retry from
-// a real conflict.
+// Package ddbitem creates DynamoDB items once, and compares items as DynamoDB stores
+// them. A conditional create that the SDK retried after its first try had succeeded (the
+// answer lost to a timeout or a reset connection) fails its attribute_not_exists
+// condition on the item it wrote itself; reading the key and finding an Equal item tells
+// such a retry from a real conflict (PutNew).
 package ddbitem
 
 import (
+	"context"
+	"errors"
 	"slices"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
+
+// API is what PutNew calls; *dynamodb.Client and *dax.Dax both have it.
+type API interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// PutNew puts item into table on condition that its key (the attributes keys name, the
+// partition key first) is free. When the key is taken by this very item (read
+// consistently), the put was a retry of one that had succeeded and PutNew returns nil;
+// another item keeps the *types.ConditionalCheckFailedException.
+func PutNew(ctx context.Context, db API, table string, item map[string]types.AttributeValue, keys ...string) error {
+	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": keys[0]},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return err
+	}
+	key := make(map[string]types.AttributeValue, len(keys))
+	for _, k := range keys {
+		key[k] = item[k]
+	}
+	got, gerr := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if gerr == nil && Equal(got.Item, item) {
+		return nil
+	}
+	return err
+}
 
 // Equal reports whether a and b hold the same attributes and values, sets compared as
 // sets (DynamoDB does not keep their order). Binary sets are never taken for equal.

@@ -203,27 +203,6 @@ func valueBytes(v types.AttributeValue) int {
 	}
 }
 
-// putNew puts item into the posts table on condition that its key is free. The SDK
-// retries a put whose answer was lost (a timeout, a reset connection under load) and
-// the retry then finds the key taken by the first try, which had succeeded: when the
-// item under the key is this very item (read consistently), the put is done and nil is
-// returned; another item keeps the ConditionalCheckFailedException.
-func (s *Store) putNew(ctx context.Context, item map[string]types.AttributeValue) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.posts), Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if !conditionFailed(err) {
-		return err
-	}
-	key := map[string]types.AttributeValue{"pk": item["pk"], "sk": item["sk"]}
-	got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.posts), Key: key, ConsistentRead: aws.Bool(true)})
-	if gerr == nil && ddbitem.Equal(got.Item, item) {
-		return nil
-	}
-	return err
-}
-
 func conditionFailed(err error) bool {
 	var ccf *types.ConditionalCheckFailedException
 	return errors.As(err, &ccf)
@@ -235,7 +214,7 @@ func (s *Store) CreatePost(ctx context.Context, p blog.Post) error {
 	if err != nil {
 		return fmt.Errorf("marshal post: %w", err)
 	}
-	err = s.putNew(ctx, item)
+	err = ddbitem.PutNew(ctx, s.db, s.posts, item, "pk", "sk")
 	if conditionFailed(err) {
 		return apperr.New(apperr.Conflict, "a post with slug %q exists", p.Slug)
 	}
@@ -438,7 +417,7 @@ func (s *Store) CreatePhoto(ctx context.Context, p blog.Photo) error {
 	if err != nil {
 		return fmt.Errorf("marshal photo: %w", err)
 	}
-	err = s.putNew(ctx, item)
+	err = ddbitem.PutNew(ctx, s.db, s.posts, item, "pk", "sk")
 	if conditionFailed(err) {
 		return apperr.New(apperr.Conflict, "photo %s exists", p.ID)
 	}

@@ -226,18 +226,9 @@ func (s *Store) Create(ctx context.Context, owner string, t todo.Todo) error {
 	if err := s.stamp(ctx, owner); err != nil {
 		return err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.table,
-		Item:                av,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
+	// A retried put that had succeeded is no conflict (ddbitem.PutNew).
+	err = ddbitem.PutNew(ctx, s.db, s.table, av, "pk", "sk")
 	if isConditionFailed(err) {
-		// The SDK retries a put whose answer was lost; if the first try had succeeded
-		// the retry finds this very item, which is success, not a conflict.
-		got, gerr := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(owner, todoPrefix+t.ID), ConsistentRead: aws.Bool(true)})
-		if gerr == nil && ddbitem.Equal(got.Item, av) {
-			return nil
-		}
 		return apperr.New(apperr.Conflict, "a to-do with this id exists")
 	}
 	return awsconf.DependencyError("put todo", err)
