@@ -23,14 +23,44 @@ type codec struct {
 	format Format
 	// data is the input of decode for an image item of the file, ok false when this
 	// decoder cannot decode the item alone (see av1Data and hevcData).
-	data      func(h *heifFile, b []byte, id uint32) (data []byte, ok bool)
-	decode    func(data []byte, maxPixels int, fn func(*planar.Picture) error) error
+	data func(h *heifFile, b []byte, id uint32) (data []byte, ok bool)
+	// newDecoder is a decoder that keeps its module instance from one picture to the
+	// next (a grid's tiles), without the in-loop filters if skipFilters.
+	newDecoder func(skipFilters bool) *planar.Decoder
+	// intra reports whether data holds intra pictures only; nil when the decoder
+	// always runs its filters.
+	intra     func(data []byte) bool
 	errDecode error
 }
 
+// skipFiltersFactor is the smallest box-shrink factor at which an HEIC's intra
+// pictures are decoded without deblocking and SAO (de265.Options.SkipLoopFilters):
+// the filters smooth at most three samples either side of an 8-sample block edge, and
+// a box of 4×4 or more, then the Lanczos resample to the thumbnail (half that size
+// again), averages that away (TestHEICSkippedFiltersMatchVips). A full-size decode,
+// or one shrunk less, keeps them: it is compared with libheif's sample by sample.
+var skipFiltersFactor = 4 // a variable for TestHEICSkippedFiltersMatchVips
+
+// skipFilters reports whether the items whose decoder input is data, to be box-shrunk
+// by a factor of f, are decoded without the in-loop filters: f is skipFiltersFactor or
+// more and every one holds intra pictures only.
+func (c *codec) skipFilters(f int, data ...[]byte) bool {
+	if c.intra == nil || f < skipFiltersFactor {
+		return false
+	}
+	for _, d := range data {
+		if !c.intra(d) {
+			return false
+		}
+	}
+	return true
+}
+
 var (
-	av1Codec  = &codec{format: AVIF, data: (*heifFile).av1Data, decode: dav1d.Decode, errDecode: dav1d.ErrDecode}
-	hevcCodec = &codec{format: HEIC, data: (*heifFile).hevcData, decode: de265.Decode, errDecode: de265.ErrDecode}
+	av1Codec = &codec{format: AVIF, data: (*heifFile).av1Data, errDecode: dav1d.ErrDecode,
+		newDecoder: func(bool) *planar.Decoder { return dav1d.NewDecoder() }}
+	hevcCodec = &codec{format: HEIC, data: (*heifFile).hevcData, intra: de265.Intra, errDecode: de265.ErrDecode,
+		newDecoder: func(skip bool) *planar.Decoder { return de265.NewDecoder(de265.Options{SkipLoopFilters: skip}) }}
 )
 
 // codec is the planes-path decoder of the file's coded items (the primary, or a grid's
@@ -82,7 +112,10 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 	}
 	colour, hasNCLX := h.heif.itemNCLX(id)
 	errUnsupported := errors.New("unsupported picture")
-	err = c.decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
+	f := h.boxFactor(widths, w, ht)
+	d := c.newDecoder(c.skipFilters(f, data))
+	defer d.Close()
+	err = d.Decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
 		if !hasNCLX {
 			colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
 		}
@@ -94,7 +127,6 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 			// The container's size (ispe) is what the limits were checked against.
 			return fmt.Errorf("%w: %s: the coded picture is %d×%d, the container says %d×%d", ErrNotImage, h.Format.name(), p.Width, p.Height, w, ht)
 		}
-		f := h.boxFactor(widths, p.Width, p.Height)
 		hs, vs := subsampling(p.Layout)
 		if p.BitDepth == 8 {
 			pl := planes[uint8]{y: p.Y, cb: p.Cb, cr: p.Cr, yStride: p.YStride, cStride: p.CStride,
@@ -333,9 +365,14 @@ func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image
 		g    tileGrid
 		conv func(y, cb, cr uint32) (r, g, b uint8)
 	)
-	decodeTile := func(i int) error {
-		data, _ := c.data(hf, b, tiles[i])
-		return c.decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
+	f := h.boxFactor(widths, hf.width, hf.height)
+	data := make([][]byte, len(tiles))
+	for i, id := range tiles {
+		data[i], _ = c.data(hf, b, id)
+	}
+	skip := c.skipFilters(f, data...)
+	decodeTile := func(d *planar.Decoder, i int) error {
+		return d.Decode(data[i], int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
 			if p.Width != hf.tileWidth || p.Height != hf.tileHeight {
 				return fmt.Errorf("%w: %s grid tile %d is %d×%d, the first tile says %d×%d", ErrNotImage, h.Format.name(), i, p.Width, p.Height, hf.tileWidth, hf.tileHeight)
 			}
@@ -360,31 +397,36 @@ func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image
 		})
 	}
 	// The first tile alone (it sets the planes' depth and layout), then the rest.
-	if err := eachTile(len(tiles), decodeTile); errors.Is(err, errUnsupported) {
+	if err := eachTile(len(tiles), func() *planar.Decoder { return c.newDecoder(skip) }, decodeTile); errors.Is(err, errUnsupported) {
 		return nil, false, nil
 	} else if err != nil {
 		return nil, true, gridError(h.Format, c, err)
 	}
-	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), true, nil
+	return g.shrink(f, conv), true, nil
 }
 
 // eachTile calls decode for tiles 0 to n-1: the first alone, then the others on
-// GOMAXPROCS goroutines. It stops handing out tiles at the first error, and returns it.
-func eachTile(n int, decode func(i int) error) error {
+// GOMAXPROCS goroutines, each with a decoder of its own (from newDecoder) that it keeps
+// from tile to tile and closes at the end. It stops handing out tiles at the first
+// error, and returns it.
+func eachTile(n int, newDecoder func() *planar.Decoder, decode func(d *planar.Decoder, i int) error) error {
 	if n == 0 {
 		return nil
 	}
 	// A decoder panic (a bug met by hostile input) on a goroutine of its own would end
 	// the process: it becomes the tile's error.
-	fn := func(i int) (err error) {
+	fn := func(d *planar.Decoder, i int) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%w: the decoder failed on tile %d: %v", ErrNotImage, i, r)
 			}
 		}()
-		return decode(i)
+		return decode(d, i)
 	}
-	if err := fn(0); err != nil {
+	// The first tile's decoder goes on to the first worker.
+	lead := newDecoder()
+	if err := fn(lead, 0); err != nil || n == 1 {
+		lead.Close()
 		return err
 	}
 	var (
@@ -393,10 +435,15 @@ func eachTile(n int, decode func(i int) error) error {
 		wg    sync.WaitGroup
 	)
 	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), n-1) {
+	for w := range min(runtime.GOMAXPROCS(0), n-1) {
+		d := lead
+		if w > 0 {
+			d = newDecoder()
+		}
 		wg.Go(func() {
+			defer d.Close()
 			for i := range next {
-				if err := fn(i); err != nil {
+				if err := fn(d, i); err != nil {
 					mu.Lock()
 					first = cmp.Or(first, err)
 					mu.Unlock()
