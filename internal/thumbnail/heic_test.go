@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"strings"
 	"testing"
@@ -118,4 +119,80 @@ func TestHEICGridMatchesLibheif(t *testing.T) {
 	if _, err := Make(bad, DefaultOptions); !errors.Is(err, ErrNotImage) || !strings.Contains(err.Error(), "HEIC grid") {
 		t.Errorf("a garbled tile: %v, want ErrNotImage from the grid", err)
 	}
+}
+
+// TestHEICSkippedFiltersMatchVips: a thumbnail shrunk enough to decode the HEIC without
+// deblocking and SAO (a 1024×768 photo at heif-enc's quality 60 to 128 pixels: a box
+// of 4, the smallest that skips them), alone and as a grid, is the thumbnail decoded
+// with them to an SSIM of 0.99 or more, and as close to vipsthumbnail's (libheif,
+// filters on) as that one is, to within 0.002.
+func TestHEICSkippedFiltersMatchVips(t *testing.T) {
+	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+	vips := imagetest.Tool(t, "vipsthumbnail", "libvips-tools")
+	const w, h = 1024, 768
+	src := imagetest.Photo(w, h, 29)
+	o := DefaultOptions
+	o.Widths = []int{128}
+	args := []string{"-q", "60", "-p", "preset=veryfast", "-o", "OUT", "IN"}
+	single := imagetest.Convert(t, enc, src, nil, ".png", ".heic", args...)
+	tiles := imagetest.GridTiles(src, 3, 4, 256, 256, func(m image.Image) []byte {
+		return imagetest.Convert(t, enc, m, nil, ".png", ".heic", args...)
+	})
+	grid := imagetest.GridHEIF(t, false, tiles, 3, 4, w, h)
+	thumb := func(b []byte) image.Image {
+		t.Helper()
+		res, err := Make(b, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for name, b := range map[string][]byte{"single": single, "grid": grid} {
+		t.Run(name, func(t *testing.T) {
+			hd, err := Inspect(b, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := hd.boxFactor(o.Widths, w, h); !hevcCodec.skipFilters(f, hevcData(t, hd, b)...) {
+				t.Fatalf("box factor %d: the filters are not skipped", f)
+			}
+			fast := thumb(b)
+			saved := skipFiltersFactor
+			skipFiltersFactor = 1 << 30
+			filtered := thumb(b)
+			skipFiltersFactor = saved
+			ref, err := png.Decode(bytes.NewReader(imagetest.Convert(t, vips, nil, b, ".heic", ".png", "IN", "--size", "128x", "-o", "OUT")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			withFilters, vsVips, filteredVsVips := imagetest.SSIM(fast, filtered), imagetest.SSIM(fast, ref), imagetest.SSIM(filtered, ref)
+			t.Logf("SSIM without the filters: %.4f against with them, %.4f against vips (with them: %.4f)", withFilters, vsVips, filteredVsVips)
+			if withFilters < 0.99 || vsVips < filteredVsVips-0.002 {
+				t.Errorf("SSIM without the filters: %.4f against with them (want ≥ 0.99), %.4f against vips (want ≥ %.4f, with them less 0.002)",
+					withFilters, vsVips, filteredVsVips-0.002)
+			}
+		})
+	}
+}
+
+// hevcData is the decoder input of the HEIC's primary item, or of each of its tiles.
+func hevcData(t *testing.T, hd Header, b []byte) [][]byte {
+	t.Helper()
+	ids := []uint32{hd.heif.primary}
+	if tiles := hd.heif.items[hd.heif.primary].refs["dimg"]; len(tiles) > 0 {
+		ids = tiles
+	}
+	var out [][]byte
+	for _, id := range ids {
+		d, ok := hevcCodec.data(hd.heif, b, id)
+		if !ok {
+			t.Fatalf("item %d: no HEVC data", id)
+		}
+		out = append(out, d)
+	}
+	return out
 }
