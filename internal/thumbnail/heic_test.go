@@ -196,3 +196,40 @@ func hevcData(t *testing.T, hd Header, b []byte) [][]byte {
 	}
 	return out
 }
+
+// TestHEICMatricesAsLibheif: an HEIC whose nclx names YCgCo (8), BT.2020 constant
+// luminance (10) or BT.709 (1), full or limited range, decoded at full size, is
+// libheif's picture of the same file to within 2 levels at every pixel (heif-enc codes
+// BT.601 samples whatever it is asked for; the nclx added here tells both decoders to
+// read them otherwise, so both convert the same samples).
+func TestHEICMatricesAsLibheif(t *testing.T) {
+	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+	const w, h = 320, 240
+	src := imagetest.Photo(w, h, 31)
+	plain := imagetest.Convert(t, enc, src, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN")
+	for _, matrix := range []byte{8, 10, 1} {
+		for _, full := range []byte{1, 0} {
+			t.Run(fmt.Sprintf("matrix %d full range %d", matrix, full), func(t *testing.T) {
+				colr := append([]byte("\x00\x00\x00\x13colrnclx\x00\x01\x00\x0d\x00"), matrix, full<<7)
+				b := withTransforms(t, plain, colr)
+				if c, ok := mustInspect(t, b).heif.itemNCLX(mustInspect(t, b).heif.primary); !ok || c.matrix != int(matrix) {
+					t.Fatalf("nclx %+v, %v", c, ok)
+				}
+				worst, off, at := libheifDiff(t, b, w, h)
+				if off > 0 {
+					t.Errorf("%d pixels differ from libheif's by more than 2 levels (the first at %v), up to %d", off, at, worst)
+				}
+				t.Logf("largest difference from libheif: %d levels", worst)
+			})
+		}
+	}
+}
+
+func mustInspect(t *testing.T, b []byte) Header {
+	t.Helper()
+	h, err := Inspect(b, DefaultOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

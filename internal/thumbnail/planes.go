@@ -119,7 +119,7 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 		if !hasNCLX {
 			colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
 		}
-		conv, ok := colour.toRGB(p.BitDepth)
+		conv, ok := colour.toRGB(h.Format, p.BitDepth)
 		if !ok {
 			return errUnsupported
 		}
@@ -178,7 +178,7 @@ func (h *heifFile) planesDecode(b []byte, id uint32) bool {
 	if !ok {
 		return false
 	}
-	_, ok = colour.toRGB(max(h.bitDepth, 8))
+	_, ok = colour.toRGB(c.format, max(h.bitDepth, 8))
 	return ok
 }
 
@@ -239,9 +239,15 @@ func samples16(b []byte) []uint16 {
 
 // toRGB is the conversion of averaged samples of the given bit depth to 8-bit RGB under
 // this colour description (ITU-T H.273 matrix coefficients, with its range), as
-// libavif converts: ok is false for the matrices it does not handle here (YCgCo,
-// constant-luminance and chromaticity-derived ones).
-func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok bool) {
+// libavif converts, and for HEIC (f) as libheif 1.15 does (TestHEICMatricesAsLibheif)
+// where it converts more: YCgCo, read as full range whatever the flag says, and
+// BT.2020 constant luminance, read as non-constant. ok is false for the matrices
+// neither converts here (chromaticity-derived ones, ICtCp; YCgCo and constant
+// luminance for AVIF).
+func (c nclx) toRGB(f Format, depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok bool) {
+	if f != HEIC && (c.matrix == 8 || c.matrix == 10) {
+		return nil, false
+	}
 	var kr, kb float64
 	switch c.matrix {
 	case 0: // identity: the planes are G, B, R
@@ -253,8 +259,9 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 		kr, kb = 0.30, 0.11
 	case 7: // SMPTE 240M
 		kr, kb = 0.212, 0.087
-	case 9: // BT.2020 non-constant luminance
+	case 9, 10: // BT.2020, non-constant and constant luminance (libheif converts both alike)
 		kr, kb = 0.2627, 0.0593
+	case 8: // YCgCo: the planes are Y, Cg, Co
 	default:
 		return nil, false
 	}
@@ -278,6 +285,16 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 			b := (float64(cb) - yOff) / yRange
 			r := (float64(cr) - yOff) / yRange
 			return to8(r), to8(g), to8(b)
+		}, true
+	}
+	if c.matrix == 8 {
+		// libheif reads YCgCo as full range, with the flag or without.
+		return func(y, cb, cr uint32) (uint8, uint8, uint8) {
+			yy := float64(y) / scale
+			cg := (float64(cb) - mid) / scale
+			co := (float64(cr) - mid) / scale
+			t := yy - cg
+			return to8(t + co), to8(yy + cg), to8(t - co)
 		}, true
 	}
 	kg := 1 - kr - kb
@@ -323,7 +340,7 @@ func (h *heifFile) planesGridPlanned(b []byte) bool {
 	if !ok {
 		return false
 	}
-	_, ok = c.toRGB(max(h.bitDepth, 8))
+	_, ok = c.toRGB(h.codec().format, max(h.bitDepth, 8))
 	return ok
 }
 
@@ -382,7 +399,7 @@ func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image
 				if !hasNCLX {
 					colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
 				}
-				if conv, ok = colour.toRGB(p.BitDepth); !ok {
+				if conv, ok = colour.toRGB(h.Format, p.BitDepth); !ok {
 					mu.Unlock()
 					return errUnsupported
 				}
