@@ -19,8 +19,9 @@ type heifFile struct {
 	width, height int
 	// tiles is the number of coded images the primary is made of (1, or a grid's).
 	tiles int
-	// gridRows and gridCols are a grid primary's layout when its descriptor is in idat
-	// (0 otherwise); tileWidth and tileHeight its first tile's size (ispe).
+	// gridRows and gridCols are a grid primary's layout when its descriptor was read
+	// (in idat, or in the part of the file parsed; 0 otherwise); tileWidth and
+	// tileHeight its first tile's size (ispe).
 	gridRows, gridCols    int
 	tileWidth, tileHeight int
 	// rotation (anticlockwise quarter turns) and mirror (-1 none, 0 about a vertical
@@ -159,6 +160,15 @@ func parseHEIF(b []byte) (*heifFile, error) {
 	h := &heifFile{items: map[uint32]*heifItem{}}
 	if err := h.readMeta(meta.body, bodyStart(*meta)); err != nil {
 		return nil, err
+	}
+	// A grid whose descriptor is in the file (construction method 0), when that part
+	// of the file is at hand (Make always has it).
+	if prim := h.items[h.primary]; prim != nil && prim.typ == "grid" && !prim.idat && len(prim.extents) == 1 {
+		if off, n := prim.extents[0][0], prim.extents[0][1]; off <= uint64(len(b)) && n <= uint64(len(b))-off {
+			if err := h.checkGrid(b[off:off+n], len(prim.refs["dimg"])); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, t := range top {
 		if t.typ == "moov" {
@@ -511,8 +521,14 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 		if coded == nil {
 			return errHEIF("grid tile %d is not described", tiles[0])
 		}
-		if err := h.checkGrid(prim, idat, len(tiles)); err != nil {
-			return err
+		if prim.idat && len(prim.extents) == 1 {
+			off, n := prim.extents[0][0], prim.extents[0][1]
+			if off > uint64(len(idat)) || n > uint64(len(idat))-off {
+				return errHEIF("grid descriptor outside idat")
+			}
+			if err := h.checkGrid(idat[off:off+n], len(tiles)); err != nil {
+				return err
+			}
 		}
 		h.tileWidth, h.tileHeight, _ = size(coded)
 	case "hvc1", "av01":
@@ -546,17 +562,13 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 	return nil
 }
 
-// checkGrid reads a grid item's descriptor (ISO/IEC 23008-12 6.6.2.3) and checks that
-// its tiles cover its output.
-func (h *heifFile) checkGrid(grid *heifItem, idat []byte, tiles int) error {
-	if !grid.idat || len(grid.extents) != 1 {
-		return nil // the descriptor is in mdat: libheif checks it
+// checkGrid reads a grid item's descriptor desc (ISO/IEC 23008-12 6.6.2.3) and checks
+// that its tiles cover its output.
+func (h *heifFile) checkGrid(desc []byte, tiles int) error {
+	if len(desc) < 8 {
+		return errHEIF("grid descriptor of %d bytes", len(desc))
 	}
-	off, n := grid.extents[0][0], grid.extents[0][1]
-	if off+n > uint64(len(idat)) || n < 8 {
-		return errHEIF("grid descriptor outside idat")
-	}
-	r := reader{b: idat[off : off+n]}
+	r := reader{b: desc}
 	r.u8() // version
 	wide := r.u8()&1 != 0
 	rows, cols := int(r.u8())+1, int(r.u8())+1
