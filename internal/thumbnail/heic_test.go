@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,13 +84,8 @@ func TestHEICFullSizeMatchesLibheif(t *testing.T) {
 // libheif's own picture to within 2 levels at every pixel; a garbled tile refuses the
 // whole image.
 func TestHEICGridMatchesLibheif(t *testing.T) {
-	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
-	const rows, cols, tw, th, w, h = 2, 3, 256, 256, 640, 470
-	src := imagetest.Photo(w, h, 23)
-	tiles := imagetest.GridTiles(src, rows, cols, tw, th, func(m image.Image) []byte {
-		return imagetest.Convert(t, enc, m, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN")
-	})
-	b := imagetest.GridHEIF(t, false, tiles, rows, cols, w, h)
+	const rows, cols, w, h = 2, 3, 640, 470
+	b := heicGrid(t, imagetest.Photo(w, h, 23), rows, cols, 256, "-q", "90", "-p", "preset=ultrafast")
 	hd, err := Inspect(b, DefaultOptions)
 	if err != nil {
 		t.Fatal(err)
@@ -136,10 +132,7 @@ func TestHEICSkippedFiltersMatchVips(t *testing.T) {
 	o.Widths = []int{128}
 	args := []string{"-q", "60", "-p", "preset=veryfast", "-o", "OUT", "IN"}
 	single := imagetest.Convert(t, enc, src, nil, ".png", ".heic", args...)
-	tiles := imagetest.GridTiles(src, 3, 4, 256, 256, func(m image.Image) []byte {
-		return imagetest.Convert(t, enc, m, nil, ".png", ".heic", args...)
-	})
-	grid := imagetest.GridHEIF(t, false, tiles, 3, 4, w, h)
+	grid := heicGrid(t, src, 3, 4, 256, args[:4]...)
 	thumb := func(b []byte) image.Image {
 		t.Helper()
 		res, err := Make(b, o)
@@ -239,13 +232,8 @@ func mustInspect(t *testing.T, b []byte) Header {
 // construction method 0, after the tiles) rather than in idat goes the libde265 path
 // and is libheif's picture to within 2 levels at every pixel.
 func TestHEICGridDescriptorInFile(t *testing.T) {
-	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
-	const rows, cols, tw, th, w, h = 2, 2, 256, 256, 480, 400
-	src := imagetest.Photo(w, h, 37)
-	tiles := imagetest.GridTiles(src, rows, cols, tw, th, func(m image.Image) []byte {
-		return imagetest.Convert(t, enc, m, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN")
-	})
-	b := imagetest.GridHEIF(t, false, tiles, rows, cols, w, h)
+	const rows, cols, w, h = 2, 2, 480, 400
+	b := heicGrid(t, imagetest.Photo(w, h, 37), rows, cols, 256, "-q", "90", "-p", "preset=ultrafast")
 	// GridHEIF's iloc entry of the grid (item 1): construction method 1, one extent of
 	// the 8-byte descriptor at offset 0 of idat. Point it at a copy appended to the file.
 	entry := []byte{0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 8}
@@ -272,4 +260,16 @@ func TestHEICGridDescriptorInFile(t *testing.T) {
 	if off > 0 {
 		t.Errorf("%d pixels differ from libheif's by more than 2 levels (the first at %v), up to %d", off, first, worst)
 	}
+}
+
+// heicGrid is src as a rows×cols grid HEIC of size×size tiles, each encoded by heif-enc
+// with the options given.
+func heicGrid(t *testing.T, src *image.RGBA, rows, cols, size int, options ...string) []byte {
+	t.Helper()
+	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
+	args := slices.Concat(options, []string{"-o", "OUT", "IN"})
+	tiles := imagetest.GridTiles(src, rows, cols, size, size, func(m image.Image) []byte {
+		return imagetest.Convert(t, enc, m, nil, ".png", ".heic", args...)
+	})
+	return imagetest.GridHEIF(t, false, tiles, rows, cols, src.Rect.Dx(), src.Rect.Dy())
 }
