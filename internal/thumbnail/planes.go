@@ -110,6 +110,16 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 	if !ok {
 		return nil, false, nil
 	}
+	// An alpha plane (HEVC only: itemData refuses it for AV1) of the image's size is
+	// decoded after the image and multiplied into the small picture.
+	var alphaData []byte
+	alpha, _ := h.heif.auxiliary(id)
+	if alpha != 0 {
+		aw, ah, sized := h.heif.itemSize(h.heif.items[alpha])
+		if alphaData, ok = c.data(h.heif, b, alpha); !ok || !sized || aw != w || ah != ht {
+			return nil, false, nil
+		}
+	}
 	colour, hasNCLX := h.heif.itemNCLX(id)
 	errUnsupported := errors.New("unsupported picture")
 	f := h.boxFactor(widths, w, ht)
@@ -139,6 +149,18 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 		small = shrinkPlanes(pl, f, conv)
 		return nil
 	})
+	if err == nil && alpha != 0 {
+		d.Close() // the image's decoder memory goes before the alpha plane's comes
+		ad := c.newDecoder(c.skipFilters(f, alphaData))
+		defer ad.Close()
+		err = ad.Decode(alphaData, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
+			if p.Width != w || p.Height != ht {
+				return fmt.Errorf("%w: %s: the alpha plane is %d×%d, the image %d×%d", ErrNotImage, h.Format.name(), p.Width, p.Height, w, ht)
+			}
+			multiplyAlpha(small, p, f)
+			return nil
+		})
+	}
 	switch {
 	case errors.Is(err, errUnsupported):
 		return nil, false, nil
@@ -148,6 +170,41 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 		return nil, true, err
 	}
 	return small, true, nil
+}
+
+// multiplyAlpha box-shrinks the luma plane of p, an alpha plane (its samples the
+// opacity, full range, as libheif reads them), by f into the alpha of small, the
+// image shrunk by the same factor, and premultiplies small's colour by it (the RGBA
+// image's convention: resample flattens it onto white).
+func multiplyAlpha(small *image.RGBA, p *planar.Picture, f int) {
+	maxV := uint64(1)<<p.BitDepth - 1
+	at := func(x, y int) uint64 {
+		if p.BitDepth > 8 {
+			i := y*p.YStride + 2*x
+			return uint64(p.Y[i]) | uint64(p.Y[i+1])<<8
+		}
+		return uint64(p.Y[y*p.YStride+x])
+	}
+	ow, oh := small.Rect.Dx(), small.Rect.Dy()
+	for oy := range oh {
+		y0, y1 := oy*f, min(oy*f+f, p.Height)
+		for ox := range ow {
+			x0, x1 := ox*f, min(ox*f+f, p.Width)
+			var sum uint64
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					sum += at(x, y)
+				}
+			}
+			n := uint64((y1 - y0) * (x1 - x0))
+			a := (sum*255 + n*maxV/2) / (n * maxV)
+			px := small.Pix[oy*small.Stride+4*ox:]
+			for k := range 3 {
+				px[k] = uint8((uint64(px[k])*a + 127) / 255)
+			}
+			px[3] = uint8(a)
+		}
+	}
 }
 
 // subsampling is a layout's chroma subsampling across and down.
@@ -316,6 +373,9 @@ func (c nclx) toRGB(f Format, depth int) (conv func(y, cb, cr uint32) (r, g, b u
 func (h *heifFile) planesDecodeGrid(b []byte) bool {
 	tiles := h.items[h.primary].refs["dimg"]
 	c := h.codec()
+	if alpha, other := h.auxiliary(h.primary); alpha != 0 || other {
+		return false // a grid's alpha plane is left to libheif and libavif
+	}
 	if c == nil || h.gridRows == 0 || h.tileWidth <= 0 || h.tileHeight <= 0 || h.tileWidth%2 != 0 || h.tileHeight%2 != 0 ||
 		h.gridCols*h.tileWidth < h.width || h.gridRows*h.tileHeight < h.height {
 		return false
