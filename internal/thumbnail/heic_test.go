@@ -133,18 +133,7 @@ func TestHEICSkippedFiltersMatchVips(t *testing.T) {
 	args := []string{"-q", "60", "-p", "preset=veryfast", "-o", "OUT", "IN"}
 	single := imagetest.Convert(t, enc, src, nil, ".png", ".heic", args...)
 	grid := heicGrid(t, src, 3, 4, 256, args[:4]...)
-	thumb := func(b []byte) image.Image {
-		t.Helper()
-		res, err := Make(b, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	thumb := func(b []byte) image.Image { return thumbnailJPEG(t, b, o) }
 	for name, b := range map[string][]byte{"single": single, "grid": grid} {
 		t.Run(name, func(t *testing.T) {
 			hd, err := Inspect(b, o)
@@ -327,14 +316,7 @@ func TestHEICAlphaAsLibheif(t *testing.T) {
 		t.Errorf("%d pixels differ from libheif's by more than 2 levels, up to %d", off, worst)
 	}
 	t.Logf("largest difference from libheif: %d levels", worst)
-	res, err := Make(b, DefaultOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := thumbnailJPEG(t, b, DefaultOptions)
 	// The top right corner is transparent: white in the thumbnail.
 	if r, g, bl, _ := m.At(m.Bounds().Dx()-2, 1).RGBA(); r>>8 < 245 || g>>8 < 245 || bl>>8 < 245 {
 		t.Errorf("the transparent corner is %d,%d,%d, want white", r>>8, g>>8, bl>>8)
@@ -344,4 +326,18 @@ func TestHEICAlphaAsLibheif(t *testing.T) {
 	if _, ok, err := decodePlanes(mustInspect(t, depth), depth, o.Widths, o.Limits.MaxPixels); ok || err != nil {
 		t.Errorf("a depth map: planes path taken %v, %v", ok, err)
 	}
+}
+
+// thumbnailJPEG is the first JPEG thumbnail Make makes of b, decoded.
+func thumbnailJPEG(t *testing.T, b []byte, o Options) image.Image {
+	t.Helper()
+	res, err := Make(b, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
