@@ -14,14 +14,17 @@ version=1.0.11
 url="http://deb.debian.org/debian/pool/main/libd/libde265/libde265_${version}.orig.tar.gz"
 sha256=2f8f12cabbdb15e53532b7c1eb964d4e15d444db1be802505e6ac97a25035bab
 out="${ROOT}/internal/thumbnail/de265"
-# No -msimd128: clang 14's vectorizer miscompiles libde265's parameter-set parsing for
-# wasm32 (every slice then refers to a "non-existing PPS"); TestDecode catches it.
 cflags=(-O2 -mbulk-memory -mnontrapping-fptoint -msign-ext -fno-exceptions)
 # The decoder's sources (the encoder, the sample applications and the x86/ARM
 # assembly are left out).
 sources=(alloc_pool bitstream cabac configparam contextmodel de265 deblock decctx dpb
   fallback-dct fallback-motion fallback image intrapred md5 motion nal-parser nal pps
   quality refpic sao scan sei slice sps threads transform util vps vui)
+# The pixel kernels (inverse transforms, intra prediction, the in-loop filters, sample
+# copies) are compiled with -msimd128, so clang vectorizes their loops over samples;
+# the rest is not: clang 14's vectorizer miscompiles libde265's parameter-set parsing
+# for wasm32 (every slice then refers to a "non-existing PPS"; TestDecode catches it).
+simd_sources=(fallback-dct fallback-motion transform intrapred deblock sao)
 
 apt_install clang lld llvm wasi-libc libclang-rt-dev-wasm32 libc++-14-dev-wasm32 libc++abi-14-dev-wasm32 curl
 
@@ -41,9 +44,18 @@ flags=(--target=wasm32-wasi "${cflags[@]}" -D_WASI_EMULATED_SIGNAL -DHAVE_POSIX_
   -include "${out}/csrc/single_thread.h" -I"${out}/csrc" -I"$src" -I"${src}/libde265" -w)
 log "compiling libde265 (${#sources[@]} files)"
 mkdir -p "${work}/obj"
+compile() { # compile EXTRA-FLAG|"" FILE...: xargs runs nproc compilers at a time
+  local -a extra=()
+  [[ -z "$1" ]] || extra=("$1")
+  shift
+  printf '%s\n' "$@" | xargs -P "$(nproc)" -I{} clang++ "${flags[@]}" "${extra[@]}" -c "${src}/libde265/{}.cc" -o "${work}/obj/{}.o"
+}
+plain=()
 for s in "${sources[@]}"; do
-  printf '%s\n' "$s"
-done | xargs -P "$(nproc)" -I{} clang++ "${flags[@]}" -c "${src}/libde265/{}.cc" -o "${work}/obj/{}.o"
+  [[ " ${simd_sources[*]} " == *" ${s} "* ]] || plain+=("$s")
+done
+compile "" "${plain[@]}"
+compile -msimd128 "${simd_sources[@]}"
 clang++ "${flags[@]}" -c "${out}/csrc/glue.cc" -o "${work}/obj/glue.o"
 
 log "linking de265.wasm"

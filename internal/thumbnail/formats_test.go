@@ -695,8 +695,8 @@ func TestAVIFDav1dAsLibavif(t *testing.T) {
 
 // TestNCLXToRGB: the colour descriptions AVIF files carry convert the primaries and
 // grey as ITU-T H.273 defines them, at 8 and 10 bits, full and limited range; 8-bit
-// BT.601 full range is image/color's conversion (what the JPEG path uses); YCgCo is
-// left to libavif.
+// BT.601 full range is image/color's conversion (what the JPEG path uses); YCgCo and
+// constant luminance convert for HEIC only (as libheif; libavif is left an AVIF's).
 func TestNCLXToRGB(t *testing.T) {
 	type rgb [3]uint8
 	for _, tc := range []struct {
@@ -719,7 +719,7 @@ func TestNCLXToRGB(t *testing.T) {
 		// Identity: the planes are G, B, R.
 		{"identity", nclx{matrix: 0, fullRange: true}, 8, 10, 20, 30, rgb{30, 10, 20}},
 	} {
-		conv, ok := tc.c.toRGB(tc.depth)
+		conv, ok := tc.c.toRGB(AVIF, tc.depth)
 		if !ok {
 			t.Errorf("%s: not converted", tc.name)
 			continue
@@ -732,7 +732,7 @@ func TestNCLXToRGB(t *testing.T) {
 			}
 		}
 	}
-	conv, ok := nclx{matrix: 6, fullRange: true}.toRGB(8)
+	conv, ok := nclx{matrix: 6, fullRange: true}.toRGB(AVIF, 8)
 	for _, s := range [][3]uint8{{0, 0, 0}, {255, 128, 128}, {81, 90, 240}, {145, 54, 34}, {41, 240, 110}} {
 		r, g, b := conv(uint32(s[0]), uint32(s[1]), uint32(s[2]))
 		wr, wg, wb := color.YCbCrToRGB(s[0], s[1], s[2])
@@ -740,7 +740,18 @@ func TestNCLXToRGB(t *testing.T) {
 			t.Errorf("BT.601 full range %v: %v,%v,%v, image/color gives %v,%v,%v", s, r, g, b, wr, wg, wb)
 		}
 	}
-	if _, ok := (nclx{matrix: 8, fullRange: true}).toRGB(8); ok {
-		t.Error("YCgCo converted here")
+	for _, m := range []int{8, 10} {
+		if _, ok := (nclx{matrix: m, fullRange: true}).toRGB(AVIF, 8); ok {
+			t.Errorf("matrix %d converted for AVIF", m)
+		}
+		if _, ok := (nclx{matrix: m, fullRange: true}).toRGB(HEIC, 8); !ok {
+			t.Errorf("matrix %d not converted for HEIC", m)
+		}
+	}
+	// YCgCo, 8 bits: Y 128, Cg -64, Co +64 is R 255, G 64, B 128 (R = Y - Cg + Co,
+	// G = Y + Cg, B = Y - Cg - Co).
+	conv, _ = nclx{matrix: 8}.toRGB(HEIC, 8)
+	if r, g, b := conv(128, 64, 192); abs(int(r)-255) > 1 || abs(int(g)-64) > 1 || abs(int(b)-128) > 1 {
+		t.Errorf("YCgCo (128, 64, 192): %d,%d,%d, want 255,64,128", r, g, b)
 	}
 }

@@ -19,8 +19,9 @@ type heifFile struct {
 	width, height int
 	// tiles is the number of coded images the primary is made of (1, or a grid's).
 	tiles int
-	// gridRows and gridCols are a grid primary's layout when its descriptor is in idat
-	// (0 otherwise); tileWidth and tileHeight its first tile's size (ispe).
+	// gridRows and gridCols are a grid primary's layout when its descriptor was read
+	// (in idat, or in the part of the file parsed; 0 otherwise); tileWidth and
+	// tileHeight its first tile's size (ispe).
 	gridRows, gridCols    int
 	tileWidth, tileHeight int
 	// rotation (anticlockwise quarter turns) and mirror (-1 none, 0 about a vertical
@@ -159,6 +160,15 @@ func parseHEIF(b []byte) (*heifFile, error) {
 	h := &heifFile{items: map[uint32]*heifItem{}}
 	if err := h.readMeta(meta.body, bodyStart(*meta)); err != nil {
 		return nil, err
+	}
+	// A grid whose descriptor is in the file (construction method 0), when that part
+	// of the file is at hand (Make always has it).
+	if prim := h.items[h.primary]; prim != nil && prim.typ == "grid" && !prim.idat && len(prim.extents) == 1 {
+		if off, n := prim.extents[0][0], prim.extents[0][1]; off <= uint64(len(b)) && n <= uint64(len(b))-off {
+			if err := h.checkGrid(b[off:off+n], len(prim.refs["dimg"])); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, t := range top {
 		if t.typ == "moov" {
@@ -446,6 +456,19 @@ func (h *heifFile) readIpma(b []byte, at int64) error {
 	return nil
 }
 
+// itemSize is an item's size (ispe); ok is false when it has none.
+func (h *heifFile) itemSize(it *heifItem) (w, ht int, ok bool) {
+	for _, i := range it.props {
+		if i >= 1 && i <= len(h.props) && h.props[i-1].typ == "ispe" {
+			_, _, pb, ok := fullBox(h.props[i-1].body)
+			if ok && len(pb) >= 8 {
+				return int(binary.BigEndian.Uint32(pb)), int(binary.BigEndian.Uint32(pb[4:])), true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
 // readPrimary reads the primary item's properties: size, transforms, colour, depth.
 func (h *heifFile) readPrimary(props []box, idat []byte) error {
 	prim := h.items[h.primary]
@@ -458,17 +481,7 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 		}
 		return &props[i-1]
 	}
-	size := func(it *heifItem) (int, int, bool) {
-		for _, i := range it.props {
-			if p := prop(i); p != nil && p.typ == "ispe" {
-				_, _, pb, ok := fullBox(p.body)
-				if ok && len(pb) >= 8 {
-					return int(binary.BigEndian.Uint32(pb)), int(binary.BigEndian.Uint32(pb[4:])), true
-				}
-			}
-		}
-		return 0, 0, false
-	}
+	size := h.itemSize
 	w, hh, ok := size(prim)
 	if !ok {
 		return errHEIF("the primary item has no size (ispe)")
@@ -511,8 +524,14 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 		if coded == nil {
 			return errHEIF("grid tile %d is not described", tiles[0])
 		}
-		if err := h.checkGrid(prim, idat, len(tiles)); err != nil {
-			return err
+		if prim.idat && len(prim.extents) == 1 {
+			off, n := prim.extents[0][0], prim.extents[0][1]
+			if off > uint64(len(idat)) || n > uint64(len(idat))-off {
+				return errHEIF("grid descriptor outside idat")
+			}
+			if err := h.checkGrid(idat[off:off+n], len(tiles)); err != nil {
+				return err
+			}
 		}
 		h.tileWidth, h.tileHeight, _ = size(coded)
 	case "hvc1", "av01":
@@ -546,17 +565,13 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 	return nil
 }
 
-// checkGrid reads a grid item's descriptor (ISO/IEC 23008-12 6.6.2.3) and checks that
-// its tiles cover its output.
-func (h *heifFile) checkGrid(grid *heifItem, idat []byte, tiles int) error {
-	if !grid.idat || len(grid.extents) != 1 {
-		return nil // the descriptor is in mdat: libheif checks it
+// checkGrid reads a grid item's descriptor desc (ISO/IEC 23008-12 6.6.2.3) and checks
+// that its tiles cover its output.
+func (h *heifFile) checkGrid(desc []byte, tiles int) error {
+	if len(desc) < 8 {
+		return errHEIF("grid descriptor of %d bytes", len(desc))
 	}
-	off, n := grid.extents[0][0], grid.extents[0][1]
-	if off+n > uint64(len(idat)) || n < 8 {
-		return errHEIF("grid descriptor outside idat")
-	}
-	r := reader{b: idat[off : off+n]}
+	r := reader{b: desc}
 	r.u8() // version
 	wide := r.u8()&1 != 0
 	rows, cols := int(r.u8())+1, int(r.u8())+1
@@ -783,19 +798,15 @@ func (h *heifFile) hevcData(b []byte, id uint32) (data []byte, ok bool) {
 // itemData returns the coded data of image item id of type typ: its extents in the
 // file, in order. ok is false when this item is not one the planes path decodes alone
 // here: it is not of that type, its data is in idat, it has no data, or another item
-// is its auxiliary image (an alpha plane or a depth map, which libavif and libheif
-// compose).
+// is its auxiliary image, other than one alpha plane of an HEVC item (the planes path
+// composes that: see auxiliary).
 func (h *heifFile) itemData(b []byte, id uint32, typ string) (data []byte, ok bool) {
 	it := h.items[id]
 	if it == nil || it.typ != typ || it.idat || len(it.extents) == 0 {
 		return nil, false
 	}
-	for _, other := range h.items {
-		for _, to := range other.refs["auxl"] {
-			if to == id {
-				return nil, false
-			}
-		}
+	if alpha, other := h.auxiliary(id); other || (alpha != 0 && typ != "hvc1") {
+		return nil, false
 	}
 	n := uint64(0)
 	for _, e := range it.extents {
@@ -813,6 +824,45 @@ func (h *heifFile) itemData(b []byte, id uint32, typ string) (data []byte, ok bo
 		data = append(data, b[e[0]:e[0]+e[1]]...)
 	}
 	return data, true
+}
+
+// The auxC URNs of an alpha plane: HEVC's (ISO/IEC 23008-12) and MPEG's CICP one.
+const (
+	alphaURNHEVC = "urn:mpeg:hevc:2015:auxid:1"
+	alphaURNCICP = "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha"
+)
+
+// auxiliary reports the auxiliary images of item id (the items whose auxl reference
+// names it): alpha is the one alpha plane (auxC naming an alpha URN), 0 when none;
+// other is true when there is any other (a depth map, a second alpha plane), which the
+// planes path leaves to libheif and libavif.
+func (h *heifFile) auxiliary(id uint32) (alpha uint32, other bool) {
+	for aux, it := range h.items {
+		for _, to := range it.refs["auxl"] {
+			if to != id {
+				continue
+			}
+			if alpha != 0 || !h.isAlpha(aux) {
+				return 0, true
+			}
+			alpha = aux
+		}
+	}
+	return alpha, false
+}
+
+// isAlpha reports whether item id's auxC property names an alpha plane.
+func (h *heifFile) isAlpha(id uint32) bool {
+	for _, i := range h.items[id].props {
+		if i < 1 || i > len(h.props) || h.props[i-1].typ != "auxC" {
+			continue
+		}
+		if _, _, body, ok := fullBox(h.props[i-1].body); ok {
+			urn, _, _ := bytes.Cut(body, []byte{0})
+			return string(urn) == alphaURNHEVC || string(urn) == alphaURNCICP
+		}
+	}
+	return false
 }
 
 // nclx is an item's colour description (ISO/IEC 23008-12 colr of type nclx: ITU-T

@@ -23,14 +23,44 @@ type codec struct {
 	format Format
 	// data is the input of decode for an image item of the file, ok false when this
 	// decoder cannot decode the item alone (see av1Data and hevcData).
-	data      func(h *heifFile, b []byte, id uint32) (data []byte, ok bool)
-	decode    func(data []byte, maxPixels int, fn func(*planar.Picture) error) error
+	data func(h *heifFile, b []byte, id uint32) (data []byte, ok bool)
+	// newDecoder is a decoder that keeps its module instance from one picture to the
+	// next (a grid's tiles), without the in-loop filters if skipFilters.
+	newDecoder func(skipFilters bool) *planar.Decoder
+	// intra reports whether data holds intra pictures only; nil when the decoder
+	// always runs its filters.
+	intra     func(data []byte) bool
 	errDecode error
 }
 
+// skipFiltersFactor is the smallest box-shrink factor at which an HEIC's intra
+// pictures are decoded without deblocking and SAO (de265.Options.SkipLoopFilters):
+// the filters smooth at most three samples either side of an 8-sample block edge, and
+// a box of 4×4 or more, then the Lanczos resample to the thumbnail (half that size
+// again), averages that away (TestHEICSkippedFiltersMatchVips). A full-size decode,
+// or one shrunk less, keeps them: it is compared with libheif's sample by sample.
+var skipFiltersFactor = 4 // a variable for TestHEICSkippedFiltersMatchVips
+
+// skipFilters reports whether the items whose decoder input is data, to be box-shrunk
+// by a factor of f, are decoded without the in-loop filters: f is skipFiltersFactor or
+// more and every one holds intra pictures only.
+func (c *codec) skipFilters(f int, data ...[]byte) bool {
+	if c.intra == nil || f < skipFiltersFactor {
+		return false
+	}
+	for _, d := range data {
+		if !c.intra(d) {
+			return false
+		}
+	}
+	return true
+}
+
 var (
-	av1Codec  = &codec{format: AVIF, data: (*heifFile).av1Data, decode: dav1d.Decode, errDecode: dav1d.ErrDecode}
-	hevcCodec = &codec{format: HEIC, data: (*heifFile).hevcData, decode: de265.Decode, errDecode: de265.ErrDecode}
+	av1Codec = &codec{format: AVIF, data: (*heifFile).av1Data, errDecode: dav1d.ErrDecode,
+		newDecoder: func(bool) *planar.Decoder { return dav1d.NewDecoder() }}
+	hevcCodec = &codec{format: HEIC, data: (*heifFile).hevcData, intra: de265.Intra, errDecode: de265.ErrDecode,
+		newDecoder: func(skip bool) *planar.Decoder { return de265.NewDecoder(de265.Options{SkipLoopFilters: skip}) }}
 )
 
 // codec is the planes-path decoder of the file's coded items (the primary, or a grid's
@@ -80,13 +110,26 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 	if !ok {
 		return nil, false, nil
 	}
+	// An alpha plane (HEVC only: itemData refuses it for AV1) of the image's size is
+	// decoded after the image and multiplied into the small picture.
+	var alphaData []byte
+	alpha, _ := h.heif.auxiliary(id)
+	if alpha != 0 {
+		aw, ah, sized := h.heif.itemSize(h.heif.items[alpha])
+		if alphaData, ok = c.data(h.heif, b, alpha); !ok || !sized || aw != w || ah != ht {
+			return nil, false, nil
+		}
+	}
 	colour, hasNCLX := h.heif.itemNCLX(id)
 	errUnsupported := errors.New("unsupported picture")
-	err = c.decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
+	f := h.boxFactor(widths, w, ht)
+	d := c.newDecoder(c.skipFilters(f, data))
+	defer d.Close()
+	err = d.Decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
 		if !hasNCLX {
 			colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
 		}
-		conv, ok := colour.toRGB(p.BitDepth)
+		conv, ok := colour.toRGB(h.Format, p.BitDepth)
 		if !ok {
 			return errUnsupported
 		}
@@ -94,7 +137,6 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 			// The container's size (ispe) is what the limits were checked against.
 			return fmt.Errorf("%w: %s: the coded picture is %d×%d, the container says %d×%d", ErrNotImage, h.Format.name(), p.Width, p.Height, w, ht)
 		}
-		f := h.boxFactor(widths, p.Width, p.Height)
 		hs, vs := subsampling(p.Layout)
 		if p.BitDepth == 8 {
 			pl := planes[uint8]{y: p.Y, cb: p.Cb, cr: p.Cr, yStride: p.YStride, cStride: p.CStride,
@@ -107,6 +149,18 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 		small = shrinkPlanes(pl, f, conv)
 		return nil
 	})
+	if err == nil && alpha != 0 {
+		d.Close() // the image's decoder memory goes before the alpha plane's comes
+		ad := c.newDecoder(c.skipFilters(f, alphaData))
+		defer ad.Close()
+		err = ad.Decode(alphaData, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
+			if p.Width != w || p.Height != ht {
+				return fmt.Errorf("%w: %s: the alpha plane is %d×%d, the image %d×%d", ErrNotImage, h.Format.name(), p.Width, p.Height, w, ht)
+			}
+			multiplyAlpha(small, p, f)
+			return nil
+		})
+	}
 	switch {
 	case errors.Is(err, errUnsupported):
 		return nil, false, nil
@@ -116,6 +170,41 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 		return nil, true, err
 	}
 	return small, true, nil
+}
+
+// multiplyAlpha box-shrinks the luma plane of p, an alpha plane (its samples the
+// opacity, full range, as libheif reads them), by f into the alpha of small, the
+// image shrunk by the same factor, and premultiplies small's colour by it (the RGBA
+// image's convention: resample flattens it onto white).
+func multiplyAlpha(small *image.RGBA, p *planar.Picture, f int) {
+	maxV := uint64(1)<<p.BitDepth - 1
+	at := func(x, y int) uint64 {
+		if p.BitDepth > 8 {
+			i := y*p.YStride + 2*x
+			return uint64(p.Y[i]) | uint64(p.Y[i+1])<<8
+		}
+		return uint64(p.Y[y*p.YStride+x])
+	}
+	ow, oh := small.Rect.Dx(), small.Rect.Dy()
+	for oy := range oh {
+		y0, y1 := oy*f, min(oy*f+f, p.Height)
+		for ox := range ow {
+			x0, x1 := ox*f, min(ox*f+f, p.Width)
+			var sum uint64
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					sum += at(x, y)
+				}
+			}
+			n := uint64((y1 - y0) * (x1 - x0))
+			a := (sum*255 + n*maxV/2) / (n * maxV)
+			px := small.Pix[oy*small.Stride+4*ox:]
+			for k := range 3 {
+				px[k] = uint8((uint64(px[k])*a + 127) / 255)
+			}
+			px[3] = uint8(a)
+		}
+	}
 }
 
 // subsampling is a layout's chroma subsampling across and down.
@@ -146,7 +235,7 @@ func (h *heifFile) planesDecode(b []byte, id uint32) bool {
 	if !ok {
 		return false
 	}
-	_, ok = colour.toRGB(max(h.bitDepth, 8))
+	_, ok = colour.toRGB(c.format, max(h.bitDepth, 8))
 	return ok
 }
 
@@ -207,9 +296,15 @@ func samples16(b []byte) []uint16 {
 
 // toRGB is the conversion of averaged samples of the given bit depth to 8-bit RGB under
 // this colour description (ITU-T H.273 matrix coefficients, with its range), as
-// libavif converts: ok is false for the matrices it does not handle here (YCgCo,
-// constant-luminance and chromaticity-derived ones).
-func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok bool) {
+// libavif converts, and for HEIC (f) as libheif 1.15 does (TestHEICMatricesAsLibheif)
+// where it converts more: YCgCo, read as full range whatever the flag says, and
+// BT.2020 constant luminance, read as non-constant. ok is false for the matrices
+// neither converts here (chromaticity-derived ones, ICtCp; YCgCo and constant
+// luminance for AVIF).
+func (c nclx) toRGB(f Format, depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok bool) {
+	if f != HEIC && (c.matrix == 8 || c.matrix == 10) {
+		return nil, false
+	}
 	var kr, kb float64
 	switch c.matrix {
 	case 0: // identity: the planes are G, B, R
@@ -221,8 +316,9 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 		kr, kb = 0.30, 0.11
 	case 7: // SMPTE 240M
 		kr, kb = 0.212, 0.087
-	case 9: // BT.2020 non-constant luminance
+	case 9, 10: // BT.2020, non-constant and constant luminance (libheif converts both alike)
 		kr, kb = 0.2627, 0.0593
+	case 8: // YCgCo: the planes are Y, Cg, Co
 	default:
 		return nil, false
 	}
@@ -248,6 +344,16 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 			return to8(r), to8(g), to8(b)
 		}, true
 	}
+	if c.matrix == 8 {
+		// libheif reads YCgCo as full range, with the flag or without.
+		return func(y, cb, cr uint32) (uint8, uint8, uint8) {
+			yy := float64(y) / scale
+			cg := (float64(cb) - mid) / scale
+			co := (float64(cr) - mid) / scale
+			t := yy - cg
+			return to8(t + co), to8(yy + cg), to8(t - co)
+		}, true
+	}
 	kg := 1 - kr - kb
 	return func(y, cb, cr uint32) (uint8, uint8, uint8) {
 		yy := (float64(y) - yOff) / yRange
@@ -267,6 +373,9 @@ func (c nclx) toRGB(depth int) (conv func(y, cb, cr uint32) (r, g, b uint8), ok 
 func (h *heifFile) planesDecodeGrid(b []byte) bool {
 	tiles := h.items[h.primary].refs["dimg"]
 	c := h.codec()
+	if alpha, other := h.auxiliary(h.primary); alpha != 0 || other {
+		return false // a grid's alpha plane is left to libheif and libavif
+	}
 	if c == nil || h.gridRows == 0 || h.tileWidth <= 0 || h.tileHeight <= 0 || h.tileWidth%2 != 0 || h.tileHeight%2 != 0 ||
 		h.gridCols*h.tileWidth < h.width || h.gridRows*h.tileHeight < h.height {
 		return false
@@ -291,7 +400,7 @@ func (h *heifFile) planesGridPlanned(b []byte) bool {
 	if !ok {
 		return false
 	}
-	_, ok = c.toRGB(max(h.bitDepth, 8))
+	_, ok = c.toRGB(h.codec().format, max(h.bitDepth, 8))
 	return ok
 }
 
@@ -333,9 +442,14 @@ func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image
 		g    tileGrid
 		conv func(y, cb, cr uint32) (r, g, b uint8)
 	)
-	decodeTile := func(i int) error {
-		data, _ := c.data(hf, b, tiles[i])
-		return c.decode(data, int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
+	f := h.boxFactor(widths, hf.width, hf.height)
+	data := make([][]byte, len(tiles))
+	for i, id := range tiles {
+		data[i], _ = c.data(hf, b, id)
+	}
+	skip := c.skipFilters(f, data...)
+	decodeTile := func(d *planar.Decoder, i int) error {
+		return d.Decode(data[i], int(min(maxPixels, 1<<31-1)), func(p *planar.Picture) error {
 			if p.Width != hf.tileWidth || p.Height != hf.tileHeight {
 				return fmt.Errorf("%w: %s grid tile %d is %d×%d, the first tile says %d×%d", ErrNotImage, h.Format.name(), i, p.Width, p.Height, hf.tileWidth, hf.tileHeight)
 			}
@@ -345,7 +459,7 @@ func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image
 				if !hasNCLX {
 					colour = nclx{primaries: p.Primaries, transfer: p.Transfer, matrix: p.Matrix, fullRange: p.FullRange}
 				}
-				if conv, ok = colour.toRGB(p.BitDepth); !ok {
+				if conv, ok = colour.toRGB(h.Format, p.BitDepth); !ok {
 					mu.Unlock()
 					return errUnsupported
 				}
@@ -360,31 +474,36 @@ func decodeGrid(h Header, b []byte, widths []int, maxPixels int64) (small *image
 		})
 	}
 	// The first tile alone (it sets the planes' depth and layout), then the rest.
-	if err := eachTile(len(tiles), decodeTile); errors.Is(err, errUnsupported) {
+	if err := eachTile(len(tiles), func() *planar.Decoder { return c.newDecoder(skip) }, decodeTile); errors.Is(err, errUnsupported) {
 		return nil, false, nil
 	} else if err != nil {
 		return nil, true, gridError(h.Format, c, err)
 	}
-	return g.shrink(h.boxFactor(widths, hf.width, hf.height), conv), true, nil
+	return g.shrink(f, conv), true, nil
 }
 
 // eachTile calls decode for tiles 0 to n-1: the first alone, then the others on
-// GOMAXPROCS goroutines. It stops handing out tiles at the first error, and returns it.
-func eachTile(n int, decode func(i int) error) error {
+// GOMAXPROCS goroutines, each with a decoder of its own (from newDecoder) that it keeps
+// from tile to tile and closes at the end. It stops handing out tiles at the first
+// error, and returns it.
+func eachTile(n int, newDecoder func() *planar.Decoder, decode func(d *planar.Decoder, i int) error) error {
 	if n == 0 {
 		return nil
 	}
 	// A decoder panic (a bug met by hostile input) on a goroutine of its own would end
 	// the process: it becomes the tile's error.
-	fn := func(i int) (err error) {
+	fn := func(d *planar.Decoder, i int) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%w: the decoder failed on tile %d: %v", ErrNotImage, i, r)
 			}
 		}()
-		return decode(i)
+		return decode(d, i)
 	}
-	if err := fn(0); err != nil {
+	// The first tile's decoder goes on to the first worker.
+	lead := newDecoder()
+	if err := fn(lead, 0); err != nil || n == 1 {
+		lead.Close()
 		return err
 	}
 	var (
@@ -393,10 +512,15 @@ func eachTile(n int, decode func(i int) error) error {
 		wg    sync.WaitGroup
 	)
 	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), n-1) {
+	for w := range min(runtime.GOMAXPROCS(0), n-1) {
+		d := lead
+		if w > 0 {
+			d = newDecoder()
+		}
 		wg.Go(func() {
+			defer d.Close()
 			for i := range next {
-				if err := fn(i); err != nil {
+				if err := fn(d, i); err != nil {
 					mu.Lock()
 					first = cmp.Or(first, err)
 					mu.Unlock()

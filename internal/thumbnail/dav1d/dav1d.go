@@ -51,3 +51,7 @@ func Init() error { return module.Init() }
 func Decode(obus []byte, maxPixels int, fn func(*Picture) error) error {
 	return module.Decode(obus, maxPixels, fn)
 }
+
+// NewDecoder returns a decoder that keeps one module instance from picture to picture
+// (a grid's tiles, one after another); see planar.Decoder. Close frees it.
+func NewDecoder() *planar.Decoder { return module.NewDecoder() }

@@ -1,6 +1,7 @@
 package de265
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -55,4 +56,52 @@ func TestDecodeRefuses(t *testing.T) {
 func TestDecodeConcurrently(t *testing.T) {
 	nals := halves(t)
 	planartest.CheckConcurrent(t, func(fn func(*planar.Picture) error) error { return Decode(nals, 1<<20, fn) })
+}
+
+// TestDecoderKeepsItsInstance: one Decoder decodes picture after picture, with the
+// loop filters or without, and a refused or faulty picture in between leaves the next
+// one decoded right (after a trap the instance is replaced).
+func TestDecoderKeepsItsInstance(t *testing.T) {
+	nals := halves(t)
+	never := func(*planar.Picture) error { t.Error("called back"); return nil }
+	for _, skip := range []bool{false, true} {
+		d := NewDecoder(Options{SkipLoopFilters: skip})
+		check := func() {
+			t.Helper()
+			planartest.CheckHalves(t, func(fn func(*planar.Picture) error) error { return d.Decode(nals, 1<<20, fn) }, 64, 64)
+		}
+		check()
+		if err := d.Decode(AppendNAL(nil, []byte("not HEVC at all")), 1<<20, never); !errors.Is(err, ErrDecode) {
+			t.Errorf("skip %v: garbage: %v, want ErrDecode", skip, err)
+		}
+		check()
+		if err := d.Decode(nals, 64*64-1, never); !errors.Is(err, ErrDecode) {
+			t.Errorf("skip %v: over the limit: %v, want ErrDecode", skip, err)
+		}
+		check()
+		d.Close()
+		check() // a closed Decoder makes a new instance
+		d.Close()
+	}
+}
+
+// TestIntra: the test picture (parameter sets and an IDR slice) is intra; a trailing
+// picture's slice, a reserved NAL type, parameter sets alone and lengths that do not
+// add up are not.
+func TestIntra(t *testing.T) {
+	nals := halves(t)
+	if !Intra(nals) {
+		t.Error("the IDR picture is not intra")
+	}
+	trail := AppendNAL(bytes.Clone(nals), []byte{1 << 1, 1, 0xAF}) // TRAIL_R
+	reserved := AppendNAL(bytes.Clone(nals), []byte{24 << 1, 1, 0})
+	paramsOnly := AppendNAL(AppendNAL(nil, []byte{32 << 1, 1, 0}), []byte{33 << 1, 1, 0})
+	for name, b := range map[string][]byte{
+		"trailing picture": trail, "reserved type": reserved, "parameter sets only": paramsOnly,
+		"cut": nals[:len(nals)-1], "empty": nil,
+	} {
+		if Intra(b) {
+			t.Errorf("%s: Intra is true", name)
+		}
+	}
 }

@@ -110,29 +110,85 @@ func (m *Module) Init() error {
 // fresh module instance and calls fn with the picture. A picture of more than maxPixels
 // pixels is refused by the module before its planes are allocated.
 func (m *Module) Decode(data []byte, maxPixels int, fn func(*Picture) error) error {
+	d := m.NewDecoder()
+	defer d.Close()
+	return d.Decode(data, maxPixels, fn)
+}
+
+// Decoder decodes pictures one after another in one module instance, so a grid's
+// tiles after the first find the instance's memory already grown (growing it copies
+// the whole of it on the Go heap) and skip instantiation. It is not safe for
+// concurrent use: a grid keeps one Decoder per worker. Close frees its memory.
+type Decoder struct {
+	m     *Module
+	setup []Setup
+	inst  api.Module
+}
+
+// Setup is a call of one of the module's exported functions (a decoder setting, such
+// as libde265's sa_skip_filters) that a Decoder makes on each new instance before its
+// first picture.
+type Setup struct {
+	Name string
+	Args []uint64
+}
+
+// NewDecoder returns a Decoder of module m; its instance is made at the first Decode,
+// and set up with the calls in setup.
+func (m *Module) NewDecoder(setup ...Setup) *Decoder { return &Decoder{m: m, setup: setup} }
+
+// Close frees the instance and its memory; the Decoder makes a new one if used again.
+func (d *Decoder) Close() {
+	if d.inst != nil {
+		_ = d.inst.Close(context.Background()) // frees the instance's memory; nothing to report
+		d.inst = nil
+	}
+}
+
+// Decode decodes one still image from data (what the module's sa_decode takes) and
+// calls fn with the picture, whose planes stay valid until fn returns. A picture of
+// more than maxPixels pixels is refused by the module before its planes are
+// allocated. After a trap (a decoder fault, its state unknown) the instance is closed
+// and the next picture gets a fresh one.
+func (d *Decoder) Decode(data []byte, maxPixels int, fn func(*Picture) error) error {
+	m := d.m
 	c, err := m.load()
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	inst, err := c.rt.InstantiateModule(ctx, c.module, c.config)
-	if err != nil {
-		return fmt.Errorf("%s module: instantiate: %w", m.name, err)
+	fresh := d.inst == nil
+	if fresh {
+		if d.inst, err = c.rt.InstantiateModule(ctx, c.module, c.config); err != nil {
+			d.inst = nil
+			return fmt.Errorf("%s module: instantiate: %w", m.name, err)
+		}
 	}
-	defer func() { _ = inst.Close(ctx) }() // frees the instance's memory; nothing to report
+	inst := d.inst
 	call := func(name string, args ...uint64) (uint64, error) {
+		if d.inst == nil {
+			return 0, fmt.Errorf("%s module: the instance was closed after a fault", m.name)
+		}
 		f := inst.ExportedFunction(name)
 		if f == nil {
 			return 0, fmt.Errorf("%s module: no function %s", m.name, name)
 		}
 		r, err := f.Call(ctx, args...)
 		if err != nil {
+			d.Close()
 			return 0, fmt.Errorf("%w: %s: %v", m.err, name, err)
 		}
 		if len(r) == 0 {
 			return 0, nil
 		}
 		return r[0], nil
+	}
+	if fresh {
+		for _, st := range d.setup {
+			if _, err := call(st.Name, st.Args...); err != nil {
+				return err
+			}
+		}
 	}
 	mem := inst.Memory()
 	ptr, err := call("sa_alloc", uint64(len(data)))
@@ -142,7 +198,7 @@ func (m *Module) Decode(data []byte, maxPixels int, fn func(*Picture) error) err
 	if ptr == 0 || !mem.Write(uint32(ptr), data) {
 		return fmt.Errorf("%w: no memory for %d bytes of input", m.err, len(data))
 	}
-	// sa_decode takes the input over and frees it.
+	// sa_decode takes the input over and frees it (and the previous picture's decoder).
 	res, err := call("sa_decode", ptr, uint64(len(data)), uint64(max(0, maxPixels)))
 	if err != nil {
 		return err

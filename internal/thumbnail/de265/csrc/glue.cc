@@ -14,6 +14,8 @@
 static de265_decoder_context *ctx;
 static const de265_image *pic;
 static int64_t pixel_limit;
+/* skip_filters is what sa_skip_filters last set: decode without the in-loop filters. */
+static int skip_filters;
 
 /* info is what sa_decode fills in, as int32 words:
  * 0 width, 1 height, 2 bits per luma sample, 3 chroma format (de265_chroma: 0 mono,
@@ -26,6 +28,13 @@ static int32_t info[13];
 EXPORT("sa_alloc") void *sa_alloc(size_t n) { return malloc(n); }
 EXPORT("sa_free") void sa_free(void *p) { free(p); }
 EXPORT("sa_info") int32_t *sa_info(void) { return info; }
+
+/* sa_skip_filters sets whether the following pictures are decoded without deblocking
+ * and SAO. Only for intra pictures (an HEIC item): HEVC's intra prediction uses the
+ * samples before the in-loop filters, so skipping them changes only the filtering
+ * itself, never what later blocks are predicted from; the caller box-shrinks the
+ * picture enough that the filtering averages away. */
+EXPORT("sa_skip_filters") void sa_skip_filters(int on) { skip_filters = on != 0; }
 
 EXPORT("sa_release") void sa_release(void) {
     pic = NULL;
@@ -59,12 +68,23 @@ static int too_large(void) {
  * picture is larger than max_pixels, or a positive de265_error. */
 EXPORT("sa_decode") int sa_decode(uint8_t *nals, size_t n, int max_pixels) {
     sa_release();
+    /* de265_new_decoder takes a reference to libde265's global tables (scan orders,
+     * context lookup tables) and de265_free_decoder drops it, rebuilding them for every
+     * picture (about 9 ms each, 48 times for a phone's grid): one reference held for
+     * the instance's life keeps them. */
+    static int initialised;
+    if (!initialised) {
+        if (de265_init() != DE265_OK) { free(nals); return DE265_ERROR_OUT_OF_MEMORY; }
+        initialised = 1;
+    }
     pixel_limit = max_pixels;
     ctx = de265_new_decoder();
     if (!ctx) { free(nals); return DE265_ERROR_OUT_OF_MEMORY; }
     /* A damaged picture is still handed back (libheif does the same): the caller
      * compares its size with the container's. */
     de265_set_parameter_bool(ctx, DE265_DECODER_PARAM_SUPPRESS_FAULTY_PICTURES, 0);
+    de265_set_parameter_bool(ctx, DE265_DECODER_PARAM_DISABLE_DEBLOCKING, skip_filters);
+    de265_set_parameter_bool(ctx, DE265_DECODER_PARAM_DISABLE_SAO, skip_filters);
     de265_error err = DE265_OK;
     for (size_t i = 0; i < n;) {
         if (n - i < 4) { free(nals); return -2; }
