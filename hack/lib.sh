@@ -27,6 +27,21 @@ helm() {
   fi
 }
 
+# use_ko_build_settings: every Go build and test of the scripts in ko.yaml's
+# configuration (CGO_ENABLED=0, -trimpath, -tags=nodynamic: the image codecs'
+# WebAssembly builds only). Go's build cache keys every package on all three, so each
+# other mix compiles the standard library and every dependency again: a fresh machine
+# paid that once for go vet and go test, once more for sa dev's services, once more for
+# the cluster tier. -trimpath also keeps the checkout's directory out of the keys, so
+# a clone anywhere reuses what any other built.
+use_ko_build_settings() {
+  export CGO_ENABLED=0
+  case " ${GOFLAGS:-} " in
+    *" -trimpath "*) ;;
+    *) export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=nodynamic -trimpath" ;;
+  esac
+}
+
 # The time the outermost script began (scripts that run others share it), so each log
 # line says how far in it is: where make test spends its minutes.
 SA_STARTED="${SA_STARTED:-$(date +%s)}"
