@@ -15,8 +15,7 @@ ensure_moto
 # (libjpeg-turbo-progs) make its HEIC, AVIF and progressive inputs, GNU time measures
 # peak memory.
 apt_install wrk nginx libvips-tools libheif-examples libjpeg-turbo-progs time
-# As ko builds the images (ko.yaml): the image codecs' WebAssembly builds only.
-export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=nodynamic"
+use_ko_build_settings
 command -v taskset >/dev/null 2>&1 || apt_install util-linux
 export SA_INTEGRATION=1
 

@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_moto
+# sa itself in the settings sa dev builds the services with: one build cache for both.
+use_ko_build_settings
 log "downloading Go modules"
 go mod download
 log "building the operator CLI"

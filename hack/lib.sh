@@ -27,6 +27,25 @@ helm() {
   fi
 }
 
+# use_ko_build_settings: every Go build and test of the scripts in ko.yaml's
+# configuration: CGO_ENABLED=0, -trimpath and ko.yaml's build tags (read from it, so
+# the two cannot drift). Go's build cache keys every package on all three, so each
+# other mix compiles the standard library and every dependency again: a fresh machine
+# paid that once for go vet and go test, once more for sa dev's services, once more for
+# the cluster tier. -trimpath also keeps the checkout's directory out of the keys, so
+# a clone anywhere reuses what any other built.
+use_ko_build_settings() {
+  local tags
+  tags=$(sed -n 's/^ *- *-tags=\([^ ]*\) *$/\1/p' "${ROOT}/ko.yaml")
+  [ -n "$tags" ] || die "ko.yaml's defaultFlags have no -tags= line: hack/lib.sh reads the build tags from it"
+  export KO_TAGS=$tags
+  export CGO_ENABLED=0
+  case " ${GOFLAGS:-} " in
+    *" -trimpath "*) ;;
+    *) export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=${tags} -trimpath" ;;
+  esac
+}
+
 # The time the outermost script began (scripts that run others share it), so each log
 # line says how far in it is: where make test spends its minutes.
 SA_STARTED="${SA_STARTED:-$(date +%s)}"

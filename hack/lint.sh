@@ -7,14 +7,13 @@ set -o errexit -o nounset -o pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+use_ko_build_settings
 
 log "gofmt"
 unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l)
 [ -z "$unformatted" ] || die "these files need gofmt -w: ${unformatted}"
 log "go vet"
 go vet ./...
-# The cluster tier is a module of its own (test/cluster/README.md).
-(cd test/cluster && go vet ./...)
 log "golangci-lint"
 go tool -modfile=hack/tools/go.mod golangci-lint run ./...
 log "cross-compile: sa and todo for macOS, todo for Windows"

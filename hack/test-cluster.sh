@@ -18,6 +18,7 @@ cd "$ROOT"
 [ "$(uname -s)" = Linux ] || die "the cluster tier needs Linux network namespaces"
 [ "$(id -u)" -eq 0 ] || die "the cluster tier needs root (it makes network namespaces); run it with sudo"
 command -v ip >/dev/null 2>&1 || apt_install iproute2
+use_ko_build_settings
 
 cache_root="${XDG_CACHE_HOME:-${HOME}/.cache}/serverless-architect/cluster"
 go_version=$(go env GOVERSION)
@@ -105,6 +106,10 @@ networking_dir=$(module_dir knative knative.dev/networking)
 caching_dir=$(module_dir knative knative.dev/caching)
 kwok_dir=$(module_dir kwok sigs.k8s.io/kwok)
 work=$(mktemp -d /dev/shm/sa-cluster.XXXXXX 2>/dev/null || mktemp -d /tmp/sa-cluster.XXXXXX)
+# The tier's own module: vet and its unit tests (the cluster tests themselves skip
+# outside the network namespace below).
+log "go vet and the unit tests of test/cluster"
+(cd test/cluster && go vet ./... && go test -count=1 ./...)
 log "building the cluster tests"
 (cd test/cluster && go test -c -o "$work/cluster.test" .)
 

@@ -13,11 +13,7 @@ ensure_moto
 # HEIC, AVIF, WebP and every kind of JPEG on the spot, and compare with libjpeg and,
 # for HEIF orientation, with libvips-tools (vipsthumbnail, built with libheif).
 apt_install chromium libheif-examples webp libjpeg-turbo-progs libvips-tools
-# As ko builds the images (ko.yaml): the image codecs' WebAssembly builds only. And
-# -trimpath: without it the checkout's directory is part of every package's build-cache
-# key, so a fresh clone (CI's) compiles the whole module again for vet, lint, the
-# cross-builds and the tests; with it a clone anywhere reuses what any other built.
-export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=nodynamic -trimpath"
+use_ko_build_settings
 log "downloading Go modules"
 go mod download
 "$ROOT/hack/lint.sh"
@@ -35,12 +31,11 @@ if [ -z "${MOTO_ENDPOINT:-}" ]; then
 fi
 export SA_INTEGRATION=1
 
-# sa dev builds each service with ko.yaml's settings (CGO_ENABLED=0, -trimpath,
-# -tags=nodynamic), which go test's own builds do not share: build them once here, so
-# the end-to-end tests' stacks start from a warm build cache instead of compiling the
-# standard library and every dependency again inside their start-up deadline.
+# The services as sa dev builds them (the same settings as go test's, above): the
+# end-to-end tests' stacks then start from a warm build cache instead of compiling
+# inside their start-up deadline.
 log "building the services as ko.yaml builds them"
-CGO_ENABLED=0 go build -trimpath -tags=nodynamic ./services/...
+go build ./services/...
 
 # go test builds and runs the packages in the order they are named, -p (the CPUs) at a
 # time, and prints their results in that order: the longest, test/e2e (one stack most
@@ -50,8 +45,4 @@ CGO_ENABLED=0 go build -trimpath -tags=nodynamic ./services/...
 # shared with other builds a stack's start-up alone took over 4 minutes.
 log "go test: test/e2e first; go test prints each package's result in that order, so the others' come after it"
 go test -count=1 -timeout 40m "$@" ./test/e2e ./internal/devstack ./services/gateway ./...
-# The cluster tier's own module: its unit tests (the cluster tests skip outside
-# hack/test-cluster.sh).
-log "go test of test/cluster"
-(cd test/cluster && go test -count=1 "$@" ./...)
 log "make test passed"

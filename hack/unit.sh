@@ -5,6 +5,7 @@ set -o errexit -o nounset -o pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+use_ko_build_settings
 
 # Integration tests run only with SA_INTEGRATION=1 (and the end-to-end ones with the
 # whole stack): unset here even when the caller's shell exports them.
@@ -22,4 +23,4 @@ done
 # test runs. No -count=1: a package whose code and test inputs did not change is not
 # run again (go test's cache; a test's reads through os.Open are part of its key).
 # shellcheck disable=SC2086 # packages is one word or none
-go test -short -tags=nodynamic "$@" ${packages}
+go test -short "$@" ${packages}

@@ -7,6 +7,7 @@ set -o errexit -o nounset -o pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+use_ko_build_settings
 
 strict=false
 [ "${1:-}" = "--strict" ] && strict=true
@@ -21,4 +22,4 @@ if ! $reachable; then
 	exit 0
 fi
 log "govulncheck ($db)"
-go tool -modfile=hack/tools/go.mod govulncheck -db "$db" -tags=nodynamic ./...
+go tool -modfile=hack/tools/go.mod govulncheck -db "$db" "-tags=${KO_TAGS}" ./...

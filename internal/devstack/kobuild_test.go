@@ -15,11 +15,11 @@ func TestKoBuildSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"-trimpath", "-tags=nodynamic", "-ldflags=-s -w"}
+	want := []string{"-trimpath", "-tags=nodynamic,nomsgpack", "-ldflags=-s -w"}
 	if !slices.Contains(env, "CGO_ENABLED=0") || !cmp.Equal(flags, want) {
 		t.Errorf("env %v, flags %v; want ko.yaml's CGO_ENABLED=0 and flags %q", env, flags, want)
 	}
-	if diff := cmp.Diff([]string{"-trimpath", "-tags=nodynamic", "-gcflags=all=-N -l"}, debugFlags(flags)); diff != "" {
+	if diff := cmp.Diff([]string{"-trimpath", "-tags=nodynamic,nomsgpack", "-gcflags=all=-N -l"}, debugFlags(flags)); diff != "" {
 		t.Errorf("debugFlags (-want +got):\n%s", diff)
 	}
 }
