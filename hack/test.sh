@@ -11,8 +11,9 @@ ensure_moto
 # chromium: the browser test (test/e2e/blog_browser_test.go). libheif-examples (heif-enc),
 # webp (cwebp) and libjpeg-turbo-progs (cjpeg, jpegtran, djpeg): the image tests make
 # HEIC, AVIF, WebP and every kind of JPEG on the spot, and compare with libjpeg and,
-# for HEIF orientation, with libvips-tools (vipsthumbnail, built with libheif).
-apt_install chromium libheif-examples webp libjpeg-turbo-progs libvips-tools
+# for HEIF orientation, with libvips-tools (vipsthumbnail, built with libheif);
+# libavif-bin (avifenc, avifdec) makes and decodes the 10-bit AVIFs heif-enc cannot.
+apt_install chromium libheif-examples webp libjpeg-turbo-progs libvips-tools libavif-bin
 use_ko_build_settings
 log "downloading Go modules"
 go mod download

@@ -628,7 +628,8 @@ func TestICCProfileIsCarried(t *testing.T) {
 // TestAVIFDav1dAsLibavif: an 8-bit AVIF goes the dav1d path (decodeAV1 takes it), and
 // its thumbnail is the one the libavif (libaom) path makes of the same file, for 4:2:0
 // and 4:4:4 chroma; an AVIF with an alpha plane is left to libavif and still
-// thumbnailed. (Debian's heif-enc cannot write a 10-bit AVIF: libaom asserts.)
+// thumbnailed. (Debian's heif-enc cannot write a 10-bit AVIF, libaom asserts: avifenc
+// makes those for TestTenBitAsReferenceDecoders.)
 func TestAVIFDav1dAsLibavif(t *testing.T) {
 	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
 	src := imagetest.Photo(640, 480, 7)

@@ -15,11 +15,8 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 )
 
-// libheifDiff compares the full-size picture this package decodes from an HEIC (the
-// path Make takes, with a width that needs no shrinking) with libheif's own decode of
-// it (heif-convert), pixel by pixel: worst is the largest difference of any channel,
-// off the number of pixels that differ by more than 2 levels, and at the first of
-// those.
+// libheifDiff is referenceDiff against libheif's own decode of the HEIC b
+// (heif-convert).
 func libheifDiff(t *testing.T, b []byte, w, h int) (worst, off int, at image.Point) {
 	t.Helper()
 	conv := imagetest.Tool(t, "heif-convert", "libheif-examples")
@@ -27,6 +24,16 @@ func libheifDiff(t *testing.T, b []byte, w, h int) (worst, off int, at image.Poi
 	if err != nil {
 		t.Fatal(err)
 	}
+	return referenceDiff(t, b, ref, w, h)
+}
+
+// referenceDiff compares the full-size picture this package decodes from b (the path
+// Make takes, with a width that needs no shrinking) with a reference decoder's picture
+// ref (8 or 16 bits a channel), pixel by pixel: worst is the largest difference of any
+// channel in 8-bit levels, off the number of pixels that differ by more than 2 levels,
+// and at the first of those.
+func referenceDiff(t *testing.T, b []byte, ref image.Image, w, h int) (worst, off int, at image.Point) {
+	t.Helper()
 	o := DefaultOptions
 	o.Widths = []int{w}
 	hd, err := Inspect(b, o)

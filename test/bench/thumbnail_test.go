@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-architect/serverless-architect/internal/devstack"
 	"github.com/serverless-architect/serverless-architect/internal/imagetest"
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail"
 )
@@ -74,13 +75,18 @@ func heicGrid12MP(b *testing.B) []byte {
 	return imagetest.GridHEIF(b, false, tiles, rows, cols, src.Rect.Dx(), src.Rect.Dy())
 }
 
-// buildChild builds test/bench/thumbchild as ko builds the thumbnailer (static, no
-// cgo, without the decoders' dynamic-library path), for its process figures.
+// buildChild builds test/bench/thumbchild as ko builds the thumbnailer (ko.yaml's
+// settings: static, no cgo, without the decoders' dynamic-library path), for its
+// process figures.
 func buildChild(b *testing.B) string {
 	b.Helper()
+	env, flags, err := devstack.KoBuildSettings("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
 	out := filepath.Join(b.TempDir(), "thumbchild")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", "nodynamic", "-o", out, "./thumbchild")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", out, "./thumbchild")...)
+	cmd.Env = append(os.Environ(), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build thumbchild: %v\n%s", err, msg)
 	}
