@@ -275,7 +275,7 @@ func heicGrid(t *testing.T, src *image.RGBA, rows, cols, size int, options ...st
 // urn:mpeg:hevc:2015:auxid:1) goes the libde265 path, and its full-size decode is
 // libheif's (heif-convert's PNG, premultiplied as this package keeps it) to within 2
 // levels in every channel, alpha included; its thumbnail is flattened onto white. An
-// auxiliary image that is not alpha (a depth map) leaves the file to libheif.
+// auxiliary image that is not alpha (a depth map) is ignored, as libheif does.
 func TestHEICAlphaAsLibheif(t *testing.T) {
 	enc := imagetest.Tool(t, "heif-enc", "libheif-examples")
 	conv := imagetest.Tool(t, "heif-convert", "libheif-examples")
@@ -294,8 +294,8 @@ func TestHEICAlphaAsLibheif(t *testing.T) {
 	}
 	b := imagetest.Convert(t, enc, src, nil, ".png", ".heic", "-q", "90", "-p", "preset=ultrafast", "-o", "OUT", "IN")
 	hd := mustInspect(t, b)
-	if alpha, other := hd.heif.auxiliary(hd.heif.primary); alpha == 0 || other {
-		t.Fatalf("no alpha plane found (%d, other %v)", alpha, other)
+	if alpha, twoAlphas := hd.heif.auxiliary(hd.heif.primary); alpha == 0 || twoAlphas {
+		t.Fatalf("no alpha plane found (%d, two alphas %v)", alpha, twoAlphas)
 	}
 	o := DefaultOptions
 	o.Widths = []int{w}
@@ -328,10 +328,19 @@ func TestHEICAlphaAsLibheif(t *testing.T) {
 	if r, g, bl, _ := m.At(m.Bounds().Dx()-2, 1).RGBA(); r>>8 < 245 || g>>8 < 245 || bl>>8 < 245 {
 		t.Errorf("the transparent corner is %d,%d,%d, want white", r>>8, g>>8, bl>>8)
 	}
-	// The same auxiliary item called a depth map: not composed here.
+	// The same auxiliary item called a depth map (as a portrait photo carries one, and
+	// an iPhone an HDR gain map on most photos): not part of the picture, which goes
+	// the planes path opaque, as libheif decodes it.
 	depth := bytes.Replace(b, []byte(alphaURNHEVC), []byte("urn:mpeg:hevc:2015:auxid:2"), 1)
-	if _, ok, err := decodePlanes(mustInspect(t, depth), depth, o.Widths, o.Limits.MaxPixels); ok || err != nil {
-		t.Errorf("a depth map: planes path taken %v, %v", ok, err)
+	dh := mustInspect(t, depth)
+	if alpha, _ := dh.heif.auxiliary(dh.heif.primary); alpha != 0 {
+		t.Fatalf("a depth map taken for an alpha plane (item %d)", alpha)
+	}
+	if _, ok, err := decodePlanes(dh, depth, o.Widths, o.Limits.MaxPixels); !ok || err != nil {
+		t.Fatalf("a depth map: planes path taken %v, %v; want it taken, the depth map ignored", ok, err)
+	}
+	if worst, off, at := libheifDiff(t, depth, w, h); off > 0 {
+		t.Errorf("with a depth map: %d pixels differ from libheif's by more than 2 levels (the first at %v), up to %d", off, at, worst)
 	}
 }
 

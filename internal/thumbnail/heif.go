@@ -797,15 +797,15 @@ func (h *heifFile) hevcData(b []byte, id uint32) (data []byte, ok bool) {
 
 // itemData returns the coded data of image item id of type typ: its extents in the
 // file, in order. ok is false when this item is not one the planes path decodes alone
-// here: it is not of that type, its data is in idat, it has no data, or another item
-// is its auxiliary image, other than one alpha plane of an HEVC item (the planes path
-// composes that: see auxiliary).
+// here: it is not of that type, its data is in idat, it has no data, or it has an
+// alpha plane the planes path does not compose (more than one, or an AV1 item's; one
+// alpha plane of an HEVC item it does: see auxiliary).
 func (h *heifFile) itemData(b []byte, id uint32, typ string) (data []byte, ok bool) {
 	it := h.items[id]
 	if it == nil || it.typ != typ || it.idat || len(it.extents) == 0 {
 		return nil, false
 	}
-	if alpha, other := h.auxiliary(id); other || (alpha != 0 && typ != "hvc1") {
+	if alpha, twoAlphas := h.auxiliary(id); twoAlphas || (alpha != 0 && typ != "hvc1") {
 		return nil, false
 	}
 	n := uint64(0)
@@ -832,17 +832,20 @@ const (
 	alphaURNCICP = "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha"
 )
 
-// auxiliary reports the auxiliary images of item id (the items whose auxl reference
-// names it): alpha is the one alpha plane (auxC naming an alpha URN), 0 when none;
-// other is true when there is any other (a depth map, a second alpha plane), which the
-// planes path leaves to libheif and libavif.
-func (h *heifFile) auxiliary(id uint32) (alpha uint32, other bool) {
+// auxiliary reports the alpha plane of item id among its auxiliary images (the items
+// whose auxl reference names it, with an auxC naming an alpha URN): alpha is 0 when
+// it has none, and twoAlphas is true when it has more than one, which the planes path
+// leaves to libheif and libavif. Auxiliary images of any other kind are not part of
+// the picture, and a decode of it ignores them as libheif's and libavif's do: depth
+// and disparity maps (portrait photos), HDR gain maps (an iPhone's
+// urn:com:apple:photo:2020:aux:hdrgainmap, on most of its photos).
+func (h *heifFile) auxiliary(id uint32) (alpha uint32, twoAlphas bool) {
 	for aux, it := range h.items {
 		for _, to := range it.refs["auxl"] {
-			if to != id {
+			if to != id || !h.isAlpha(aux) {
 				continue
 			}
-			if alpha != 0 || !h.isAlpha(aux) {
+			if alpha != 0 {
 				return 0, true
 			}
 			alpha = aux

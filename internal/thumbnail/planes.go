@@ -373,7 +373,7 @@ func (c nclx) toRGB(f Format, depth int) (conv func(y, cb, cr uint32) (r, g, b u
 func (h *heifFile) planesDecodeGrid(b []byte) bool {
 	tiles := h.items[h.primary].refs["dimg"]
 	c := h.codec()
-	if alpha, other := h.auxiliary(h.primary); alpha != 0 || other {
+	if alpha, twoAlphas := h.auxiliary(h.primary); alpha != 0 || twoAlphas {
 		return false // a grid's alpha plane is left to libheif and libavif
 	}
 	if c == nil || h.gridRows == 0 || h.tileWidth <= 0 || h.tileHeight <= 0 || h.tileWidth%2 != 0 || h.tileHeight%2 != 0 ||

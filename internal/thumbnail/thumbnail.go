@@ -18,7 +18,7 @@
 // AVIF (dav1d), from the coded data this package finds in the boxes, grid tiles in
 // parallel, compiled to WebAssembly and run by wazero (package planar), so the binary
 // stays static and cgo-free; libheif and libavif (also WebAssembly) take the files
-// those leave: an AVIF's or a grid's alpha plane, a depth map, a colour matrix the
+// those leave: an AVIF's or a grid's alpha plane, a colour matrix the
 // planes path does not convert, a grid descriptor split over several extents, an image
 // item stored in idat.
 // Orientation (EXIF, or HEIF's irot/imir) is
