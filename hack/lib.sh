@@ -40,8 +40,10 @@ use_ko_build_settings() {
   [ -n "$tags" ] || die "ko.yaml's defaultFlags have no -tags= line: hack/lib.sh reads the build tags from it"
   export KO_TAGS=$tags
   export CGO_ENABLED=0
+  # Once: a script run by another inherits its GOFLAGS. (A caller's own -trimpath
+  # alone must not stop the tags from being added.)
   case " ${GOFLAGS:-} " in
-    *" -trimpath "*) ;;
+    *" -tags=${tags} -trimpath "*) ;;
     *) export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=${tags} -trimpath" ;;
   esac
 }

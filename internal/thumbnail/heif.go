@@ -164,8 +164,8 @@ func parseHEIF(b []byte) (*heifFile, error) {
 	// A grid whose descriptor is in the file (construction method 0), when that part
 	// of the file is at hand (Make always has it).
 	if prim := h.items[h.primary]; prim != nil && prim.typ == "grid" && !prim.idat && len(prim.extents) == 1 {
-		if off, n := prim.extents[0][0], prim.extents[0][1]; off <= uint64(len(b)) && n <= uint64(len(b))-off {
-			if err := h.checkGrid(b[off:off+n], len(prim.refs["dimg"])); err != nil {
+		if desc, ok := extent(b, prim.extents[0]); ok {
+			if err := h.checkGrid(desc, len(prim.refs["dimg"])); err != nil {
 				return nil, err
 			}
 		}
@@ -481,8 +481,7 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 		}
 		return &props[i-1]
 	}
-	size := h.itemSize
-	w, hh, ok := size(prim)
+	w, hh, ok := h.itemSize(prim)
 	if !ok {
 		return errHEIF("the primary item has no size (ispe)")
 	}
@@ -525,15 +524,15 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 			return errHEIF("grid tile %d is not described", tiles[0])
 		}
 		if prim.idat && len(prim.extents) == 1 {
-			off, n := prim.extents[0][0], prim.extents[0][1]
-			if off > uint64(len(idat)) || n > uint64(len(idat))-off {
+			desc, ok := extent(idat, prim.extents[0])
+			if !ok {
 				return errHEIF("grid descriptor outside idat")
 			}
-			if err := h.checkGrid(idat[off:off+n], len(tiles)); err != nil {
+			if err := h.checkGrid(desc, len(tiles)); err != nil {
 				return err
 			}
 		}
-		h.tileWidth, h.tileHeight, _ = size(coded)
+		h.tileWidth, h.tileHeight, _ = h.itemSize(coded)
 	case "hvc1", "av01":
 	default:
 		return fmt.Errorf("%w: HEIF primary image of type %q (only HEVC and AV1 images are read)", ErrNotImage, prim.typ)
@@ -552,7 +551,7 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 			if to != h.primary || it.typ != coded.typ {
 				continue
 			}
-			if tw, th, ok := size(it); ok && tw*th > h.thumbWidth*h.thmbHigh {
+			if tw, th, ok := h.itemSize(it); ok && tw*th > h.thumbWidth*h.thmbHigh {
 				h.thumbnail, h.thumbWidth, h.thmbHigh = id, tw, th
 			}
 		}
@@ -808,22 +807,26 @@ func (h *heifFile) itemData(b []byte, id uint32, typ string) (data []byte, ok bo
 	if alpha, twoAlphas := h.auxiliary(id); twoAlphas || (alpha != 0 && typ != "hvc1") {
 		return nil, false
 	}
-	n := uint64(0)
+	if len(it.extents) == 1 {
+		return extent(b, it.extents[0])
+	}
 	for _, e := range it.extents {
-		if e[0] > uint64(len(b)) || e[1] > uint64(len(b))-e[0] {
+		part, ok := extent(b, e)
+		if !ok {
 			return nil, false
 		}
-		n += e[1]
-	}
-	if len(it.extents) == 1 {
-		e := it.extents[0]
-		return b[e[0] : e[0]+e[1] : e[0]+e[1]], true
-	}
-	data = make([]byte, 0, n)
-	for _, e := range it.extents {
-		data = append(data, b[e[0]:e[0]+e[1]]...)
+		data = append(data, part...)
 	}
 	return data, true
+}
+
+// extent is the bytes of extent e (offset, length) of src, the file or idat; ok is
+// false when it runs past src's end.
+func extent(src []byte, e [2]uint64) ([]byte, bool) {
+	if e[0] > uint64(len(src)) || e[1] > uint64(len(src))-e[0] {
+		return nil, false
+	}
+	return src[e[0] : e[0]+e[1] : e[0]+e[1]], true
 }
 
 // The auxC URNs of an alpha plane: HEVC's (ISO/IEC 23008-12) and MPEG's CICP one.

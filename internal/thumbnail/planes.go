@@ -177,23 +177,25 @@ func decodePlanes(h Header, b []byte, widths []int, maxPixels int64) (small *ima
 // image shrunk by the same factor, and premultiplies small's colour by it (the RGBA
 // image's convention: resample flattens it onto white).
 func multiplyAlpha(small *image.RGBA, p *planar.Picture, f int) {
-	maxV := uint64(1)<<p.BitDepth - 1
-	at := func(x, y int) uint64 {
-		if p.BitDepth > 8 {
-			i := y*p.YStride + 2*x
-			return uint64(p.Y[i]) | uint64(p.Y[i+1])<<8
-		}
-		return uint64(p.Y[y*p.YStride+x])
+	if p.BitDepth > 8 {
+		multiplyAlphaPlane(small, samples16(p.Y), p.YStride/2, p, f)
+		return
 	}
+	multiplyAlphaPlane(small, p.Y, p.YStride, p, f)
+}
+
+// multiplyAlphaPlane is multiplyAlpha over p's luma samples y, stride samples a row.
+func multiplyAlphaPlane[T uint8 | uint16](small *image.RGBA, y []T, stride int, p *planar.Picture, f int) {
+	maxV := uint64(1)<<p.BitDepth - 1
 	ow, oh := small.Rect.Dx(), small.Rect.Dy()
 	for oy := range oh {
 		y0, y1 := oy*f, min(oy*f+f, p.Height)
 		for ox := range ow {
 			x0, x1 := ox*f, min(ox*f+f, p.Width)
 			var sum uint64
-			for y := y0; y < y1; y++ {
-				for x := x0; x < x1; x++ {
-					sum += at(x, y)
+			for r := y0; r < y1; r++ {
+				for _, v := range y[r*stride+x0 : r*stride+x1] {
+					sum += uint64(v)
 				}
 			}
 			n := uint64((y1 - y0) * (x1 - x0))
