@@ -28,23 +28,26 @@ helm() {
 }
 
 # use_ko_build_settings: every Go build and test of the scripts in ko.yaml's
-# configuration: CGO_ENABLED=0, -trimpath and ko.yaml's build tags (read from it, so
-# the two cannot drift). Go's build cache keys every package on all three, so each
-# other mix compiles the standard library and every dependency again: a fresh machine
-# paid that once for go vet and go test, once more for sa dev's services, once more for
-# the cluster tier. -trimpath also keeps the checkout's directory out of the keys, so
-# a clone anywhere reuses what any other built.
+# configuration: CGO_ENABLED=0 and ko.yaml's defaultFlags (-trimpath, the build tags,
+# -gcflags; read from it, so the two cannot drift). Go's build cache keys every package
+# on all of them, so each other mix compiles the standard library and every dependency
+# again: a fresh machine paid that once for go vet and go test, once more for sa dev's
+# services, once more for the cluster tier. -trimpath also keeps the checkout's
+# directory out of the keys, so a clone anywhere reuses what any other built.
 use_ko_build_settings() {
-  local tags
-  tags=$(sed -n 's/^ *- *-tags=\([^ ]*\) *$/\1/p' "${ROOT}/ko.yaml")
-  [ -n "$tags" ] || die "ko.yaml's defaultFlags have no -tags= line: hack/lib.sh reads the build tags from it"
+  local flags tags
+  # The entries of the defaultFlags list, one flag each: GOFLAGS splits on spaces.
+  flags=$(sed -n '/^defaultFlags:/,/^[^ -]/s/^ *- *\(-[^ ]*\) *$/\1/p' "${ROOT}/ko.yaml" | tr '\n' ' ')
+  flags=${flags% }
+  tags=$(printf '%s\n' "$flags" | tr ' ' '\n' | sed -n 's/^-tags=//p')
+  [ -n "$tags" ] || die "ko.yaml's defaultFlags have no -tags= line: hack/lib.sh reads the build flags from it"
   export KO_TAGS=$tags
   export CGO_ENABLED=0
   # Once: a script run by another inherits its GOFLAGS. (A caller's own -trimpath
-  # alone must not stop the tags from being added.)
+  # alone must not stop the rest from being added.)
   case " ${GOFLAGS:-} " in
-    *" -tags=${tags} -trimpath "*) ;;
-    *) export GOFLAGS="${GOFLAGS:+${GOFLAGS} }-tags=${tags} -trimpath" ;;
+    *" ${flags} "*) ;;
+    *) export GOFLAGS="${GOFLAGS:+${GOFLAGS} }${flags}" ;;
   esac
 }
 

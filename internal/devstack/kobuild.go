@@ -50,9 +50,10 @@ func KoBuildSettings(sourceDir string) (env, flags []string, err error) {
 }
 
 // debugFlags turns build flags from KoBuildSettings into those of a binary a debugger
-// can follow (Options.Debug): no -ldflags, so the symbol table and DWARF stay, and no
-// optimisation or inlining (-gcflags=all=-N -l), as delve asks. Every package is then
-// compiled once more with these flags, into the build cache beside the usual ones.
+// can follow (Options.Debug): neither ko.yaml's -ldflags nor its -gcflags
+// (-dwarf=false), so the symbol table and DWARF stay, and no optimisation or inlining
+// (-gcflags=all=-N -l), as delve asks. Every package is then compiled once more with
+// these flags, into the build cache beside the usual ones.
 func debugFlags(flags []string) []string {
 	out := slices.DeleteFunc(slices.Clone(flags), func(f string) bool {
 		return strings.HasPrefix(f, "-ldflags=") || strings.HasPrefix(f, "-gcflags=")

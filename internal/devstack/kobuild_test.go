@@ -7,19 +7,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestKoBuildSettings: the local binaries get ko.yaml's cgo setting and flags,
-// the build tag that keeps the image codecs static included, and its ldflags that need
-// no template (-s -w), not the version stamps only ko can fill in.
+// TestKoBuildSettings: the local binaries get ko.yaml's cgo setting and flags (the
+// build tags that keep the image codecs static and the linker's dead-code elimination
+// whole, no DWARF from the compiler), and its ldflags that need no template (-s -w), not
+// the version stamps only ko can fill in. A debug build keeps DWARF and turns off
+// optimisation.
 func TestKoBuildSettings(t *testing.T) {
 	env, flags, err := KoBuildSettings("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"-trimpath", "-tags=nodynamic,nomsgpack", "-ldflags=-s -w"}
+	want := []string{"-trimpath", "-tags=nodynamic,nomsgpack,grpcnotrace", "-gcflags=all=-dwarf=false", "-ldflags=-s -w"}
 	if !slices.Contains(env, "CGO_ENABLED=0") || !cmp.Equal(flags, want) {
 		t.Errorf("env %v, flags %v; want ko.yaml's CGO_ENABLED=0 and flags %q", env, flags, want)
 	}
-	if diff := cmp.Diff([]string{"-trimpath", "-tags=nodynamic,nomsgpack", "-gcflags=all=-N -l"}, debugFlags(flags)); diff != "" {
+	if diff := cmp.Diff([]string{"-trimpath", "-tags=nodynamic,nomsgpack,grpcnotrace", "-gcflags=all=-N -l"}, debugFlags(flags)); diff != "" {
 		t.Errorf("debugFlags (-want +got):\n%s", diff)
 	}
 }

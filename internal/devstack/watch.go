@@ -43,9 +43,11 @@ import (
 )
 
 // watchDebounce is how long the watcher waits after a change for the next before it
-// acts: an editor's save is often several events (write, chmod, rename), and a
-// formatter or `git checkout` saves many files at once.
-const watchDebounce = 150 * time.Millisecond
+// acts: an editor's save is often several events (write, chmod, rename) a few
+// milliseconds apart, and a formatter or `git checkout` saves many files at once. It is
+// part of every reload the developer waits for, so it is short (watchexec's default);
+// a change that comes later, during the build, is built again after it.
+const watchDebounce = 50 * time.Millisecond
 
 // watcher is the hot reload of one run.
 type watcher struct {

@@ -20,7 +20,7 @@ var notInServices = map[string]string{
 	"github.com/google/go-containerregistry": "an image registry only tests use: keep it in tests",
 	"github.com/golangci/":                   "a linter: keep it in hack/tools/go.mod",
 	"golang.org/x/vuln":                      "govulncheck: keep it in hack/tools/go.mod",
-	"github.com/ugorji/go":                   "gin's MessagePack codec (6.5 MB of blog-api's 53), which ko.yaml's -tags=nomsgpack leaves out: is the tag gone from ko.yaml, or does something else import it?",
+	"github.com/ugorji/go":                   "gin's MessagePack codec, which no service speaks and ko.yaml's -tags=nomsgpack leaves out: is the tag gone from ko.yaml, or does something else import it?",
 }
 
 // TestServicesBuildGraph lists the modules the services' binaries are built from, with
