@@ -35,11 +35,11 @@ helm() {
 # services, once more for the cluster tier. -trimpath also keeps the checkout's
 # directory out of the keys, so a clone anywhere reuses what any other built.
 use_ko_build_settings() {
-  local flags tags
-  # The entries of the defaultFlags list, one flag each: GOFLAGS splits on spaces.
-  flags=$(sed -n '/^defaultFlags:/,/^[^ -]/s/^ *- *\(-[^ ]*\) *$/\1/p' "${ROOT}/ko.yaml" | tr '\n' ' ')
-  flags=${flags% }
-  tags=$(printf '%s\n' "$flags" | tr ' ' '\n' | sed -n 's/^-tags=//p')
+  local list flags tags
+  # The entries of the defaultFlags list, one flag a line (GOFLAGS splits on spaces).
+  list=$(sed -n '/^defaultFlags:/,/^[^ -]/s/^ *- *\(-[^ ]*\) *$/\1/p' "${ROOT}/ko.yaml")
+  flags=$(paste -sd ' ' - <<<"$list")
+  tags=$(sed -n 's/^-tags=//p' <<<"$list")
   [ -n "$tags" ] || die "ko.yaml's defaultFlags have no -tags= line: hack/lib.sh reads the build flags from it"
   export KO_TAGS=$tags
   export CGO_ENABLED=0

@@ -319,14 +319,7 @@ func TestHEIF(t *testing.T) {
 			if h.Format != tc.f || h.Width != 640 || h.Height != 480 || h.Orientation != Normal || h.heifThumb != 0 {
 				t.Errorf("header %+v", h)
 			}
-			res, err := Make(b, DefaultOptions)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := thumbnailJPEG(t, b, DefaultOptions)
 			if got := imagetest.SSIM(m, reference(src, 256, 192)); got < 0.9 {
 				t.Errorf("SSIM against the source %.3f, want ≥ 0.9", got)
 			}
@@ -341,7 +334,7 @@ func TestHEIF(t *testing.T) {
 			if err != nil || h.heifThumb == 0 || h.DecodeBytes >= full.DecodeBytes {
 				t.Errorf("with a thumbnail item: %+v, %v; want it planned, for less memory than %d bytes", h, err, full.DecodeBytes)
 			}
-			res, err = Make(withThumb, DefaultOptions)
+			res, err := Make(withThumb, DefaultOptions)
 			if err != nil || res.Renditions[0].Size != image.Pt(256, 192) {
 				t.Fatalf("Make from the thumbnail item: %v, %v", res.Renditions, err)
 			}
@@ -533,14 +526,7 @@ func TestHEIFTransformsAsLibheif(t *testing.T) {
 		} {
 			t.Run(f.name+"/"+tr.name, func(t *testing.T) {
 				b := withTransforms(t, plain, tr.props...)
-				res, err := Make(b, Options{Widths: []int{32}, Quality: 95, Limits: DefaultLimits, MaxAspect: 16})
-				if err != nil {
-					t.Fatal(err)
-				}
-				ours, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
-				if err != nil {
-					t.Fatal(err)
-				}
+				ours := thumbnailJPEG(t, b, Options{Widths: []int{32}, Quality: 95, Limits: DefaultLimits, MaxAspect: 16})
 				ref := imagetest.Convert(t, vips, nil, b, "."+f.name, ".png", "IN", "--size", "32x", "-o", "OUT")
 				theirs, err := png.Decode(bytes.NewReader(ref))
 				if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"image"
-	"image/jpeg"
 	"strings"
 	"testing"
 
@@ -52,14 +51,7 @@ func TestAVIFGrid(t *testing.T) {
 	if worst > 3 {
 		t.Errorf("dav1d grid differs from libavif's by up to %d levels", worst)
 	}
-	res, err := Make(b, DefaultOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jpeg.Decode(bytes.NewReader(res.Renditions[0].JPEG))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := thumbnailJPEG(t, b, DefaultOptions)
 	if got := imagetest.SSIM(out, reference(src, 256, 188)); got < 0.9 {
 		t.Errorf("SSIM against the source %.3f, want ≥ 0.9", got)
 	}

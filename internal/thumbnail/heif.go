@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/serverless-architect/serverless-architect/internal/thumbnail/de265"
 )
@@ -292,7 +293,7 @@ func (h *heifFile) readMeta(body []byte, at int64) error {
 		}
 	}
 	h.props = props
-	return h.readPrimary(props, idat)
+	return h.readPrimary(idat)
 }
 
 func (h *heifFile) item(id uint32) *heifItem {
@@ -456,11 +457,23 @@ func (h *heifFile) readIpma(b []byte, at int64) error {
 	return nil
 }
 
+// properties yields the properties associated with item it (ipma), each with its
+// position in the item's list; an index that names no property in ipco is skipped.
+func (h *heifFile) properties(it *heifItem) iter.Seq2[int, *box] {
+	return func(yield func(int, *box) bool) {
+		for k, i := range it.props {
+			if i >= 1 && i <= len(h.props) && !yield(k, &h.props[i-1]) {
+				return
+			}
+		}
+	}
+}
+
 // itemSize is an item's size (ispe); ok is false when it has none.
 func (h *heifFile) itemSize(it *heifItem) (w, ht int, ok bool) {
-	for _, i := range it.props {
-		if i >= 1 && i <= len(h.props) && h.props[i-1].typ == "ispe" {
-			_, _, pb, ok := fullBox(h.props[i-1].body)
+	for _, p := range h.properties(it) {
+		if p.typ == "ispe" {
+			_, _, pb, ok := fullBox(p.body)
 			if ok && len(pb) >= 8 {
 				return int(binary.BigEndian.Uint32(pb)), int(binary.BigEndian.Uint32(pb[4:])), true
 			}
@@ -470,27 +483,17 @@ func (h *heifFile) itemSize(it *heifItem) (w, ht int, ok bool) {
 }
 
 // readPrimary reads the primary item's properties: size, transforms, colour, depth.
-func (h *heifFile) readPrimary(props []box, idat []byte) error {
+func (h *heifFile) readPrimary(idat []byte) error {
 	prim := h.items[h.primary]
 	if prim == nil || prim.typ == "" {
 		return errHEIF("the primary item %d is not described", h.primary)
-	}
-	prop := func(i int) *box {
-		if i < 1 || i > len(props) {
-			return nil
-		}
-		return &props[i-1]
 	}
 	w, hh, ok := h.itemSize(prim)
 	if !ok {
 		return errHEIF("the primary item has no size (ispe)")
 	}
 	h.width, h.height = w, hh
-	for _, i := range prim.props {
-		p := prop(i)
-		if p == nil {
-			continue
-		}
+	for _, p := range h.properties(prim) {
 		switch p.typ {
 		case "irot":
 			if len(p.body) >= 1 {
@@ -538,8 +541,8 @@ func (h *heifFile) readPrimary(props []box, idat []byte) error {
 		return fmt.Errorf("%w: HEIF primary image of type %q (only HEVC and AV1 images are read)", ErrNotImage, prim.typ)
 	}
 	h.bitDepth = 8
-	for _, i := range coded.props {
-		if p := prop(i); p != nil && p.typ == "pixi" {
+	for _, p := range h.properties(coded) {
+		if p.typ == "pixi" {
 			if _, _, pb, ok := fullBox(p.body); ok && len(pb) >= 2 {
 				h.bitDepth = int(pb[1])
 			}
@@ -709,12 +712,8 @@ func (h *heifFile) withoutTransforms(b []byte, id uint32) []byte {
 		return b
 	}
 	var out []byte
-	for k, idx := range it.props {
-		if idx < 1 || idx > len(h.props) || k >= len(it.assoc) {
-			continue
-		}
-		p := h.props[idx-1]
-		if p.typ != "irot" && p.typ != "imir" {
+	for k, p := range h.properties(it) {
+		if k >= len(it.assoc) || (p.typ != "irot" && p.typ != "imir") {
 			continue
 		}
 		if out == nil {
@@ -746,9 +745,9 @@ func (h *heifFile) hevcData(b []byte, id uint32) (data []byte, ok bool) {
 		return nil, false
 	}
 	var hvcC []byte
-	for _, i := range h.items[id].props {
-		if i >= 1 && i <= len(h.props) && h.props[i-1].typ == "hvcC" {
-			hvcC = h.props[i-1].body
+	for _, p := range h.properties(h.items[id]) {
+		if p.typ == "hvcC" {
+			hvcC = p.body
 		}
 	}
 	// ISO/IEC 14496-15 8.3.3.1: 22 bytes of profile and format fields (the 22nd holds
@@ -859,11 +858,11 @@ func (h *heifFile) auxiliary(id uint32) (alpha uint32, twoAlphas bool) {
 
 // isAlpha reports whether item id's auxC property names an alpha plane.
 func (h *heifFile) isAlpha(id uint32) bool {
-	for _, i := range h.items[id].props {
-		if i < 1 || i > len(h.props) || h.props[i-1].typ != "auxC" {
+	for _, p := range h.properties(h.items[id]) {
+		if p.typ != "auxC" {
 			continue
 		}
-		if _, _, body, ok := fullBox(h.props[i-1].body); ok {
+		if _, _, body, ok := fullBox(p.body); ok {
 			urn, _, _ := bytes.Cut(body, []byte{0})
 			return string(urn) == alphaURNHEVC || string(urn) == alphaURNCICP
 		}
@@ -884,11 +883,7 @@ func (h *heifFile) itemNCLX(id uint32) (c nclx, ok bool) {
 	if it == nil {
 		return c, false
 	}
-	for _, i := range it.props {
-		if i < 1 || i > len(h.props) {
-			continue
-		}
-		p := h.props[i-1]
+	for _, p := range h.properties(it) {
 		if p.typ != "colr" || len(p.body) < 11 || string(p.body[:4]) != "nclx" {
 			continue
 		}

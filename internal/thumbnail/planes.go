@@ -272,9 +272,9 @@ func (h *heifFile) hevcChroma(id uint32) int {
 	if it == nil {
 		return -1
 	}
-	for _, i := range it.props {
-		if i >= 1 && i <= len(h.props) && h.props[i-1].typ == "hvcC" && len(h.props[i-1].body) > 16 {
-			return int(h.props[i-1].body[16] & 3)
+	for _, p := range h.properties(it) {
+		if p.typ == "hvcC" && len(p.body) > 16 {
+			return int(p.body[16] & 3)
 		}
 	}
 	return -1
