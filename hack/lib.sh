@@ -31,7 +31,7 @@ helm() {
 # configuration: CGO_ENABLED=0 and ko.yaml's defaultFlags (-trimpath, the build tags,
 # -gcflags; read from it, so the two cannot drift). Go's build cache keys every package
 # on all of them, so each other mix compiles the standard library and every dependency
-# again: a fresh machine paid that once for go vet and go test, once more for sa dev's
+# again: a fresh machine paid that once for lint and go test, once more for sa dev's
 # services, once more for the cluster tier. -trimpath also keeps the checkout's
 # directory out of the keys, so a clone anywhere reuses what any other built.
 use_ko_build_settings() {

@@ -22,7 +22,7 @@ done
 # external tool (internal/imagetest.Tool: heif-enc, vips, cwebp, jpegtran), which make
 # test runs. No -count=1: a package whose code and test inputs did not change is not
 # run again (go test's cache; a test's reads through os.Open are part of its key).
-# -vet=off: go test's own vet pass is part of make lint (go vet and golangci-lint over
-# every package); left here, it was 15 of the 90 s a full re-run of every package took.
+# -vet=off: go test's own vet pass is part of make lint (golangci-lint's govet, every go
+# vet analyzer, over every package); left here, it was 15 of the 90 s a full re-run of every package took.
 # shellcheck disable=SC2086 # packages is one word or none
 go test -short -vet=off "$@" ${packages}

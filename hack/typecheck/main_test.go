@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A module whose one file uses a field that exists only on Linux, and whose test file
+// uses a function that exists only on Windows.
+func linuxOnlyModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.26\n",
+		"proc.go": `package m
+
+import "syscall"
+
+// Attr asks for the child to be killed with its parent.
+func Attr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }
+`,
+		"proc_test.go": `package m
+
+import (
+	"syscall"
+	"testing"
+)
+
+func TestAttr(t *testing.T) { _ = syscall.Gettid() }
+`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCheckFindsWhatOnlyOneSystemHas(t *testing.T) {
+	dir := linuxOnlyModule(t)
+	linux, err := check(dir, "linux/amd64", true, []string{"./..."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(linux.errors) != 0 || linux.packages < 2 {
+		t.Fatalf("linux/amd64: %d packages, errors %q; want it clean, the standard library included", linux.packages, linux.errors)
+	}
+
+	darwin, err := check(dir, "darwin/arm64", false, []string{"./..."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(darwin.errors) != 1 || !strings.Contains(darwin.errors[0], "proc.go:6") || !strings.Contains(darwin.errors[0], "Pdeathsig") {
+		t.Fatalf("darwin/arm64 without tests: errors %q, want the one at proc.go:6 naming Pdeathsig", darwin.errors)
+	}
+
+	withTests, err := check(dir, "darwin/arm64", true, []string{"./..."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var testErr bool
+	for _, e := range withTests.errors {
+		testErr = testErr || strings.Contains(e, "proc_test.go:8") && strings.Contains(e, "Gettid")
+	}
+	if !testErr {
+		t.Fatalf("darwin/arm64 with tests: errors %q, want one at proc_test.go:8 naming Gettid", withTests.errors)
+	}
+}
+
+func TestCheckRejectsAMalformedPlatform(t *testing.T) {
+	for _, p := range []string{"darwin", "/arm64", "darwin/", ""} {
+		if _, err := check(".", p, false, []string{"."}); err == nil || !strings.Contains(err.Error(), "GOOS/GOARCH") {
+			t.Errorf("check(%q) error = %v, want one naming GOOS/GOARCH", p, err)
+		}
+	}
+}
