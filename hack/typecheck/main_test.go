@@ -8,7 +8,7 @@ import (
 )
 
 // A module whose one file uses a field that exists only on Linux, and whose test file
-// uses a function that exists only on Windows.
+// uses a function that exists only on Linux.
 func linuxOnlyModule(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
