@@ -180,13 +180,6 @@ func (o *apiOrigin) set(body, cc string) {
 	o.body, o.cc = body, cc
 }
 
-// setStatus sets the status writes are answered with.
-func (o *apiOrigin) setStatus(code int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.status = code
-}
-
 func (o *apiOrigin) requests() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
