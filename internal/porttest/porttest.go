@@ -18,9 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -113,25 +111,6 @@ var lockDir = sync.OnceValue(func() string {
 	}
 	return dir
 })
-
-// lockPort takes port p's lock file for this process. It reports false when another
-// process holds it. When the lock directory cannot be used (a read-only TMPDIR), it
-// claims the port for this process alone, with a nil file.
-func lockPort(p int) (*os.File, bool) {
-	dir := lockDir()
-	if dir == "" {
-		return nil, true
-	}
-	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(p)), os.O_CREATE|os.O_RDWR, 0o666)
-	if err != nil {
-		return nil, true
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, false
-	}
-	return f, true
-}
 
 func bindable(p int) bool {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
