@@ -112,7 +112,7 @@ func cacheKey(dir, platform string, tests bool, patterns []string) (string, erro
 				if err != nil {
 					return "", err
 				}
-				field("go.mod", m.GoMod, sum)
+				field("go.mod", m.Path, sum)
 			}
 			for _, f := range files {
 				if filepath.IsAbs(f) {
