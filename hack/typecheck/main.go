@@ -13,14 +13,22 @@
 // build of this project). Kubernetes checks its other platforms the same way
 // (hack/verify-typecheck.sh). The build tags come from GOFLAGS, as for go build.
 //
+// A clean result is remembered (-cache, by default in the user's cache directory) under
+// a key of everything the check read: the platform, GOFLAGS, the Go version, this
+// command's own binary, each module dependency's path and version (the module cache is
+// read-only), and the contents of every file of this module and of local replacements.
+// A second run with nothing changed then takes the second go list takes, not the half
+// minute of loading 2,200 packages from source. A failed check is never remembered.
+//
 // Usage:
 //
-//	go run ./hack/typecheck [-tests] -platforms darwin/arm64,windows/amd64 ./cmd/todo ./internal/...
+//	go run ./hack/typecheck [-tests] [-cache DIR] -platforms darwin/arm64,windows/amd64 ./cmd/todo ./internal/...
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -31,8 +39,9 @@ import (
 func main() {
 	platforms := flag.String("platforms", "", "comma-separated GOOS/GOARCH pairs to check, e.g. darwin/arm64,windows/amd64")
 	tests := flag.Bool("tests", false, "check the packages' test files too")
+	cacheDir := flag.String("cache", defaultCacheDir(), "where clean results are remembered; empty: nowhere")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: typecheck [-tests] -platforms GOOS/GOARCH[,...] packages...\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: typecheck [-tests] [-cache DIR] -platforms GOOS/GOARCH[,...] packages...\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -43,7 +52,7 @@ func main() {
 	failed := false
 	for _, platform := range strings.Split(*platforms, ",") {
 		start := time.Now()
-		res, err := check(".", platform, *tests, flag.Args())
+		res, fromCache, err := checkCached(*cacheDir, ".", platform, *tests, flag.Args(), os.Stderr)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "typecheck %s: %v\n", platform, err)
 			os.Exit(2)
@@ -56,11 +65,40 @@ func main() {
 			fmt.Fprintf(os.Stderr, "typecheck %s: %d errors: this code would not build there\n", platform, len(res.errors))
 			continue
 		}
-		fmt.Printf("typecheck %s: %d packages clean in %.1fs\n", platform, res.packages, time.Since(start).Seconds())
+		how := "checked"
+		if fromCache {
+			how = "unchanged since a clean check"
+		}
+		fmt.Printf("typecheck %s: %d packages clean (%s) in %.1fs\n", platform, res.packages, how, time.Since(start).Seconds())
 	}
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// checkCached is check, answered from cacheDir when a clean check of the same inputs is
+// remembered there; a clean result is remembered. Cache trouble is reported to warn and
+// costs only the time: the check runs.
+func checkCached(cacheDir, dir, platform string, tests bool, patterns []string, warn io.Writer) (res result, fromCache bool, err error) {
+	var key string
+	if cacheDir != "" {
+		if key, err = cacheKey(dir, platform, tests, patterns); err != nil {
+			fmt.Fprintf(warn, "typecheck %s: not cached: %v\n", platform, err)
+			key = ""
+		}
+		if n, ok := cached(cacheDir, key); ok {
+			return result{packages: n}, true, nil
+		}
+	}
+	if res, err = check(dir, platform, tests, patterns); err != nil {
+		return res, false, err
+	}
+	if len(res.errors) == 0 && key != "" {
+		if err := remember(cacheDir, key, res.packages); err != nil {
+			fmt.Fprintf(warn, "typecheck %s: the clean result is not remembered: %v\n", platform, err)
+		}
+	}
+	return res, false, nil
 }
 
 type result struct {

@@ -77,3 +77,58 @@ func TestCheckRejectsAMalformedPlatform(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanChecksAreRemembered: a clean check is remembered and answered from the cache
+// while nothing it read changes; a change to a file, a test file added, another
+// platform check again; a check with errors is never remembered.
+func TestCleanChecksAreRemembered(t *testing.T) {
+	dir := linuxOnlyModule(t)
+	cache := t.TempDir()
+	run := func(platform string) (result, bool) {
+		t.Helper()
+		var warn strings.Builder
+		res, fromCache, err := checkCached(cache, dir, platform, true, []string{"./..."}, &warn)
+		if err != nil || warn.Len() > 0 {
+			t.Fatalf("%s: err %v, warnings %q", platform, err, warn.String())
+		}
+		return res, fromCache
+	}
+	if res, fromCache := run("linux/amd64"); fromCache || len(res.errors) != 0 {
+		t.Fatalf("first linux check: from cache %v, errors %q; want checked and clean", fromCache, res.errors)
+	}
+	first, fromCache := run("linux/amd64")
+	if !fromCache || first.packages < 2 {
+		t.Fatalf("second linux check of the same files: from cache %v, %d packages; want it remembered with its count", fromCache, first.packages)
+	}
+	// Errors are not remembered: the second darwin check finds them again.
+	for i := range 2 {
+		if res, fromCache := run("darwin/arm64"); fromCache || len(res.errors) == 0 {
+			t.Fatalf("darwin check #%d: from cache %v, errors %q; want it checked, with errors", i+1, fromCache, res.errors)
+		}
+	}
+	// A change to a file: checked again, and a type error in it found.
+	proc := filepath.Join(dir, "proc.go")
+	b, err := os.ReadFile(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(proc, append(b, []byte("\nvar broken int = \"text\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, fromCache := run("linux/amd64"); fromCache || len(res.errors) != 1 {
+		t.Fatalf("after a change: from cache %v, errors %q; want it checked, with the one new error", fromCache, res.errors)
+	}
+	if err := os.WriteFile(proc, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, fromCache := run("linux/amd64"); !fromCache {
+		t.Fatal("the file as it was: want the clean result remembered for it")
+	}
+	// A new test file is read with -tests.
+	if err := os.WriteFile(filepath.Join(dir, "more_test.go"), []byte("package m\n\nvar _ int = \"text\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, fromCache := run("linux/amd64"); fromCache || len(res.errors) == 0 {
+		t.Fatalf("after a new test file with an error: from cache %v, errors %q; want it checked, with the error", fromCache, res.errors)
+	}
+}

@@ -313,3 +313,40 @@ func (r *Resolved) CacheKey(method, path, rawQuery string, h http.Header) string
 	}
 	return b.String()
 }
+
+// KeyPath returns the path part of a key CacheKey made, and whether key is one.
+func KeyPath(key string) (string, bool) {
+	_, rest, ok := cutKeyPart(key) // the method
+	if !ok {
+		return "", false
+	}
+	path, _, ok := cutKeyPart(rest)
+	return path, ok
+}
+
+// cutKeyPart splits the length-prefixed part at the start of s from the rest.
+func cutKeyPart(s string) (part, rest string, ok bool) {
+	n, after, found := strings.Cut(s, ":")
+	l, err := strconv.Atoi(n)
+	if !found || err != nil || l < 0 || l > len(after) {
+		return "", "", false
+	}
+	return after[:l], after[l:], true
+}
+
+// InvalidationCovers reports whether the CloudFront invalidation path pattern covers
+// the cached object at path (a request's escaped path, after the viewer request
+// functions: what CacheKey keys it by). As CloudFront's: a pattern ending in * covers
+// every path it prefixes, any other only its own path, case-sensitively; and an
+// invalidation removes every cached version of an object, whatever query string,
+// headers or cookies it was cached for, so a query string in the pattern changes
+// nothing.
+func InvalidationCovers(pattern, path string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(path, p)
+	}
+	if p, _, ok := strings.Cut(pattern, "?"); ok {
+		pattern = p
+	}
+	return pattern == path
+}

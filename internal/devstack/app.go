@@ -38,13 +38,16 @@ func AppOrigin(o Options, cognitoURL string) provision.AppOptions {
 }
 
 // AppEdgeEnv is the app edge's configuration: the blog edge's (EdgeEnv) with the
-// app's distribution and a metrics port of its own.
+// app's distribution, its invalidations, and a metrics port of its own.
 func AppEdgeEnv(in Inputs) []string {
 	in.DistributionFile, in.OriginURLs = in.AppDistributionFile, ""
 	env := EdgeEnv(in)
 	for i, kv := range env {
-		if strings.HasPrefix(kv, "METRICS_PORT=") {
+		switch {
+		case strings.HasPrefix(kv, "METRICS_PORT="):
 			env[i] = "METRICS_PORT=" + strconv.Itoa(in.Local(AppEdgeMetricsPort))
+		case strings.HasPrefix(kv, "CLOUDFRONT_DISTRIBUTION_ID="):
+			env[i] = "CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.AppDistributionID
 		}
 	}
 	return env

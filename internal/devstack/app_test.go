@@ -35,14 +35,14 @@ func TestAppEdgeService(t *testing.T) {
 	}
 	in := Inputs{PortShift: 100, TLS: devtls.Paths{CACert: "/dev/ca.pem"}, DistributionFile: "/dev/edge/distribution.json",
 		AppDistributionFile: "/dev/edge/app-distribution.json", OriginURLs: "api=https://elsewhere",
-		Resources: stack.Resources{Issuer: "https://issuer", JWKSURL: "http://jwks", UserPoolClientID: "client"}}
+		Resources: stack.Resources{Issuer: "https://issuer", JWKSURL: "http://jwks", UserPoolClientID: "client", BlogDistributionID: "EBLOG", AppDistributionID: "EAPP"}}
 	env := map[string]string{}
 	for _, kv := range AppEdgeEnv(in) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
 	want := map[string]string{
-		"DISTRIBUTION_FILE": "/dev/edge/app-distribution.json", "S3_FORCE_PATH_STYLE": "true", "SSL_CERT_FILE": "/dev/ca.pem",
+		"DISTRIBUTION_FILE": "/dev/edge/app-distribution.json", "CLOUDFRONT_DISTRIBUTION_ID": "EAPP", "S3_FORCE_PATH_STYLE": "true", "SSL_CERT_FILE": "/dev/ca.pem",
 		"METRICS_PORT": "8192", "COGNITO_ISSUER": "https://issuer", "COGNITO_JWKS_URL": "http://jwks", "COGNITO_CLIENT_IDS": "client",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {

@@ -43,14 +43,14 @@ func TestEdgeService(t *testing.T) {
 	}
 
 	in := Inputs{PortShift: 100, TLS: devtls.Paths{CACert: "/dev/ca.pem"}, DistributionFile: "/dev/edge/distribution.json",
-		Resources: stack.Resources{Issuer: "https://issuer", JWKSURL: "http://jwks", UserPoolClientID: "client"}}
+		Resources: stack.Resources{Issuer: "https://issuer", JWKSURL: "http://jwks", UserPoolClientID: "client", BlogDistributionID: "EBLOG", AppDistributionID: "EAPP"}}
 	env := map[string]string{}
 	for _, kv := range EdgeEnv(in) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
 	want := map[string]string{
-		"DISTRIBUTION_FILE": "/dev/edge/distribution.json", "S3_FORCE_PATH_STYLE": "true", "SSL_CERT_FILE": "/dev/ca.pem",
+		"DISTRIBUTION_FILE": "/dev/edge/distribution.json", "CLOUDFRONT_DISTRIBUTION_ID": "EBLOG", "S3_FORCE_PATH_STYLE": "true", "SSL_CERT_FILE": "/dev/ca.pem",
 		"METRICS_PORT": "8191", "COGNITO_ISSUER": "https://issuer", "COGNITO_JWKS_URL": "http://jwks", "COGNITO_CLIENT_IDS": "client",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {

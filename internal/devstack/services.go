@@ -245,11 +245,14 @@ const EdgeMetricsPort = 8091
 // CloudFront distribution as `sa provision` made it in moto (DISTRIBUTION_FILE), whose
 // API origin is blog-api on its loopback port (BlogOrigin) and whose buckets are read
 // from moto path-style; blog-api is reached over HTTPS, trusting the stack's CA through
-// SSL_CERT_FILE. The Cognito settings are the gateway's required configuration; the
-// edge uses no authorizer (blog-api checks admin tokens itself).
+// SSL_CERT_FILE. It applies the distribution's CloudFront invalidations from moto
+// (CLOUDFRONT_DISTRIBUTION_ID), as CloudFront does, and nothing else drops its cached
+// answers. The Cognito settings are the gateway's required configuration; the edge uses
+// no authorizer (blog-api checks admin tokens itself).
 func EdgeEnv(in Inputs) []string {
 	env := []string{
 		"DISTRIBUTION_FILE=" + in.DistributionFile,
+		"CLOUDFRONT_DISTRIBUTION_ID=" + in.Resources.BlogDistributionID,
 		"S3_FORCE_PATH_STYLE=true",
 		"SSL_CERT_FILE=" + in.TLS.CACert,
 		"METRICS_PORT=" + strconv.Itoa(in.Local(EdgeMetricsPort)),

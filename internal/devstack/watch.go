@@ -15,11 +15,11 @@ package devstack
 //     from the supervisor's restarts and which never backs off. A build that fails
 //     leaves the old binary and processes alone and shows the compiler's output once.
 //   - a changed file under web/blog publishes the blog's site to its bucket again
-//     (changed files only), under web/todo the app is built and published again; the
-//     edge that serves it is then started again (its binary unchanged) because it
-//     keeps pages for their s-maxage and, unlike CloudFront, does not follow the
-//     invalidation the publication creates in moto. Only the first region's site is
-//     published again.
+//     (changed files only), under web/todo the app is built and published again. The
+//     publication invalidates the changed pages at the distribution, and the edge that
+//     serves them drops them when it applies that invalidation, as CloudFront would:
+//     nothing else makes it fetch them again, so a deploy that invalidates the wrong
+//     paths shows here. Only the first region's site is published again.
 
 import (
 	"context"
@@ -297,12 +297,12 @@ func (w *watcher) apply(ctx context.Context, paths []string, saved time.Time) {
 		w.rebuild(ctx, affected, saved)
 	}
 	if site {
-		w.republish(ctx, "the blog's site", func(svc Service) bool { return svc.Blog }, saved, func() error {
+		w.republish(ctx, "the blog's site", saved, func() error {
 			return w.s.deploySite(ctx, w.st.Region, w.st.AWSEndpoint, w.st.Resources)
 		})
 	}
 	if app {
-		w.republish(ctx, "the MyTodoList app", func(svc Service) bool { return svc.App }, saved, func() error {
+		w.republish(ctx, "the MyTodoList app", saved, func() error {
 			return w.s.deployApp(ctx, w.st)
 		})
 	}
@@ -365,31 +365,23 @@ func keepRunning(names []string) string {
 	return strings.Join(names, ", ") + " keep running"
 }
 
-// republish publishes a web tree again with deploy and then reloads the edges that
-// serve it (those of the services served picks), so they drop the pages they keep.
-func (w *watcher) republish(ctx context.Context, what string, served func(Service) bool, saved time.Time, deploy func() error) {
+// republish publishes a web tree again with deploy. The edges that serve it keep
+// their processes: they drop the changed pages when they apply the invalidation the
+// publication made (INVALIDATION_POLL, 1 s), as CloudFront does.
+func (w *watcher) republish(ctx context.Context, what string, saved time.Time, deploy func() error) {
 	w.s.con.Printf("publishing %s again", what)
-	t := reloadTimes{saved: saved, phase: "publish", began: time.Now()}
-	err := deploy()
-	t.ended = time.Now()
-	if err != nil {
+	if err := deploy(); err != nil {
 		if ctx.Err() == nil {
 			w.s.con.Printf("!!! %v; the edge keeps serving what was published before", err)
 		}
 		return
 	}
-	names := map[string]bool{}
-	for _, svc := range w.s.o.Services {
-		if served(svc) {
-			names[svc.Name] = true
-		}
-	}
-	w.reloadWhere(ctx, func(c *child) bool { return names[c.name] }, t)
+	w.s.con.Printf("published %s again %s after the save; the edge drops the changed pages when it applies the invalidation (within a second)", what, round(time.Since(saved)))
 }
 
 // reloadTimes are the moments of one reload, from which its phases are reported: the
-// first save of the burst, and when the work the save asked for (phase: a build, a
-// publication) began and ended.
+// first save of the burst, and when the work the save asked for (phase: a build)
+// began and ended.
 type reloadTimes struct {
 	saved, began, ended time.Time
 	phase               string

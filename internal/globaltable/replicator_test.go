@@ -141,9 +141,7 @@ func TestReplicatorAgainstMoto(t *testing.T) {
 		if i == 0 {
 			in.StreamSpecification = &ddbtypes.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewTypeNewImage}
 		}
-		if _, err := r.db.CreateTable(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+		mototest.CreateTable(t, r.db, in)
 		regions = append(regions, r)
 	}
 	east, west := regions[0], regions[1]

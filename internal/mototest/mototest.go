@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
@@ -120,18 +121,57 @@ func Wait(ep string, timeout time.Duration) error {
 }
 
 // AWSConfig returns an SDK configuration that talks to moto at ep with dummy static
-// credentials.
+// credentials. The SDK's standard retries stay on, as in production, and each one is
+// logged to t with the error that caused it: a retried call that is not idempotent
+// (CreateTable, a conditional write) can fail on its second attempt because its first
+// one took effect, and the log then names the first attempt's error.
 func AWSConfig(t testing.TB, ep string) aws.Config {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(Region),
 		config.WithBaseEndpoint(ep),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
+		config.WithRetryer(func() aws.Retryer { return newLoggedRetryer(t, retry.NewStandard()) }),
 	)
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
 	return cfg
+}
+
+// loggedRetryer logs each retry to the test until the test's cleanup starts: a client
+// can outlive its test (a poller stopping), and logging to a finished test panics.
+type loggedRetryer struct {
+	aws.RetryerV2
+	log *testLog
+}
+
+type testLog struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func newLoggedRetryer(t testing.TB, r aws.RetryerV2) loggedRetryer {
+	l := &testLog{t: t}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		l.done = true
+		l.mu.Unlock()
+	})
+	return loggedRetryer{RetryerV2: r, log: l}
+}
+
+func (r loggedRetryer) IsErrorRetryable(err error) bool {
+	ok := r.RetryerV2.IsErrorRetryable(err)
+	if ok {
+		r.log.mu.Lock()
+		if !r.log.done {
+			r.log.t.Logf("AWS SDK: retrying after a retryable error: %v", err)
+		}
+		r.log.mu.Unlock()
+	}
+	return ok
 }
 
 // Name returns prefix plus a random suffix, a resource name no other test uses.

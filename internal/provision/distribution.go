@@ -468,6 +468,11 @@ func (d Distribution) owns(ctx context.Context, c *Clients, it cftypes.Distribut
 	}
 	cfg, err := c.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: it.Id})
 	if err != nil {
+		// Deleted since it was listed (another stack in the account going away): not
+		// this one, which this process alone creates or deletes.
+		if gone := (*cftypes.NoSuchDistribution)(nil); errors.As(err, &gone) {
+			return false, nil
+		}
 		return false, fmt.Errorf("get distribution config %s: %w", aws.ToString(it.Id), err)
 	}
 	return aws.ToString(cfg.DistributionConfig.CallerReference) == d.DistName, nil

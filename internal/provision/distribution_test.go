@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/serverless-architect/serverless-architect/internal/cdn"
+	"github.com/serverless-architect/serverless-architect/internal/mototest"
 	"github.com/serverless-architect/serverless-architect/internal/stack"
 )
 
@@ -373,5 +378,60 @@ func TestDriftIgnoresOrder(t *testing.T) {
 	cfg.CacheBehaviors.Items[0].AllowedMethods.Items = []cftypes.Method{"GET", "HEAD"}
 	if diff := (Distribution{}).drift(context.Background(), c, d, cfg); len(diff) == 0 {
 		t.Error("a changed method set is not drift")
+	}
+}
+
+// TestFindSkipsADistributionDeletedSinceListed: moto's listing omits comments, so find
+// reads each listed distribution's configuration; one deleted between the listing and
+// that read (another stack in the account going away) is not this one, and no error.
+func TestFindSkipsADistributionDeletedSinceListed(t *testing.T) {
+	ep := mototest.Endpoint(t)
+	ctx := context.Background()
+	other := mototest.Name("other-stack")
+	created, err := cloudfront.NewFromConfig(mototest.AWSConfig(t, ep)).CreateDistribution(ctx, &cloudfront.CreateDistributionInput{
+		DistributionConfig: &cftypes.DistributionConfig{
+			CallerReference: aws.String(other), Comment: aws.String(""), Enabled: aws.Bool(true),
+			Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{
+				Id: aws.String("site"), DomainName: aws.String(other + ".s3.us-east-1.amazonaws.com"),
+				S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")},
+			}}},
+			DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("site"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps,
+				CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(created.Distribution.Id)
+	// Between moto and the client: the other distribution's configuration is gone, as
+	// when it is deleted right after the listing.
+	moto, err := url.Parse(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var askedGone atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(moto)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/distribution/"+id+"/config") {
+			askedGone.Store(true)
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>NoSuchDistribution</Code><Message>The specified distribution does not exist.</Message></Error><RequestId>gone</RequestId></ErrorResponse>`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	c := NewClients(mototest.AWSConfig(t, srv.URL))
+	found, err := Distribution{DistName: mototest.Name("mine")}.find(ctx, c)
+	if err != nil {
+		t.Fatalf("find, with a listed distribution deleted before its configuration was read: %v", err)
+	}
+	if found != nil {
+		t.Errorf("found %s, want none", aws.ToString(found.Id))
+	}
+	if !askedGone.Load() {
+		t.Fatal("find never read the deleted distribution's configuration: the test checked nothing")
 	}
 }

@@ -33,14 +33,12 @@ func TestEventResourcesAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 	prefix := mototest.Name("ev") + "-"
 	subs := prefix + "subscribers"
-	if _, err := c.DynamoDB.CreateTable(ctx, &dynamodb.CreateTableInput{
+	mototest.CreateTable(t, c.DynamoDB, &dynamodb.CreateTableInput{
 		TableName:            aws.String(subs),
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("email"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("email"), KeyType: types.KeyTypeHash}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	rs := append([]Resource{recordSubscribers{subs}}, EventResources(prefix, SenderOptions{Email: prefix + "hello@example.com"})...)
 	for run := 1; run <= 2; run++ {
 		var log strings.Builder

@@ -193,16 +193,13 @@ func TestRunRejectsTableWithOtherKeySchema(t *testing.T) {
 	cfg := mototest.AWSConfig(t, ep)
 	ctx := context.Background()
 	prefix := mototest.Name("prov") + "-"
-	_, err := dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
+	mototest.CreateTable(t, dynamodb.NewFromConfig(cfg), &dynamodb.CreateTableInput{
 		TableName:            aws.String(prefix + "todos"),
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Run(ctx, cfg, Options{Prefix: prefix})
+	_, err := Run(ctx, cfg, Options{Prefix: prefix})
 	if err == nil {
 		t.Fatal("Run succeeded on a table with another key schema")
 	}

@@ -48,14 +48,12 @@ func newStackEnv(t *testing.T, ep string, users int) stackEnv {
 	cfg := mototest.AWSConfig(t, ep)
 	table := mototest.Name("gw-todos")
 	db := dynamodb.NewFromConfig(cfg)
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+	mototest.CreateTable(t, db, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		BillingMode:          ddbt.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbt.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbt.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbt.ScalarAttributeTypeS}},
 		KeySchema:            []ddbt.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbt.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbt.KeyTypeRange}},
-	}); err != nil {
-		t.Fatalf("CreateTable: %v", err)
-	}
+	})
 	c := cip.NewFromConfig(cfg)
 	pool, err := c.CreateUserPool(ctx, &cip.CreateUserPoolInput{PoolName: aws.String(mototest.Name("gw"))})
 	if err != nil {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -204,14 +203,12 @@ func BenchmarkGatewayMissPath(b *testing.B) {
 	api := build(b, dir, "./services/todo-api", "todo-api")
 	table := mototest.Name("bench-todos")
 	db := dynamodb.NewFromConfig(mototest.AWSConfig(b, ep))
-	if _, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+	mototest.CreateTable(b, db, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		BillingMode:          ddbt.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbt.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: ddbt.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: ddbt.ScalarAttributeTypeS}},
 		KeySchema:            []ddbt.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: ddbt.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: ddbt.KeyTypeRange}},
-	}); err != nil {
-		b.Fatalf("CreateTable: %v", err)
-	}
+	})
 	pool := authtest.NewPool(b)
 	token := pool.IDToken(b, "bench-user", nil)
 	apiPort := porttest.Free(b)

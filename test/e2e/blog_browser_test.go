@@ -229,6 +229,12 @@ func TestBlogInBrowser(t *testing.T) {
 	}
 	do("open the new post", chromedp.Navigate(postURL), waitText("#body strong", "chromium"))
 	shot("post.png")
+	// The edge keeps the list it cached until blog-api's invalidation reaches it, as
+	// CloudFront does: a reader who loads the page before then sees the old list.
+	waitFor(t, 10*time.Second, "the edge serving the list with the published post", func() bool {
+		code, _, body := call(t, client, "GET", st.BlogURL+"/v1/posts?limit=10", "", nil, nil)
+		return code == http.StatusOK && strings.Contains(string(body), title)
+	})
 	do("see the new post on the home page", chromedp.Navigate(home), waitText("#posts", append([]string{title}, seeded...)...))
 	shot("home-after-publish.png")
 

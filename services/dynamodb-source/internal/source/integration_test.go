@@ -108,9 +108,7 @@ func setup(t *testing.T) *env {
 		return in
 	}
 	for _, in := range []*dynamodb.CreateTableInput{pk(e.table, true), pk(e.cpTable, false)} {
-		if _, err := e.db.CreateTable(ctx, in); err != nil {
-			t.Fatal(err)
-		}
+		mototest.CreateTable(t, e.db, in)
 	}
 	q, err := e.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(mototest.Name("dlq"))})
 	if err != nil {

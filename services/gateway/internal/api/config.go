@@ -23,6 +23,11 @@ type Config struct {
 	// "api=https://localhost:8082,...". The local stand-in for DNS (the API origin is a
 	// latency-routed host name in production).
 	OriginURLs map[string]string `env:"ORIGIN_URLS" envKeyValSeparator:"="`
+	// DistributionID is, in edge mode, the provisioned distribution whose CloudFront
+	// invalidations the edge applies to its cache, read every InvalidationPoll; unset,
+	// the edge applies none and cached answers live out their TTL.
+	DistributionID   string        `env:"CLOUDFRONT_DISTRIBUTION_ID"`
+	InvalidationPoll time.Duration `env:"INVALIDATION_POLL" envDefault:"1s"`
 	// MetricsPort serves /metrics (Prometheus); 0 turns it off. Knative reserves 8012,
 	// 8013, 8022, 9090, 9091 and 8008, so the default is 9464.
 	MetricsPort int `env:"METRICS_PORT" envDefault:"9464"`

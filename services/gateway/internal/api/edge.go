@@ -27,8 +27,9 @@ import (
 // TTLs the cache policy sets, with ETag revalidation; what reaches the origin (headers,
 // cookies, query strings, Host) is what the cache and origin request policies say;
 // origin groups fail over on their status codes; every answer gets the response
-// headers policy's headers. Successful writes through the edge make the cached
-// answers around them stale at once (CloudFront leaves that to invalidations).
+// headers policy's headers. As at CloudFront, a write through the edge leaves the
+// cache alone: only the distribution's invalidations drop cached answers
+// (edge_invalidation.go).
 
 // originReadTimeout is CloudFront's default origin response timeout.
 const originReadTimeout = 30 * time.Second
@@ -61,6 +62,8 @@ type edgeState struct {
 	routes []*cdn.Resolved
 	// behaviors are by Resolved.Index, which is also their route's Index.
 	behaviors []*edgeBehavior
+	// invalidations are the CloudFront invalidations applied lately (edge_invalidation.go).
+	invalidations edgeInvalidations
 }
 
 // patternPrefix is the path prefix a behaviour's cached answers are scoped by for
@@ -222,9 +225,6 @@ func (g *Gateway) serveEdge(x *exchange) {
 	}
 	defer resp.Body.Close()
 	g.relay(x, resp, "Bypass", nil, false)
-	if isWrite(r.Method) && resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		g.invalidate(x)
-	}
 }
 
 // serveEdgeCached answers a cacheable request from the shared cache, as CloudFront's
@@ -281,7 +281,7 @@ func (g *Gateway) serveEdgeCached(x *exchange, b *edgeBehavior, uri string) {
 
 	keep := func(e *cache.Entry) {
 		ttl, ok := b.Cache.TTL(e.Header)
-		if !ok || !storableAtEdge(resp.Header) {
+		if !ok || !storableAtEdge(resp.Header) || g.edge.invalidations.coveredSince(begin, uri) {
 			return
 		}
 		window := ttl

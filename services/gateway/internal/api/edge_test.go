@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,8 +118,9 @@ type apiOrigin struct {
 	mu     sync.Mutex
 	body   string
 	cc     string
-	status int      // of writes
-	seen   []string // method path If-None-Match Accept-Encoding
+	status int           // of writes
+	hold   chan struct{} // when set, a GET is answered once it is closed
+	seen   []string      // method path If-None-Match Accept-Encoding
 	heads  []http.Header
 	hosts  []string
 }
@@ -131,7 +133,7 @@ func newAPIOrigin(t *testing.T) *apiOrigin {
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.calls.Add(1)
 		o.mu.Lock()
-		body, cc, status := o.body, o.cc, o.status
+		body, cc, status, hold := o.body, o.cc, o.status, o.hold
 		o.seen = append(o.seen, r.Method+" "+r.URL.RequestURI()+" inm="+r.Header.Get("If-None-Match")+" ae="+r.Header.Get("Accept-Encoding"))
 		o.heads = append(o.heads, r.Header.Clone())
 		o.hosts = append(o.hosts, r.Host)
@@ -144,6 +146,9 @@ func newAPIOrigin(t *testing.T) *apiOrigin {
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(status)
 			return
+		}
+		if hold != nil {
+			<-hold
 		}
 		sum := md5.Sum([]byte(body))
 		etag := `"` + hex.EncodeToString(sum[:]) + `"`
@@ -175,13 +180,6 @@ func (o *apiOrigin) set(body, cc string) {
 	o.body, o.cc = body, cc
 }
 
-// setStatus sets the status writes are answered with.
-func (o *apiOrigin) setStatus(code int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.status = code
-}
-
 func (o *apiOrigin) requests() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -202,6 +200,7 @@ type edgeFixture struct {
 	clock *clock
 	url   string
 	dist  *cdn.Distribution
+	gw    *Gateway
 }
 
 // blogDistribution is MyBlog's distribution as `sa provision` makes it
@@ -244,6 +243,7 @@ func newEdgeFixtureFor(t *testing.T, d *cdn.Distribution) *edgeFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(gw.Close)
+	f.gw = gw
 	srv := httptest.NewServer(server.New(server.Config{MaxBodyBytes: 1 << 20}, log, gw).Handler())
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -539,33 +539,79 @@ func TestEdgeResponseHeaders(t *testing.T) {
 	}
 }
 
-// TestEdgeWriteInvalidation: a successful write through the edge makes its cached
-// /v1 answers stale at once; a refused one does not.
-func TestEdgeWriteInvalidation(t *testing.T) {
+// TestEdgeInvalidations: as at CloudFront, a write through the edge leaves its cache
+// alone, and an invalidation drops exactly what its paths cover: every cached version
+// of an exact path (whatever its query string), every path a pattern ending in *
+// prefixes, case-sensitively; a fetch in flight when the invalidation came is not
+// stored.
+func TestEdgeInvalidations(t *testing.T) {
 	f := newEdgeFixture(t)
-	f.get("GET", "/v1/posts?limit=10")
-	read := func() (string, int64) {
+	read := func(path string) (string, int64) {
+		t.Helper()
 		before := f.api.calls.Load()
-		resp, _ := f.get("GET", "/v1/posts?limit=10")
+		resp, _ := f.get("GET", path)
 		return resp.Header.Get("X-Cache"), f.api.calls.Load() - before
 	}
-	if cache, calls := read(); cache != "Hit" || calls != 0 {
+	const list = "/v1/posts?limit=10"
+	f.get("GET", list)
+	if cache, calls := read(list); cache != "Hit" || calls != 0 {
 		t.Fatalf("X-Cache %q with %d origin requests, want a Hit from the cache", cache, calls)
 	}
-	f.api.setStatus(http.StatusBadRequest)
-	if resp, _ := f.get("POST", "/v1/posts"); resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("POST: %d", resp.StatusCode)
-	}
-	if cache, calls := read(); cache != "Hit" || calls != 0 {
-		t.Errorf("after a refused write: X-Cache %q with %d origin requests, want a Hit from the cache", cache, calls)
-	}
-	f.api.setStatus(http.StatusCreated)
 	if resp, _ := f.get("POST", "/v1/posts"); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
 	f.api.set(`{"items":[{"slug":"new"}]}`, "public, max-age=60, s-maxage=300")
-	if cache, calls := read(); cache != "Miss" || calls != 1 {
-		t.Errorf("after a write: X-Cache %q with %d origin requests, want the new list fetched", cache, calls)
+	if cache, calls := read(list); cache != "Hit" || calls != 0 {
+		t.Errorf("after a write through the edge: X-Cache %q with %d origin requests, want the cached list (CloudFront keeps it until an invalidation)", cache, calls)
+	}
+	if n := f.gw.ApplyInvalidation([]string{"/v1/post", "/v1/postsX*", "/V1/posts*", "/v1/posts/"}); n != 0 {
+		t.Errorf("invalidations of other paths dropped %d answers, want 0", n)
+	}
+	if cache, _ := read(list); cache != "Hit" {
+		t.Errorf("after invalidations of other paths: X-Cache %q, want Hit", cache)
+	}
+	if n := f.gw.ApplyInvalidation([]string{"/v1/posts"}); n != 1 {
+		t.Errorf("invalidating /v1/posts dropped %d answers, want 1: the list cached with its query string", n)
+	}
+	if cache, calls := read(list); cache != "Miss" || calls != 1 {
+		t.Errorf("after invalidating /v1/posts: X-Cache %q with %d origin requests, want the new list fetched", cache, calls)
+	}
+
+	for _, p := range []string{"/v1/posts/a", "/v1/posts/b", "/v1/photos/c"} {
+		f.get("GET", p)
+	}
+	if n := f.gw.ApplyInvalidation([]string{"/v1/posts/*"}); n != 2 {
+		t.Errorf("invalidating /v1/posts/* dropped %d answers, want 2", n)
+	}
+	for p, want := range map[string]string{"/v1/posts/a": "Miss", "/v1/posts/b": "Miss", "/v1/photos/c": "Hit", list: "Hit"} {
+		if cache, _ := read(p); cache != want {
+			t.Errorf("%s after invalidating /v1/posts/*: X-Cache %q, want %s", p, cache, want)
+		}
+	}
+
+	// A fetch in flight when the invalidation comes: served, not stored.
+	hold := make(chan struct{})
+	f.api.mu.Lock()
+	f.api.hold = hold
+	f.api.mu.Unlock()
+	done := make(chan string)
+	go func() {
+		resp, _ := f.get("GET", "/v1/posts/slow")
+		done <- resp.Header.Get("X-Cache")
+	}()
+	for f.api.calls.Load() == 0 || !slices.ContainsFunc(f.api.requests(), func(r string) bool { return strings.HasPrefix(r, "GET /v1/posts/slow ") }) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.gw.ApplyInvalidation([]string{"/v1/posts/*"})
+	close(hold)
+	if cache := <-done; cache != "Miss" {
+		t.Errorf("the fetch in flight: X-Cache %q, want Miss", cache)
+	}
+	f.api.mu.Lock()
+	f.api.hold = nil
+	f.api.mu.Unlock()
+	if cache, calls := read("/v1/posts/slow"); cache != "Miss" || calls != 1 {
+		t.Errorf("the answer of a fetch in flight when its path was invalidated: X-Cache %q with %d origin requests, want it fetched again (it was not stored)", cache, calls)
 	}
 }
 

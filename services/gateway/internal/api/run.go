@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
@@ -52,6 +54,9 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 			return s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle }), nil
 		})
 		d.S3 = client.Get
+		if cfg.DistributionID != "" && cfg.InvalidationPoll <= 0 {
+			return nil, fmt.Errorf("INVALIDATION_POLL is %s: it must be positive (how often the edge reads the distribution's invalidations)", cfg.InvalidationPoll)
+		}
 	}
 	g, err := New(cfg, d)
 	if err != nil {
@@ -64,6 +69,19 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 	}()
 	if g.edge != nil {
 		log.Info("edge mode", "distribution", d.Distribution.Name, "aliases", d.Distribution.Aliases)
+		if cfg.DistributionID == "" {
+			log.Warn("CLOUDFRONT_DISTRIBUTION_ID is not set: the edge applies no invalidation, and cached answers live out their TTL")
+		} else {
+			cf := awsconf.Start(ctx, func(ctx context.Context) (InvalidationAPI, error) {
+				awsCfg, err := awsconf.Load(ctx, awsconf.Options{Log: log})
+				if err != nil {
+					return nil, err
+				}
+				return cloudfront.NewFromConfig(awsCfg), nil
+			})
+			go g.WatchInvalidations(ctx, InvalidationWatch{API: cf.Get, DistributionID: cfg.DistributionID, Every: cfg.InvalidationPoll, Since: time.Now()})
+			log.Info("the edge applies the distribution's CloudFront invalidations", "distributionId", cfg.DistributionID, "every", cfg.InvalidationPoll)
+		}
 		for _, b := range g.edge.behaviors {
 			var origins []string
 			for _, o := range b.origins {

@@ -259,6 +259,21 @@ func (s *Store) PutFor(key string, scope Scope, begin uint64, fresh, keep time.D
 // Drop removes the entry under key.
 func (s *Store) Drop(key string) { s.c.Invalidate(key) }
 
+// DropIf removes every entry whose key match accepts, and returns how many it removed.
+// It walks the whole cache: for rare events (a CDN invalidation), never per request.
+func (s *Store) DropIf(match func(key string) bool) int {
+	var keys []string
+	for k := range s.c.Keys() {
+		if match(k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		s.c.Invalidate(k)
+	}
+	return len(keys)
+}
+
 // Len is the number of entries held (approximate while maintenance is pending).
 func (s *Store) Len() int { return s.c.EstimatedSize() }
 

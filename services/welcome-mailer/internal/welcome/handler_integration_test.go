@@ -88,14 +88,12 @@ func TestHTTPHandlerAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 	table := mototest.Name("welcome-http")
 	db := dynamodb.NewFromConfig(cfg)
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+	mototest.CreateTable(t, db, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	from := mototest.Name("hello") + "@example.com"
 	if _, err := sesv2.NewFromConfig(cfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
 		t.Fatal(err)

@@ -66,14 +66,12 @@ func TestAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 	db := dynamodb.NewFromConfig(cfg)
 	table := mototest.Name("welcome-idem")
-	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+	mototest.CreateTable(t, db, &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	ses := sesv2.NewFromConfig(cfg)
 	from := mototest.Name("hello") + "@example.com"
 	if _, err := ses.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(from)}); err != nil {
