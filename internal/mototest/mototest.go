@@ -127,11 +127,12 @@ func Wait(ep string, timeout time.Duration) error {
 // one took effect, and the log then names the first attempt's error.
 func AWSConfig(t testing.TB, ep string) aws.Config {
 	t.Helper()
+	log := newTestLog(t)
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(Region),
 		config.WithBaseEndpoint(ep),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
-		config.WithRetryer(func() aws.Retryer { return newLoggedRetryer(t, retry.NewStandard()) }),
+		config.WithRetryer(func() aws.Retryer { return loggedRetryer{RetryerV2: retry.NewStandard(), log: log} }),
 	)
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
@@ -146,20 +147,22 @@ type loggedRetryer struct {
 	log *testLog
 }
 
+// testLog is t's log until t's cleanup starts. It is made with the configuration, not
+// with each client: a client made after the test ended must not register a cleanup.
 type testLog struct {
 	mu   sync.Mutex
 	t    testing.TB
 	done bool
 }
 
-func newLoggedRetryer(t testing.TB, r aws.RetryerV2) loggedRetryer {
+func newTestLog(t testing.TB) *testLog {
 	l := &testLog{t: t}
 	t.Cleanup(func() {
 		l.mu.Lock()
 		l.done = true
 		l.mu.Unlock()
 	})
-	return loggedRetryer{RetryerV2: r, log: l}
+	return l
 }
 
 func (r loggedRetryer) IsErrorRetryable(err error) bool {

@@ -63,11 +63,13 @@ func TestBlogJourney(t *testing.T) {
 	}
 	// The newest posts as readers get them, through the edge: cached there, as at
 	// CloudFront, for the API's s-maxage.
+	// (Eventually: an invalidation by the test that published before this one may still
+	// be on its way to the edge, and drop the list once more.)
 	edgeList := st.BlogURL + "/v1/posts?limit=5"
-	call(t, client, "GET", edgeList, "", nil, nil)
-	if code, h, body := call(t, client, "GET", edgeList, "", nil, nil); code != http.StatusOK || h.Get("X-Cache") != "Hit" {
-		t.Fatalf("the list through the edge, again = %d X-Cache %q %s, want a cached 200", code, h.Get("X-Cache"), body)
-	}
+	waitFor(t, 10*time.Second, "the post list cached at the edge", func() bool {
+		code, h, _ := call(t, client, "GET", edgeList, "", nil, nil)
+		return code == http.StatusOK && h.Get("X-Cache") == "Hit"
+	})
 	code, h, body := call(t, client, "POST", blogURL+"/v1/posts", admin, post, nil)
 	if code != http.StatusCreated {
 		t.Fatalf("POST by the admin = %d %s, want 201", code, body)
