@@ -66,8 +66,9 @@ type edgeState struct {
 	invalidations edgeInvalidations
 }
 
-// patternPrefix is the path prefix a behaviour's cached answers are scoped by for
-// write invalidation: "/v1" for "/v1/*", "/" for the default and any other pattern.
+// patternPrefix is the path prefix of a behaviour's route (its cache scope, which only
+// a flush raises in edge mode: writes do not invalidate there, as at CloudFront):
+// "/v1" for "/v1/*", "/" for the default and any other pattern.
 func patternPrefix(pattern string) string {
 	if p, ok := strings.CutSuffix(pattern, "/*"); ok && p != "" && !strings.ContainsAny(p, "*?") && route.CleanPath(p) {
 		return p
