@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // cacheSchema changes when what a key covers changes.
@@ -63,11 +64,9 @@ func cacheKey(dir, platform string, tests bool, patterns []string) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("go list: %v: %s", err, stderr.String())
 	}
-	goEnv := exec.Command("go", "env", "GOVERSION", "GOROOT", "GOFLAGS", "GOEXPERIMENT")
-	goEnv.Dir, goEnv.Env = dir, env
-	version, err := goEnv.Output()
+	tools, err := toolchain()
 	if err != nil {
-		return "", fmt.Errorf("go env: %w", err)
+		return "", err
 	}
 
 	h := sha256.New()
@@ -78,16 +77,7 @@ func cacheKey(dir, platform string, tests bool, patterns []string) (string, erro
 		}
 		_, _ = io.WriteString(h, "\n")
 	}
-	field(cacheSchema, platform, strconv.FormatBool(tests), strings.Join(patterns, " "), string(version))
-	if self, err := os.Executable(); err == nil {
-		sum, err := fileHash(self)
-		if err != nil {
-			return "", err
-		}
-		field("binary", sum)
-	} else {
-		return "", fmt.Errorf("this command's own binary: %w", err)
-	}
+	field(cacheSchema, platform, strconv.FormatBool(tests), strings.Join(patterns, " "), tools)
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p listed
@@ -130,6 +120,24 @@ func cacheKey(dir, platform string, tests bool, patterns []string) (string, erro
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// toolchain is what every platform's key shares, computed once per run: the Go
+// version, GOROOT, GOFLAGS and GOEXPERIMENT, and the hash of this command's binary.
+var toolchain = sync.OnceValues(func() (string, error) {
+	goEnv, err := exec.Command("go", "env", "GOVERSION", "GOROOT", "GOFLAGS", "GOEXPERIMENT").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("this command's own binary: %w", err)
+	}
+	sum, err := fileHash(self)
+	if err != nil {
+		return "", err
+	}
+	return string(goEnv) + "binary " + sum, nil
+})
 
 func fileHash(path string) (string, error) {
 	f, err := os.Open(path)

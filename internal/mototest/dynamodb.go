@@ -24,12 +24,11 @@ func CreateTable(t testing.TB, db *dynamodb.Client, in *dynamodb.CreateTableInpu
 	t.Helper()
 	ctx := context.Background()
 	_, err := db.CreateTable(ctx, in)
-	var inUse *types.ResourceInUseException
-	if err == nil || !errors.As(err, &inUse) {
-		if err != nil {
-			t.Fatalf("create table %s: %v", aws.ToString(in.TableName), err)
-		}
+	if err == nil {
 		return
+	}
+	if inUse := (*types.ResourceInUseException)(nil); !errors.As(err, &inUse) {
+		t.Fatalf("create table %s: %v", aws.ToString(in.TableName), err)
 	}
 	out, derr := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
 	if derr != nil {

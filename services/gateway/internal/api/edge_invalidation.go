@@ -45,7 +45,7 @@ func (e *edgeInvalidations) coveredSince(begin uint64, path string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, inv := range e.recent {
-		if inv.seq > begin && slices.ContainsFunc(inv.paths, func(p string) bool { return cdn.InvalidationCovers(p, path) }) {
+		if inv.seq > begin && covered(inv.paths, path) {
 			return true
 		}
 	}
@@ -69,8 +69,13 @@ func (g *Gateway) ApplyInvalidation(paths []string) int {
 	e.mu.Unlock()
 	return g.cache.DropIf(func(key string) bool {
 		path, ok := cdn.KeyPath(key)
-		return ok && slices.ContainsFunc(paths, func(p string) bool { return cdn.InvalidationCovers(p, path) })
+		return ok && covered(paths, path)
 	})
+}
+
+// covered reports whether one of an invalidation's paths covers path.
+func covered(paths []string, path string) bool {
+	return slices.ContainsFunc(paths, func(p string) bool { return cdn.InvalidationCovers(p, path) })
 }
 
 // InvalidationAPI is what the edge reads a distribution's invalidations with

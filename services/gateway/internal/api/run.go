@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
@@ -31,6 +32,7 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	d := Deps{Verifier: verifier, Log: log, Metrics: svcmetrics.FromContext(ctx)}
+	var edgeAWS *awsconf.Pending[aws.Config] // edge mode: the AWS configuration, loading
 	switch {
 	case (cfg.RoutesFile == "") == (cfg.DistributionFile == ""):
 		return nil, errors.New("set ROUTES_FILE (the route table) or DISTRIBUTION_FILE (edge mode: the CloudFront distribution to run), not both")
@@ -44,11 +46,18 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 		}
 		d.OriginURLs = cfg.OriginURLs
 		// The SDK's configuration takes tens of milliseconds to load: off the path to
-		// readiness, as every service does (awsconf.Start).
-		client := awsconf.Start(ctx, func(ctx context.Context) (store.API, error) {
+		// readiness, as every service does (awsconf.Start); loaded once for the S3
+		// origins and the invalidations.
+		edgeAWS = awsconf.Start(ctx, func(ctx context.Context) (aws.Config, error) {
 			awsCfg, err := awsconf.Load(ctx, awsconf.Options{Log: log})
 			if err != nil {
-				log.Error("cannot load the AWS configuration; requests to S3 origins will get 502", "err", err)
+				log.Error("cannot load the AWS configuration; requests to S3 origins will get 502, and no invalidation is applied", "err", err)
+			}
+			return awsCfg, err
+		})
+		client := awsconf.Start(ctx, func(ctx context.Context) (store.API, error) {
+			awsCfg, err := edgeAWS.Get(ctx)
+			if err != nil {
 				return nil, err
 			}
 			return s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3ForcePathStyle }), nil
@@ -73,7 +82,7 @@ func Build(ctx context.Context, cfg Config, lookupEnv func(string) (string, bool
 			log.Warn("CLOUDFRONT_DISTRIBUTION_ID is not set: the edge applies no invalidation, and cached answers live out their TTL")
 		} else {
 			cf := awsconf.Start(ctx, func(ctx context.Context) (InvalidationAPI, error) {
-				awsCfg, err := awsconf.Load(ctx, awsconf.Options{Log: log})
+				awsCfg, err := edgeAWS.Get(ctx)
 				if err != nil {
 					return nil, err
 				}
