@@ -155,7 +155,9 @@ func TestTwoRegionsTwoProcesses(t *testing.T) {
 	}
 
 	// Each process's /metrics counts its requests by route template, never by slug.
-	// Each request is counted after its answer is written: wait for all of them at once.
+	// Each request is counted when its handler returns, which for an answer larger than
+	// the server's write buffer is after the client has read it: wait for all of them in
+	// one scrape.
 	var wants []metricstest.Want
 	for _, c := range []struct{ route, method, code string }{
 		{"/v1/posts", "POST", "201"}, {"/v1/posts", "POST", "413"}, {"/v1/posts/:slug", "GET", "200"}, {"/v1/posts/:slug", "GET", "404"},
