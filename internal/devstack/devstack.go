@@ -113,6 +113,9 @@ type Options struct {
 	// Watch rebuilds and restarts the services a saved .go file is part of, and
 	// publishes web/ again when it changes (watch.go).
 	Watch bool
+	// WatchDebounce is how long the watcher waits after a change for the next before
+	// it rebuilds: a burst of saves closer together than this is one rebuild (50ms).
+	WatchDebounce time.Duration
 	// Debug builds the services for a debugger (`dlv attach PID`): with the symbol
 	// table and DWARF that ko.yaml's -s -w strip, and without optimisation or inlining
 	// (debugFlags). Builds and links are slower; the binaries are not the images'.
@@ -171,6 +174,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
+	}
+	if o.WatchDebounce == 0 {
+		o.WatchDebounce = defaultWatchDebounce
 	}
 	if o.Idle == 0 {
 		o.Idle = 60 * time.Second

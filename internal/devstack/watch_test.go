@@ -86,6 +86,9 @@ func TestWatchReloadsWhatASaveChanges(t *testing.T) {
 	r := startStack(t, Options{
 		Dir: dir, SourceDir: src, MotoEndpoint: ep, Prefix: mototest.Name("dev") + "-", StopTimeout: 5 * time.Second,
 		Services: []Service{watchedService("reader", readerPort), watchedService("other", otherPort)}, Watch: true,
+		// The three saves below are 30ms apart: a debounce well over that keeps them one
+		// burst on a machine that stalls the test for a moment.
+		WatchDebounce: 500 * time.Millisecond,
 	})
 	r.waitFor("line saying what is watched", func() bool { return strings.Contains(r.out.String(), "watching ") })
 	client, err := httpsClient(r.stack.CAFile)
@@ -128,8 +131,13 @@ func TestWatchReloadsWhatASaveChanges(t *testing.T) {
 	}
 	took := waitWord("bonjour")
 	t.Logf("figure: saved to serving the new word in %s (the poll began at the last of three saves)", took.Round(10*time.Millisecond))
-	r.waitFor("the status to record the reload", func() bool { return status()["reader"].Reloads == 1 })
-	after := status()
+	// Ready is probed when the status is read, with a 1s limit that a loaded machine can
+	// exceed for a process just started: wait for it with the reload.
+	var after map[string]ProcessStatus
+	r.waitFor("the status to record the reload, reader ready", func() bool {
+		after = status()
+		return after["reader"].Reloads == 1 && after["reader"].Ready
+	})
 	if got := after["reader"]; got.PID == before["reader"].PID || got.Restarts != 0 || got.LastReload == "" || !got.Ready {
 		t.Errorf("reader after the reload: %+v; want a new pid, 0 restarts, lastReload set, ready (before: %+v)", got, before["reader"])
 	}
