@@ -211,9 +211,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.running, s.st = true, st
-	s.mu.Unlock()
 	if o.Watch {
 		wctx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
@@ -433,13 +430,15 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			return nil, err
 		}
 	}
+	// stack.json tells tools and tests the stack is up: from the moment it exists, a
+	// process that dies is restarted, not taken for a failed start that stops the stack.
 	path := filepath.Join(o.Dir, "stack.json")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running, s.st, s.stackFile = true, st, path
 	if err := stack.Write(path, st); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.stackFile = path
-	s.mu.Unlock()
 	return st, nil
 }
 
