@@ -230,7 +230,7 @@ func TestStreamToSinkAgainstMoto(t *testing.T) {
 	killedAt := time.Now()
 	stopD := start(e.poller(t, "d", false))
 	defer stopD()
-	e.waitFor(t, 24, 8*time.Second) // the 2s lease, not the 30s discovery interval
+	e.waitFor(t, 24, 15*time.Second) // the 2s lease, not the 30s discovery interval (room for a loaded moto)
 	if took := time.Since(killedAt); took < time.Second {
 		t.Errorf("d delivered %s after the kill, before b's 2s lease can have expired", took)
 	}
