@@ -113,6 +113,9 @@ type Options struct {
 	// Watch rebuilds and restarts the services a saved .go file is part of, and
 	// publishes web/ again when it changes (watch.go).
 	Watch bool
+	// WatchDebounce is how long the watcher waits after a change for the next before
+	// it rebuilds: a burst of saves closer together than this is one rebuild (50ms).
+	WatchDebounce time.Duration
 	// Debug builds the services for a debugger (`dlv attach PID`): with the symbol
 	// table and DWARF that ko.yaml's -s -w strip, and without optimisation or inlining
 	// (debugFlags). Builds and links are slower; the binaries are not the images'.
@@ -172,6 +175,9 @@ func (o Options) withDefaults() Options {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
+	if o.WatchDebounce == 0 {
+		o.WatchDebounce = defaultWatchDebounce
+	}
 	if o.Idle == 0 {
 		o.Idle = 60 * time.Second
 	}
@@ -205,9 +211,6 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.running, s.st = true, st
-	s.mu.Unlock()
 	if o.Watch {
 		wctx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
@@ -427,13 +430,15 @@ func (s *stackRun) up(ctx context.Context) (*stack.Stack, error) {
 			return nil, err
 		}
 	}
+	// stack.json tells tools and tests the stack is up: from the moment it exists, a
+	// process that dies is restarted, not taken for a failed start that stops the stack.
 	path := filepath.Join(o.Dir, "stack.json")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running, s.st, s.stackFile = true, st, path
 	if err := stack.Write(path, st); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.stackFile = path
-	s.mu.Unlock()
 	return st, nil
 }
 

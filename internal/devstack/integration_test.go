@@ -52,10 +52,12 @@ func startStack(t *testing.T, o Options) *running {
 			t.Errorf("Run did not return after cancel")
 		}
 	})
+	// Up: stack.json written and the summary printed after it (and after the watch
+	// began, with Watch).
 	path := filepath.Join(o.Dir, "stack.json")
 	deadline := time.After(60 * time.Second)
 	for {
-		if st, err := stack.Read(path); err == nil {
+		if st, err := stack.Read(path); err == nil && strings.Contains(r.out.String(), "The local stack is up.") {
 			r.stack = st
 			return r
 		}
@@ -64,7 +66,7 @@ func startStack(t *testing.T, o Options) *running {
 			r.done <- err
 			t.Fatalf("Run returned before the stack was up: %v\noutput:\n%s", err, r.out)
 		case <-deadline:
-			t.Fatalf("stack.json did not appear within 60s\noutput:\n%s", r.out)
+			t.Fatalf("the stack was not up (stack.json, then the summary) within 60s\noutput:\n%s", r.out)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

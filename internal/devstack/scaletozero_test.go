@@ -102,9 +102,11 @@ func TestScaleToZero(t *testing.T) {
 			t.Errorf("request %d during the cold start: %q, want 200 OK hello", i, a)
 		}
 	}
+	// Its pid may be 0 already: after Idle (1.5s) without a request it is stopped again,
+	// and a loaded machine can take that long to read the status.
 	st := status()["reader"]
-	if st.ColdStarts != 1 || st.ColdStartMs <= 0 || st.PID == 0 {
-		t.Errorf("status after one cold start: %+v; want coldStarts 1, coldStartMs > 0, a pid", st)
+	if st.ColdStarts != 1 || st.ColdStartMs <= 0 {
+		t.Errorf("status after one cold start: %+v; want coldStarts 1, coldStartMs > 0", st)
 	}
 	t.Logf("figure: cold start of the test service %d ms (process start to /readyz 200)", st.ColdStartMs)
 	// sa dev's own /metrics (the URL in stack.json) has the cold start in its histogram.
@@ -141,7 +143,7 @@ func TestScaleToZero(t *testing.T) {
 
 	// After the idle window it is gone again, and the next request brings it back.
 	scaledToZero()
-	if alive(st.PID) {
+	if st.PID != 0 && alive(st.PID) {
 		t.Errorf("reader (pid %d) runs after the idle window", st.PID)
 	}
 	resp, err = client.Get(fmt.Sprintf("https://localhost:%d/word", readerPort))

@@ -3,7 +3,7 @@ package devstack
 // Hot reload (Options.Watch, `sa dev --watch`): every directory of the source tree is
 // watched with fsnotify (inotify on Linux, kqueue on macOS: one watch per directory,
 // new directories added as they appear). A burst of saves is gathered until
-// watchDebounce passes without one, then:
+// Options.WatchDebounce passes without one, then:
 //
 //   - a changed .go file (not a _test.go) rebuilds the services whose build graph
 //     holds its package (`go list -deps` of each service, taken at start and again
@@ -42,12 +42,13 @@ import (
 	"github.com/serverless-architect/serverless-architect/internal/webapp"
 )
 
-// watchDebounce is how long the watcher waits after a change for the next before it
-// acts: an editor's save is often several events (write, chmod, rename) a few
-// milliseconds apart, and a formatter or `git checkout` saves many files at once. It is
-// part of every reload the developer waits for, so it is short (watchexec's default);
-// a change that comes later, during the build, is built again after it.
-const watchDebounce = 50 * time.Millisecond
+// defaultWatchDebounce is how long the watcher waits after a change for the next
+// before it acts (Options.WatchDebounce): an editor's save is often several events
+// (write, chmod, rename) a few milliseconds apart, and a formatter or `git checkout`
+// saves many files at once. It is part of every reload the developer waits for, so it
+// is short (watchexec's default); a change that comes later, during the build, is
+// built again after it.
+const defaultWatchDebounce = 50 * time.Millisecond
 
 // watcher is the hot reload of one run.
 type watcher struct {
@@ -223,7 +224,7 @@ func (w *watcher) loop(ctx context.Context) {
 			for _, p := range changed {
 				pending[p] = true
 			}
-			timer.Reset(watchDebounce)
+			timer.Reset(w.s.o.WatchDebounce)
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
 				return

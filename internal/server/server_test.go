@@ -57,7 +57,9 @@ func TestHealthAndDrain(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("done"))
 	})
-	url, s, cancel, done, _ := start(t, Config{DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 10}, h)
+	// The drain delay is the time the two requests below have while draining, before
+	// the listener closes: long enough for a loaded machine.
+	url, s, cancel, done, _ := start(t, Config{DrainDelay: 3 * time.Second, ShutdownTimeout: 5 * time.Second, MaxBodyBytes: 10}, h)
 
 	if resp, _ := get(t, url+"/healthz"); resp.StatusCode != 200 {
 		t.Fatalf("healthz = %d", resp.StatusCode)

@@ -218,6 +218,7 @@ func TestMetrics(t *testing.T) {
 	}()
 	murl := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
 	metricstest.Wait(t, murl)
+	waitListening(t, port) // the two listeners come up apart
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/tea/42", port))
 	if err != nil {
 		t.Fatal(err)

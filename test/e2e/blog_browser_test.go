@@ -431,12 +431,25 @@ func waitTextAfterNavigation(sel string, want ...string) chromedp.Action[chromed
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			_, err := waitText(sel, want...)(ctx, t)
-			if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context was destroyed") {
+			if err == nil || time.Now().After(deadline) || !navigationInterrupted(err) {
 				return err
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+}
+
+// navigationInterrupted reports whether err is DevTools saying the page an evaluation
+// ran in went away: "Inspected target navigated or closed", "Execution context was
+// destroyed", or, when the evaluation was sent to the old page's context just after it
+// went, "Cannot find context with specified id".
+func navigationInterrupted(err error) bool {
+	for _, m := range []string{"navigated", "context was destroyed", "Cannot find context with specified id"} {
+		if strings.Contains(err.Error(), m) {
+			return true
+		}
+	}
+	return false
 }
 
 // newAdmin creates a confirmed user with a permanent password in the admins group,

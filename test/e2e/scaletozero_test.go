@@ -72,8 +72,9 @@ func TestScaleToZeroStack(t *testing.T) {
 	if added.ID == "" {
 		t.Fatalf("add returned no to-do: %+v", added)
 	}
-	if got := status()["todo-api"]; got.ColdStarts < 1 || got.PID == 0 {
-		t.Errorf("todo-api after a request through the gateway: %+v; want a cold start and a pid", got)
+	// Not its pid: it may be scaled to zero again by the time the status is read.
+	if got := status()["todo-api"]; got.ColdStarts < 1 {
+		t.Errorf("todo-api after a request through the gateway: %+v; want a cold start", got)
 	}
 
 	// Each one's cold start, from a request to its own URL (a path it answers 404 or

@@ -1,6 +1,6 @@
 // Package metricstest reads a service's /metrics in tests: Wait waits for the endpoint,
 // Scrape fetches and parses the text exposition, Families.Value finds one series,
-// WaitValue waits for a series to reach a value.
+// WaitValue waits for a series to reach a value, WaitAll for several series at once.
 package metricstest
 
 import (
@@ -63,18 +63,48 @@ func Wait(t testing.TB, url string) {
 // counter moves a moment after the answer its client saw.
 func WaitValue(t testing.TB, url, name string, labels map[string]string, want float64) Families {
 	t.Helper()
+	return WaitAll(t, url, Want{Name: name, Labels: labels, Value: want})
+}
+
+// Want is one series' expected value: the series of family Name whose labels include
+// Labels (see Value).
+type Want struct {
+	Name   string
+	Labels map[string]string
+	Value  float64
+}
+
+// WaitAll scrapes url until every want holds in the same scrape, for up to 15 s, and
+// returns that scrape; otherwise it fails the test, naming each want that did not hold.
+// Waiting for one series and then checking others in that scrape races whatever moves
+// them a moment later (a gauge polled on an interval, a request counted after its
+// answer was written): wait for all of them at once.
+func WaitAll(t testing.TB, url string, wants ...Want) Families {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		fams := Scrape(t, url)
-		got, _ := fams.Value(name, labels)
-		if got == want {
+		unmet := fams.unmet(wants)
+		if len(unmet) == 0 {
 			return fams
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s%v = %v after 15s, want %v; series: %v", name, labels, got, want, fams.Series(name))
+			t.Fatalf("%s after 15s:\n%s", url, strings.Join(unmet, "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// unmet describes each want f does not hold, with the value it has and the family's
+// series.
+func (f Families) unmet(wants []Want) []string {
+	var out []string
+	for _, w := range wants {
+		if got, _ := f.Value(w.Name, w.Labels); got != w.Value {
+			out = append(out, fmt.Sprintf("%s{%s} = %v, want %v; series: %v", w.Name, labelString(w.Labels), got, w.Value, f.Series(w.Name)))
+		}
+	}
+	return out
 }
 
 // Value is the value of the series of family name whose labels include labels (a
@@ -119,6 +149,16 @@ func (f Families) Series(name string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// labelString writes labels as Series does, sorted: "code=200,route=/v1/x".
+func labelString(labels map[string]string) string {
+	kv := make([]string, 0, len(labels))
+	for k, v := range labels {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return strings.Join(kv, ",")
 }
 
 func matches(m *dto.Metric, labels map[string]string) bool {

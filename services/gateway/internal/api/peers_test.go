@@ -83,7 +83,7 @@ routes:
 			t.Fatal(err)
 		}
 		cfg := Config{CacheMaxEntries: 1000, CacheMaxBytes: 16 << 20, AuthCacheSize: 100, AuthCacheTTL: time.Minute, ThrottleMaxCallers: 100, UpstreamMaxIdleConns: 16,
-			Peers: PeerConfig{Peers: addrs, Port: port, Key: key, Window: 500 * time.Millisecond, Grace: 2 * time.Second}}
+			Peers: PeerConfig{Peers: addrs, Port: port, Key: key, Window: 2 * time.Second, Grace: 4 * time.Second}}
 		gw, err := New(cfg, Deps{Table: table, Verifier: v, Log: log})
 		if err != nil {
 			t.Fatal(err)

@@ -203,7 +203,8 @@ func TestUpstreamClientTimeout(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("slow head: err %v, want a deadline error", err)
 	}
-	if took := time.Since(start); took > time.Second {
+	// The bound is loose for a loaded machine: the server never answers.
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("slow head failed after %s, want about 200ms", took)
 	}
 
@@ -230,8 +231,8 @@ func TestUpstreamClientTimeout(t *testing.T) {
 	if _, _, err := call(ctx, c, "GET", addr, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err %v, want context.Canceled", err)
 	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("cancelled exchange ended after %s", took)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("cancelled exchange ended after %s, want about 100ms", took)
 	}
 }
 
@@ -307,14 +308,17 @@ func TestUpstreamClientDeadlinePerExchange(t *testing.T) {
 		}
 		return nil
 	}
-	if err := do(time.Now().Add(50 * time.Millisecond)); err != nil {
+	// Each deadline leaves a loaded machine time for the exchange; the sleeps outlast it.
+	first := time.Now().Add(time.Second)
+	if err := do(first); err != nil {
 		t.Fatalf("first exchange: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond) // the first deadline has passed
-	if err := do(time.Now().Add(100 * time.Millisecond)); err != nil {
+	time.Sleep(time.Until(first) + 50*time.Millisecond) // the first deadline has passed
+	second := time.Now().Add(time.Second)
+	if err := do(second); err != nil {
 		t.Errorf("exchange after the previous deadline passed: %v", err)
 	}
-	time.Sleep(150 * time.Millisecond) // and so has the second
+	time.Sleep(time.Until(second) + 50*time.Millisecond) // and so has the second
 	if err := do(time.Time{}); err != nil {
 		t.Errorf("exchange without a deadline: %v", err)
 	}
@@ -336,7 +340,7 @@ func TestUpstreamClientDoDeadline(t *testing.T) {
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("err %v, want a deadline error", err)
 	}
-	if took := time.Since(start); took > time.Second {
+	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("failed after %s, want about 150ms", took)
 	}
 }

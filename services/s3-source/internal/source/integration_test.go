@@ -163,15 +163,17 @@ func TestMetricsAgainstMoto(t *testing.T) {
 	}()
 	srv := httptest.NewServer(reg.Handler())
 	defer srv.Close()
-	metricstest.WaitValue(t, srv.URL, "s3_source_messages_total", map[string]string{"outcome": "delivered"}, 2)
-	fams := metricstest.WaitValue(t, srv.URL, "s3_source_queue_messages", map[string]string{"state": "in_flight"}, 1)
-	for outcome, want := range map[string]float64{"skipped": 1, "poison": 1, "failed": 0} {
-		if got, _ := fams.Value("s3_source_messages_total", map[string]string{"outcome": outcome}); got != want {
-			t.Errorf("s3_source_messages_total{outcome=%q} = %v, want %v", outcome, got, want)
-		}
-	}
-	if got, _ := fams.Value("s3_source_queue_messages", map[string]string{"state": "visible"}); got != 0 {
-		t.Errorf("visible messages = %v, want 0", got)
+	// One scrape with every outcome counted and the queue's counts polled after them: the
+	// queue gauge, read every 100 ms, may show a moment with one message in flight and
+	// three still waiting.
+	fams := metricstest.WaitAll(t, srv.URL,
+		metricstest.Want{Name: "s3_source_messages_total", Labels: map[string]string{"outcome": "delivered"}, Value: 2},
+		metricstest.Want{Name: "s3_source_messages_total", Labels: map[string]string{"outcome": "skipped"}, Value: 1},
+		metricstest.Want{Name: "s3_source_messages_total", Labels: map[string]string{"outcome": "poison"}, Value: 1},
+		metricstest.Want{Name: "s3_source_queue_messages", Labels: map[string]string{"state": "in_flight"}, Value: 1},
+		metricstest.Want{Name: "s3_source_queue_messages", Labels: map[string]string{"state": "visible"}, Value: 0})
+	if got, _ := fams.Value("s3_source_messages_total", map[string]string{"outcome": "failed"}); got != 0 {
+		t.Errorf("s3_source_messages_total{outcome=\"failed\"} = %v, want 0", got)
 	}
 	if n, _ := fams.Value("s3_source_message_age_seconds", nil); n != 4 {
 		t.Errorf("message ages observed: %v, want 4", n)

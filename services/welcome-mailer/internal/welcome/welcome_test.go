@@ -97,9 +97,18 @@ type fakeMailer struct {
 	calls int
 	errs  []error
 	delay time.Duration
+	// sending, when set, receives each message's recipient as its Send begins (it must
+	// have room: Send does not wait for it).
+	sending chan string
 }
 
 func (m *fakeMailer) Send(_ context.Context, msg Message) (string, error) {
+	if m.sending != nil {
+		select {
+		case m.sending <- msg.To:
+		default:
+		}
+	}
 	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -517,12 +526,12 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-// TestInProgressAnswersWhatTheHolderNeeds: while a delivery that takes 300ms holds a
+// TestInProgressAnswersWhatTheHolderNeeds: while a delivery that takes 500ms holds a
 // subscriber's claim, a concurrent one is told to come back when that delivery is
 // expected to be done — Retry-After: 1, the header's smallest unit — and not when its
 // 30-second claim would expire; coming back then, it finds the email sent.
 func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
-	m := &fakeMailer{delay: 300 * time.Millisecond}
+	m := &fakeMailer{delay: 500 * time.Millisecond, sending: make(chan string, 4)}
 	h := newTestHandler(newMemLedger(time.Now), m, time.Now)
 	h.SendTimeout = 10 * time.Second
 	srv := httptest.NewServer(cloudevent.NewHTTPHandler(h.Log, func(ctx context.Context, e cloudevents.Event) error { return handle(ctx, h, e) }))
@@ -543,12 +552,21 @@ func TestInProgressAnswersWhatTheHolderNeeds(t *testing.T) {
 	if r := deliver(confirmedFor(t, "warm@example.com")); r.StatusCode != http.StatusNoContent {
 		t.Fatalf("warm-up: %d", r.StatusCode)
 	}
+	if to := <-m.sending; to != "warm@example.com" {
+		t.Fatalf("warm-up sent to %s", to)
+	}
 	first := make(chan *http.Response)
 	go func() { first <- deliver(confirmedFor(t, "fay@example.com")) }()
-	time.Sleep(50 * time.Millisecond) // the first holds the claim now
+	// The first holds the claim once it sends; the second comes within the 500ms that
+	// takes.
+	select {
+	case <-m.sending:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first delivery did not send within 10s")
+	}
 	second := deliver(confirmedFor(t, "fay@example.com"))
 	if second.StatusCode != http.StatusServiceUnavailable || second.Header.Get("Retry-After") != "1" {
-		t.Errorf("concurrent delivery: %d Retry-After %q; want 503 with Retry-After 1 (the holder needs about 300ms; its claim lasts 30s)",
+		t.Errorf("concurrent delivery: %d Retry-After %q; want 503 with Retry-After 1 (the holder needs about 500ms; its claim lasts 30s)",
 			second.StatusCode, second.Header.Get("Retry-After"))
 	}
 	if r := <-first; r.StatusCode != http.StatusNoContent {
