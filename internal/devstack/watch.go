@@ -324,7 +324,7 @@ func (w *watcher) rebuild(ctx context.Context, affected []Service, saved time.Ti
 	for _, pkg := range pkgs {
 		s.con.Printf("rebuilding %s (%s)", strings.Join(byPkg[pkg], ", "), pkg)
 	}
-	t := reloadTimes{saved: saved, phase: "build", began: time.Now()}
+	t := reloadTimes{saved: saved, began: time.Now()}
 	built, err := s.buildServices(ctx, affected)
 	t.ended = time.Now()
 	if ctx.Err() != nil {
@@ -381,11 +381,9 @@ func (w *watcher) republish(ctx context.Context, what string, saved time.Time, d
 }
 
 // reloadTimes are the moments of one reload, from which its phases are reported: the
-// first save of the burst, and when the work the save asked for (phase: a build)
-// began and ended.
+// first save of the burst, and when the build the save asked for began and ended.
 type reloadTimes struct {
 	saved, began, ended time.Time
-	phase               string
 }
 
 // reloadPollEvery is how often a reloaded process's /readyz is asked: often, because
@@ -435,7 +433,7 @@ func (w *watcher) reloadWhere(ctx context.Context, pick func(*child) bool, t rel
 				took time.Duration
 			}{
 				{"wait", t.began.Sub(t.saved)},
-				{t.phase, t.ended.Sub(t.began)},
+				{"build", t.ended.Sub(t.began)},
 				{"stop", started.Sub(stopping)},
 				{"start", now.Sub(started)},
 				{"serving", now.Sub(t.saved)},

@@ -444,12 +444,9 @@ func waitTextAfterNavigation(sel string, want ...string) chromedp.Action[chromed
 // destroyed", or, when the evaluation was sent to the old page's context just after it
 // went, "Cannot find context with specified id".
 func navigationInterrupted(err error) bool {
-	for _, m := range []string{"navigated", "context was destroyed", "Cannot find context with specified id"} {
-		if strings.Contains(err.Error(), m) {
-			return true
-		}
-	}
-	return false
+	msg := err.Error()
+	return slices.ContainsFunc([]string{"navigated", "context was destroyed", "Cannot find context with specified id"},
+		func(m string) bool { return strings.Contains(msg, m) })
 }
 
 // newAdmin creates a confirmed user with a permanent password in the admins group,

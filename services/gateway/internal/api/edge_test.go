@@ -599,9 +599,9 @@ func TestEdgeInvalidations(t *testing.T) {
 		resp, _ := f.get("GET", "/v1/posts/slow")
 		done <- resp.Header.Get("X-Cache")
 	}()
-	for f.api.calls.Load() == 0 || !slices.ContainsFunc(f.api.requests(), func(r string) bool { return strings.HasPrefix(r, "GET /v1/posts/slow ") }) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the slow fetch at the origin", func() bool {
+		return slices.ContainsFunc(f.api.requests(), func(r string) bool { return strings.HasPrefix(r, "GET /v1/posts/slow ") })
+	})
 	f.gw.ApplyInvalidation([]string{"/v1/posts/*"})
 	close(hold)
 	if cache := <-done; cache != "Miss" {
